@@ -1,0 +1,574 @@
+"""Load and validate a scenario: a TOML manifest plus CSV tables (or one XLSX workbook).
+
+`load` reads every file, collects every problem (file, row, column, expected,
+found) and raises one `ScenarioError` listing them, or returns a frozen
+`Scenario` holding plain arrays ready for the LP.  Inputs are only ever read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import Problem, ScenarioError
+from .models import NeedModel, ResponseModel, category_key, load_need_model, load_response_model
+from .money import gbp
+from .tables import Checker, Table, read_csv, read_workbook
+
+MANIFEST = "scenario.toml"
+OBJECTIVES = ("health-gain", "fair-share")
+PROPORTIONALITY = ("monotone", "proportional", "none")
+BUDGET_MODES = ("exact", "at-most")
+AREA_COLUMNS = ["area_id", "area_name", "population"]
+SERVICE_COLUMNS = ["service_id", "service_name", "unit_cost_gbp", "target_population",
+                   "floor_units_per_head", "cap_units_per_head", "need_model",
+                   "response_model", "life_course_stage"]
+SPEND_COLUMNS = ["area_id", "service_id", "spend_gbp"]
+
+# section -> {key: (type, required)}
+_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
+    "scenario": {"name": ((str,), True), "description": ((str,), False),
+                 "attribution": ((str,), False), "models": ((str,), False)},
+    "budget": {"total_gbp": ((int, float), True), "mode": ((str,), False)},
+    "objective": {"name": ((str,), True)},
+    "proportionality": {"mode": ((str,), True), "min_slope": ((int, float), False),
+                        "tolerance": ((int, float), False)},
+    "pace_of_change": {"max_decrease": ((int, float), True), "max_increase": ((int, float), True)},
+    "gradient": {"outcome": ((str,), True), "outcome_label": ((str,), False),
+                 "outcome_units": ((str,), True), "higher_is_better": ((bool,), True),
+                 "deprivation": ((str,), True), "most_deprived": ((str,), True),
+                 "quantiles": ((int,), False), "group_columns": ((list,), False)},
+    "tables": {"areas": ((str,), False), "services": ((str,), False),
+               "baseline": ((str,), False), "locked": ((str,), False),
+               "workbook": ((str,), False)},
+}
+_REQUIRED_SECTIONS = ("scenario", "budget", "objective", "proportionality", "gradient", "tables")
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """How the social gradient is measured: outcome, deprivation ranking, groups."""
+
+    outcome: str
+    outcome_label: str
+    outcome_units: str
+    higher_is_better: bool
+    deprivation: str
+    most_deprived: str  # "high" (a score) or "low" (a rank)
+    quantiles: int
+    group_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything the LP and the reports need, validated, as arrays (areas x services)."""
+
+    name: str
+    path: str
+    description: str
+    attribution: str
+    budget_gbp: float
+    budget_mode: str
+    objective: str
+    proportionality: str
+    min_slope: np.ndarray  # (S,) units per head per unit of relative need
+    tolerance: float
+    pace: tuple[float, float] | None  # (max_decrease, max_increase) as fractions
+    gradient: Gradient
+    areas: pd.DataFrame  # as read (text), one row per area
+    services: pd.DataFrame  # as read (text), one row per service
+    area_ids: tuple[str, ...]
+    area_names: tuple[str, ...]
+    service_ids: tuple[str, ...]
+    service_names: tuple[str, ...]
+    population: np.ndarray  # (A,)
+    target_population: np.ndarray  # (A, S)
+    cost_index: np.ndarray  # (A,)
+    unit_cost: np.ndarray  # (S,)
+    floor: np.ndarray  # (S,) units per head
+    cap: np.ndarray  # (S,) units per head, inf = no cap
+    need: np.ndarray  # (A, S) relative need per head, target-population-weighted mean 1
+    modifier: np.ndarray  # (A, S) response effectiveness
+    service_share: np.ndarray  # (S,) shares of the budget behind fair-share targets
+    baseline: np.ndarray | None  # (A, S) spend last year
+    locked: np.ndarray  # (A, S) fixed spend, NaN where free
+    deprivation: np.ndarray  # (A,) the ranking column as numbers
+    outcome: np.ndarray  # (A,) baseline outcome
+    need_models: tuple[NeedModel, ...]  # per service
+    response_models: tuple[ResponseModel, ...]  # per service
+    inputs: tuple[str, ...]  # every file read, for the run manifest
+
+    @property
+    def n_areas(self) -> int:
+        return len(self.area_ids)
+
+    @property
+    def n_services(self) -> int:
+        return len(self.service_ids)
+
+    @property
+    def unit_spend(self) -> np.ndarray:
+        """(A, S) cost of one unit per head of the target population, in GBP."""
+        return self.unit_cost[None, :] * self.cost_index[:, None] * self.target_population
+
+    @property
+    def gain_weight(self) -> np.ndarray:
+        """(A, S) people x relative need x effectiveness: the weight of g_s(i) in the gain."""
+        return self.target_population * self.need * self.modifier
+
+    @property
+    def is_locked(self) -> np.ndarray:
+        return np.isfinite(self.locked)
+
+    @property
+    def fair_share(self) -> np.ndarray:
+        """(A, S) need-weighted target spend: budget x service share x area's weighted share."""
+        weighted = self.cost_index[:, None] * self.target_population * self.need
+        totals = weighted.sum(axis=0)
+        share = np.divide(weighted, totals, out=np.zeros_like(weighted), where=totals > 0)
+        return self.budget_gbp * self.service_share[None, :] * share
+
+    def with_(self, **changes) -> "Scenario":
+        """A copy with some settings changed, e.g. ``scenario.with_(budget_gbp=40e6)``."""
+        return dataclasses.replace(self, **changes)
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and validate the scenario in folder ``path`` (or its ``scenario.toml``).
+
+    Raises `ScenarioError` listing every problem found.
+    """
+    path = Path(path)
+    manifest = path if path.suffix == ".toml" else path / MANIFEST
+    folder = manifest.parent
+    shown = str(manifest)
+    if not manifest.is_file():
+        raise ScenarioError([Problem(shown, "file not found: a scenario is a folder with a "
+                                     "scenario.toml manifest")])
+    try:
+        with manifest.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([Problem(shown, f"not valid TOML: {exc}")]) from None
+    check = Checker()
+    _check_manifest(data, shown, check)
+    if check.problems:
+        raise ScenarioError(check.problems)
+    return _Loader(data, folder, shown, check).run()
+
+
+def _check_manifest(data: dict, shown: str, check: Checker) -> None:
+    for section in data:
+        if section not in _SCHEMA:
+            check.add(shown, f"unknown section [{section}] (known: {', '.join(_SCHEMA)})")
+    for section in _REQUIRED_SECTIONS:
+        if section not in data:
+            check.add(shown, f"missing section [{section}]")
+    for section, keys in _SCHEMA.items():
+        block = data.get(section)
+        if block is None:
+            continue
+        if not isinstance(block, dict):
+            check.add(shown, f"[{section}] must be a table")
+            continue
+        for key in block:
+            if key not in keys:
+                check.add(shown, f"[{section}] unknown key '{key}' (known: {', '.join(keys)})")
+        for key, (types, required) in keys.items():
+            if key not in block:
+                if required:
+                    check.add(shown, f"[{section}] missing key '{key}'")
+                continue
+            value = block[key]
+            wrong = not isinstance(value, types) or (bool not in types and isinstance(value, bool))
+            if wrong:
+                names = " or ".join({"str": "text", "int": "a number", "float": "a number",
+                                     "bool": "true or false", "list": "a list"}[t.__name__]
+                                    for t in types)
+                check.add(shown, f"[{section}] '{key}': expected {names}, got {value!r}")
+
+    def choice(section: str, key: str, allowed: tuple[str, ...], default: str | None = None) -> None:
+        value = data.get(section, {}).get(key, default)
+        if isinstance(value, str) and value not in allowed:
+            check.add(shown, f"[{section}] '{key}': expected one of {', '.join(allowed)}, got {value!r}")
+
+    choice("objective", "name", OBJECTIVES)
+    choice("proportionality", "mode", PROPORTIONALITY)
+    choice("budget", "mode", BUDGET_MODES, "exact")
+    choice("gradient", "most_deprived", ("high", "low"))
+    numbers = [("budget", "total_gbp", 0, True), ("proportionality", "min_slope", 0, False),
+               ("proportionality", "tolerance", 0, False),
+               ("pace_of_change", "max_decrease", 0, False),
+               ("pace_of_change", "max_increase", 0, False), ("gradient", "quantiles", 2, False)]
+    for section, key, low, strict in numbers:
+        value = data.get(section, {}).get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not np.isfinite(value) or value < low or (strict and value <= low):
+                check.add(shown, f"[{section}] '{key}': expected a number "
+                          f"{'>' if strict else '>='} {low}, got {value!r}")
+    if data.get("proportionality", {}).get("tolerance", 0) >= 1:
+        check.add(shown, "[proportionality] 'tolerance': expected a number below 1, "
+                  f"got {data['proportionality']['tolerance']!r}")
+    if data.get("pace_of_change", {}).get("max_decrease", 0) > 1:
+        check.add(shown, "[pace_of_change] 'max_decrease': expected a fraction <= 1, "
+                  f"got {data['pace_of_change']['max_decrease']!r}")
+    tables = data.get("tables", {})
+    if isinstance(tables, dict) and "workbook" not in tables:
+        for key in ("areas", "services"):
+            if key not in tables:
+                check.add(shown, f"[tables] missing key '{key}' (or give 'workbook')")
+
+
+class _Loader:
+    """One pass over the files: each step adds problems instead of stopping."""
+
+    def __init__(self, data: dict, folder: Path, shown: str, check: Checker):
+        self.data, self.folder, self.shown, self.check = data, folder, shown, check
+        self.inputs = [str(Path(shown))]
+
+    def run(self) -> Scenario:
+        tables = self._tables()
+        areas, services = tables.get("areas"), tables.get("services")
+        if areas is None or services is None:
+            raise ScenarioError(self.check.problems)
+        ok_a = self.check.columns(areas, AREA_COLUMNS)
+        ok_s = self.check.columns(services, SERVICE_COLUMNS)
+        if not (ok_a and ok_s):
+            raise ScenarioError(self.check.problems)
+        self.check.unique(areas, "area_id")
+        self.check.unique(services, "service_id")
+        area_ids = tuple(areas.frame["area_id"].str.strip())
+        service_ids = tuple(services.frame["service_id"].str.strip())
+        gradient = self._gradient(areas)
+        population = self.check.number(areas, "population", minimum=0, strict=True)
+        cost_index = (self.check.number(areas, "cost_index", minimum=0, strict=True)
+                      if "cost_index" in areas.frame else np.ones(len(area_ids)))
+        unit_cost = self.check.number(services, "unit_cost_gbp", minimum=0, strict=True)
+        floor = self.check.number(services, "floor_units_per_head", minimum=0)
+        cap = self.check.number(services, "cap_units_per_head", minimum=0, blank=np.inf)
+        for pos in np.flatnonzero(np.isfinite(floor) & (cap < floor)):
+            self.check.add(services.name, "", row=int(pos) + 2, column="cap_units_per_head",
+                           expected=f"a cap >= the floor {floor[pos]:g} (or blank for no cap)",
+                           found=services.frame["cap_units_per_head"].iloc[pos])
+        slope_default = float(self.data["proportionality"].get("min_slope", 0.0))
+        min_slope = (self.check.number(services, "min_slope", minimum=0, blank=slope_default)
+                     if "min_slope" in services.frame else np.full(len(service_ids), slope_default))
+        numeric_cache: dict[str, np.ndarray] = {}
+
+        def numeric(column: str, minimum: float | None = None) -> np.ndarray:
+            if column not in numeric_cache:
+                numeric_cache[column] = self.check.number(areas, column, minimum=minimum)
+            return numeric_cache[column]
+
+        target = self._target_populations(areas, services, numeric)
+        need_models, response_models = self._models(services, gradient)
+        need = self._need(areas, services, need_models, target, numeric)
+        modifier = self._modifiers(areas, services, response_models)
+        outcome = numeric(gradient.outcome) if gradient.outcome in areas.frame else None
+        deprivation = numeric(gradient.deprivation) if gradient.deprivation in areas.frame else None
+        baseline = self._spend_table(tables.get("baseline"), area_ids, service_ids, "baseline")
+        locked = self._locked(tables.get("locked"), area_ids, service_ids, baseline)
+        pace = None
+        if "pace_of_change" in self.data:
+            pace = (float(self.data["pace_of_change"]["max_decrease"]),
+                    float(self.data["pace_of_change"]["max_increase"]))
+            if baseline is None:
+                self.check.add(self.shown, "[pace_of_change] needs a baseline table "
+                               "([tables] baseline = \"baseline.csv\")")
+        share = self._service_share(services, unit_cost, floor, cost_index, target, baseline)
+        if self.check.problems:
+            raise ScenarioError(self.check.problems)
+        info = self.data["scenario"]
+        scenario = Scenario(
+            name=info["name"], path=str(self.folder), description=info.get("description", ""),
+            attribution=info.get("attribution", ""),
+            budget_gbp=float(self.data["budget"]["total_gbp"]),
+            budget_mode=self.data["budget"].get("mode", "exact"),
+            objective=self.data["objective"]["name"],
+            proportionality=self.data["proportionality"]["mode"],
+            min_slope=min_slope, tolerance=float(self.data["proportionality"].get("tolerance", 0.0)),
+            pace=pace, gradient=gradient, areas=areas.frame, services=services.frame,
+            area_ids=area_ids, area_names=tuple(areas.frame["area_name"].str.strip()),
+            service_ids=service_ids, service_names=tuple(services.frame["service_name"].str.strip()),
+            population=population, target_population=target, cost_index=cost_index,
+            unit_cost=unit_cost, floor=floor, cap=cap, need=need, modifier=modifier,
+            service_share=share, baseline=baseline, locked=locked,
+            deprivation=deprivation, outcome=outcome,
+            need_models=tuple(need_models[n] for n in services.frame["need_model"].str.strip()),
+            response_models=tuple(response_models[n] for n in services.frame["response_model"].str.strip()),
+            inputs=tuple(self.inputs))
+        check_budget(scenario)
+        return scenario
+
+    # -- files -------------------------------------------------------------------------
+    def _tables(self) -> dict[str, Table]:
+        spec = self.data["tables"]
+        if "workbook" in spec:
+            path = self.folder / spec["workbook"]
+            self.inputs.append(str(path))
+            tables = read_workbook(path, str(path), self.check)
+            for sheet in ("areas", "services"):
+                if tables is not None and sheet not in tables and path.is_file():
+                    self.check.add(str(path), f"missing sheet '{sheet}'")
+            return tables
+        tables = {}
+        for key in ("areas", "services", "baseline", "locked"):
+            if key in spec:
+                path = self.folder / spec[key]
+                self.inputs.append(str(path))
+                table = read_csv(path, str(path), self.check)
+                if table is not None:
+                    tables[key] = table
+        return tables
+
+    def _gradient(self, areas: Table) -> Gradient:
+        g = self.data["gradient"]
+        groups = tuple(map(str, g.get("group_columns", [])))
+        for key, column in [("outcome", g["outcome"]), ("deprivation", g["deprivation"])] + [
+                ("group_columns", c) for c in groups]:
+            if column not in areas.frame.columns:
+                self.check.add(areas.name, f"missing column '{column}' (named by [gradient] {key} "
+                               f"in {self.shown})")
+        return Gradient(outcome=g["outcome"], outcome_label=g.get("outcome_label", g["outcome"]),
+                        outcome_units=g["outcome_units"], higher_is_better=g["higher_is_better"],
+                        deprivation=g["deprivation"], most_deprived=g["most_deprived"],
+                        quantiles=int(g.get("quantiles", 10)), group_columns=groups)
+
+    def _target_populations(self, areas: Table, services: Table, numeric) -> np.ndarray:
+        columns = services.frame["target_population"].str.strip()
+        target = np.zeros((len(areas.frame), len(columns)))
+        for s, column in enumerate(columns):
+            if column not in areas.frame.columns:
+                self.check.add(services.name, "", row=s + 2, column="target_population",
+                               expected="a column of the areas table", found=column)
+                continue
+            target[:, s] = numeric(column, 0.0)
+        return target
+
+    def _models(self, services: Table, gradient: Gradient):
+        folder = self.data["scenario"].get("models")
+        if folder is not None:
+            models_dir = (self.folder / folder)
+        else:
+            models_dir = next((p / "models" for p in [self.folder, *self.folder.resolve().parents]
+                               if (p / "models").is_dir()), self.folder / "models")
+        shown_dir = str(models_dir)
+        if not models_dir.is_dir():
+            self.check.add(self.shown, f"models folder not found: {shown_dir}")
+        need_models: dict[str, NeedModel] = {}
+        response_models: dict[str, ResponseModel] = {}
+        for s, row in services.frame.iterrows():
+            for column, loader, store, kind in [
+                    ("need_model", load_need_model, need_models, "need"),
+                    ("response_model", load_response_model, response_models, "response")]:
+                name = str(row[column]).strip()
+                if name in store:
+                    continue
+                model = None
+                if name and "/" not in name and "\\" not in name and not name.startswith("."):
+                    model = loader(models_dir, name, shown_dir, self.check.problems)
+                if model is None:
+                    if not any(name in p.file for p in self.check.problems):
+                        self.check.add(services.name, "unknown model", row=int(s) + 2, column=column,
+                                       expected=f"a {kind} model in {shown_dir}/{kind}/", found=name)
+                    continue
+                store[name] = model
+                self.inputs.append(model.path)
+        for name, model in response_models.items():
+            if model.outcome_units != gradient.outcome_units:
+                self.check.add(model.path, f"outcome_units '{model.outcome_units}' differ from the "
+                               f"scenario's [gradient] outcome_units '{gradient.outcome_units}'")
+        return need_models, response_models
+
+    def _keys(self, areas: Table, column: str) -> list[str]:
+        return [category_key(v) for v in areas.frame[column]]
+
+    def _need(self, areas: Table, services: Table, models: dict, target: np.ndarray,
+              numeric) -> np.ndarray:
+        need = np.ones_like(target)
+        for s, name in enumerate(services.frame["need_model"].str.strip()):
+            model = models.get(name)
+            if model is None:
+                continue
+            missing = [c for c in model.columns if c not in areas.frame.columns]
+            for column in missing:
+                self.check.add(areas.name, f"missing column '{column}' (used by need model "
+                               f"{model.path})")
+            if missing:
+                continue
+            keys = {}
+            if model.lookup is not None:
+                keys[model.lookup.column] = self._keys(areas, model.lookup.column)
+                self._unlisted(areas, model.lookup.column, keys[model.lookup.column],
+                               model.lookup.weights, model.path)
+                if any(k not in model.lookup.weights for k in keys[model.lookup.column]):
+                    continue
+            values = {c: numeric(c) for c, _ in model.terms}
+            raw = model.raw(values, keys)
+            if not np.all(np.isfinite(raw)):
+                continue  # the bad cells are already reported
+            bad = np.flatnonzero(raw <= 0)
+            for pos in bad[:3]:
+                self.check.add(areas.name, f"need model '{name}' gives raw need {raw[pos]:g} for area "
+                               f"'{areas.frame['area_id'].iloc[pos]}' (data row {pos + 1}); "
+                               "need must be > 0 in every area")
+            if bad.size > 3:
+                self.check.add(areas.name, f"... and {bad.size - 3} more areas with need <= 0 "
+                               f"under need model '{name}'")
+            weight = target[:, s]
+            if weight.sum() > 0 and bad.size == 0:
+                need[:, s] = raw / (np.dot(raw, weight) / weight.sum())
+        return need
+
+    def _unlisted(self, areas: Table, column: str, keys: list[str], weights: dict, path: str) -> None:
+        unlisted = sorted(set(keys) - set(weights))
+        if unlisted:
+            pos = keys.index(unlisted[0])
+            self.check.add(areas.name, f"value not listed in {path}", row=pos + 2, column=column,
+                           expected=f"one of {', '.join(sorted(weights))}", found=unlisted[0])
+
+    def _modifiers(self, areas: Table, services: Table, models: dict) -> np.ndarray:
+        modifier = np.ones((len(areas.frame), len(services.frame)))
+        for s, name in enumerate(services.frame["response_model"].str.strip()):
+            model = models.get(name)
+            if model is None or model.modifier is None:
+                continue
+            column = model.modifier.column
+            if column not in areas.frame.columns:
+                self.check.add(areas.name, f"missing column '{column}' (used by response model "
+                               f"{model.path})")
+                continue
+            keys = self._keys(areas, column)
+            self._unlisted(areas, column, keys, model.modifier.weights, model.path)
+            modifier[:, s] = [model.modifier.weights.get(k, np.nan) for k in keys]
+        return modifier
+
+    def _spend_table(self, table: Table | None, area_ids, service_ids, what: str) -> np.ndarray | None:
+        if table is None:
+            return None
+        if not self.check.columns(table, SPEND_COLUMNS):
+            return None
+        self.check.member(table, "area_id", set(area_ids), "areas' area_id")
+        self.check.member(table, "service_id", set(service_ids), "services' service_id")
+        spend = self.check.number(table, "spend_gbp", minimum=0)
+        pairs = table.frame["area_id"].str.strip() + "\x00" + table.frame["service_id"].str.strip()
+        for pos in np.flatnonzero(pairs.duplicated().to_numpy()):
+            self.check.add(table.name, "the same area and service appear twice", row=int(pos) + 2,
+                           column="service_id", expected="one row per area and service",
+                           found=table.frame["service_id"].iloc[pos])
+        a_index = {a: i for i, a in enumerate(area_ids)}
+        s_index = {s: j for j, s in enumerate(service_ids)}
+        matrix = np.zeros((len(area_ids), len(service_ids)))
+        for pos, (a, s) in enumerate(zip(table.frame["area_id"].str.strip(),
+                                         table.frame["service_id"].str.strip())):
+            if a in a_index and s in s_index and np.isfinite(spend[pos]):
+                matrix[a_index[a], s_index[s]] = spend[pos]
+        return matrix
+
+    def _locked(self, table: Table | None, area_ids, service_ids, baseline) -> np.ndarray:
+        locked = np.full((len(area_ids), len(service_ids)), np.nan)
+        if table is None or not self.check.columns(table, SPEND_COLUMNS):
+            return locked
+        self.check.member(table, "area_id", set(area_ids), "areas' area_id", wildcard=True)
+        self.check.member(table, "service_id", set(service_ids), "services' service_id", wildcard=True)
+        spend = self.check.number(table, "spend_gbp", minimum=0, blank=-1.0)
+        a_index = {a: i for i, a in enumerate(area_ids)}
+        s_index = {s: j for j, s in enumerate(service_ids)}
+        for pos, (a, s) in enumerate(zip(table.frame["area_id"].str.strip(),
+                                         table.frame["service_id"].str.strip())):
+            rows = list(range(len(area_ids))) if a == "*" else [a_index.get(a)]
+            cols = list(range(len(service_ids))) if s == "*" else [s_index.get(s)]
+            if None in rows or None in cols or not np.isfinite(spend[pos]):
+                continue
+            if spend[pos] < 0:  # blank: lock at baseline
+                if baseline is None:
+                    self.check.add(table.name, "a blank spend locks the line at its baseline, "
+                                   "but the scenario has no baseline table", row=pos + 2,
+                                   column="spend_gbp")
+                    continue
+                if (a == "*" or s == "*") and (len(rows) > 1 or len(cols) > 1):
+                    for i in rows:
+                        for j in cols:
+                            locked[i, j] = baseline[i, j]
+                else:
+                    locked[rows[0], cols[0]] = baseline[rows[0], cols[0]]
+            else:
+                if a == "*" or s == "*":
+                    self.check.add(table.name, "a wildcard row locks many lines, so its spend "
+                                   "must be blank (locked at baseline)", row=pos + 2,
+                                   column="spend_gbp", expected="a blank cell", found=str(spend[pos]))
+                    continue
+                locked[rows[0], cols[0]] = spend[pos]
+        return locked
+
+    def _service_share(self, services: Table, unit_cost, floor, cost_index, target, baseline):
+        if "budget_share" in services.frame.columns:
+            share = self.check.number(services, "budget_share", minimum=0)
+            basis = "budget_share"
+        elif baseline is not None:
+            share, basis = baseline.sum(axis=0), "baseline spend"
+        else:
+            share = (unit_cost * floor)[None, :] * cost_index[:, None] * target
+            share, basis = share.sum(axis=0), "the cost of the floors"
+        total = np.nansum(share)
+        if not np.all(np.isfinite(share)):
+            return np.full(len(share), np.nan)
+        if total <= 0:
+            self.check.add(services.name, f"fair-share targets split the budget across services by "
+                           f"{basis}, which is zero for every service: add a 'budget_share' column")
+            return np.full(len(share), np.nan)
+        return share / total
+
+
+def check_budget(scenario: Scenario) -> None:
+    """Money checks that need no solver: floors, locked lines, caps and pace against the budget."""
+    problems = []
+    free = ~scenario.is_locked
+    unit = scenario.unit_spend
+    floors = np.where(free, unit * scenario.floor[None, :], 0.0)
+    locked = np.where(free, 0.0, scenario.locked)
+    need_floor, need_locked = floors.sum(), locked.sum()
+    budget = scenario.budget_gbp
+    shown = str(Path(scenario.path) / MANIFEST)
+    if need_floor + need_locked > budget * (1 + 1e-9):
+        parts = f"floors alone need {gbp(need_floor)}"
+        if need_locked > 0:
+            parts = f"floors need {gbp(need_floor)} and locked lines {gbp(need_locked)}"
+        by_service = sorted(zip(floors.sum(axis=0), scenario.service_ids), reverse=True)[:3]
+        biggest = ", ".join(f"{s} {gbp(v)}" for v, s in by_service)
+        problems.append(Problem(shown, f"{parts} but the budget is {gbp(budget)}: raise the budget "
+                                f"by {gbp(need_floor + need_locked - budget)} or lower the floors "
+                                f"(largest: {biggest})"))
+    caps = np.where(free, unit * scenario.cap[None, :], 0.0)
+    with np.errstate(invalid="ignore"):
+        most = np.nansum(np.where(np.isinf(caps) & (unit == 0), 0.0, caps)) + need_locked
+    if scenario.budget_mode == "exact" and most < budget * (1 - 1e-9):
+        problems.append(Problem(shown, f"caps and locked lines allow at most {gbp(most)} but the "
+                                f"budget of {gbp(budget)} must be spent exactly: lower the budget by "
+                                f"{gbp(budget - most)}, raise the caps, or set [budget] mode = \"at-most\""))
+    if scenario.pace is not None and scenario.baseline is not None:
+        down, up = scenario.pace
+        base = scenario.baseline.sum(axis=1)
+        low, high = base * (1 - down), base * (1 + up)
+        if low.sum() > budget * (1 + 1e-9):
+            problems.append(Problem(shown, f"the pace of change keeps every area within "
+                                    f"{down:.1%} of its baseline, which needs at least {gbp(low.sum())}, "
+                                    f"but the budget is {gbp(budget)}: raise the budget by "
+                                    f"{gbp(low.sum() - budget)} or allow larger decreases"))
+        if scenario.budget_mode == "exact" and high.sum() < budget * (1 - 1e-9):
+            problems.append(Problem(shown, f"the pace of change lets areas grow at most {up:.1%}, "
+                                    f"{gbp(high.sum())} in all, but the budget of {gbp(budget)} must be "
+                                    f"spent: allow larger increases or lower the budget"))
+        area_floor = floors.sum(axis=1) + locked.sum(axis=1)
+        over = np.flatnonzero(area_floor > high * (1 + 1e-9))
+        for a in over[:5]:
+            problems.append(Problem(shown, f"area '{scenario.area_ids[a]}': floors and locked lines need "
+                                    f"{gbp(area_floor[a])} but the pace of change allows at most "
+                                    f"{gbp(high[a])} ({up:.1%} above its baseline {gbp(base[a])})"))
+    if problems:
+        raise ScenarioError(problems)
