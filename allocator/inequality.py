@@ -386,7 +386,7 @@ def atkinson(values: ArrayLike, weights: ArrayLike, epsilon: float) -> AtkinsonR
         # so nothing overflows for large e, and written with expm1/log1p so it
         # stays accurate (and tends to the geometric mean) as e approaches 1.
         ref = float(logs.max() if power > 0 else logs.min())
-        log_ede = ref + math.log(float(share @ np.exp(power * (logs - ref)))) / power
+        log_ede = ref + math.log1p(float(share @ np.expm1(power * (logs - ref)))) / power
     ede = math.exp(log_ede)
     return AtkinsonResult(index=1 - ede / mean, ede=ede)
 
