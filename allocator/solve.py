@@ -1,0 +1,237 @@
+"""Solve a `LinearProgram` with HiGHS (through highspy, the default) or CBC (through PuLP).
+
+Every solve ends in a typed `Solution` whose status has been checked in full:
+a time limit, an iteration limit or an unproven optimum is never passed off as
+an answer (`SolverError`), and an infeasible model raises `InfeasibleError`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InfeasibleError, SolverError
+from .lp import LinearProgram
+
+SOLVERS = ("highs", "cbc")
+METHODS = ("auto", "simplex", "ipm", "pdlp")
+
+
+class Status(str, Enum):
+    """How a solve ended (modelled on linopy's TerminationCondition)."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    TIME_LIMIT = "time limit"
+    ITERATION_LIMIT = "iteration limit"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Primal values, duals where the solver gives them, and how the solve went."""
+
+    x: np.ndarray
+    objective: float  # in the model's own units (gain, or GBP of distance), sign as stated
+    status: Status
+    solver: str  # e.g. "HiGHS 1.16.0 (ipm)"
+    seconds: float
+    row_dual: np.ndarray | None = None
+    col_dual: np.ndarray | None = None
+    iterations: int = 0
+
+    def budget_price(self, lp: LinearProgram, budget_gbp: float) -> float | None:
+        """Objective change per extra GBP of budget (the budget row's shadow price)."""
+        if self.row_dual is None:
+            return None
+        sign = -1.0 if lp.maximize else 1.0
+        return sign * float(self.row_dual[0]) / lp.objective_scale / budget_gbp
+
+
+def choose_method(lp: LinearProgram) -> str:
+    """Interior point for wide models with few rows or for large ones; simplex for the rest.
+
+    Measured (benchmarks/README.md): the suffix formulation of the national LSOA
+    model (25 rows, 0.8m columns) takes HiGHS dual simplex minutes and IPM seconds.
+    """
+    if lp.n_cols > 20_000 or (lp.n_rows < 100 and lp.n_cols > 2_000):
+        return "ipm"
+    return "simplex"
+
+
+def solve(lp: LinearProgram, solver: str = "highs", method: str = "auto",
+          time_limit: float | None = None) -> Solution:
+    """Solve ``lp``; raise `InfeasibleError` or `SolverError` unless it is proven optimal."""
+    if solver not in SOLVERS:
+        raise SolverError(f"unknown solver {solver!r}: choose one of {', '.join(SOLVERS)}")
+    if method not in METHODS:
+        raise SolverError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if solver == "cbc":
+        return _solve_cbc(lp, time_limit)
+    return _solve_highs(lp, choose_method(lp) if method == "auto" else method, time_limit)
+
+
+def _new_highs():
+    """A Highs instance; the first one in a process prints a banner to fd 1, so silence it."""
+    import highspy
+
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _BANNER_SHOWN = True
+    return h
+
+
+_BANNER_SHOWN = False
+
+
+def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None) -> Solution:
+    import highspy
+
+    start = time.perf_counter()
+    h = _new_highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("random_seed", 0)
+    h.setOptionValue("solver", method)
+    if method == "ipm":
+        h.setOptionValue("run_crossover", "on")
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    model = highspy.HighsLp()
+    model.num_col_ = lp.n_cols
+    model.num_row_ = lp.n_rows
+    model.sense_ = highspy.ObjSense.kMinimize
+    model.col_cost_ = lp.cost
+    model.col_lower_ = lp.col_lower
+    model.col_upper_ = lp.col_upper
+    model.row_lower_ = lp.row_lower
+    model.row_upper_ = lp.row_upper
+    matrix = lp.matrix
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.num_col_ = lp.n_cols
+    model.a_matrix_.num_row_ = lp.n_rows
+    model.a_matrix_.start_ = matrix.indptr
+    model.a_matrix_.index_ = matrix.indices
+    model.a_matrix_.value_ = matrix.data
+    h.passModel(model)
+    h.run()
+    seconds = time.perf_counter() - start
+    status = h.getModelStatus()
+    ms = highspy.HighsModelStatus
+    name = f"HiGHS {h.version()} ({method})"
+    info = h.getInfo()
+    if status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
+        raise InfeasibleError("the solver proved that no allocation meets every constraint")
+    if status == ms.kUnbounded:
+        raise SolverError("the model is unbounded: a bug in allocator's formulation")
+    if status == ms.kTimeLimit:
+        raise SolverError(f"{name} stopped at the time limit of {time_limit:g} s before proving "
+                          "optimality: raise --time-limit")
+    if status == ms.kIterationLimit:
+        raise SolverError(f"{name} stopped at its iteration limit before proving optimality")
+    if status != ms.kOptimal:
+        raise SolverError(f"{name} ended with status '{h.modelStatusToString(status)}', not optimal")
+    if info.primal_solution_status != 2:  # kSolutionStatusFeasible
+        raise SolverError(f"{name} reported optimal but its primal solution is not feasible")
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value, dtype=float)
+    row_dual = np.asarray(sol.row_dual, dtype=float) if sol.dual_valid else None
+    col_dual = np.asarray(sol.col_dual, dtype=float) if sol.dual_valid else None
+    iterations = int(info.simplex_iteration_count + info.ipm_iteration_count
+                     + info.pdlp_iteration_count)
+    return Solution(x=_clip(lp, x), objective=_objective(lp, x), status=Status.OPTIMAL,
+                    solver=name, seconds=seconds, row_dual=row_dual, col_dual=col_dual,
+                    iterations=iterations)
+
+
+def _clip(lp: LinearProgram, x: np.ndarray) -> np.ndarray:
+    """Bounds hold exactly (solvers may overshoot a bound by their tolerance)."""
+    return np.minimum(np.maximum(x, lp.col_lower), lp.col_upper)
+
+
+def _objective(lp: LinearProgram, x: np.ndarray) -> float:
+    value = float(np.dot(lp.cost, x)) / lp.objective_scale
+    return -value if lp.maximize else value
+
+
+def to_pulp(lp: LinearProgram, name: str = "allocation"):
+    """The same LP as a PuLP problem with readable names (for CBC and LP-file export)."""
+    import pulp
+
+    prob = pulp.LpProblem(name, pulp.LpMaximize if lp.maximize else pulp.LpMinimize)
+    names = lp.col_names()
+    sign = -1.0 if lp.maximize else 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        variables = [pulp.LpVariable(n, lowBound=None if not np.isfinite(lo) else float(lo),
+                                     upBound=None if not np.isfinite(up) else float(up))
+                     for n, lo, up in zip(names, lp.col_lower, lp.col_upper)]
+        prob.setObjective(pulp.LpAffineExpression(
+            [(variables[j], sign * float(lp.cost[j]) / lp.objective_scale)
+             for j in np.flatnonzero(lp.cost)]))
+        csr = lp.matrix.tocsr()
+        constraints = {}
+        for i, row_name in enumerate(lp.row_names()):
+            lo_i, hi_i = csr.indptr[i], csr.indptr[i + 1]
+            expr = pulp.LpAffineExpression(
+                [(variables[j], float(v)) for j, v in zip(csr.indices[lo_i:hi_i], csr.data[lo_i:hi_i])])
+            lo, up = lp.row_lower[i], lp.row_upper[i]
+            if lo == up:
+                constraints[row_name] = pulp.LpConstraint(expr, pulp.LpConstraintEQ, row_name, float(lo))
+                continue
+            if np.isfinite(lo):
+                key = row_name if not np.isfinite(up) else f"{row_name}_lo"
+                constraints[key] = pulp.LpConstraint(expr, pulp.LpConstraintGE, key, float(lo))
+            if np.isfinite(up):
+                key = row_name if not np.isfinite(lo) else f"{row_name}_up"
+                constraints[key] = pulp.LpConstraint(expr, pulp.LpConstraintLE, key, float(up))
+        prob.extend(constraints)
+    return prob, variables
+
+
+def write_lp(lp: LinearProgram, path: str | Path) -> None:
+    """Write the model as a CPLEX LP file a person can read, through PuLP."""
+    prob, _ = to_pulp(lp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prob.writeLP(str(path))
+
+
+def _solve_cbc(lp: LinearProgram, time_limit: float | None) -> Solution:
+    import pulp
+
+    start = time.perf_counter()
+    prob, variables = to_pulp(lp)
+    cbc = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prob.solve(cbc)
+    seconds = time.perf_counter() - start
+    name = f"CBC (PuLP {pulp.__version__})"
+    if prob.status == pulp.LpStatusInfeasible:
+        raise InfeasibleError("the solver proved that no allocation meets every constraint")
+    if prob.status == pulp.LpStatusUnbounded:
+        raise SolverError("the model is unbounded: a bug in allocator's formulation")
+    if prob.status != pulp.LpStatusOptimal or prob.sol_status != pulp.LpSolutionOptimal:
+        raise SolverError(f"{name} ended with status '{pulp.LpStatus[prob.status]}' and solution "
+                          f"status '{pulp.LpSolution[prob.sol_status]}': not a proven optimum")
+    x = np.array([v.varValue if v.varValue is not None else 0.0 for v in variables])
+    return Solution(x=_clip(lp, x), objective=_objective(lp, x), status=Status.OPTIMAL,
+                    solver=name, seconds=seconds)
