@@ -16,7 +16,7 @@ from . import __version__
 from .errors import AllocatorError, InfeasibleError, InvariantError, ScenarioError, SolverError
 from .money import gbp
 from .scenario import OBJECTIVES, load
-from .solve import METHODS, SOLVERS
+from .solver import METHODS, SOLVERS
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
@@ -65,12 +65,16 @@ def validate(scenario: Path) -> None:
     free = ~s.is_locked
     floors = float(np.where(free, s.unit_spend * s.floor[None, :], 0).sum())
     locked = float(np.where(free, 0, s.locked).sum())
-    caps = np.where(free, s.unit_spend * s.cap[None, :], 0).sum()
+    uncapped = [sid for sid, cap in zip(s.service_ids, s.cap) if not np.isfinite(cap)]
+    caps = np.where(free & np.isfinite(s.cap)[None, :], s.unit_spend * s.cap[None, :], 0).sum()
+    cap_text = (f"caps allow {gbp(caps)}" if not uncapped else
+                f"capped services allow {gbp(caps)}, and {', '.join(uncapped)} "
+                f"{'has' if len(uncapped) == 1 else 'have'} no cap")
     click.echo(f"OK: {s.name}")
     click.echo(f"{s.n_areas:,} areas, {s.n_services} services, population {s.population.sum():,.0f}.")
     click.echo(f"Budget {gbp(s.budget_gbp)} ({s.budget_mode}); floors need {gbp(floors)} "
                f"({floors / s.budget_gbp:.0%})" + (f", locked lines {gbp(locked)}" if locked else "")
-               + f"; caps allow {gbp(caps)}.")
+               + f"; {cap_text}.")
     if s.baseline is not None:
         click.echo(f"Baseline spend {gbp(s.baseline.sum())}"
                    + (f"; pace of change -{s.pace[0]:.0%} / +{s.pace[1]:.0%} per area." if s.pace else "."))
@@ -102,7 +106,7 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
     """
     from . import diagnose, report
     from .pipeline import run as run_pipeline
-    from .solve import write_lp as write_lp_file
+    from .solver import write_lp as write_lp_file
 
     s = _guard(lambda: load(scenario))
     if objective:

@@ -13,7 +13,7 @@ from .errors import InfeasibleError
 from .lp import build
 from .money import gbp
 from .scenario import Scenario
-from .solve import solve
+from .solver import solve
 
 
 def _feasible(scenario: Scenario) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 from .errors import InvariantError
 from .lp import LinearProgram
 from .scenario import Scenario
-from .solve import Solution
+from .solver import Solution
 
 REL = 1e-6  # relative tolerance of DESIGN.md's invariants
 PENNY = 0.01

@@ -13,7 +13,7 @@ from . import evaluate as ev
 from . import gradient as gr
 from .lp import LinearProgram, build
 from .scenario import Scenario, load
-from .solve import Solution, solve
+from .solver import Solution, solve
 
 
 @dataclass(frozen=True)

@@ -190,12 +190,15 @@ def write_outputs(result: Result, out: str | Path, options: dict) -> list[Path]:
     """
     out = Path(out)
     protected = {Path(p).resolve() for p in result.scenario.inputs}
+    files = [(out / f"{name}{suffix}", frame, encode) for name, frame in result.tables.items()
+             for suffix, encode in ((".csv", csv_bytes), (".json", json_bytes))]
+    for path in [p for p, _, _ in files] + [out / "result.json", out / "run.json"]:
+        if path.resolve() in protected:
+            raise AllocatorError(f"refusing to overwrite the input file {path}: choose another --out")
     written = []
-    for name, frame in result.tables.items():
-        for suffix, encode in ((".csv", csv_bytes), (".json", json_bytes)):
-            path = out / f"{name}{suffix}"
-            atomic_write(path, encode(frame), protected)
-            written.append(path)
+    for path, frame, encode in files:
+        atomic_write(path, encode(frame), protected)
+        written.append(path)
     small = {name: records(safe_frame(frame)) for name, frame in result.tables.items()
              if name in SMALL_TABLES or name.startswith("by_") and name not in ("by_area",)}
     payload = {"summary": summary(result), "tables": small}

@@ -258,7 +258,7 @@ class _Loader:
         slope_default = float(self.data["proportionality"].get("min_slope", 0.0))
         min_slope = (self.check.number(services, "min_slope", minimum=0, blank=slope_default)
                      if "min_slope" in services.frame else np.full(len(service_ids), slope_default))
-        numeric_cache: dict[str, np.ndarray] = {}
+        numeric_cache: dict[str, np.ndarray] = {"population": population}
 
         def numeric(column: str, minimum: float | None = None) -> np.ndarray:
             if column not in numeric_cache:

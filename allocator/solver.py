@@ -219,10 +219,9 @@ def _solve_cbc(lp: LinearProgram, time_limit: float | None) -> Solution:
 
     start = time.perf_counter()
     prob, variables = to_pulp(lp)
-    cbc = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        prob.solve(cbc)
+        warnings.simplefilter("ignore")  # PuLP 3.x deprecation notices about its bundled CBC
+        prob.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit))
     seconds = time.perf_counter() - start
     name = f"CBC (PuLP {pulp.__version__})"
     if prob.status == pulp.LpStatusInfeasible:

@@ -1,0 +1,25 @@
+"""Shared fixtures: a tiny scenario copied to a temporary folder for each test."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    """A fresh copy of tests/data/tiny that a test may edit."""
+    target = tmp_path / "tiny"
+    shutil.copytree(DATA / "tiny", target)
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace text in a scenario file, failing loudly if the text is not there."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))

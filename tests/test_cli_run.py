@@ -1,0 +1,144 @@
+"""`allocator run`: the summary, the files it writes, exit codes, and safety of outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from allocator.cli import main
+from conftest import edit
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["run", *map(str, args)])
+
+
+def test_run_prints_budget_and_gradient(tiny):
+    result = run(tiny)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Budget £100k (exact); allocated £100,000.00." in out
+    assert "every invariant re-checked from the allocation: OK." in out
+    assert "Compared with this year's spend (baseline table)." in out
+    assert re.search(r"^1 \(most deprived\)\s+3,000", out, re.M)
+    assert re.search(r"^2 \(least\)\s+2,000", out, re.M)
+    assert re.search(r"^SII of outcome\s+7\.0000", out, re.M)  # 81.5 - 78.0 between two halves
+
+
+def test_run_writes_every_table_as_csv_and_json(tiny, tmp_path):
+    out = tmp_path / "out"
+    result = run(tiny, "--out", out)
+    assert result.exit_code == 0, result.output
+    for name in ("allocation", "by_area", "by_group", "metrics", "by_region"):
+        assert (out / f"{name}.csv").is_file()
+        assert isinstance(json.loads((out / f"{name}.json").read_text()), list)
+    with (out / "allocation.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 8
+    assert sum(float(r["spend_gbp"]) for r in rows) == pytest.approx(100_000, abs=1e-6)
+    summary = json.loads((out / "result.json").read_text())["summary"]
+    assert summary["allocated_gbp"] == 100000.0
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["status"] == "optimal"
+    assert set(manifest["inputs"]) >= {str(tiny / "areas.csv"), str(tiny / "scenario.toml")}
+    assert all(len(h) == 64 for h in manifest["inputs"].values())
+
+
+def test_same_inputs_same_bytes(tiny, tmp_path):
+    for name in ("one", "two"):
+        assert run(tiny, "--out", tmp_path / name, "-q").exit_code == 0
+    for path in sorted((tmp_path / "one").iterdir()):
+        if path.name != "run.json":  # the manifest holds timings
+            assert path.read_bytes() == (tmp_path / "two" / path.name).read_bytes(), path.name
+
+
+def test_cbc_agrees_with_highs(tiny, tmp_path):
+    for solver in ("highs", "cbc"):
+        assert run(tiny, "--solver", solver, "--out", tmp_path / solver, "-q").exit_code == 0
+    value = {s: json.loads((tmp_path / s / "result.json").read_text())["summary"]["objective_value"]
+             for s in ("highs", "cbc")}
+    assert value["cbc"] == pytest.approx(value["highs"], rel=1e-6)
+
+
+def test_objective_override_and_lp_file(tiny, tmp_path):
+    lp_file = tmp_path / "model.lp"
+    result = run(tiny, "--objective", "fair-share", "--write-lp", lp_file)
+    assert result.exit_code == 0, result.output
+    assert "objective fair-share" in result.output
+    text = lp_file.read_text()
+    assert "budget" in text and "target(A1,visits)" in text
+
+
+def test_formula_like_names_are_neutralised(tiny, tmp_path):
+    edit(tiny / "areas.csv", "A1,Northtown,", 'A1,"=HYPERLINK(""http://evil"",""x"")",')
+    edit(tiny / "areas.csv", "A2,Easton,", "A2,@SUM(1+1),")
+    result = run(tiny, "--out", tmp_path / "out", "-q")
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "out" / "by_area.csv").open() as handle:
+        names = [r["area_name"] for r in csv.DictReader(handle)]
+    assert names[:2] == ['\'=HYPERLINK("http://evil","x")', "'@SUM(1+1)"]
+    by_area = json.loads((tmp_path / "out" / "by_area.json").read_text())
+    assert by_area[0]["area_name"].startswith("'=")
+
+
+def test_outputs_never_overwrite_inputs(tiny):
+    # an input named like an output, and --out pointing at the scenario's own folder
+    (tiny / "areas.csv").rename(tiny / "metrics.csv")
+    edit(tiny / "scenario.toml", 'areas = "areas.csv"', 'areas = "metrics.csv"')
+    before = {p.name: p.read_bytes() for p in tiny.iterdir() if p.is_file()}
+    result = run(tiny, "--out", tiny, "-q")
+    assert result.exit_code == 2
+    assert f"refusing to overwrite the input file {tiny}/metrics.csv" in result.output
+    after = {p.name: p.read_bytes() for p in tiny.iterdir() if p.is_file()}
+    assert after == before  # nothing written at all, inputs untouched
+
+
+def test_infeasible_scenario_is_explained_with_exit_1(tiny):
+    # A pace of change of 0% pins every area's total to its baseline.  A1 (most need,
+    # twice A4's people) had £14,000, but spending at A4's intensities costs it exactly
+    # twice A4's £8,500 = £17,000: monotone proportionality and the pace conflict.
+    (tiny / "scenario.toml").write_text((tiny / "scenario.toml").read_text() +
+                                        "\n[pace_of_change]\nmax_decrease = 0.0\nmax_increase = 0.0\n")
+    edit(tiny / "scenario.toml", "total_gbp = 100000", "total_gbp = 75500")
+    edit(tiny / "baseline.csv", "A1,visits,8000\nA1,checks,9000", "A1,visits,6000\nA1,checks,8000")
+    result = run(tiny)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert ("no allocation of £75,500 meets every rule; it becomes feasible without the monotone "
+            "proportionality rule or the pace-of-change limits, which conflict with the floors, caps "
+            "and locked lines") in result.output
+
+
+def test_bad_input_exit_2_without_traceback(tiny):
+    (tiny / "areas.csv").unlink()
+    result = run(tiny)
+    assert result.exit_code == 2
+    assert f"{tiny}/areas.csv: file not found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_time_limit_is_an_error_not_an_answer(monkeypatch, tiny):
+    import allocator.solver as solve_module
+
+    def stopped(*args, **kwargs):
+        raise solve_module.SolverError("HiGHS stopped at the time limit of 0.001 s before proving "
+                                       "optimality: raise --time-limit")
+
+    monkeypatch.setattr(solve_module, "_solve_highs", stopped)
+    result = run(tiny, "--time-limit", "0.001")
+    assert result.exit_code == 1
+    assert "before proving optimality" in result.output
+
+
+def test_every_command_has_help_with_an_example_and_is_in_the_readme():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for name, command in main.commands.items():
+        result = CliRunner().invoke(main, [name, "--help"])
+        assert result.exit_code == 0
+        assert "Example:" in result.output, name
+        assert f"allocator {name}" in readme, name
