@@ -391,39 +391,45 @@ class _Loader:
     def _need(self, areas: Table, services: Table, models: dict, target: np.ndarray,
               numeric) -> np.ndarray:
         need = np.ones_like(target)
+        raw_by_model: dict[str, np.ndarray | None] = {}
         for s, name in enumerate(services.frame["need_model"].str.strip()):
             model = models.get(name)
             if model is None:
                 continue
-            missing = [c for c in model.columns if c not in areas.frame.columns]
-            for column in missing:
-                self.check.add(areas.name, f"missing column '{column}' (used by need model "
-                               f"{model.path})")
-            if missing:
-                continue
-            keys = {}
-            if model.lookup is not None:
-                keys[model.lookup.column] = self._keys(areas, model.lookup.column)
-                self._unlisted(areas, model.lookup.column, keys[model.lookup.column],
-                               model.lookup.weights, model.path)
-                if any(k not in model.lookup.weights for k in keys[model.lookup.column]):
-                    continue
-            values = {c: numeric(c) for c, _ in model.terms}
-            raw = model.raw(values, keys)
-            if not np.all(np.isfinite(raw)):
-                continue  # the bad cells are already reported
-            bad = np.flatnonzero(raw <= 0)
-            for pos in bad[:3]:
-                self.check.add(areas.name, f"need model '{name}' gives raw need {raw[pos]:g} for area "
-                               f"'{areas.frame['area_id'].iloc[pos]}' (data row {pos + 1}); "
-                               "need must be > 0 in every area")
-            if bad.size > 3:
-                self.check.add(areas.name, f"... and {bad.size - 3} more areas with need <= 0 "
-                               f"under need model '{name}'")
+            if name not in raw_by_model:
+                raw_by_model[name] = self._raw_need(areas, model, numeric)
+            raw = raw_by_model[name]
             weight = target[:, s]
-            if weight.sum() > 0 and bad.size == 0:
+            if raw is not None and weight.sum() > 0:
                 need[:, s] = raw / (np.dot(raw, weight) / weight.sum())
         return need
+
+    def _raw_need(self, areas: Table, model: NeedModel, numeric) -> np.ndarray | None:
+        """Raw need of every area under ``model``, or None after reporting why not."""
+        missing = [c for c in model.columns if c not in areas.frame.columns]
+        for column in missing:
+            self.check.add(areas.name, f"missing column '{column}' (used by need model {model.path})")
+        if missing:
+            return None
+        keys = {}
+        if model.lookup is not None:
+            column = model.lookup.column
+            keys[column] = self._keys(areas, column)
+            self._unlisted(areas, column, keys[column], model.lookup.weights, model.path)
+            if any(k not in model.lookup.weights for k in keys[column]):
+                return None
+        raw = model.raw({c: numeric(c) for c, _ in model.terms}, keys)
+        if not np.all(np.isfinite(raw)):
+            return None  # the bad cells are already reported
+        bad = np.flatnonzero(raw <= 0)
+        for pos in bad[:3]:
+            self.check.add(areas.name, f"need model '{model.name}' gives raw need {raw[pos]:g} for area "
+                           f"'{areas.frame['area_id'].iloc[pos]}' (data row {pos + 1}); "
+                           "need must be > 0 in every area")
+        if bad.size > 3:
+            self.check.add(areas.name, f"... and {bad.size - 3} more areas with need <= 0 "
+                           f"under need model '{model.name}'")
+        return None if bad.size else raw
 
     def _unlisted(self, areas: Table, column: str, keys: list[str], weights: dict, path: str) -> None:
         unlisted = sorted(set(keys) - set(weights))
