@@ -6,6 +6,7 @@ exit code (0 ok, 1 solve failed or infeasible, 2 bad input), never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -95,14 +96,17 @@ def validate(scenario: Path) -> None:
               help="Folder for the tables (CSV), result.json and run.json.")
 @click.option("--write-lp", type=click.Path(path_type=Path),
               help="Also write the model as an LP file with readable names.")
+@click.option("--quantiles", type=click.IntRange(2, 100),
+              help="Deprivation groups: 10 deciles, 5 quintiles, ... (default: the scenario's).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, quiet) -> None:
+def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, quantiles, quiet) -> None:
     """Solve a scenario and print the allocation's social gradient before and after.
 
     \b
     Example:
       allocator run scenarios/england-la --out out/england-la
       allocator run scenarios/quickstart --objective fair-share --solver cbc
+      allocator run scenarios/england-lsoa --quantiles 5
     """
     from . import diagnose, report
     from .pipeline import run as run_pipeline
@@ -111,6 +115,8 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
     s = _guard(lambda: load(scenario))
     if objective:
         s = s.with_(objective=objective)
+    if quantiles:
+        s = s.with_(gradient=dataclasses.replace(s.gradient, quantiles=quantiles))
 
     def solve():
         try:
