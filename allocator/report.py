@@ -262,7 +262,9 @@ def summary_text(result: Result) -> str:
            f"{lines_info['at_cap']:,} at their cap, {lines_info['locked']:,} locked."]
     price = sol.budget_price(result.lp, s.budget_gbp)
     if price is not None and s.objective == "health-gain":
-        out.append(f"One more £1m of budget would buy {price * 1e6:,.4g} {g.outcome_units} x people "
+        per_million = price * 1e6
+        amount = f"{per_million:,.0f}" if abs(per_million) >= 100 else f"{per_million:.4g}"
+        out.append(f"One more £1m of budget would buy {amount} {g.outcome_units} x people "
                    "(the budget's shadow price).")
     out.append(f"Compared with {before_text}.")
     label = quantile_label(g.quantiles)
