@@ -84,9 +84,16 @@ class Groups:
     need: np.ndarray  # (G,)
     weight: np.ndarray  # (G,) sum of people x need x effectiveness
     unit_spend: np.ndarray  # (G,) GBP for one unit per head across the group
-    label: tuple[str, ...]  # first area id, '+N' when merged
+    first_area: np.ndarray  # (G,) an area of the group, for names
+    size: np.ndarray  # (G,) number of lines merged
     line_group: np.ndarray  # (A, S) group of each line, -1 if locked or nobody to serve
     order: tuple[np.ndarray, ...]  # per service: its groups sorted by need, then value per GBP
+    area_ids: tuple[str, ...] = ()
+
+    def label(self, g: int) -> str:
+        """The group's name: its first area's id, with '+N' when N more lines are merged in."""
+        n = int(self.size[g])
+        return self.area_ids[self.first_area[g]] + (f"+{n - 1}" if n > 1 else "")
 
 
 @dataclass(frozen=True)
@@ -164,7 +171,7 @@ def group_lines(scenario: Scenario) -> Groups:
     else:
         value = np.zeros((A, S))
     line_group = np.full((A, S), -1, dtype=np.int64)
-    services, needs, weights, units, labels, order = [], [], [], [], [], []
+    services, needs, weights, units, firsts, sizes, order = [], [], [], [], [], [], []
     area_ids = scenario.area_ids
     for s in range(S):
         rows = np.flatnonzero(free[:, s])
@@ -189,14 +196,14 @@ def group_lines(scenario: Scenario) -> Groups:
         needs.append(uniq[:, 0])
         weights.append(w)
         units.append(c)
-        labels.extend(area_ids[rows[f]] + (f"+{n - 1}" if n > 1 else "")
-                      for f, n in zip(first, size))
+        firsts.append(rows[first])
+        sizes.append(size)
         order.append(base + np.arange(n_groups))  # np.unique sorts by need, then value
     cat = (lambda parts, dtype=float: np.concatenate(parts).astype(dtype) if parts
            else np.zeros(0, dtype))
     return Groups(service=cat(services, np.int64), need=cat(needs), weight=cat(weights),
-                  unit_spend=cat(units), label=tuple(labels), line_group=line_group,
-                  order=tuple(order))
+                  unit_spend=cat(units), first_area=cat(firsts, np.int64), size=cat(sizes, np.int64),
+                  line_group=line_group, order=tuple(order), area_ids=area_ids)
 
 
 class _Builder:
@@ -283,10 +290,9 @@ def build(scenario: Scenario) -> LinearProgram:
             c_suf = np.cumsum(c[::-1])[::-1]
             starts = []
             for k, (length, slope) in enumerate(zip(p.lengths, p.slopes)):
-                labels = [groups.label[g] for g in mine]
                 cols = b.add_cols(-scale * slope * w_suf, 0.0, length,
-                                  make=lambda j, s=s, k=k, labels=labels:
-                                  f"raise({sid[s]},{k + 1},from_{_safe(labels[j])})")
+                                  make=lambda j, s=s, k=k, mine=mine:
+                                  f"raise({sid[s]},{k + 1},from_{_safe(groups.label(mine[j]))})")
                 b.coef(budget_row, cols, c_suf * budget_scale)
                 if np.isfinite(length):
                     row = b.add_rows([-INF], length, make=lambda i, s=s, k=k: f"chain({sid[s]},{k + 1})")
@@ -295,11 +301,10 @@ def build(scenario: Scenario) -> LinearProgram:
                 gain_mask_parts.append(cols)
             suffix_info[s] = (mine, starts)
             continue
-        labels = [groups.label[g] for g in mine]
         for k, (length, slope) in enumerate(zip(p.lengths, p.slopes)):
             cost = -scale * slope * groups.weight[mine] if health else np.zeros(len(mine))
-            cols = b.add_cols(cost, 0.0, length, make=lambda j, s=s, k=k, labels=labels:
-                              f"seg({_safe(labels[j])},{sid[s]},{k + 1})")
+            cols = b.add_cols(cost, 0.0, length, make=lambda j, s=s, k=k, mine=mine:
+                              f"seg({_safe(groups.label(mine[j]))},{sid[s]},{k + 1})")
             b.coef(budget_row, cols, groups.unit_spend[mine] * budget_scale)
             seg_cols.append((mine, cols))
             if health:
@@ -356,7 +361,7 @@ def build(scenario: Scenario) -> LinearProgram:
             for sign, (lo, hi, factor) in (("lo", (0.0, INF, 1 - tau)), ("hi", (-INF, 0.0, 1 + tau))):
                 rows = b.add_rows(np.full(len(mine), lo), hi,
                                   make=lambda i, s=s, sign=sign, mine=mine:
-                                  f"prop_{sign}({_safe(groups.label[mine[i]])},{sid[s]})")
+                                  f"prop_{sign}({_safe(groups.label(mine[i]))},{sid[s]})")
                 pos, cols = intensity_terms(mine)
                 b.coef(rows[pos], cols, 1.0)
                 b.coef(rows, kcol, -factor * groups.need[mine])
@@ -369,10 +374,10 @@ def build(scenario: Scenario) -> LinearProgram:
         t_group = np.zeros(G)
         a_idx, s_idx = np.nonzero(groups.line_group >= 0)
         t_group[groups.line_group[a_idx, s_idx]] = target_i[a_idx, s_idx]
-        over = b.add_cols(scale * groups.unit_spend, 0.0, INF, make=lambda j: f"over({_safe(groups.label[j])},{sid[groups.service[j]]})")
-        under = b.add_cols(scale * groups.unit_spend, 0.0, INF, make=lambda j: f"under({_safe(groups.label[j])},{sid[groups.service[j]]})")
+        over = b.add_cols(scale * groups.unit_spend, 0.0, INF, make=lambda j: f"over({_safe(groups.label(j))},{sid[groups.service[j]]})")
+        under = b.add_cols(scale * groups.unit_spend, 0.0, INF, make=lambda j: f"under({_safe(groups.label(j))},{sid[groups.service[j]]})")
         rhs = t_group - floor[groups.service]
-        rows = b.add_rows(rhs, rhs, make=lambda i: f"target({_safe(groups.label[i])},{sid[groups.service[i]]})")
+        rows = b.add_rows(rhs, rhs, make=lambda i: f"target({_safe(groups.label(i))},{sid[groups.service[i]]})")
         pos, cols = intensity_terms(np.arange(G))
         b.coef(rows[pos], cols, 1.0)
         b.coef(rows, over, -1.0)
@@ -424,21 +429,21 @@ def _ordering_rows(b: _Builder, mine, groups: Groups, gamma: float, span: float,
             single_rhs.append(step)
             continue
         z = b.add_cols([0.0], 0.0, span if np.isfinite(span) else INF,
-                       make=lambda j, g=mine[lo[0]]: f"level({service},{_safe(groups.label[g])})")[0]
+                       make=lambda j, g=mine[lo[0]]: f"level({service},{_safe(groups.label(g))})")[0]
         rows = b.add_rows(np.full(len(lo), -INF), 0.0,
-                          make=lambda i, g=mine[lo]: f"below({service},{_safe(groups.label[g[i]])})")
+                          make=lambda i, g=mine[lo]: f"below({service},{_safe(groups.label(g[i]))})")
         pos, cols = intensity_terms(mine[lo])
         b.coef(rows[pos], cols, 1.0)
         b.coef(rows, z, -1.0)
         rows = b.add_rows(np.full(len(hi), step), INF,
-                          make=lambda i, g=mine[hi]: f"above({service},{_safe(groups.label[g[i]])})")
+                          make=lambda i, g=mine[hi]: f"above({service},{_safe(groups.label(g[i]))})")
         pos, cols = intensity_terms(mine[hi])
         b.coef(rows[pos], cols, 1.0)
         b.coef(rows, z, -1.0)
     if singles_lo:
         lo_g, hi_g = np.array(singles_lo), np.array(singles_hi)
         rows = b.add_rows(np.array(single_rhs), INF,
-                          make=lambda i: f"order({service},{_safe(groups.label[lo_g[i]])},{_safe(groups.label[hi_g[i]])})")
+                          make=lambda i: f"order({service},{_safe(groups.label(lo_g[i]))},{_safe(groups.label(hi_g[i]))})")
         pos, cols = intensity_terms(hi_g)
         b.coef(rows[pos], cols, 1.0)
         pos, cols = intensity_terms(lo_g)

@@ -386,7 +386,13 @@ class _Loader:
         return need_models, response_models
 
     def _keys(self, areas: Table, column: str) -> list[str]:
-        return [category_key(v) for v in areas.frame[column]]
+        """Lookup keys of a column, computed once per column ('1', '1.0' -> '1')."""
+        cache = self.__dict__.setdefault("_key_cache", {})
+        if column not in cache:
+            values, inverse = np.unique(areas.frame[column].astype(str).to_numpy(), return_inverse=True)
+            keys = np.array([category_key(v) for v in values], dtype=object)
+            cache[column] = keys[inverse.ravel()].tolist()
+        return cache[column]
 
     def _need(self, areas: Table, services: Table, models: dict, target: np.ndarray,
               numeric) -> np.ndarray:

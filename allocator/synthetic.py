@@ -16,6 +16,7 @@ The same arguments write byte-identical files: every number is drawn from one
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -266,11 +267,12 @@ def _services(rng: np.random.Generator, n: int, need: str) -> list[dict]:
     return services
 
 
+@dataclass(frozen=True)
 class _NeedModel:
-    """A need model's TOML text and its raw need, computed the way the loader does."""
+    """A need model's TOML text and its raw need per area, computed the way the loader does."""
 
-    def __init__(self, text: str, raw: np.ndarray):
-        self.text, self.raw = text, raw
+    text: str
+    raw: np.ndarray
 
 
 def _need_models(areas: dict, services: list[dict], need: str) -> dict[str, _NeedModel]:

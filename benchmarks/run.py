@@ -42,6 +42,16 @@ SEED = 0
 # --------------------------------------------------------------------------- children
 
 def _peak_mb() -> float:
+    """This process's peak resident memory in MB.
+
+    ``VmHWM`` rather than ``ru_maxrss``: Linux carries ``ru_maxrss`` across ``execve``,
+    so a child spawned by a big parent would report the parent's peak as its own.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
