@@ -18,6 +18,7 @@ import pandas as pd
 from .errors import Problem, ScenarioError
 from .models import NeedModel, ResponseModel, category_key, load_need_model, load_response_model
 from .money import gbp
+from .options import OptionSpec, parse as parse_options
 from .tables import Checker, Table, read_csv, read_workbook
 
 MANIFEST = "scenario.toml"
@@ -102,6 +103,7 @@ class Scenario:
     need_models: tuple[NeedModel, ...]  # per service
     response_models: tuple[ResponseModel, ...]  # per service
     inputs: tuple[str, ...]  # every file read, for the run manifest
+    options: tuple[OptionSpec, ...] = ()  # [[option]] blocks: named variants to compare
 
     @property
     def n_areas(self) -> int:
@@ -164,7 +166,7 @@ def load(path: str | Path) -> Scenario:
 
 def _check_manifest(data: dict, shown: str, check: Checker) -> None:
     for section in data:
-        if section not in _SCHEMA:
+        if section not in _SCHEMA and section != "option":
             check.add(shown, f"unknown section [{section}] (known: {', '.join(_SCHEMA)})")
     for section in _REQUIRED_SECTIONS:
         if section not in data:
@@ -281,6 +283,7 @@ class _Loader:
                 self.check.add(self.shown, "[pace_of_change] needs a baseline table "
                                "([tables] baseline = \"baseline.csv\")")
         share = self._service_share(services, unit_cost, floor, cost_index, target, baseline)
+        options = parse_options(self.data.get("option"), self.shown, service_ids, self.check.problems)
         if self.check.problems:
             raise ScenarioError(self.check.problems)
         info = self.data["scenario"]
@@ -301,7 +304,7 @@ class _Loader:
             deprivation=deprivation, outcome=outcome,
             need_models=tuple(need_models[n] for n in services.frame["need_model"].str.strip()),
             response_models=tuple(response_models[n] for n in services.frame["response_model"].str.strip()),
-            inputs=tuple(self.inputs))
+            inputs=tuple(self.inputs), options=options)
         check_budget(scenario)
         return scenario
 

@@ -1,0 +1,154 @@
+"""Allocation options: named variants of one scenario, declared as ``[[option]]`` blocks.
+
+Commissioners compare options (pure fair share, health gain, a steeper need slope,
+a bigger budget) side by side.  Each option overrides a few settings of the
+manifest; everything else is shared.  ``apply`` returns the varied scenario,
+re-checked against its budget.
+
+.. code-block:: toml
+
+    [[option]]
+    name = "Health gain, steeper slope"
+    objective = "health-gain"
+    min_slope = 0.5
+    floors = { health_visiting = 0.8 }
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import Problem
+
+OBJECTIVES = ("health-gain", "fair-share")
+PROPORTIONALITY = ("monotone", "proportional", "none")
+KEYS = ("name", "description", "total_gbp", "budget_mode", "objective", "proportionality",
+        "min_slope", "tolerance", "pace_of_change", "floors", "caps", "floor_scale")
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One named variant: the settings it overrides (validated)."""
+
+    name: str
+    description: str = ""
+    overrides: dict = field(default_factory=dict)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def parse(blocks: object, shown: str, service_ids: tuple[str, ...], problems: list[Problem]) -> tuple[OptionSpec, ...]:
+    """Validate the manifest's ``[[option]]`` blocks; problems are appended, not raised."""
+    if blocks is None:
+        return ()
+    if not isinstance(blocks, list):
+        problems.append(Problem(shown, "'option' must be an array of tables: write [[option]] blocks"))
+        return ()
+    specs, names = [], set()
+    for k, block in enumerate(blocks, start=1):
+        where = f"[[option]] number {k}"
+
+        def bad(text: str) -> None:
+            problems.append(Problem(shown, f"{where}: {text}"))
+
+        if not isinstance(block, dict):
+            bad("must be a table")
+            continue
+        name = block.get("name")
+        if not isinstance(name, str) or not name.strip():
+            bad(f"'name': expected text, got {name!r}")
+            continue
+        where = f"[[option]] '{name}'"
+        if name in names:
+            bad("the same name is used twice")
+        names.add(name)
+        for key in block:
+            if key not in KEYS:
+                bad(f"unknown key '{key}' (known: {', '.join(KEYS)})")
+        o = {}
+        if "total_gbp" in block:
+            if not _number(block["total_gbp"]) or block["total_gbp"] <= 0:
+                bad(f"'total_gbp': expected a number > 0, got {block['total_gbp']!r}")
+            else:
+                o["budget_gbp"] = float(block["total_gbp"])
+        for key, allowed, target in (("budget_mode", ("exact", "at-most"), "budget_mode"),
+                                     ("objective", OBJECTIVES, "objective"),
+                                     ("proportionality", PROPORTIONALITY, "proportionality")):
+            if key in block:
+                if block[key] not in allowed:
+                    bad(f"'{key}': expected one of {', '.join(allowed)}, got {block[key]!r}")
+                else:
+                    o[target] = block[key]
+        for key, upper in (("min_slope", None), ("tolerance", 1.0), ("floor_scale", None)):
+            if key in block:
+                value = block[key]
+                if not _number(value) or value < 0 or (upper is not None and value >= upper):
+                    limit = f" below {upper:g}" if upper is not None else ""
+                    bad(f"'{key}': expected a number >= 0{limit}, got {value!r}")
+                else:
+                    o[key] = float(value)
+        if "pace_of_change" in block:
+            pace = block["pace_of_change"]
+            if pace is False:
+                o["pace"] = None
+            elif (isinstance(pace, dict) and set(pace) == {"max_decrease", "max_increase"}
+                  and all(_number(v) and v >= 0 for v in pace.values()) and pace["max_decrease"] <= 1):
+                o["pace"] = (float(pace["max_decrease"]), float(pace["max_increase"]))
+            else:
+                bad("'pace_of_change': expected false or { max_decrease = fraction, max_increase = "
+                    f"fraction }}, got {pace!r}")
+        for key in ("floors", "caps"):
+            if key not in block:
+                continue
+            table = block[key]
+            if not isinstance(table, dict):
+                bad(f"'{key}': expected a table of service_id = units per head, got {table!r}")
+                continue
+            values = {}
+            for sid, value in table.items():
+                if sid not in service_ids:
+                    bad(f"'{key}': unknown service '{sid}' (known: {', '.join(service_ids)})")
+                elif key == "caps" and value == "none":
+                    values[sid] = np.inf
+                elif not _number(value) or value < 0:
+                    bad(f"'{key}' for '{sid}': expected a number >= 0, got {value!r}")
+                else:
+                    values[sid] = float(value)
+            o[key] = values
+        specs.append(OptionSpec(name=name, description=str(block.get("description", "")), overrides=o))
+    return tuple(specs)
+
+
+def apply(scenario, spec: OptionSpec):
+    """The scenario with the option's settings; raises `ScenarioError` if it cannot work."""
+    from .scenario import check_budget
+
+    o = dict(spec.overrides)
+    changes = {k: o.pop(k) for k in ("budget_gbp", "budget_mode", "objective", "proportionality",
+                                      "tolerance", "pace") if k in o}
+    if "min_slope" in o:
+        changes["min_slope"] = np.full(scenario.n_services, o.pop("min_slope"))
+    floor, cap = scenario.floor.copy(), scenario.cap.copy()
+    floor *= o.pop("floor_scale", 1.0)
+    index = {sid: j for j, sid in enumerate(scenario.service_ids)}
+    for sid, value in o.pop("floors", {}).items():
+        floor[index[sid]] = value
+    for sid, value in o.pop("caps", {}).items():
+        cap[index[sid]] = value
+    changes["floor"], changes["cap"] = floor, cap
+    changed = dataclasses.replace(scenario, name=f"{scenario.name}: {spec.name}", **changes)
+    bad = np.flatnonzero(changed.cap < changed.floor)
+    if bad.size:
+        from .errors import ScenarioError
+
+        j = int(bad[0])
+        raise ScenarioError([Problem(str(scenario.path), f"option '{spec.name}': the cap of "
+                                     f"{scenario.service_ids[j]} ({changed.cap[j]:g}) is below its "
+                                     f"floor ({changed.floor[j]:g})")])
+    check_budget(changed)
+    return changed
