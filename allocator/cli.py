@@ -7,6 +7,7 @@ exit code (0 ok, 1 solve failed or infeasible, 2 bad input), never a traceback.
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -98,8 +99,11 @@ def validate(scenario: Path) -> None:
               help="Also write the model as an LP file with readable names.")
 @click.option("--quantiles", type=click.IntRange(2, 100),
               help="Deprivation groups: 10 deciles, 5 quintiles, ... (default: the scenario's).")
+@click.option("--explain", is_flag=True,
+              help="Also the waterfall by constraint and the price of each rule (re-solves).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, quantiles, quiet) -> None:
+def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, quantiles, explain,
+        quiet) -> None:
     """Solve a scenario and print the allocation's social gradient before and after.
 
     \b
@@ -126,8 +130,17 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
 
     result = _guard(solve)
     options = {"objective": s.objective, "solver": solver, "method": method, "time_limit": time_limit}
+    comparison = None
+    if out is not None or explain:
+        from .compare import comparison_of
+
+        comparison = _guard(lambda: comparison_of((s.name,), (result,), waterfall=explain, prices=explain))
     if out is not None:
+        from .results import report_data, save
+
         _guard(lambda: report.write_outputs(result, out, options))
+        protected = {Path(p).resolve() for p in s.inputs}
+        _guard(lambda: save(report_data(comparison, "run"), out, protected, report.manifest(result, options)))
     if write_lp is not None:
         protected = {Path(p).resolve() for p in s.inputs}
         if write_lp.resolve() in protected:
@@ -135,8 +148,147 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
         write_lp_file(result.lp, write_lp)
     if not quiet:
         click.echo(report.summary_text(result))
+        if explain:
+            click.echo("")
+            click.echo("Why: the price of each rule")
+            for text in comparison.tables["prices"]["text"]:
+                click.echo(f"- {text}")
         if out is not None:
             click.echo(f"\nTables written to {out}/ (CSV, result.json, run.json).")
+
+
+FORMATS = ("csv", "json", "html", "xlsx", "md")
+
+
+def _write_reports(data, out: Path, formats: tuple[str, ...], protected: set[Path], manifest: dict) -> list[Path]:
+    """The HTML, XLSX and Markdown reports of saved report data, as asked."""
+    from .report import atomic_write
+
+    written = []
+    if "html" in formats:
+        from .html import render_html
+
+        atomic_write(out / "report.html", render_html(data).encode(), protected)
+        written.append(out / "report.html")
+    if "md" in formats:
+        from .markdown import render_markdown
+
+        atomic_write(out / "report.md", render_markdown(data).encode(), protected)
+        written.append(out / "report.md")
+    if "xlsx" in formats:
+        from .workbook import write_workbook
+
+        write_workbook(data, out / "report.xlsx", manifest, protected)
+        written.append(out / "report.xlsx")
+    return written
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    chosen = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in chosen if f not in FORMATS]
+    if bad:
+        raise _Fail(f"--format: unknown format {', '.join(bad)} (choose from {', '.join(FORMATS)})",
+                    EXIT_BAD_INPUT)
+    return chosen
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--solver", type=click.Choice(SOLVERS), default="highs", show_default=True)
+@click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True)
+@click.option("--out", "out", type=click.Path(path_type=Path),
+              help="Folder for every table (CSV, JSON), the reports and each option's run.")
+@click.option("--format", "formats", default="csv,json,html,xlsx,md", show_default=True,
+              help="Reports to write with --out (comma-separated).")
+@click.option("--explain/--no-explain", default=True, show_default=True,
+              help="Waterfalls by constraint and the price of each rule (re-solves each option).")
+def compare(scenarios, solver, method, out, formats, explain) -> None:
+    """Solve allocation options and compare them side by side.
+
+    Options are the [[option]] blocks of a scenario's manifest, or the scenarios
+    themselves when several are given.
+
+    \b
+    Example:
+      allocator compare scenarios/england-la --out out/options
+      allocator compare scenarios/quickstart scenarios/england-la --no-explain
+    """
+    from . import compare as cmp
+    from .report import text_table
+    from .results import save_comparison
+
+    formats = _formats(formats)
+    options = []
+    for path in scenarios:
+        s = _guard(lambda path=path: load(path))
+        variants = _guard(lambda s=s: cmp.options_of(s))
+        many = len(scenarios) > 1 and len(variants) > 1
+        options += [(f"{s.name}: {name}" if many else name, v) for name, v in variants]
+    names = [n for n, _ in options]
+    if len(set(names)) != len(names):
+        options = [(f"{k + 1}. {n}", v) for k, (n, v) in enumerate(options)]
+
+    def solve_all():
+        try:
+            return cmp.compare(options, solver=solver, method=method, waterfall=explain, prices=explain)
+        except InfeasibleError as exc:
+            raise InfeasibleError(f"an option could not be solved: {exc}") from None
+
+    comparison = _guard(solve_all)
+    wide = cmp.wide_metrics(comparison.tables["options_metrics"])
+    click.echo(f"{len(comparison.names)} options compared: {', '.join(comparison.names)}\n")
+    formats_ = {c: ".4g" for c in wide.columns}
+    click.echo(text_table(wide, formats_))
+    spend = comparison.tables["spend_by_group"]
+    click.echo(f"\nSpend per head (£) by deprivation group (1 = most deprived):")
+    click.echo(text_table(spend, {c: (",.0f" if c == "population" else ",.2f") for c in spend.columns}))
+    if explain and "prices" in comparison.tables:
+        click.echo("")
+        for name in comparison.names:
+            rows = comparison.tables["prices"]
+            for text in rows.loc[rows["option"] == name, "text"]:
+                click.echo(f"[{name}] {text}")
+    if out is not None:
+        run_options = {"solver": solver, "method": method, "explain": explain}
+        data = _guard(lambda: save_comparison(comparison, out, run_options))
+        protected = {Path(p).resolve() for r in comparison.results for p in r.scenario.inputs}
+        manifest = json.loads((out / "run.json").read_text())
+        _guard(lambda: _write_reports(data, out, formats, protected, manifest))
+        click.echo(f"\nWritten to {out}/: tables (CSV, JSON)"
+                   + "".join(f", report.{f}" for f in formats if f in ("html", "xlsx", "md")) + ".")
+
+
+@main.command()
+@click.argument("result_dir", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "md"]), default="html", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path),
+              help="File to write (default: RESULT_DIR/report.FORMAT).")
+def report(result_dir, fmt, output) -> None:
+    """Rebuild a report from a saved run or comparison, without solving again.
+
+    \b
+    Example:
+      allocator report out/options --format html
+      allocator report out/england-la --format xlsx --output board.xlsx
+    """
+    from .report import atomic_write
+    from .results import load as load_result
+
+    data = _guard(lambda: load_result(result_dir))
+    target = output or result_dir / f"report.{fmt}"
+    manifest_path = result_dir / "run.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    if fmt == "xlsx":
+        from .workbook import write_workbook
+
+        _guard(lambda: write_workbook(data, target, manifest))
+    else:
+        if fmt == "html":
+            from .html import render_html as render
+        else:
+            from .markdown import render_markdown as render
+        _guard(lambda: atomic_write(target, render(data).encode()))
+    click.echo(f"Wrote {target}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,7 @@ re-checked against its budget.
     [[option]]
     name = "Health gain, steeper slope"
     objective = "health-gain"
-    min_slope = 0.5
+    min_slope = 0.5                       # or per service: { health_visiting = 0.05 }
     floors = { health_visiting = 0.8 }
 """
 
@@ -84,7 +84,19 @@ def parse(blocks: object, shown: str, service_ids: tuple[str, ...], problems: li
                     bad(f"'{key}': expected one of {', '.join(allowed)}, got {block[key]!r}")
                 else:
                     o[target] = block[key]
+        if isinstance(block.get("min_slope"), dict):
+            slopes = {}
+            for sid, value in block["min_slope"].items():
+                if sid not in service_ids:
+                    bad(f"'min_slope': unknown service '{sid}' (known: {', '.join(service_ids)})")
+                elif not _number(value) or value < 0:
+                    bad(f"'min_slope' for '{sid}': expected a number >= 0, got {value!r}")
+                else:
+                    slopes[sid] = float(value)
+            o["min_slopes"] = slopes
         for key, upper in (("min_slope", None), ("tolerance", 1.0), ("floor_scale", None)):
+            if key == "min_slope" and isinstance(block.get(key), dict):
+                continue
             if key in block:
                 value = block[key]
                 if not _number(value) or value < 0 or (upper is not None and value >= upper):
@@ -133,6 +145,11 @@ def apply(scenario, spec: OptionSpec):
                                       "tolerance", "pace") if k in o}
     if "min_slope" in o:
         changes["min_slope"] = np.full(scenario.n_services, o.pop("min_slope"))
+    if "min_slopes" in o:
+        slopes = scenario.min_slope.copy()
+        for sid, value in o.pop("min_slopes").items():
+            slopes[scenario.service_ids.index(sid)] = value
+        changes["min_slope"] = slopes
     floor, cap = scenario.floor.copy(), scenario.cap.copy()
     floor *= o.pop("floor_scale", 1.0)
     index = {sid: j for j, sid in enumerate(scenario.service_ids)}

@@ -500,6 +500,7 @@ class _Loader:
             cols = list(range(len(service_ids))) if s == "*" else [s_index.get(s)]
             if None in rows or None in cols or not np.isfinite(spend[pos]):
                 continue
+            previous = {(i, j): locked[i, j] for i in rows for j in cols if np.isfinite(locked[i, j])}
             if spend[pos] < 0:  # blank: lock at baseline
                 if baseline is None:
                     self.check.add(table.name, "a blank spend locks the line at its baseline, "
@@ -519,6 +520,11 @@ class _Loader:
                                    column="spend_gbp", expected="a blank cell", found=str(spend[pos]))
                     continue
                 locked[rows[0], cols[0]] = spend[pos]
+            for (i, j), value in previous.items():
+                if abs(locked[i, j] - value) > 0.005:
+                    self.check.add(table.name, f"line {area_ids[i]} x {service_ids[j]} is locked twice: "
+                                   f"at £{value:,.2f} by an earlier row and at £{locked[i, j]:,.2f} here",
+                                   row=pos + 2, column="spend_gbp")
         return locked
 
     def _service_share(self, services: Table, unit_cost, floor, cost_index, target, baseline):
@@ -556,9 +562,10 @@ def check_budget(scenario: Scenario) -> None:
             parts = f"floors need {gbp(need_floor)} and locked lines {gbp(need_locked)}"
         by_service = sorted(zip(floors.sum(axis=0), scenario.service_ids), reverse=True)[:3]
         biggest = ", ".join(f"{s} {gbp(v)}" for v, s in by_service)
-        problems.append(Problem(shown, f"{parts} but the budget is {gbp(budget)}: raise the budget "
-                                f"by {gbp(need_floor + need_locked - budget)} or lower the floors "
-                                f"(largest: {biggest})"))
+        least = need_floor + need_locked
+        problems.append(Problem(shown, f"{parts} but the budget is {gbp(budget)}: the minimum feasible "
+                                f"budget is {gbp(least)}; raise the budget by {gbp(least - budget)} or "
+                                f"lower the floors (largest: {biggest})"))
     caps = np.where(free, unit * scenario.cap[None, :], 0.0)
     with np.errstate(invalid="ignore"):
         most = np.nansum(np.where(np.isinf(caps) & (unit == 0), 0.0, caps)) + need_locked
@@ -570,11 +577,14 @@ def check_budget(scenario: Scenario) -> None:
         down, up = scenario.pace
         base = scenario.baseline.sum(axis=1)
         low, high = base * (1 - down), base * (1 + up)
-        if low.sum() > budget * (1 + 1e-9):
-            problems.append(Problem(shown, f"the pace of change keeps every area within "
-                                    f"{down:.1%} of its baseline, which needs at least {gbp(low.sum())}, "
-                                    f"but the budget is {gbp(budget)}: raise the budget by "
-                                    f"{gbp(low.sum() - budget)} or allow larger decreases"))
+        least = np.maximum(low, floors.sum(axis=1) + locked.sum(axis=1)).sum()
+        if least > budget * (1 + 1e-9):
+            allow = 1 - budget / base.sum() if base.sum() > 0 else 1.0
+            problems.append(Problem(shown, f"the pace of change keeps every area within {down:.1%} of "
+                                    f"its baseline, so the areas need at least {gbp(least)}, but the "
+                                    f"budget is {gbp(budget)}: the minimum feasible budget is {gbp(least)}; "
+                                    f"raise the budget by {gbp(least - budget)} or allow decreases of at "
+                                    f"least {allow:.1%}"))
         if scenario.budget_mode == "exact" and high.sum() < budget * (1 - 1e-9):
             problems.append(Problem(shown, f"the pace of change lets areas grow at most {up:.1%}, "
                                     f"{gbp(high.sum())} in all, but the budget of {gbp(budget)} must be "

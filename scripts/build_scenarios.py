@@ -749,8 +749,25 @@ def baseline_table(areas: pd.DataFrame, services: pd.DataFrame, budgets: dict) -
     return table
 
 
+OPTION_SLOPE_SHARE = 0.05  # "steeper need slope" option: min slope = 5% of the floor per unit of need
+
+
+def option_blocks(services: pd.DataFrame) -> list[str]:
+    """Three options a board would compare: health gain, pure fair share, a steeper need slope."""
+    slopes = ", ".join(f"{row.service_id} = {toml_value(round(row.floor_units_per_head * OPTION_SLOPE_SHARE, 6))}"
+                       for row in services.itertuples())
+    return ["[[option]]", 'name = "Health gain"',
+            'description = "Maximise modelled health gain within the floors, caps and rules."', "",
+            "[[option]]", 'name = "Fair share"', 'objective = "fair-share"',
+            'description = "Closest to need-weighted target shares (NHS distance from target)."', "",
+            "[[option]]", 'name = "Health gain, steeper need slope"',
+            f'description = "Health gain, with intensity rising by at least {OPTION_SLOPE_SHARE:.0%} of the '
+            'floor per unit of relative need."',
+            f"min_slope = {{ {slopes} }}", ""]
+
+
 def scenario_toml(name: str, description: str, attribution: list[str], budget: int,
-                  gradient: dict, baseline: bool, pace: bool) -> str:
+                  gradient: dict, baseline: bool, pace: bool, options: list[str] | None = None) -> str:
     lines = ["# Written by scripts/build_scenarios.py from the shared data: do not edit by hand.",
              "[scenario]", f"name = {toml_value(name)}",
              f"description = {toml_value(description)}",
@@ -766,7 +783,9 @@ def scenario_toml(name: str, description: str, attribution: list[str], budget: i
     lines += ["", "[tables]", 'areas = "areas.csv"', 'services = "services.csv"']
     if baseline:
         lines.append('baseline = "baseline.csv"')
-    return "\n".join(lines) + "\n"
+    if options:
+        lines += [""] + options
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 # ---------------------------------------------------------------------------
 # READMEs
@@ -973,7 +992,8 @@ def main() -> None:
                     "spend (an assumed uniform split) with a pace-of-change limit; gradient "
                     "in life expectancy by district IMD score.",
         attribution=["imd", "nhs", "york", "le"], budget=BUDGET_GBP, baseline=True, pace=True,
-        gradient={**le_gradient, "quantiles": 10, "group_columns": ["nhs_region"]}))
+        gradient={**le_gradient, "quantiles": 10, "group_columns": ["nhs_region"]},
+        options=option_blocks(services)))
     write_text(folder / "README.md",
                la_readme(districts, services, la_baseline, nhs_stats, imputed,
                          income_score_difference))
@@ -1001,7 +1021,8 @@ def main() -> None:
                     "floor and intensity rising with need.",
         attribution=["imd", "nhs", "york", "le"], budget=QUICKSTART_BUDGET_GBP,
         baseline=True, pace=False,
-        gradient={**le_gradient, "quantiles": 5, "group_columns": []}))
+        gradient={**le_gradient, "quantiles": 5, "group_columns": []},
+        options=option_blocks(quick_services)))
     write_text(folder / "README.md", quickstart_readme(quick_areas, quick_services, quick_baseline))
 
 

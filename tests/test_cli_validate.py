@@ -81,8 +81,9 @@ def test_unknown_service(tiny):
 def test_floors_above_budget(tiny):
     edit(tiny / "scenario.toml", "total_gbp = 100000", "total_gbp = 20000")
     assert problems(validate(tiny)) == [
-        f"{tiny}/scenario.toml: floors alone need £42,000 but the budget is £20,000: raise the budget "
-        "by £22,000 or lower the floors (largest: checks £25,000, visits £17,000)"]
+        f"{tiny}/scenario.toml: floors alone need £42,000 but the budget is £20,000: the minimum "
+        "feasible budget is £42,000; raise the budget by £22,000 or lower the floors (largest: "
+        "checks £25,000, visits £17,000)"]
 
 
 def test_unknown_model(tiny):

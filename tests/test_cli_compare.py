@@ -1,0 +1,79 @@
+"""`allocator compare` and `allocator report`: options side by side, saved, rebuilt."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from allocator.cli import main
+
+OPTIONS = """
+[[option]]
+name = "Health gain"
+
+[[option]]
+name = "Fair share"
+objective = "fair-share"
+
+[[option]]
+name = "Bigger budget"
+total_gbp = 120000
+floors = { visits = 1.5 }
+"""
+
+
+@pytest.fixture
+def with_options(tiny):
+    (tiny / "scenario.toml").write_text((tiny / "scenario.toml").read_text() + OPTIONS)
+    return tiny
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [*map(str, args)])
+
+
+def test_compare_prints_measures_side_by_side(with_options):
+    result = invoke("compare", with_options)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "3 options compared: Health gain, Fair share, Bigger budget" in out
+    header = next(line for line in out.splitlines() if line.startswith("measure"))
+    for name in ("Health gain", "Fair share", "Bigger budget"):
+        assert name in header
+    assert "[Fair share] " in out and "[Bigger budget] One more £1 of budget buys" in out
+
+
+def test_compare_writes_tables_that_report_rebuilds(with_options, tmp_path):
+    out = tmp_path / "cmp"
+    result = invoke("compare", with_options, "--out", out, "--format", "csv,json")
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "comparison.json").read_text())
+    assert meta["options"] == ["Health gain", "Fair share", "Bigger budget"]
+    metrics = pd.read_csv(out / "options_metrics.csv")
+    total = metrics[metrics["measure"] == "total_spend"].set_index("option")["after"]
+    assert total.to_dict() == pytest.approx({"Health gain": 1e5, "Fair share": 1e5, "Bigger budget": 1.2e5})
+    gain = metrics[metrics["measure"] == "total_gain"].set_index("option")
+    assert gain.loc["Health gain", "best"] == False  # noqa: E712 - the bigger budget buys more
+    assert gain.loc["Bigger budget", "best"] == True  # noqa: E712
+    assert (out / "options" / "bigger-budget" / "allocation.csv").is_file()
+    winners = pd.read_csv(out / "winners_losers.csv")
+    assert set(winners["option"]) == {"Health gain", "Fair share", "Bigger budget"}
+    assert len(winners) == 3 * 4
+
+
+def test_option_typos_are_bad_input(tiny):
+    (tiny / "scenario.toml").write_text((tiny / "scenario.toml").read_text() +
+                                        '\n[[option]]\nname = "X"\nobjektive = "fair-share"\nfloors = { vists = 1 }\n')
+    result = invoke("compare", tiny)
+    assert result.exit_code == 2
+    assert "[[option]] 'X': unknown key 'objektive'" in result.output
+    assert "[[option]] 'X': 'floors': unknown service 'vists' (known: visits, checks)" in result.output
+
+
+def test_report_needs_a_saved_folder(tmp_path):
+    result = invoke("report", tmp_path)
+    assert result.exit_code == 2
+    assert f"{tmp_path}/comparison.json: file not found" in result.output

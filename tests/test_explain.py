@@ -1,0 +1,69 @@
+"""Waterfalls add up exactly; shadow prices agree with a finite-difference re-solve."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import allocator
+from allocator import explain
+from conftest import edit
+
+
+def with_pace(tiny, down=0.3, up=0.6):
+    (tiny / "scenario.toml").write_text((tiny / "scenario.toml").read_text() +
+                                        f"\n[pace_of_change]\nmax_decrease = {down}\nmax_increase = {up}\n")
+
+
+def test_waterfall_steps_add_up_exactly_to_each_change(tiny):
+    with_pace(tiny)
+    result = allocator.run(tiny)
+    w = explain.waterfall(result)
+    for area, rows in w.groupby("area_id"):
+        start = rows.loc[rows["step"].str.startswith("start"), "amount_pennies"].item()
+        end = rows.loc[rows["step"].str.startswith("end"), "amount_pennies"].item()
+        steps = rows.loc[rows["step"].isin(explain.STEPS), "amount_pennies"]
+        assert start + steps.sum() == end, area  # integers: exact
+    final = np.round(result.allocation.spend.sum(axis=1) * 100).astype(int)
+    ends = w[(w["step"] == "end: allocation") & (w["area_id"] != "ALL")]["amount_pennies"].to_numpy()
+    np.testing.assert_array_equal(ends, final)
+
+
+def test_waterfall_target_step_reaches_the_fair_share(tiny):
+    result = allocator.run(tiny)
+    w = explain.waterfall(result)
+    a1 = w[w["area_id"] == "A1"].set_index("step")["amount_pennies"]
+    target = round(result.scenario.fair_share[0].sum() * 100)
+    assert a1["start: baseline"] + a1["need-weighted target"] == target
+
+
+@pytest.mark.parametrize("pace", [False, True])
+def test_budget_shadow_price_matches_a_finite_difference(tiny, pace):
+    if pace:
+        with_pace(tiny)
+    s = allocator.load(tiny)
+    base = allocator.run(s)
+    bumped = allocator.run(s.with_(budget_gbp=s.budget_gbp + 1000))
+    price = base.solution.budget_price(base.lp, s.budget_gbp)
+    difference = (explain.objective_total(bumped) - explain.objective_total(base)) / 1000
+    assert price > 0
+    assert price == pytest.approx(difference, rel=1e-3)
+
+
+def test_price_of_a_binding_rule_is_the_loss_from_it(tiny):
+    with_pace(tiny, down=0.05, up=0.05)
+    edit(tiny / "scenario.toml", "total_gbp = 100000", "total_gbp = 80000")
+    result = allocator.run(tiny)
+    table = explain.prices(result).set_index("rule")
+    relaxed = allocator.run(result.scenario.with_(pace=None))
+    cost = explain.objective_total(relaxed) - explain.objective_total(result)
+    assert cost > 0
+    assert table.at["pace of change", "cost"] == pytest.approx(cost)
+    assert table.at["pace of change", "text"].startswith("The pace of change cost ")
+
+
+def test_rules_that_do_not_bind_cost_nothing(tiny):
+    edit(tiny / "services.csv", "visits,Health visiting,20,pop_0_15,1.0,8.0,",
+         "visits,Health visiting,20,pop_0_15,1.0,100.0,")
+    table = explain.prices(allocator.run(tiny)).set_index("rule")
+    assert table.at["caps", "text"] == "The caps cost nothing: the optimum already meets them."
