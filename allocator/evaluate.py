@@ -58,7 +58,7 @@ def allocate(scenario: Scenario, lp: LinearProgram, solution: Solution) -> Alloc
     spend[locked] = scenario.locked[locked]
     spend = _round_pennies(spend, free, scenario.budget_gbp, scenario.budget_mode == "exact")
     lp_gain = None
-    if lp.maximize:
+    if scenario.objective == "health-gain":
         lp_gain = solution.objective
     return Allocation(spend=spend, lp_gain=lp_gain, solution=solution, lp=lp)
 
@@ -92,22 +92,14 @@ def flat_spend(scenario: Scenario) -> np.ndarray:
 
 def gains(scenario: Scenario, spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(intensity, gain) per line from spend alone, with the response curves."""
-    unit = scenario.unit_spend
-    intensity = np.divide(spend, unit, out=np.zeros_like(spend), where=unit > 0)
-    gain = np.zeros_like(spend)
-    weight = scenario.gain_weight
-    for s, model in enumerate(scenario.response_models):
-        gain[:, s] = weight[:, s] * model.gain(intensity[:, s])
-    return intensity, gain
+    return scenario.line_gains(spend)
 
 
 def evaluate(scenario: Scenario, spend: np.ndarray) -> Outcomes:
     """Outcomes of ``spend``, computed from the response curves, independent of the LP."""
     intensity, gain = gains(scenario, spend)
-    if scenario.baseline is not None:
-        before, label = scenario.baseline, "baseline"
-    else:
-        before, label = flat_spend(scenario), "flat"
+    before = scenario.comparator_spend()
+    label = "baseline" if scenario.baseline is not None else "flat"
     _, before_gain = gains(scenario, before)
     change = (gain - before_gain).sum(axis=1) / scenario.population
     sign = 1.0 if scenario.gradient.higher_is_better else -1.0

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from . import equity
 from .scenario import Scenario
 
 INF = np.inf
@@ -82,7 +83,9 @@ class Groups:
 
     service: np.ndarray  # (G,)
     need: np.ndarray  # (G,)
-    weight: np.ndarray  # (G,) sum of people x need x effectiveness
+    weight: np.ndarray  # (G,) objective weight: people x need x effectiveness (x equity weight)
+    gain: np.ndarray  # (G,) people x need x effectiveness: the weight of g_s(i) in the outcome
+    deprivation: np.ndarray  # (G,) deprivation group of the lines (0 when not needed)
     unit_spend: np.ndarray  # (G,) GBP for one unit per head across the group
     first_area: np.ndarray  # (G,) an area of the group, for names
     size: np.ndarray  # (G,) number of lines merged
@@ -122,6 +125,18 @@ class LinearProgram:
     decode: object = field(repr=False)  # callable(x) -> (G,) intensity above floor
     gain_columns: np.ndarray = field(repr=False, default=None)  # mask of gain-carrying columns
     objective_scale: float = 1.0  # cost = scale * (true objective coefficient)
+    integrality: np.ndarray | None = None  # 1 for binary columns (a MILP), else None
+    fill_pairs: np.ndarray | None = None  # (n, 3): segment column, next segment column, length
+
+    def fills_in_order(self, x: np.ndarray, tol: float = 1e-7) -> bool:
+        """Do segments that must fill in order do so in ``x``? (Then the LP relaxation is exact.)"""
+        if self.fill_pairs is None or len(self.fill_pairs) == 0:
+            return True
+        first, after = self.fill_pairs[:, 0].astype(np.int64), self.fill_pairs[:, 1].astype(np.int64)
+        length = self.fill_pairs[:, 2]
+        started = x[after] > tol * np.maximum(1.0, length)
+        full = x[first] >= length - tol * np.maximum(1.0, length)
+        return bool(np.all(~started | full))
 
     @property
     def n_cols(self) -> int:
@@ -153,55 +168,64 @@ def _safe(text: str) -> str:
 
 def eligible_for_suffix(scenario: Scenario) -> np.ndarray:
     """(S,) services whose monotone rule can be written as bounds (see module docstring)."""
-    ok = (scenario.objective == "health-gain" and scenario.proportionality == "monotone"
-          and scenario.pace is None)
+    ok = (scenario.objective in ("health-gain", "equity-weighted")
+          and scenario.proportionality == "monotone" and scenario.pace is None
+          and not equity.uses_groups(scenario))
     return np.array([ok and scenario.min_slope[s] == 0 for s in range(scenario.n_services)])
 
 
-def group_lines(scenario: Scenario) -> Groups:
-    """Merge interchangeable free lines (module docstring); sort each service by need."""
+def group_lines(scenario: Scenario, weight: np.ndarray | None = None, key: np.ndarray | None = None,
+                merge: bool | None = None) -> Groups:
+    """Merge interchangeable free lines (module docstring); sort each service by need.
+
+    ``weight`` is the objective weight of each line (default: the gain weight), ``key``
+    an extra per-area label lines must share to be merged (the deprivation group).
+    """
     A, S = scenario.n_areas, scenario.n_services
     unit = scenario.unit_spend
-    weight = scenario.gain_weight
+    gain = scenario.gain_weight
+    weight = gain if weight is None else weight
+    key = np.zeros(A) if key is None else np.asarray(key, dtype=float)
     free = ~scenario.is_locked & (unit > 0)
-    merge = scenario.pace is None
-    if scenario.objective == "health-gain":
+    if merge is None:
+        merge = scenario.pace is None
+    if scenario.objective != "fair-share":
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(unit > 0, weight / unit, 0.0)
     else:
         value = np.zeros((A, S))
     line_group = np.full((A, S), -1, dtype=np.int64)
-    services, needs, weights, units, firsts, sizes, order = [], [], [], [], [], [], []
+    services, needs, weights, gains, deps, units, firsts, sizes, order = ([] for _ in range(9))
     area_ids = scenario.area_ids
     for s in range(S):
         rows = np.flatnonzero(free[:, s])
-        need, val = scenario.need[rows, s], value[rows, s]
+        need, val, dep = scenario.need[rows, s], value[rows, s], key[rows]
         if merge:
-            keys = np.stack([need, val], axis=1)
+            keys = np.stack([need, val, dep], axis=1)
             uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
             inverse = inverse.ravel()
         else:
-            idx = np.lexsort((val, need))
-            uniq = np.stack([need[idx], val[idx]], axis=1)
+            idx = np.lexsort((dep, val, need))
+            uniq = np.stack([need[idx], val[idx], dep[idx]], axis=1)
             inverse = np.empty(len(rows), dtype=np.int64)
             inverse[idx] = np.arange(len(rows))
             first = idx
-        base = len(services) and sum(len(x) for x in services)
+        base = sum(len(x) for x in services)
         n_groups = len(uniq)
         line_group[rows, s] = base + inverse
-        w = np.bincount(inverse, weights=weight[rows, s], minlength=n_groups)
-        c = np.bincount(inverse, weights=unit[rows, s], minlength=n_groups)
-        size = np.bincount(inverse, minlength=n_groups)
         services.append(np.full(n_groups, s))
         needs.append(uniq[:, 0])
-        weights.append(w)
-        units.append(c)
+        deps.append(uniq[:, 2])
+        weights.append(np.bincount(inverse, weights=weight[rows, s], minlength=n_groups))
+        gains.append(np.bincount(inverse, weights=gain[rows, s], minlength=n_groups))
+        units.append(np.bincount(inverse, weights=unit[rows, s], minlength=n_groups))
         firsts.append(rows[first])
-        sizes.append(size)
-        order.append(base + np.arange(n_groups))  # np.unique sorts by need, then value
+        sizes.append(np.bincount(inverse, minlength=n_groups))
+        order.append(base + np.arange(n_groups))  # sorted by need, then value, then group
     cat = (lambda parts, dtype=float: np.concatenate(parts).astype(dtype) if parts
            else np.zeros(0, dtype))
     return Groups(service=cat(services, np.int64), need=cat(needs), weight=cat(weights),
+                  gain=cat(gains), deprivation=cat(deps, np.int64),
                   unit_spend=cat(units), first_area=cat(firsts, np.int64), size=cat(sizes, np.int64),
                   line_group=line_group, order=tuple(order), area_ids=area_ids)
 
@@ -249,13 +273,22 @@ class _Builder:
 
 def build(scenario: Scenario) -> LinearProgram:
     """The LP of DESIGN.md for ``scenario``; see the module docstring for the formulations."""
-    groups = group_lines(scenario)
+    objective = scenario.objective
+    gainful = objective != "fair-share"  # gains appear in the objective or in rows
+    health = objective in ("health-gain", "equity-weighted")  # the objective is a weighted gain
+    weight = scenario.gain_weight
+    if objective == "equity-weighted":
+        weight = weight * equity.equity_weights(scenario)[:, None]
+    grouped = equity.uses_groups(scenario)
+    terms = equity.group_terms(scenario) if grouped else None
+    constrained = scenario.sii_reduction is not None or scenario.gap_reduction is not None
+    groups = group_lines(scenario, weight, key=terms.group if grouped else None,
+                         merge=scenario.pace is None and not constrained)
     sid = [_safe(s) for s in scenario.service_ids]
     aid = scenario.area_ids
     G = len(groups.service)
     floor, cap = scenario.floor, scenario.cap
-    health = scenario.objective == "health-gain"
-    pcs = [pieces(m.units_per_head, m.gain_per_head, floor[s], cap[s]) if health
+    pcs = [pieces(m.units_per_head, m.gain_per_head, floor[s], cap[s]) if gainful
            else Pieces(np.array([cap[s] - floor[s]]), np.array([0.0]), 0.0)
            for s, m in enumerate(scenario.response_models)]
     suffix = eligible_for_suffix(scenario)
@@ -269,14 +302,17 @@ def build(scenario: Scenario) -> LinearProgram:
                              (scenario.budget_gbp - fixed) * budget_scale],
                             (scenario.budget_gbp - fixed) * budget_scale, make=lambda i: "budget")[0]
     # objective scale: keep coefficients near 1 whatever the populations
-    if health:
+    if gainful:
         top = np.abs(groups.weight).max(initial=0) * max((np.abs(p.slopes).max() for p in pcs), default=0)
     else:
         top = np.abs(groups.unit_spend).max(initial=0)
     scale = 1.0 / top if top > 0 else 1.0
+    # maximin and level-up: the group levels are the objective, total gain only breaks ties
+    gain_cost = scale if health else (scale * equity.TIE_BREAK if gainful else 0.0)
 
     # per group: the columns whose sum is its intensity above the floor (rows formulation)
     seg_cols: list[tuple[np.ndarray, np.ndarray]] = []  # (group index, column index) pairs
+    seg_sets: list[tuple[np.ndarray, np.ndarray, int, int]] = []  # (groups, columns, service, piece)
     gain_mask_parts = []
     suffix_info = {}  # service -> (positions of groups in need order, [(piece, first column)])
     for s in range(scenario.n_services):
@@ -302,12 +338,13 @@ def build(scenario: Scenario) -> LinearProgram:
             suffix_info[s] = (mine, starts)
             continue
         for k, (length, slope) in enumerate(zip(p.lengths, p.slopes)):
-            cost = -scale * slope * groups.weight[mine] if health else np.zeros(len(mine))
+            cost = -gain_cost * slope * groups.weight[mine]
             cols = b.add_cols(cost, 0.0, length, make=lambda j, s=s, k=k, mine=mine:
                               f"seg({_safe(groups.label(mine[j]))},{sid[s]},{k + 1})")
             b.coef(budget_row, cols, groups.unit_spend[mine] * budget_scale)
             seg_cols.append((mine, cols))
-            if health:
+            seg_sets.append((mine, cols, s, k))
+            if gainful:
                 gain_mask_parts.append(cols)
 
     by_group: dict[int, list[int]] = {}
@@ -366,8 +403,12 @@ def build(scenario: Scenario) -> LinearProgram:
                 b.coef(rows[pos], cols, 1.0)
                 b.coef(rows, kcol, -factor * groups.need[mine])
 
+    integral, fill_pairs = [], []
+    if grouped:
+        integral, fill_pairs = _equity_rows(b, scenario, groups, pcs, terms, seg_sets, budget_scale)
+
     # fair share: minimise the money distance from need-weighted target intensities
-    if not health:
+    if not gainful:
         target_spend = scenario.fair_share
         with np.errstate(divide="ignore", invalid="ignore"):
             target_i = np.where(unit > 0, target_spend / unit, 0.0)
@@ -384,6 +425,10 @@ def build(scenario: Scenario) -> LinearProgram:
         b.coef(rows, under, 1.0)
 
     cost = np.concatenate(b.cost) if b.cost else np.zeros(0)
+    integrality = None
+    if len(integral):
+        integrality = np.zeros(b.n_cols, np.int8)
+        integrality[np.concatenate(integral)] = 1
     gain_mask = np.zeros(b.n_cols, bool)
     for cols in gain_mask_parts:
         gain_mask[cols] = True
@@ -401,12 +446,85 @@ def build(scenario: Scenario) -> LinearProgram:
         return above
 
     return LinearProgram(
-        maximize=health, cost=cost, col_lower=np.concatenate(b.lower), col_upper=np.concatenate(b.upper),
+        maximize=gainful, cost=cost, col_lower=np.concatenate(b.lower), col_upper=np.concatenate(b.upper),
         matrix=b.matrix(), row_lower=np.concatenate(b.row_lower), row_upper=np.concatenate(b.row_upper),
         col_blocks=tuple(b.col_blocks), row_blocks=tuple(b.row_blocks), groups=groups,
         formulation={scenario.service_ids[s]: ("suffix" if suffix[s] else "rows")
                      for s in range(scenario.n_services)},
-        decode=decode, gain_columns=gain_mask, objective_scale=scale)
+        decode=decode, gain_columns=gain_mask,
+        objective_scale=scale if health or not gainful else 1.0, integrality=integrality,
+        fill_pairs=np.concatenate(fill_pairs) if fill_pairs else None)
+
+
+def _equity_rows(b: _Builder, scenario: Scenario, groups: Groups, pcs, terms, seg_sets,
+                 budget_scale: float) -> list[np.ndarray]:
+    """Group levels for maximin / level-up, gradient constraints, and in-order binaries.
+
+    Returns the indices of binary columns and the (segment, next segment, length) triples
+    they order.
+    """
+    Q = len(terms.population)
+    dep = groups.deprivation - 1
+
+    def level_terms(rows_of_q: np.ndarray, coef_q: np.ndarray):
+        for mine, cols, s, k in seg_sets:
+            slope = pcs[s].slopes[k]
+            q = dep[mine]
+            vals = coef_q[q] * groups.gain[mine] * slope / terms.population[q]
+            keep = vals != 0
+            b.coef(rows_of_q[q][keep], cols[keep], vals[keep])
+
+    base = terms.level0 + terms.constant  # each group's level with no money above the floors
+    if scenario.objective == "maximin":
+        t = b.add_cols([-1.0], -INF, INF, make=lambda j: "lowest_level")[0]
+        rows = b.add_rows(np.full(Q, -INF), base, make=lambda i: f"level(group_{i + 1})")
+        b.coef(rows, t, 1.0)
+        level_terms(rows, np.full(Q, -1.0))
+    elif scenario.objective == "level-up":
+        best = float(terms.level0.max())
+        share = terms.population / terms.population.sum()
+        z = b.add_cols(-share, -INF, best, make=lambda j: f"levelled(group_{j + 1})")
+        rows = b.add_rows(np.full(Q, -INF), base, make=lambda i: f"level(group_{i + 1})")
+        b.coef(rows, z, 1.0)
+        level_terms(rows, np.full(Q, -1.0))
+    binary_groups = np.zeros(Q, bool)
+    for name, coef, bound in equity.constraint_rows(scenario, terms):
+        row = b.add_rows([-INF], bound, make=lambda i, name=name: name)[0]
+        level_terms(np.full(Q, row), coef)
+        binary_groups |= coef > 0
+    if not binary_groups.any():
+        return [], []
+    # segments of lines whose gain the constraints would rather keep small must fill in order
+    by_piece = {}
+    for mine, cols, s, k in seg_sets:
+        by_piece[(s, k)] = (mine, cols)
+    binaries, pairs = [], []
+    for s, p in enumerate(pcs):
+        for k in range(len(p.slopes) - 1):
+            if (s, k) not in by_piece or p.slopes[k] <= 0:
+                continue
+            mine, cols = by_piece[(s, k)]
+            _, next_cols = by_piece[(s, k + 1)]
+            pick = binary_groups[dep[mine]]
+            if not pick.any():
+                continue
+            length, nxt = p.lengths[k], p.lengths[k + 1]
+            reach = scenario.budget_gbp / groups.unit_spend[mine[pick]]
+            big = np.minimum(nxt, reach) if np.isfinite(nxt) else reach
+            z = b.add_cols(np.zeros(pick.sum()), 0.0, 1.0,
+                           make=lambda j, s=s, k=k, g=mine[pick]: f"full({_safe(groups.label(g[j]))},"
+                           f"{_safe(scenario.service_ids[s])},{k + 1})")
+            rows = b.add_rows(np.zeros(pick.sum()), INF, make=lambda i, s=s, k=k, g=mine[pick]:
+                              f"fill_first({_safe(groups.label(g[i]))},{_safe(scenario.service_ids[s])},{k + 1})")
+            b.coef(rows, cols[pick], 1.0)
+            b.coef(rows, z, -length)
+            rows = b.add_rows(np.full(pick.sum(), -INF), 0.0, make=lambda i, s=s, k=k, g=mine[pick]:
+                              f"fill_next({_safe(groups.label(g[i]))},{_safe(scenario.service_ids[s])},{k + 2})")
+            b.coef(rows, next_cols[pick], 1.0)
+            b.coef(rows, z, -big)
+            binaries.append(z)
+            pairs.append(np.stack([cols[pick], next_cols[pick], np.full(pick.sum(), length)], axis=1))
+    return binaries, pairs
 
 
 def _ordering_rows(b: _Builder, mine, groups: Groups, gamma: float, span: float, service: str,

@@ -23,10 +23,11 @@ import numpy as np
 
 from .errors import Problem
 
-OBJECTIVES = ("health-gain", "fair-share")
+OBJECTIVES = ("health-gain", "fair-share", "equity-weighted", "level-up", "maximin")
 PROPORTIONALITY = ("monotone", "proportional", "none")
 KEYS = ("name", "description", "total_gbp", "budget_mode", "objective", "proportionality",
-        "min_slope", "tolerance", "pace_of_change", "floors", "caps", "floor_scale")
+        "min_slope", "tolerance", "pace_of_change", "floors", "caps", "floor_scale", "epsilon",
+        "sii_reduction", "gap_reduction")
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def parse(blocks: object, shown: str, service_ids: tuple[str, ...], problems: li
                 else:
                     slopes[sid] = float(value)
             o["min_slopes"] = slopes
-        for key, upper in (("min_slope", None), ("tolerance", 1.0), ("floor_scale", None)):
+        for key, upper in (("min_slope", None), ("tolerance", 1.0), ("floor_scale", None),
+                           ("epsilon", None), ("sii_reduction", None), ("gap_reduction", None)):
             if key == "min_slope" and isinstance(block.get(key), dict):
                 continue
             if key in block:
@@ -142,7 +144,8 @@ def apply(scenario, spec: OptionSpec):
 
     o = dict(spec.overrides)
     changes = {k: o.pop(k) for k in ("budget_gbp", "budget_mode", "objective", "proportionality",
-                                      "tolerance", "pace") if k in o}
+                                      "tolerance", "pace", "epsilon", "sii_reduction",
+                                      "gap_reduction") if k in o}
     if "min_slope" in o:
         changes["min_slope"] = np.full(scenario.n_services, o.pop("min_slope"))
     if "min_slopes" in o:

@@ -22,7 +22,7 @@ from .options import OptionSpec, parse as parse_options
 from .tables import Checker, Table, read_csv, read_workbook
 
 MANIFEST = "scenario.toml"
-OBJECTIVES = ("health-gain", "fair-share")
+OBJECTIVES = ("health-gain", "fair-share", "equity-weighted", "level-up", "maximin")
 PROPORTIONALITY = ("monotone", "proportional", "none")
 BUDGET_MODES = ("exact", "at-most")
 AREA_COLUMNS = ["area_id", "area_name", "population"]
@@ -36,7 +36,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "scenario": {"name": ((str,), True), "description": ((str,), False),
                  "attribution": ((str,), False), "models": ((str,), False)},
     "budget": {"total_gbp": ((int, float), True), "mode": ((str,), False)},
-    "objective": {"name": ((str,), True)},
+    "objective": {"name": ((str,), True), "epsilon": ((int, float), False),
+                  "sii_reduction": ((int, float), False), "gap_reduction": ((int, float), False)},
     "proportionality": {"mode": ((str,), True), "min_slope": ((int, float), False),
                         "tolerance": ((int, float), False)},
     "pace_of_change": {"max_decrease": ((int, float), True), "max_increase": ((int, float), True)},
@@ -104,6 +105,9 @@ class Scenario:
     response_models: tuple[ResponseModel, ...]  # per service
     inputs: tuple[str, ...]  # every file read, for the run manifest
     options: tuple[OptionSpec, ...] = ()  # [[option]] blocks: named variants to compare
+    epsilon: float = 1.0  # inequality aversion of the equity-weighted objective
+    sii_reduction: float | None = None  # the SII must fall by at least this (outcome units)
+    gap_reduction: float | None = None  # the gap most vs least deprived must fall by at least this
 
     @property
     def n_areas(self) -> int:
@@ -134,6 +138,29 @@ class Scenario:
         totals = weighted.sum(axis=0)
         share = np.divide(weighted, totals, out=np.zeros_like(weighted), where=totals > 0)
         return self.budget_gbp * self.service_share[None, :] * share
+
+    def comparator_spend(self) -> np.ndarray:
+        """(A, S) spend the allocation is compared with: the baseline, or the same budget flat.
+
+        Flat: every area at the same units per head of each service, the budget split
+        across services by ``service_share``.
+        """
+        if self.baseline is not None:
+            return self.baseline
+        unit = self.unit_spend
+        totals = unit.sum(axis=0)
+        share = np.divide(unit, totals, out=np.zeros_like(unit), where=totals > 0)
+        return self.budget_gbp * self.service_share[None, :] * share
+
+    def line_gains(self, spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(intensity, gain) per line from spend alone, with the response curves."""
+        unit = self.unit_spend
+        intensity = np.divide(spend, unit, out=np.zeros_like(spend), where=unit > 0)
+        gain = np.zeros_like(spend)
+        weight = self.gain_weight
+        for s, model in enumerate(self.response_models):
+            gain[:, s] = weight[:, s] * model.gain(intensity[:, s])
+        return intensity, gain
 
     def with_(self, **changes) -> "Scenario":
         """A copy with some settings changed, e.g. ``scenario.with_(budget_gbp=40e6)``."""
@@ -204,6 +231,8 @@ def _check_manifest(data: dict, shown: str, check: Checker) -> None:
     choice("budget", "mode", BUDGET_MODES, "exact")
     choice("gradient", "most_deprived", ("high", "low"))
     numbers = [("budget", "total_gbp", 0, True), ("proportionality", "min_slope", 0, False),
+               ("objective", "epsilon", 0, False), ("objective", "sii_reduction", 0, False),
+               ("objective", "gap_reduction", 0, False),
                ("proportionality", "tolerance", 0, False),
                ("pace_of_change", "max_decrease", 0, False),
                ("pace_of_change", "max_increase", 0, False), ("gradient", "quantiles", 2, False)]
@@ -304,7 +333,10 @@ class _Loader:
             deprivation=deprivation, outcome=outcome,
             need_models=tuple(need_models[n] for n in services.frame["need_model"].str.strip()),
             response_models=tuple(response_models[n] for n in services.frame["response_model"].str.strip()),
-            inputs=tuple(self.inputs), options=options)
+            inputs=tuple(self.inputs), options=options,
+            epsilon=float(self.data["objective"].get("epsilon", 1.0)),
+            sii_reduction=_optional(self.data["objective"].get("sii_reduction")),
+            gap_reduction=_optional(self.data["objective"].get("gap_reduction")))
         check_budget(scenario)
         return scenario
 
@@ -544,6 +576,10 @@ class _Loader:
                            f"{basis}, which is zero for every service: add a 'budget_share' column")
             return np.full(len(share), np.nan)
         return share / total
+
+
+def _optional(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def check_budget(scenario: Scenario) -> None:
