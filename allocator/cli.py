@@ -291,5 +291,112 @@ def report(result_dir, fmt, output) -> None:
     click.echo(f"Wrote {target}")
 
 
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--points", type=click.IntRange(2, 500), default=21, show_default=True,
+              help="Points on the frontier.")
+@click.option("--out", "out", type=click.Path(path_type=Path),
+              help="Folder for frontier.csv/.json and frontier.svg/.png.")
+def frontier(scenario: Path, points: int, out) -> None:
+    """Trace the equity-efficiency frontier: total health against the SII.
+
+    Each point maximises total health gain with a rising floor under the worst-off
+    deprivation group's mean outcome, from the health-gain optimum to the maximin
+    one; the health-gain, maximin and level-up runs are shown as reference points.
+
+    \b
+    Example:
+      allocator frontier scenarios/england-la --points 21 --out out/frontier
+    """
+    from . import frontier as fr
+    from .report import atomic_write, csv_bytes, json_bytes, text_table
+
+    s = _guard(lambda: load(scenario))
+    table, _ = _guard(lambda: fr.frontier(s, points))
+    units = s.gradient.outcome_units
+    click.echo(f"Equity-efficiency frontier of {s.name} ({points} points; outcome in {units}):")
+    view = table[["point", "worst_off_outcome", "total_gain", "health_gain", "sii", "sii_reduction", "gap"]]
+    click.echo(text_table(view, {"worst_off_outcome": ".4f", "total_gain": ",.0f", "health_gain": ",.0f",
+                                 "sii": ".4f", "sii_reduction": ".4f", "gap": ".4f"}))
+    if out is not None:
+        protected = {Path(p).resolve() for p in s.inputs}
+        for name, data in (("frontier.csv", csv_bytes(table)), ("frontier.json", json_bytes(table))):
+            _guard(lambda name=name, data=data: atomic_write(out / name, data, protected))
+        out.mkdir(parents=True, exist_ok=True)
+        fr.plot(table, units, out / "frontier.svg", out / "frontier.png")
+        click.echo(f"\nWritten to {out}/: frontier.csv, frontier.json, frontier.svg, frontier.png.")
+
+
+@main.command()
+@click.argument("table", type=click.Path(path_type=Path), required=False)
+@click.option("--bundled-le", is_flag=True,
+              help="Use the bundled life expectancy by deprivation decile (PHE, every LA and region).")
+@click.option("--area", default="GeoCode", show_default=True, help="Column naming the area.")
+@click.option("--quantile", default="Decile", show_default=True, help="Column of the quantile (1..n).")
+@click.option("--value", default="LifeExp", show_default=True, help="Column of the value.")
+@click.option("--population", default="Pop", show_default=True, help="Column of the population.")
+@click.option("--se", default="SE", show_default=True, help="Column of the standard error.")
+@click.option("--by", default="Sex", show_default=True, help="Comma-separated columns to split by.")
+@click.option("--most-deprived", type=int, default=1, show_default=True,
+              help="The quantile number of the most deprived group.")
+@click.option("--value-type", type=click.Choice(["normal", "rate", "proportion"]), default="normal",
+              show_default=True)
+@click.option("--transform", is_flag=True, help="Log (rates) or logit (proportions) before fitting.")
+@click.option("--multiplier", type=float, default=1.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--areas", "only", help="Comma-separated area codes to keep (e.g. England).")
+@click.option("--out", "out", type=click.Path(path_type=Path), help="CSV file for the table.")
+def gradient(table, bundled_le, area, quantile, value, population, se, by, most_deprived, value_type,
+             transform, multiplier, seed, only, out) -> None:
+    """Inequality measures (PHE SII and RII with limits, gaps, ...) of any table by deprivation quantile.
+
+    \b
+    Example:
+      allocator gradient --bundled-le --areas England
+      allocator gradient my_indicator.csv --value rate --value-type rate --transform
+    """
+    import pandas as pd
+
+    from .le_gradient import gradient_table, load_bundled_le
+    from .report import atomic_write, csv_bytes, text_table
+
+    if bundled_le == (table is not None):
+        raise _Fail("give a TABLE (CSV) or --bundled-le, not both", EXIT_BAD_INPUT)
+    if bundled_le:
+        frame = load_bundled_le()
+    else:
+        if not table.is_file():
+            raise _Fail(f"{table}: file not found", EXIT_BAD_INPUT)
+        try:
+            frame = pd.read_csv(table)
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise _Fail(f"{table}: cannot be read as CSV: {exc}", EXIT_BAD_INPUT) from None
+    if only:
+        keep = [a.strip() for a in only.split(",")]
+        frame = frame[frame[area].astype(str).isin(keep)] if area in frame else frame
+    groups = tuple(c.strip() for c in by.split(",") if c.strip()) if by else ()
+    groups = tuple(c for c in groups if c in frame.columns)
+
+    def compute():
+        try:
+            return gradient_table(frame, area=area, quantile=quantile, value=value, population=population,
+                                  se=se if se in frame.columns else None, by=groups,
+                                  most_deprived=most_deprived, value_type=value_type, transform=transform,
+                                  multiplier=multiplier, seed=seed)
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from None
+
+    result = _guard(compute)
+    shown = [c for c in [area, *groups, "sii", "sii_lower", "sii_upper", "rii", "gap_absolute", "flag", "note"]
+             if c in result.columns]
+    click.echo(text_table(result[shown].head(50), {"sii": ".3f", "sii_lower": ".3f", "sii_upper": ".3f",
+                                                   "rii": ".4f", "gap_absolute": ".3f"}))
+    if len(result) > 50:
+        click.echo(f"... {len(result) - 50} more rows (use --out)")
+    if out is not None:
+        _guard(lambda: atomic_write(out, csv_bytes(result)))
+        click.echo(f"Wrote {out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

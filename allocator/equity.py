@@ -18,6 +18,9 @@ locked lines, minus the gains of the comparator spend).
   up to the best-off group's baseline level.
 * ``sii_reduction`` / ``gap_reduction``: the slope index of inequality (PHE) or the
   gap between the least and most deprived group must shrink by at least X.
+* ``worst_off_at_least``: every group's mean outcome must reach L (for an outcome
+  where lower is better: must fall to L).  Gains enter with the sign an LP never
+  exploits, so this stays an exact LP at any size: the frontier sweeps it.
 
 Exactness.  A gain that enters a constraint on the side the solver would like to
 keep small (the least deprived groups' gains under an SII reduction) can be
@@ -48,7 +51,8 @@ def deprivation_groups(scenario: Scenario) -> np.ndarray:
 def uses_groups(scenario: Scenario) -> bool:
     """Does the LP need per-group gain rows?"""
     return (scenario.objective in ("level-up", "maximin") or scenario.sii_reduction is not None
-            or scenario.gap_reduction is not None)
+            or scenario.gap_reduction is not None or scenario.worst_off_at_least is not None
+            or scenario.levelled_at_least is not None)
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,14 @@ def equity_weights(scenario: Scenario) -> np.ndarray:
     weight_q = (y / mean) ** power
     weight_q = weight_q / (np.dot(terms.population, weight_q) / terms.population.sum())
     return weight_q[terms.group - 1]
+
+
+def levels(scenario: Scenario, outcome_by_group: np.ndarray) -> tuple[float, float]:
+    """(lowest group level, level-up measure) of group outcomes, in level units (higher = better)."""
+    terms = group_terms(scenario)
+    level = terms.sign * np.asarray(outcome_by_group, dtype=float)
+    share = terms.population / terms.population.sum()
+    return float(level.min()), float(np.dot(share, np.minimum(level, terms.level0.max())))
 
 
 def constraint_rows(scenario: Scenario, terms: GroupTerms) -> list[tuple[str, np.ndarray, float]]:

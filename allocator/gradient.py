@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import inequality as ineq
+from .equity import deprivation_groups
 from .evaluate import Allocation, Outcomes
 from .scenario import Scenario
 
@@ -36,10 +37,12 @@ def quantile_label(n: int) -> str:
     return {10: "decile", 5: "quintile", 4: "quartile"}.get(n, "quantile")
 
 
-def deprivation_groups(scenario: Scenario) -> np.ndarray:
-    g = scenario.gradient
-    return ineq.group_by_quantile(scenario.deprivation, scenario.population, g.quantiles,
-                                  most_deprived=g.most_deprived)
+def group_outcomes(scenario: Scenario, outcome: np.ndarray) -> np.ndarray:
+    """(Q,) population-weighted mean outcome of each deprivation group, 1 = most deprived."""
+    group = deprivation_groups(scenario)
+    q = scenario.gradient.quantiles
+    pop = np.bincount(group, weights=scenario.population, minlength=q + 1)[1:]
+    return np.bincount(group, weights=scenario.population * outcome, minlength=q + 1)[1:] / pop
 
 
 def area_need(scenario: Scenario) -> np.ndarray:

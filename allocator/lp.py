@@ -126,17 +126,17 @@ class LinearProgram:
     gain_columns: np.ndarray = field(repr=False, default=None)  # mask of gain-carrying columns
     objective_scale: float = 1.0  # cost = scale * (true objective coefficient)
     integrality: np.ndarray | None = None  # 1 for binary columns (a MILP), else None
-    fill_pairs: np.ndarray | None = None  # (n, 3): segment column, next segment column, length
+    fill_pairs: np.ndarray | None = None  # (n, 4): segment, next segment, length, binary column
 
-    def fills_in_order(self, x: np.ndarray, tol: float = 1e-7) -> bool:
-        """Do segments that must fill in order do so in ``x``? (Then the LP relaxation is exact.)"""
+    def out_of_order(self, x: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+        """Indices of fill pairs whose next segment started before the first was full in ``x``."""
         if self.fill_pairs is None or len(self.fill_pairs) == 0:
-            return True
+            return np.zeros(0, np.int64)
         first, after = self.fill_pairs[:, 0].astype(np.int64), self.fill_pairs[:, 1].astype(np.int64)
         length = self.fill_pairs[:, 2]
         started = x[after] > tol * np.maximum(1.0, length)
         full = x[first] >= length - tol * np.maximum(1.0, length)
-        return bool(np.all(~started | full))
+        return np.flatnonzero(started & ~full)
 
     @property
     def n_cols(self) -> int:
@@ -281,7 +281,7 @@ def build(scenario: Scenario) -> LinearProgram:
         weight = weight * equity.equity_weights(scenario)[:, None]
     grouped = equity.uses_groups(scenario)
     terms = equity.group_terms(scenario) if grouped else None
-    constrained = scenario.sii_reduction is not None or scenario.gap_reduction is not None
+    constrained = scenario.sii_reduction is not None or scenario.gap_reduction is not None  # MILP
     groups = group_lines(scenario, weight, key=terms.group if grouped else None,
                          merge=scenario.pace is None and not constrained)
     sid = [_safe(s) for s in scenario.service_ids]
@@ -487,6 +487,18 @@ def _equity_rows(b: _Builder, scenario: Scenario, groups: Groups, pcs, terms, se
         rows = b.add_rows(np.full(Q, -INF), base, make=lambda i: f"level(group_{i + 1})")
         b.coef(rows, z, 1.0)
         level_terms(rows, np.full(Q, -1.0))
+    if scenario.worst_off_at_least is not None:
+        floor_level = terms.sign * scenario.worst_off_at_least
+        rows = b.add_rows(np.full(Q, -INF), base - floor_level, make=lambda i: f"worst_off(group_{i + 1})")
+        level_terms(rows, np.full(Q, -1.0))
+    if scenario.levelled_at_least is not None:
+        share = terms.population / terms.population.sum()
+        z = b.add_cols(np.zeros(Q), -INF, float(terms.level0.max()), make=lambda j: f"capped_level(group_{j + 1})")
+        rows = b.add_rows(np.full(Q, -INF), base, make=lambda i: f"capped(group_{i + 1})")
+        b.coef(rows, z, 1.0)
+        level_terms(rows, np.full(Q, -1.0))
+        row = b.add_rows([scenario.levelled_at_least], INF, make=lambda i: "levelled_up")[0]
+        b.coef(row, z, share)
     binary_groups = np.zeros(Q, bool)
     for name, coef, bound in equity.constraint_rows(scenario, terms):
         row = b.add_rows([-INF], bound, make=lambda i, name=name: name)[0]
@@ -523,7 +535,7 @@ def _equity_rows(b: _Builder, scenario: Scenario, groups: Groups, pcs, terms, se
             b.coef(rows, next_cols[pick], 1.0)
             b.coef(rows, z, -big)
             binaries.append(z)
-            pairs.append(np.stack([cols[pick], next_cols[pick], np.full(pick.sum(), length)], axis=1))
+            pairs.append(np.stack([cols[pick], next_cols[pick], np.full(pick.sum(), length), z], axis=1))
     return binaries, pairs
 
 

@@ -6,9 +6,11 @@ benchmark and the terminal summary can say where the seconds went.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
+from . import equity
 from . import evaluate as ev
 from . import gradient as gr
 from .lp import LinearProgram, build
@@ -38,6 +40,30 @@ class Result:
         return tables
 
 
+def _most_health_among_optima(scenario: Scenario, lp, solution, solver, method, time_limit):
+    """Maximin and level-up leave money indifferent once the target is met: second stage.
+
+    Keep the first stage's optimum (less a relative 1e-7 of solver tolerance) as a
+    constraint and maximise total health gain: a lexicographic optimum, exact, and the
+    end point of the equity-efficiency frontier.
+    """
+    first = ev.allocate(scenario, lp, solution)
+    outcomes = ev.evaluate(scenario, first.spend)
+    lowest, levelled = equity.levels(scenario, gr.group_outcomes(scenario, outcomes.projected))
+    sign = 1.0 if scenario.gradient.higher_is_better else -1.0
+    if scenario.objective == "maximin":
+        target = lowest - 1e-7 * max(1.0, abs(lowest))
+        second = scenario.with_(objective="health-gain", worst_off_at_least=sign * target)
+    else:
+        target = levelled - 1e-7 * max(1.0, abs(levelled))
+        second = scenario.with_(objective="health-gain", levelled_at_least=target)
+    lp2 = build(second)
+    solution2 = solve(lp2, solver=solver, method=method, time_limit=time_limit)
+    solution2 = dataclasses.replace(solution2, seconds=solution.seconds + solution2.seconds,
+                                    solver=solution2.solver + f", then most health among {scenario.objective} optima")
+    return lp2, solution2
+
+
 def run(scenario: Scenario | str, *, objective: str | None = None, solver: str = "highs",
         method: str = "auto", time_limit: float | None = None) -> Result:
     """Load (if given a path), build, solve, evaluate, check and measure one scenario."""
@@ -53,6 +79,8 @@ def run(scenario: Scenario | str, *, objective: str | None = None, solver: str =
     seconds["build"] = time.perf_counter() - mark
     mark = time.perf_counter()
     solution = solve(lp, solver=solver, method=method, time_limit=time_limit)
+    if scenario.objective in ("maximin", "level-up"):
+        lp, solution = _most_health_among_optima(scenario, lp, solution, solver, method, time_limit)
     seconds["solve"] = time.perf_counter() - mark
     seconds["solver"] = solution.seconds
     mark = time.perf_counter()

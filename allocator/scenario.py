@@ -37,7 +37,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                  "attribution": ((str,), False), "models": ((str,), False)},
     "budget": {"total_gbp": ((int, float), True), "mode": ((str,), False)},
     "objective": {"name": ((str,), True), "epsilon": ((int, float), False),
-                  "sii_reduction": ((int, float), False), "gap_reduction": ((int, float), False)},
+                  "sii_reduction": ((int, float), False), "gap_reduction": ((int, float), False),
+                  "worst_off_at_least": ((int, float), False)},
     "proportionality": {"mode": ((str,), True), "min_slope": ((int, float), False),
                         "tolerance": ((int, float), False)},
     "pace_of_change": {"max_decrease": ((int, float), True), "max_increase": ((int, float), True)},
@@ -108,6 +109,8 @@ class Scenario:
     epsilon: float = 1.0  # inequality aversion of the equity-weighted objective
     sii_reduction: float | None = None  # the SII must fall by at least this (outcome units)
     gap_reduction: float | None = None  # the gap most vs least deprived must fall by at least this
+    worst_off_at_least: float | None = None  # every deprivation group's mean outcome must reach this
+    levelled_at_least: float | None = None  # the level-up measure must reach this (level units)
 
     @property
     def n_areas(self) -> int:
@@ -336,7 +339,8 @@ class _Loader:
             inputs=tuple(self.inputs), options=options,
             epsilon=float(self.data["objective"].get("epsilon", 1.0)),
             sii_reduction=_optional(self.data["objective"].get("sii_reduction")),
-            gap_reduction=_optional(self.data["objective"].get("gap_reduction")))
+            gap_reduction=_optional(self.data["objective"].get("gap_reduction")),
+            worst_off_at_least=_optional(self.data["objective"].get("worst_off_at_least")))
         check_budget(scenario)
         return scenario
 

@@ -78,13 +78,29 @@ def solve(lp: LinearProgram, solver: str = "highs", method: str = "auto",
     if solver == "cbc":
         return _solve_cbc(lp, time_limit)
     if lp.integrality is not None:
-        # The LP relaxation first: when its segments already fill in order it is the MILP's
-        # optimum (a relaxation's optimum that is feasible for the MILP), found far faster.
-        relaxed = dataclasses.replace(lp, integrality=None)
-        solution = _solve_highs(relaxed, choose_method(relaxed) if method == "auto" else method, time_limit)
-        if lp.fills_in_order(solution.x):
-            return dataclasses.replace(solution, solver=solution.solver + ", LP relaxation exact")
+        return _solve_lazily(lp, method, time_limit)
     return _solve_highs(lp, choose_method(lp) if method == "auto" else method, time_limit)
+
+
+def _solve_lazily(lp: LinearProgram, method: str, time_limit: float | None) -> Solution:
+    """A MILP whose binaries only force segments to fill in order: add them where needed.
+
+    Solve with every binary relaxed; wherever segments fill out of order, make those
+    binaries integral and solve again.  Each model is a relaxation of the full MILP,
+    so the first solution that fills every segment in order is the MILP's optimum.
+    """
+    integral = np.zeros(lp.n_cols, np.int8)
+    binary_of_pair = lp.fill_pairs[:, 3].astype(np.int64)
+    for rounds in range(1, 30):
+        model = dataclasses.replace(lp, integrality=integral.copy() if integral.any() else None)
+        chosen = choose_method(model) if method == "auto" else method
+        solution = _solve_highs(model, chosen, time_limit)
+        bad = lp.out_of_order(solution.x)
+        if bad.size == 0:
+            note = f", {int(integral.sum())} of {len(binary_of_pair)} binaries needed ({rounds} rounds)"
+            return dataclasses.replace(solution, solver=solution.solver + note)
+        integral[binary_of_pair[bad]] = 1
+    return _solve_highs(lp, "simplex", time_limit)
 
 
 def _new_highs():
@@ -120,7 +136,7 @@ def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None) -> So
     milp = lp.integrality is not None
     if milp:
         method = "branch and bound"
-        h.setOptionValue("mip_rel_gap", 1e-9)
+        h.setOptionValue("mip_rel_gap", 1e-4)
     else:
         h.setOptionValue("solver", method)
     if method == "ipm":

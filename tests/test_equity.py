@@ -1,0 +1,131 @@
+"""Equity objectives, the gradient as a constraint, and the frontier (issue 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import allocator
+from allocator import equity, frontier, inequality as ineq
+from allocator.cli import main
+from allocator.evaluate import violations
+
+SCENARIOS = Path(__file__).parent.parent / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def england_la():
+    return allocator.load(SCENARIOS / "england-la")
+
+
+def group_outcome(result):
+    return result.gradient.by_group["outcome_projected"].to_numpy()
+
+
+def test_sii_coefficients_reproduce_the_phe_slope():
+    pop = np.array([5.0, 7.0, 6.0, 4.0, 8.0])
+    y = np.array([76.0, 77.5, 79.0, 80.2, 81.1])
+    assert np.dot(equity.sii_coefficients(pop), y) == pytest.approx(ineq.sii(y, pop).sii, rel=1e-12)
+
+
+@pytest.mark.parametrize("objective", ["equity-weighted", "maximin", "level-up"])
+def test_each_objective_solves_england_with_every_invariant(england_la, objective):
+    result = allocator.run(england_la.with_(objective=objective, epsilon=5.0))
+    assert violations(result.scenario, result.allocation.spend) == []
+    assert result.allocation.spend.sum() == pytest.approx(england_la.budget_gbp, rel=1e-9)
+
+
+def test_maximin_raises_the_worst_off_group_above_health_gain(england_la):
+    gain = allocator.run(england_la)
+    fair = allocator.run(england_la.with_(objective="maximin"))
+    assert group_outcome(fair).min() > group_outcome(gain).min()
+    total = lambda r: r.outcomes.gain.sum()  # noqa: E731
+    assert total(fair) <= total(gain) * (1 + 1e-9)
+
+
+def test_equity_weights_favour_the_worse_off(england_la):
+    weights = equity.equity_weights(england_la.with_(epsilon=3.0))
+    groups = equity.deprivation_groups(england_la)
+    by_group = [weights[groups == q].mean() for q in range(1, 11)]
+    assert by_group[0] > by_group[-1]  # life expectancy is lowest in decile 1
+    pop = england_la.population
+    assert np.dot(weights, pop) / pop.sum() == pytest.approx(1.0)
+    flat = equity.equity_weights(england_la.with_(epsilon=0.0))
+    np.testing.assert_allclose(flat, 1.0)
+
+
+def test_equity_weighted_with_epsilon_zero_is_health_gain(england_la):
+    a = allocator.run(england_la)
+    b = allocator.run(england_la.with_(objective="equity-weighted", epsilon=0.0))
+    assert b.outcomes.gain.sum() == pytest.approx(a.outcomes.gain.sum(), rel=1e-9)
+
+
+def test_sii_reduction_holds_when_rechecked_from_the_allocation(england_la):
+    before = allocator.run(england_la).gradient.metrics.set_index("measure")
+    sii0 = before.at["sii_outcome", "before"]
+    result = allocator.run(england_la.with_(sii_reduction=0.05))
+    sii1 = ineq.sii(group_outcome(result), result.gradient.by_group["population"]).sii
+    assert abs(sii1) <= abs(sii0) - 0.05 + 1e-7
+    assert violations(result.scenario, result.allocation.spend) == []
+
+
+def test_milp_gains_equal_the_response_curves(tiny):
+    """A steep SII reduction under a tight pace of change makes the LP relaxation
+    fill segments out of order; the binaries must stop it, so that the gains the
+    model reports are the curves' gains at the allocation (run() checks to 1e-6)."""
+    import dataclasses
+
+    from allocator.lp import build
+    from allocator.solver import solve
+
+    s = allocator.load(tiny).with_(budget_gbp=80_000.0, pace=(0.02, 0.3))
+    sii0 = allocator.run(s).gradient.metrics.set_index("measure").at["sii_outcome", "before"]
+    lp_relaxations_out_of_order = 0
+    for reduction in (0.001, 0.002, 0.004):
+        constrained = s.with_(sii_reduction=reduction)
+        lp = build(constrained)
+        assert lp.integrality is not None and lp.fill_pairs is not None
+        relaxed = solve(dataclasses.replace(lp, integrality=None))
+        lp_relaxations_out_of_order += len(lp.out_of_order(relaxed.x)) > 0
+        try:
+            result = allocator.run(constrained)  # raises InvariantError if gains differ
+        except allocator.InfeasibleError:
+            continue
+        sii1 = ineq.sii(group_outcome(result), result.gradient.by_group["population"]).sii
+        assert abs(sii1) <= abs(sii0) - reduction + 1e-7
+        assert lp.out_of_order(result.solution.x).size == 0
+    assert lp_relaxations_out_of_order >= 1, "the test no longer exercises the MILP"
+
+
+def test_frontier_is_monotone_and_ends_at_health_gain_and_maximin(england_la):
+    table, ends = frontier.frontier(england_la, points=21)
+    curve = table[table["point"].str.isdigit()]
+    assert len(curve) >= 20
+    gain = curve["total_gain"].to_numpy()
+    assert np.all(np.diff(gain) <= 1e-9 * gain[0])  # more equity never buys more health
+    reduction = curve["sii_reduction"].to_numpy()
+    assert np.all(np.diff(reduction) >= -1e-9)
+    assert gain[0] == pytest.approx(ends["health-gain"].outcomes.gain.sum(), rel=1e-9)
+    assert gain[-1] == pytest.approx(ends["maximin"].outcomes.gain.sum(), rel=1e-6)
+    assert curve["worst_off_outcome"].iloc[-1] == pytest.approx(group_outcome(ends["maximin"]).min(), abs=1e-6)
+
+
+def test_frontier_command_writes_the_plots(tmp_path):
+    result = CliRunner().invoke(main, ["frontier", str(SCENARIOS / "quickstart"), "--points", "5",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for name in ("frontier.csv", "frontier.json", "frontier.svg", "frontier.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert "<svg" in (tmp_path / "frontier.svg").read_text()
+
+
+def test_gradient_command_prints_the_england_sii():
+    result = CliRunner().invoke(main, ["gradient", "--bundled-le", "--areas", "England"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.splitlines() if line.startswith("England")]
+    # published by ONS for 2014-16: a male gap of about 9.3 years, a female gap of about 7.4
+    assert float(rows[0][6]) == pytest.approx(9.3, abs=0.5)
+    assert float(rows[1][6]) == pytest.approx(7.4, abs=0.5)
