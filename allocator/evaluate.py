@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import equity
 from .errors import InvariantError
 from .lp import LinearProgram
 from .scenario import Scenario
@@ -161,6 +162,7 @@ def violations(scenario: Scenario, spend: np.ndarray) -> list[str]:
         for a in bad[:5]:
             problems.append(f"{scenario.area_ids[a]}: total {area[a]:.2f} is outside the pace of "
                             f"change [{base[a] * (1 - down):.2f}, {base[a] * (1 + up):.2f}]")
+    problems += _equity_violations(scenario, spend)
     for s in range(scenario.n_services):
         rows = np.flatnonzero(free[:, s])
         if rows.size < 2:
@@ -189,4 +191,37 @@ def violations(scenario: Scenario, spend: np.ndarray) -> list[str]:
             if k_low > k_high * (1 + REL) + REL:
                 problems.append(f"{scenario.service_ids[s]}: intensity above the floor is not "
                                 f"proportional to need within {tau:.0%}")
+    return problems
+
+
+def _equity_violations(scenario: Scenario, spend: np.ndarray) -> list[str]:
+    """The gradient constraints (SII or gap reduction, worst-off floor, level-up) re-checked."""
+    if not equity.uses_groups(scenario) or scenario.objective in ("level-up", "maximin") and not (
+            scenario.sii_reduction or scenario.gap_reduction or scenario.worst_off_at_least is not None
+            or scenario.levelled_at_least is not None):
+        return []
+    terms = equity.group_terms(scenario)
+    outcomes = evaluate(scenario, spend)
+    q = len(terms.population)
+    after = np.bincount(terms.group, weights=scenario.population * outcomes.projected,
+                        minlength=q + 1)[1:] / terms.population
+    before = terms.outcome0
+    problems = []
+    tol = 1e-6 * max(1.0, float(np.abs(before).max()))
+    if scenario.sii_reduction is not None:
+        sii0, sii1 = np.dot(terms.sii_coef, before), np.dot(terms.sii_coef, after)
+        if abs(sii1) > abs(sii0) - scenario.sii_reduction + tol:
+            problems.append(f"the SII fell from {sii0:.9g} to {sii1:.9g}, less than the required "
+                            f"{scenario.sii_reduction:g}")
+    if scenario.gap_reduction is not None:
+        gap0, gap1 = before[-1] - before[0], after[-1] - after[0]
+        if abs(gap1) > abs(gap0) - scenario.gap_reduction + tol:
+            problems.append(f"the gap fell from {gap0:.9g} to {gap1:.9g}, less than the required "
+                            f"{scenario.gap_reduction:g}")
+    lowest, levelled = equity.levels(scenario, after)
+    if scenario.worst_off_at_least is not None and lowest < terms.sign * scenario.worst_off_at_least - tol:
+        problems.append(f"the worst-off group's outcome {terms.sign * lowest:.9g} misses "
+                        f"{scenario.worst_off_at_least:.9g}")
+    if scenario.levelled_at_least is not None and levelled < scenario.levelled_at_least - tol:
+        problems.append(f"the level-up measure {levelled:.9g} misses {scenario.levelled_at_least:.9g}")
     return problems

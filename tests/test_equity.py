@@ -129,3 +129,12 @@ def test_gradient_command_prints_the_england_sii():
     # published by ONS for 2014-16: a male gap of about 9.3 years, a female gap of about 7.4
     assert float(rows[0][6]) == pytest.approx(9.3, abs=0.5)
     assert float(rows[1][6]) == pytest.approx(7.4, abs=0.5)
+
+
+def test_a_missed_gradient_constraint_is_caught_from_the_allocation(england_la):
+    result = allocator.run(england_la)  # no constraint: the SII falls by about 0.04 years
+    problems = violations(england_la.with_(sii_reduction=0.5), result.allocation.spend)
+    assert len(problems) == 1 and problems[0].startswith("the SII fell from 4.60336")
+    lowest = group_outcome(result).min()
+    assert violations(england_la.with_(worst_off_at_least=lowest - 0.01), result.allocation.spend) == []
+    assert violations(england_la.with_(worst_off_at_least=lowest + 0.01), result.allocation.spend) != []
