@@ -121,7 +121,8 @@ def prices(result) -> pd.DataFrame:
     price = result.solution.budget_price(result.lp, s.budget_gbp)
     if price is not None:
         text = (f"One more £1 of budget buys {price:.6g} {units}; one more £1m buys {_amount(price * 1e6)}."
-                if health else f"One more £1 of budget changes the distance from fair shares by £{price:.2f}.")
+                if health else "One more £1 of budget changes the distance from fair shares by "
+                f"{'-' if price < 0 else ''}£{abs(price):.2f}.")
         rows.append(Price("budget (+£1)", value + price, price, text))
     return pd.DataFrame([dataclasses.asdict(r) for r in rows])
 
