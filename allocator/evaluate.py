@@ -65,21 +65,20 @@ def allocate(scenario: Scenario, lp: LinearProgram, solution: Solution) -> Alloc
 
 
 def _round_pennies(spend: np.ndarray, free: np.ndarray, budget: float, exact: bool) -> np.ndarray:
-    """Round to pennies; move the remainder onto free lines by largest remainder."""
+    """Round every line to the penny; move the remainder onto free lines by largest remainder.
+
+    Locked lines keep their amount rounded to the nearest penny, exactly.
+    """
     pennies = spend * 100.0
-    floor = np.floor(pennies + 1e-9)
-    rounded = floor.copy()
-    target = round(budget * 100.0) if exact else np.floor(min(budget * 100.0, pennies.sum()) + 1e-6)
+    rounded = np.round(pennies)
+    target = round(budget * 100.0) if exact else min(round(budget * 100.0), rounded.sum())
     short = int(round(target - rounded.sum()))
     flat = np.flatnonzero(free.ravel())
-    if short > 0 and flat.size:
-        remainder = (pennies - floor).ravel()[flat]
-        take = flat[np.argsort(-remainder, kind="stable")[: min(short, flat.size)]]
-        rounded.ravel()[take] += 1
-    elif short < 0 and flat.size:
-        remainder = (pennies - floor).ravel()[flat]
-        take = flat[np.argsort(remainder, kind="stable")[: min(-short, flat.size)]]
-        rounded.ravel()[take] -= 1
+    if short != 0 and flat.size:
+        remainder = (pennies - rounded).ravel()[flat]
+        order = np.argsort(-remainder if short > 0 else remainder, kind="stable")
+        take = flat[order[: min(abs(short), flat.size)]]
+        rounded.ravel()[take] += np.sign(short)
     return np.maximum(rounded, 0.0) / 100.0
 
 
@@ -116,7 +115,12 @@ def check(scenario: Scenario, allocation: Allocation, outcomes: Outcomes) -> Non
         _, floor_gain = gains(scenario, np.where(free, scenario.unit_spend * scenario.floor[None, :], 0.0))
         evaluated = float(np.where(free, outcomes.gain - floor_gain, 0.0).sum())
         scale = max(abs(evaluated), abs(allocation.lp_gain), float(np.abs(outcomes.gain).sum()), 1e-12)
-        if abs(evaluated - allocation.lp_gain) > REL * scale:
+        # spend is rounded to pennies after the solve: each line may move by up to a penny
+        unit = scenario.unit_spend
+        steepest = np.array([max(float(m.slopes.max()), 0.0) for m in scenario.response_models])
+        per_penny = np.divide(scenario.gain_weight * steepest[None, :] * PENNY, unit,
+                              out=np.zeros_like(unit), where=unit > 0)
+        if abs(evaluated - allocation.lp_gain) > REL * scale + float(per_penny[free].sum()):
             problems.append(f"the LP's gain {allocation.lp_gain:.9g} differs from the response "
                             f"curves' {evaluated:.9g} (relative {abs(evaluated - allocation.lp_gain) / scale:.2e})")
     if problems:

@@ -194,8 +194,7 @@ def _metrics(scenario: Scenario, allocation: Allocation, outcomes: Outcomes, by_
     most = group <= first
     spend_before = by_area[f"{before_name}_spend_gbp"].to_numpy()
     spend_after = by_area["spend_gbp"].to_numpy()
-    add("share_of_spend_most_deprived_fifth", "share", spend_before[most].sum() / spend_before.sum(),
-        spend_after[most].sum() / spend_after.sum())
+    add("share_of_spend_most_deprived_fifth", "share", _share(spend_before, most), _share(spend_after, most))
     mean0 = np.average(scenario.outcome, weights=scenario.population)
     mean1 = np.average(outcomes.projected, weights=scenario.population)
     add("mean_outcome", units, mean0, mean1)
@@ -206,6 +205,11 @@ def _metrics(scenario: Scenario, allocation: Allocation, outcomes: Outcomes, by_
     frame.attrs["groups"] = label
     frame.attrs["before"] = before_name
     return frame
+
+
+def _share(spend: np.ndarray, mask: np.ndarray) -> float:
+    total = spend.sum()
+    return float(spend[mask].sum() / total) if total > 0 else float("nan")
 
 
 def _most_deprived_first(scenario: Scenario) -> np.ndarray:

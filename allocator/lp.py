@@ -162,8 +162,25 @@ def _names(blocks: tuple[NameBlock, ...], size: int) -> list[str]:
 
 
 def _safe(text: str) -> str:
-    """A name part PuLP and LP files accept: letters, digits, '_' and '.' only."""
-    return "".join(ch if ch.isalnum() or ch in "_." else "_" for ch in text)
+    """A name part PuLP, CBC and LP files accept, one-to-one with ``text``.
+
+    ASCII letters, digits and '.' stay; '_' becomes '__'; any other character
+    becomes '_<hex code>_' ('b-1' -> 'b_2d_1', 'E01+1' -> 'E01_2b_1').
+
+    Examples
+    --------
+    >>> _safe("b-1"), _safe("b_1"), _safe("Ynys Môn")
+    ('b_2d_1', 'b__1', 'Ynys_20_M_f4_n')
+    """
+    out = []
+    for ch in text:
+        if ch == "_":
+            out.append("__")
+        elif ch.isascii() and (ch.isalnum() or ch == "."):
+            out.append(ch)
+        else:
+            out.append(f"_{ord(ch):x}_")
+    return "".join(out)
 
 
 def eligible_for_suffix(scenario: Scenario) -> np.ndarray:
@@ -446,7 +463,9 @@ def build(scenario: Scenario) -> LinearProgram:
         return above
 
     return LinearProgram(
-        maximize=gainful, cost=cost, col_lower=np.concatenate(b.lower), col_upper=np.concatenate(b.upper),
+        maximize=gainful, cost=cost,
+        col_lower=np.concatenate(b.lower) if b.lower else np.zeros(0),
+        col_upper=np.concatenate(b.upper) if b.upper else np.zeros(0),
         matrix=b.matrix(), row_lower=np.concatenate(b.row_lower), row_upper=np.concatenate(b.row_upper),
         col_blocks=tuple(b.col_blocks), row_blocks=tuple(b.row_blocks), groups=groups,
         formulation={scenario.service_ids[s]: ("suffix" if suffix[s] else "rows")

@@ -63,9 +63,8 @@ class NeedModel:
         cols = [c for c, _ in self.terms]
         return cols + ([self.lookup.column] if self.lookup else [])
 
-    def raw(self, numeric: dict[str, np.ndarray], keys: dict[str, list[str]]) -> np.ndarray:
-        """Raw need of every area, before normalisation."""
-        size = len(next(iter(keys.values()))) if keys else len(next(iter(numeric.values())))
+    def raw(self, numeric: dict[str, np.ndarray], keys: dict[str, list[str]], size: int) -> np.ndarray:
+        """Raw need of each of ``size`` areas, before normalisation."""
         value = np.full(size, self.constant, dtype=float)
         for column, weight in self.terms:
             value = value + weight * numeric[column]

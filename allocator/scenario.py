@@ -463,7 +463,7 @@ class _Loader:
             self._unlisted(areas, column, keys[column], model.lookup.weights, model.path)
             if any(k not in model.lookup.weights for k in keys[column]):
                 return None
-        raw = model.raw({c: numeric(c) for c, _ in model.terms}, keys)
+        raw = model.raw({c: numeric(c) for c, _ in model.terms}, keys, len(areas.frame))
         if not np.all(np.isfinite(raw)):
             return None  # the bad cells are already reported
         bad = np.flatnonzero(raw <= 0)
@@ -606,9 +606,9 @@ def check_budget(scenario: Scenario) -> None:
         problems.append(Problem(shown, f"{parts} but the budget is {gbp(budget)}: the minimum feasible "
                                 f"budget is {gbp(least)}; raise the budget by {gbp(least - budget)} or "
                                 f"lower the floors (largest: {biggest})"))
-    caps = np.where(free, unit * scenario.cap[None, :], 0.0)
     with np.errstate(invalid="ignore"):
-        most = np.nansum(np.where(np.isinf(caps) & (unit == 0), 0.0, caps)) + need_locked
+        caps = np.where(free & (unit > 0), unit * scenario.cap[None, :], 0.0)
+    most = caps.sum() + need_locked
     if scenario.budget_mode == "exact" and most < budget * (1 - 1e-9):
         problems.append(Problem(shown, f"caps and locked lines allow at most {gbp(most)} but the "
                                 f"budget of {gbp(budget)} must be spent exactly: lower the budget by "

@@ -75,11 +75,23 @@ def solve(lp: LinearProgram, solver: str = "highs", method: str = "auto",
         raise SolverError(f"unknown solver {solver!r}: choose one of {', '.join(SOLVERS)}")
     if method not in METHODS:
         raise SolverError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if lp.n_cols == 0:
+        return _solve_empty(lp)
     if solver == "cbc":
         return _solve_cbc(lp, time_limit)
     if lp.integrality is not None:
         return _solve_lazily(lp, method, time_limit)
     return _solve_highs(lp, choose_method(lp) if method == "auto" else method, time_limit)
+
+
+def _solve_empty(lp: LinearProgram) -> Solution:
+    """Nothing to decide (every line locked or nobody to serve): feasible iff 0 meets every row."""
+    tol = 1e-9
+    if np.any(lp.row_lower > tol) or np.any(lp.row_upper < -tol):
+        raise InfeasibleError("every line is fixed (locked, or nobody to serve), and the fixed "
+                              "spend does not meet the budget and the other rules")
+    return Solution(x=np.zeros(0), objective=0.0, status=Status.OPTIMAL, solver="none (nothing to decide)",
+                    seconds=0.0, row_dual=None, col_dual=None)
 
 
 def _solve_lazily(lp: LinearProgram, method: str, time_limit: float | None) -> Solution:
