@@ -185,9 +185,10 @@ def _safe(text: str) -> str:
 
 def eligible_for_suffix(scenario: Scenario) -> np.ndarray:
     """(S,) services whose monotone rule can be written as bounds (see module docstring)."""
-    ok = (scenario.objective in ("health-gain", "equity-weighted")
-          and scenario.proportionality == "monotone" and scenario.pace is None
-          and not equity.uses_groups(scenario))
+    # gains must only ever be wanted larger: true of every objective and of the worst-off
+    # and level-up floors, not of an SII or gap reduction
+    ok = (scenario.objective != "fair-share" and scenario.proportionality == "monotone"
+          and scenario.pace is None and scenario.sii_reduction is None and scenario.gap_reduction is None)
     return np.array([ok and scenario.min_slope[s] == 0 for s in range(scenario.n_services)])
 
 
@@ -330,6 +331,7 @@ def build(scenario: Scenario) -> LinearProgram:
     # per group: the columns whose sum is its intensity above the floor (rows formulation)
     seg_cols: list[tuple[np.ndarray, np.ndarray]] = []  # (group index, column index) pairs
     seg_sets: list[tuple[np.ndarray, np.ndarray, int, int]] = []  # (groups, columns, service, piece)
+    suffix_sets: list[tuple[np.ndarray, np.ndarray, int, int]] = []  # (groups in need order, raise columns, ...)
     gain_mask_parts = []
     suffix_info = {}  # service -> (positions of groups in need order, [(piece, first column)])
     for s in range(scenario.n_services):
@@ -352,6 +354,7 @@ def build(scenario: Scenario) -> LinearProgram:
                     b.coef(row[0], cols, 1.0)
                 starts.append(cols[0])
                 gain_mask_parts.append(cols)
+                suffix_sets.append((mine, cols, s, k))
             suffix_info[s] = (mine, starts)
             continue
         for k, (length, slope) in enumerate(zip(p.lengths, p.slopes)):
@@ -422,7 +425,8 @@ def build(scenario: Scenario) -> LinearProgram:
 
     integral, fill_pairs = [], []
     if grouped:
-        integral, fill_pairs = _equity_rows(b, scenario, groups, pcs, terms, seg_sets, budget_scale)
+        integral, fill_pairs = _equity_rows(b, scenario, groups, pcs, terms, seg_sets, budget_scale,
+                                            suffix_sets)
 
     # fair share: minimise the money distance from need-weighted target intensities
     if not gainful:
@@ -476,7 +480,7 @@ def build(scenario: Scenario) -> LinearProgram:
 
 
 def _equity_rows(b: _Builder, scenario: Scenario, groups: Groups, pcs, terms, seg_sets,
-                 budget_scale: float) -> list[np.ndarray]:
+                 budget_scale: float, suffix_sets=()) -> list[np.ndarray]:
     """Group levels for maximin / level-up, gradient constraints, and in-order binaries.
 
     Returns the indices of binary columns and the (segment, next segment, length) triples
@@ -492,6 +496,14 @@ def _equity_rows(b: _Builder, scenario: Scenario, groups: Groups, pcs, terms, se
             vals = coef_q[q] * groups.gain[mine] * slope / terms.population[q]
             keep = vals != 0
             b.coef(rows_of_q[q][keep], cols[keep], vals[keep])
+        for mine, cols, s, k in suffix_sets:
+            # raising positions t.. of a service adds to every group holding one of them
+            slope = pcs[s].slopes[k]
+            for q in np.unique(dep[mine]):
+                inside = np.where(dep[mine] == q, groups.gain[mine], 0.0)
+                vals = coef_q[q] * slope * np.cumsum(inside[::-1])[::-1] / terms.population[q]
+                keep = vals != 0
+                b.coef(np.full(int(keep.sum()), rows_of_q[q]), cols[keep], vals[keep])
 
     base = terms.level0 + terms.constant  # each group's level with no money above the floors
     if scenario.objective == "maximin":
