@@ -154,7 +154,8 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
             for text in comparison.tables["prices"]["text"]:
                 click.echo(f"- {text}")
         if out is not None:
-            click.echo(f"\nTables written to {out}/ (CSV, result.json, run.json).")
+            click.echo(f"\nTables written to {out}/ (CSV and JSON); `allocator report {out}` "
+                       "builds the HTML report from them.")
 
 
 FORMATS = ("csv", "json", "html", "xlsx", "md")
