@@ -94,9 +94,17 @@ class Groups:
     area_ids: tuple[str, ...] = ()
 
     def label(self, g: int) -> str:
-        """The group's name: its first area's id, with '+N' when N more lines are merged in."""
+        """The group's name for people: its first area's id, '+N' when N more lines merged in."""
         n = int(self.size[g])
         return self.area_ids[self.first_area[g]] + (f"+{n - 1}" if n > 1 else "")
+
+    def name(self, g: int) -> str:
+        """The group's name in the model: the escaped id, '_moreN' when N more lines merged in.
+
+        `_safe` writes '_' only as '__' or '_<hex>_', so '_m' never comes from an id.
+        """
+        n = int(self.size[g])
+        return _safe(self.area_ids[self.first_area[g]]) + (f"_more{n - 1}" if n > 1 else "")
 
 
 @dataclass(frozen=True)
@@ -347,7 +355,7 @@ def build(scenario: Scenario) -> LinearProgram:
             for k, (length, slope) in enumerate(zip(p.lengths, p.slopes)):
                 cols = b.add_cols(-scale * slope * w_suf, 0.0, length,
                                   make=lambda j, s=s, k=k, mine=mine:
-                                  f"raise({sid[s]},{k + 1},from_{_safe(groups.label(mine[j]))})")
+                                  f"raise({sid[s]},{k + 1},from_{groups.name(mine[j])})")
                 b.coef(budget_row, cols, c_suf * budget_scale)
                 if np.isfinite(length):
                     row = b.add_rows([-INF], length, make=lambda i, s=s, k=k: f"chain({sid[s]},{k + 1})")
@@ -360,7 +368,7 @@ def build(scenario: Scenario) -> LinearProgram:
         for k, (length, slope) in enumerate(zip(p.lengths, p.slopes)):
             cost = -gain_cost * slope * groups.weight[mine]
             cols = b.add_cols(cost, 0.0, length, make=lambda j, s=s, k=k, mine=mine:
-                              f"seg({_safe(groups.label(mine[j]))},{sid[s]},{k + 1})")
+                              f"seg({groups.name(mine[j])},{sid[s]},{k + 1})")
             b.coef(budget_row, cols, groups.unit_spend[mine] * budget_scale)
             seg_cols.append((mine, cols))
             seg_sets.append((mine, cols, s, k))
@@ -418,7 +426,7 @@ def build(scenario: Scenario) -> LinearProgram:
             for sign, (lo, hi, factor) in (("lo", (0.0, INF, 1 - tau)), ("hi", (-INF, 0.0, 1 + tau))):
                 rows = b.add_rows(np.full(len(mine), lo), hi,
                                   make=lambda i, s=s, sign=sign, mine=mine:
-                                  f"prop_{sign}({_safe(groups.label(mine[i]))},{sid[s]})")
+                                  f"prop_{sign}({groups.name(mine[i])},{sid[s]})")
                 pos, cols = intensity_terms(mine)
                 b.coef(rows[pos], cols, 1.0)
                 b.coef(rows, kcol, -factor * groups.need[mine])
@@ -436,10 +444,10 @@ def build(scenario: Scenario) -> LinearProgram:
         t_group = np.zeros(G)
         a_idx, s_idx = np.nonzero(groups.line_group >= 0)
         t_group[groups.line_group[a_idx, s_idx]] = target_i[a_idx, s_idx]
-        over = b.add_cols(scale * groups.unit_spend, 0.0, INF, make=lambda j: f"over({_safe(groups.label(j))},{sid[groups.service[j]]})")
-        under = b.add_cols(scale * groups.unit_spend, 0.0, INF, make=lambda j: f"under({_safe(groups.label(j))},{sid[groups.service[j]]})")
+        over = b.add_cols(scale * groups.unit_spend, 0.0, INF, make=lambda j: f"over({groups.name(j)},{sid[groups.service[j]]})")
+        under = b.add_cols(scale * groups.unit_spend, 0.0, INF, make=lambda j: f"under({groups.name(j)},{sid[groups.service[j]]})")
         rhs = t_group - floor[groups.service]
-        rows = b.add_rows(rhs, rhs, make=lambda i: f"target({_safe(groups.label(i))},{sid[groups.service[i]]})")
+        rows = b.add_rows(rhs, rhs, make=lambda i: f"target({groups.name(i)},{sid[groups.service[i]]})")
         pos, cols = intensity_terms(np.arange(G))
         b.coef(rows[pos], cols, 1.0)
         b.coef(rows, over, -1.0)
@@ -555,14 +563,14 @@ def _equity_rows(b: _Builder, scenario: Scenario, groups: Groups, pcs, terms, se
             reach = scenario.budget_gbp / groups.unit_spend[mine[pick]]
             big = np.minimum(nxt, reach) if np.isfinite(nxt) else reach
             z = b.add_cols(np.zeros(pick.sum()), 0.0, 1.0,
-                           make=lambda j, s=s, k=k, g=mine[pick]: f"full({_safe(groups.label(g[j]))},"
+                           make=lambda j, s=s, k=k, g=mine[pick]: f"full({groups.name(g[j])},"
                            f"{_safe(scenario.service_ids[s])},{k + 1})")
             rows = b.add_rows(np.zeros(pick.sum()), INF, make=lambda i, s=s, k=k, g=mine[pick]:
-                              f"fill_first({_safe(groups.label(g[i]))},{_safe(scenario.service_ids[s])},{k + 1})")
+                              f"fill_first({groups.name(g[i])},{_safe(scenario.service_ids[s])},{k + 1})")
             b.coef(rows, cols[pick], 1.0)
             b.coef(rows, z, -length)
             rows = b.add_rows(np.full(pick.sum(), -INF), 0.0, make=lambda i, s=s, k=k, g=mine[pick]:
-                              f"fill_next({_safe(groups.label(g[i]))},{_safe(scenario.service_ids[s])},{k + 2})")
+                              f"fill_next({groups.name(g[i])},{_safe(scenario.service_ids[s])},{k + 2})")
             b.coef(rows, next_cols[pick], 1.0)
             b.coef(rows, z, -big)
             binaries.append(z)
@@ -590,21 +598,21 @@ def _ordering_rows(b: _Builder, mine, groups: Groups, gamma: float, span: float,
             single_rhs.append(step)
             continue
         z = b.add_cols([0.0], 0.0, span if np.isfinite(span) else INF,
-                       make=lambda j, g=mine[lo[0]]: f"level({service},{_safe(groups.label(g))})")[0]
+                       make=lambda j, g=mine[lo[0]]: f"level({service},{groups.name(g)})")[0]
         rows = b.add_rows(np.full(len(lo), -INF), 0.0,
-                          make=lambda i, g=mine[lo]: f"below({service},{_safe(groups.label(g[i]))})")
+                          make=lambda i, g=mine[lo]: f"below({service},{groups.name(g[i])})")
         pos, cols = intensity_terms(mine[lo])
         b.coef(rows[pos], cols, 1.0)
         b.coef(rows, z, -1.0)
         rows = b.add_rows(np.full(len(hi), step), INF,
-                          make=lambda i, g=mine[hi]: f"above({service},{_safe(groups.label(g[i]))})")
+                          make=lambda i, g=mine[hi]: f"above({service},{groups.name(g[i])})")
         pos, cols = intensity_terms(mine[hi])
         b.coef(rows[pos], cols, 1.0)
         b.coef(rows, z, -1.0)
     if singles_lo:
         lo_g, hi_g = np.array(singles_lo), np.array(singles_hi)
         rows = b.add_rows(np.array(single_rhs), INF,
-                          make=lambda i: f"order({service},{_safe(groups.label(lo_g[i]))},{_safe(groups.label(hi_g[i]))})")
+                          make=lambda i: f"order({service},{groups.name(lo_g[i])},{groups.name(hi_g[i])})")
         pos, cols = intensity_terms(hi_g)
         b.coef(rows[pos], cols, 1.0)
         pos, cols = intensity_terms(lo_g)
