@@ -102,6 +102,11 @@ def prices(result) -> pd.DataFrame:
                 ("pace of change", dict(pace=None)),
                 ("locked lines", dict(locked=np.full_like(s.locked, np.nan)))]
     active = [(name, change) for name, change in families if _active(s, name)]
+    if np.count_nonzero(s.floor) > 1:  # each service's floor on its own, when there are several
+        for j in np.flatnonzero(s.floor > 0):
+            floor = s.floor.copy()
+            floor[j] = 0.0
+            active.append((f"{s.service_ids[j]} floor ({s.floor[j]:.4g} units per head)", dict(floor=floor)))
     rows = []
     for name, change in active:
         try:
@@ -112,7 +117,7 @@ def prices(result) -> pd.DataFrame:
         cost = (without - value) if health else (value - without)
         share = abs(cost) / abs(value) if value else 0.0
         if abs(cost) <= 1e-6 * max(1.0, abs(value)):
-            text = f"The {name} cost nothing: the optimum already meets them."
+            text = f"The {name} cost nothing: the optimum already meets {'it' if ' floor (' in name else 'them'}."
         elif health:
             text = f"The {name} cost {_amount(cost)} {units} ({share:.2%} of the total)."
         else:

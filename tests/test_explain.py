@@ -67,3 +67,17 @@ def test_rules_that_do_not_bind_cost_nothing(tiny):
          "visits,Health visiting,20,pop_0_15,1.0,100.0,")
     table = explain.prices(allocator.run(tiny)).set_index("rule")
     assert table.at["caps", "text"] == "The caps cost nothing: the optimum already meets them."
+
+
+def test_each_binding_service_floor_gets_its_own_price(tiny):
+    # a high health-visiting floor binds in the least needy areas
+    edit(tiny / "services.csv", "visits,Health visiting,20,pop_0_15,1.0,8.0,",
+         "visits,Health visiting,20,pop_0_15,4.0,8.0,")
+    result = allocator.run(tiny)
+    table = explain.prices(result).set_index("rule")
+    name = "visits floor (4 units per head)"
+    relaxed = allocator.run(result.scenario.with_(floor=np.array([0.0, result.scenario.floor[1]])))
+    cost = explain.objective_total(relaxed) - explain.objective_total(result)
+    assert cost > 0
+    assert table.at[name, "cost"] == pytest.approx(cost)
+    assert table.at[name, "text"].startswith(f"The {name} cost ")
