@@ -82,25 +82,12 @@ def _round_pennies(spend: np.ndarray, free: np.ndarray, budget: float, exact: bo
     return np.maximum(rounded, 0.0) / 100.0
 
 
-def flat_spend(scenario: Scenario) -> np.ndarray:
-    """The comparator when no baseline is given: the same budget at equal intensity everywhere."""
-    unit = scenario.unit_spend
-    totals = unit.sum(axis=0)
-    share = np.divide(unit, totals, out=np.zeros_like(unit), where=totals > 0)
-    return scenario.budget_gbp * scenario.service_share[None, :] * share
-
-
-def gains(scenario: Scenario, spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(intensity, gain) per line from spend alone, with the response curves."""
-    return scenario.line_gains(spend)
-
-
 def evaluate(scenario: Scenario, spend: np.ndarray) -> Outcomes:
     """Outcomes of ``spend``, computed from the response curves, independent of the LP."""
-    intensity, gain = gains(scenario, spend)
+    intensity, gain = scenario.line_gains(spend)
     before = scenario.comparator_spend()
     label = "baseline" if scenario.baseline is not None else "flat"
-    _, before_gain = gains(scenario, before)
+    _, before_gain = scenario.line_gains(before)
     change = (gain - before_gain).sum(axis=1) / scenario.population
     sign = 1.0 if scenario.gradient.higher_is_better else -1.0
     return Outcomes(intensity=intensity, gain=gain, before_spend=before, before_label=label,
@@ -112,7 +99,7 @@ def check(scenario: Scenario, allocation: Allocation, outcomes: Outcomes) -> Non
     problems = violations(scenario, allocation.spend)
     if allocation.lp_gain is not None:
         free = ~scenario.is_locked
-        _, floor_gain = gains(scenario, np.where(free, scenario.unit_spend * scenario.floor[None, :], 0.0))
+        _, floor_gain = scenario.line_gains(np.where(free, scenario.unit_spend * scenario.floor[None, :], 0.0))
         evaluated = float(np.where(free, outcomes.gain - floor_gain, 0.0).sum())
         scale = max(abs(evaluated), abs(allocation.lp_gain), float(np.abs(outcomes.gain).sum()), 1e-12)
         # spend is rounded to pennies after the solve: each line may move by up to a penny
