@@ -3,8 +3,9 @@
 The LP is built directly as arrays (CSC matrix, bounds, costs) because that is what
 HiGHS takes and because an object per variable costs far more than the solve at
 national scale (DESIGN.md, "Performance notes").  Every column and row still has a
-stable name (``seg(E01000001,stop_smoking,2)``, ``budget``, ``order(early_years,17)``):
-`to_pulp` in `solve.py` turns the same arrays into a PuLP problem for CBC and for
+stable name (``seg(E01000001,stop__smoking,2)``, ``budget``,
+``order(early__years,E01000001,E01000002)``):
+`to_pulp` in `solver.py` turns the same arrays into a PuLP problem for CBC and for
 LP-file export.
 
 Decision variables are intensities, in units per head above the floor, one per

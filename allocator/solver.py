@@ -206,7 +206,8 @@ def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None) -> So
                      + max(info.pdlp_iteration_count, 0))
     if milp:
         x = np.where(lp.integrality == 1, np.round(x), x)
-    return Solution(x=_clip(lp, x), objective=_objective(lp, x), status=Status.OPTIMAL,
+    x = _clip(lp, x)
+    return Solution(x=x, objective=_objective(lp, x), status=Status.OPTIMAL,
                     solver=name, seconds=seconds, row_dual=row_dual, col_dual=col_dual,
                     iterations=iterations)
 
@@ -284,5 +285,5 @@ def _solve_cbc(lp: LinearProgram, time_limit: float | None) -> Solution:
         raise SolverError(f"{name} ended with status '{pulp.LpStatus[prob.status]}' and solution "
                           f"status '{pulp.LpSolution[prob.sol_status]}': not a proven optimum")
     x = np.array([v.varValue if v.varValue is not None else 0.0 for v in variables])
-    return Solution(x=_clip(lp, x), objective=_objective(lp, x), status=Status.OPTIMAL,
-                    solver=name, seconds=seconds)
+    x = _clip(lp, x)
+    return Solution(x=x, objective=_objective(lp, x), status=Status.OPTIMAL, solver=name, seconds=seconds)
