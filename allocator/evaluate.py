@@ -49,7 +49,7 @@ class Outcomes:
 def allocate(scenario: Scenario, lp: LinearProgram, solution: Solution) -> Allocation:
     """Spend per line from the LP solution, rounded to pennies keeping the budget exact."""
     groups = lp.groups
-    above = lp.decode(solution.x)
+    above = solution.above if solution.above is not None else lp.decode(solution.x)
     group_intensity = scenario.floor[groups.service] + above
     unit = scenario.unit_spend
     spend = np.zeros((scenario.n_areas, scenario.n_services))

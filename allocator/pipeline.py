@@ -10,7 +10,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 
-from . import equity
+from . import equity, fairshare
 from . import evaluate as ev
 from . import gradient as gr
 from .lp import LinearProgram, build
@@ -78,7 +78,9 @@ def run(scenario: Scenario | str, *, objective: str | None = None, solver: str =
     lp = build(scenario)
     seconds["build"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    solution = solve(lp, solver=solver, method=method, time_limit=time_limit)
+    solution = fairshare.solve(scenario, lp) if solver == "highs" and method == "auto" else None
+    if solution is None:
+        solution = solve(lp, solver=solver, method=method, time_limit=time_limit)
     if scenario.objective in ("maximin", "level-up"):
         lp, solution = _most_health_among_optima(scenario, lp, solution, solver, method, time_limit)
     seconds["solve"] = time.perf_counter() - mark

@@ -48,6 +48,7 @@ class Solution:
     row_dual: np.ndarray | None = None
     col_dual: np.ndarray | None = None
     iterations: int = 0
+    above: np.ndarray | None = None  # intensity above the floor per line group, when not from x
 
     def budget_price(self, lp: LinearProgram, budget_gbp: float) -> float | None:
         """Objective change per extra GBP of budget (the budget row's shadow price)."""

@@ -81,3 +81,17 @@ def test_each_binding_service_floor_gets_its_own_price(tiny):
     assert cost > 0
     assert table.at[name, "cost"] == pytest.approx(cost)
     assert table.at[name, "text"].startswith(f"The {name} cost ")
+
+
+@pytest.mark.parametrize("mode", ["monotone", "none"])
+def test_closed_form_fair_share_equals_the_lp(tiny, mode):
+    """Without a pace of change, fair share is solved in closed form with a certificate;
+    forcing HiGHS (--method simplex) must give the same distance from the targets."""
+    s = allocator.load(tiny).with_(objective="fair-share", proportionality=mode)
+    for budget in (60_000.0, 100_000.0, 150_000.0):
+        t = s.with_(budget_gbp=budget)
+        fast = allocator.run(t)
+        lp = allocator.run(t, method="simplex")
+        assert fast.solution.solver.startswith("closed form")
+        assert lp.solution.solver.startswith("HiGHS")
+        assert fast.solution.objective == pytest.approx(lp.solution.objective, rel=1e-9, abs=1e-6)
