@@ -72,6 +72,11 @@ def solve(scenario: Scenario, lp: LinearProgram) -> Solution | None:
     residual = free_budget - float(np.dot(cost, intensity))
     if scenario.budget_mode == "exact" and inside.any():
         intensity[inside] += residual / cost[inside].sum()
+    spent = float(np.dot(cost, intensity))
+    if scenario.budget_mode == "exact" and abs(spent - free_budget) > 1e-9 * max(1.0, abs(free_budget)):
+        return None  # scaling the targets cannot spend the budget (e.g. lines with no target)
+    if scenario.budget_mode == "at-most" and spent > free_budget * (1 + 1e-9) + 1e-9:
+        return None
     clamped = np.clip(target, floor, cap)
     distance = float(np.dot(cost, np.abs(intensity - target)))
     bound = float(np.dot(cost, np.abs(clamped - target))) + abs(float(np.dot(cost, intensity - clamped)))
