@@ -116,13 +116,36 @@ def _solve_lazily(lp: LinearProgram, method: str, time_limit: float | None) -> S
     return _solve_highs(lp, "simplex", time_limit)
 
 
-def _new_highs():
-    """A Highs instance; the first one in a process prints a banner to fd 1, so silence it."""
+def highs_model(lp) -> "highspy.HighsLp":
+    """``lp``'s arrays as a highspy HighsLp (CSC matrix, bounds, costs), for one passModel call.
+
+    Takes anything with the attributes of a `LinearProgram` (the benchmark's naive model too).
+    """
+    import highspy
+
+    model = highspy.HighsLp()
+    model.num_col_, model.num_row_ = lp.n_cols, lp.n_rows
+    model.sense_ = highspy.ObjSense.kMinimize
+    model.col_cost_, model.col_lower_, model.col_upper_ = lp.cost, lp.col_lower, lp.col_upper
+    model.row_lower_, model.row_upper_ = lp.row_lower, lp.row_upper
+    matrix = lp.matrix
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.num_col_, model.a_matrix_.num_row_ = lp.n_cols, lp.n_rows
+    model.a_matrix_.start_ = matrix.indptr
+    model.a_matrix_.index_ = matrix.indices
+    model.a_matrix_.value_ = matrix.data
+    return model
+
+
+def new_highs():
+    """A quiet Highs instance; the first one in a process prints a banner to fd 1, so silence it."""
     import highspy
 
     global _BANNER_SHOWN
     if _BANNER_SHOWN:
-        return highspy.Highs()
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        return h
     sys.stdout.flush()
     saved = os.dup(1)
     try:
@@ -133,6 +156,7 @@ def _new_highs():
         os.dup2(saved, 1)
         os.close(saved)
     _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
     return h
 
 
@@ -143,8 +167,7 @@ def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None) -> So
     import highspy
 
     start = time.perf_counter()
-    h = _new_highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     h.setOptionValue("random_seed", 0)
     milp = lp.integrality is not None
     if milp:
@@ -160,22 +183,7 @@ def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None) -> So
         h.setOptionValue("presolve", "off")
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
-    model = highspy.HighsLp()
-    model.num_col_ = lp.n_cols
-    model.num_row_ = lp.n_rows
-    model.sense_ = highspy.ObjSense.kMinimize
-    model.col_cost_ = lp.cost
-    model.col_lower_ = lp.col_lower
-    model.col_upper_ = lp.col_upper
-    model.row_lower_ = lp.row_lower
-    model.row_upper_ = lp.row_upper
-    matrix = lp.matrix
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.num_col_ = lp.n_cols
-    model.a_matrix_.num_row_ = lp.n_rows
-    model.a_matrix_.start_ = matrix.indptr
-    model.a_matrix_.index_ = matrix.indices
-    model.a_matrix_.value_ = matrix.data
+    model = highs_model(lp)
     if milp:
         kinds = {0: highspy.HighsVarType.kContinuous, 1: highspy.HighsVarType.kInteger}
         model.integrality_ = [kinds[int(v)] for v in lp.integrality]

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+from allocator.solver import highs_model, new_highs
+
 ROOT = Path(__file__).resolve().parent.parent
 README = Path(__file__).resolve().parent / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -57,41 +59,6 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def _highs_lp(lp):
-    """A highspy HighsLp holding ``lp``'s arrays as they are (CSC matrix, bounds, costs)."""
-    import highspy
-
-    model = highspy.HighsLp()
-    model.num_col_, model.num_row_ = lp.n_cols, lp.n_rows
-    model.sense_ = highspy.ObjSense.kMinimize
-    model.col_cost_, model.col_lower_, model.col_upper_ = lp.cost, lp.col_lower, lp.col_upper
-    model.row_lower_, model.row_upper_ = lp.row_lower, lp.row_upper
-    matrix = lp.matrix
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.num_col_, model.a_matrix_.num_row_ = lp.n_cols, lp.n_rows
-    model.a_matrix_.start_ = matrix.indptr
-    model.a_matrix_.index_ = matrix.indices
-    model.a_matrix_.value_ = matrix.data
-    return model
-
-
-def _quiet_highs():
-    """A Highs instance without the banner the first one in a process prints to fd 1."""
-    import highspy
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            h = highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-    h.setOptionValue("output_flag", False)
-    return h
-
-
 def child_allocator(path: str) -> dict:
     import allocator
 
@@ -101,13 +68,13 @@ def child_allocator(path: str) -> dict:
     lp, solution = result.lp, result.solution
     method = re.search(r"\((\w+)\)", solution.solver).group(1)
     # the baseline: the same arrays straight into highspy, same method and options
-    h = _quiet_highs()
+    h = new_highs()
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("solver", method)
     if method == "ipm":
         h.setOptionValue("run_crossover", "on")
     start = time.perf_counter()
-    h.passModel(_highs_lp(lp))
+    h.passModel(highs_model(lp))
     h.run()
     raw_seconds = time.perf_counter() - start
     raw_status = h.modelStatusToString(h.getModelStatus())
@@ -186,13 +153,13 @@ def child_naive(path: str) -> dict:
     mark = time.perf_counter()
     lp = naive_lp(scenario)
     build_seconds = time.perf_counter() - mark
-    h = _quiet_highs()
+    h = new_highs()
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("solver", "simplex")
     h.setOptionValue("simplex_strategy", 1)  # dual
     h.setOptionValue("time_limit", NAIVE_TIME_LIMIT)
     mark = time.perf_counter()
-    h.passModel(_highs_lp(lp))
+    h.passModel(highs_model(lp))
     h.run()
     solve_seconds = time.perf_counter() - mark
     status = h.modelStatusToString(h.getModelStatus())
@@ -216,7 +183,7 @@ def machine() -> list[str]:
     mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal")), 0)
     nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    h = _quiet_highs()
+    h = new_highs()
     return [
         f"- Machine: {nproc} CPUs (`nproc`), {cpu}, {mem_kb / 1024 ** 2:.1f} GB RAM, "
         f"{platform.system()} {platform.release()}",
