@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import time
 from html.parser import HTMLParser
 
@@ -17,10 +16,8 @@ import browser
 from allocator.compare import compare
 from allocator.html import render_html
 from allocator.results import ReportData, report_data
-from conftest import DATA, edit
+from reports import OPTIONS, PAYLOAD, hostile_scenario, three_options
 
-PAYLOAD = "<script>alert(1)</script><img src=x onerror=\"document.title='pwned'\">"
-OPTIONS = ("Health gain", "Fair | share <b>x</b>", "Steeper $slope$")
 NAME = "Tiny <i>test</i> https://example.org/x"
 TITLE = "Options for Tiny <i>test</i> https"  # a comparison is titled by the name up to its first ':'
 CHARTS = 5 + len(OPTIONS)  # spend, outcome, SII, winner counts, waterfalls; top changes per option
@@ -29,18 +26,12 @@ CHARTS = 5 + len(OPTIONS)  # spend, outcome, SII, winner counts, waterfalls; top
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> allocator.Scenario:
     """The tiny scenario with an area and the scenario named like attacks."""
-    folder = tmp_path_factory.mktemp("html") / "tiny"
-    shutil.copytree(DATA / "tiny", folder)
-    edit(folder / "areas.csv", "A1,Northtown,", 'A1,"' + PAYLOAD.replace('"', '""') + '",')
-    edit(folder / "scenario.toml", 'name = "Tiny test scenario"', f'name = "{NAME}"')
-    return allocator.load(folder)
+    return hostile_scenario(tmp_path_factory.mktemp("html") / "tiny", NAME)
 
 
 @pytest.fixture(scope="module")
 def data(scenario) -> ReportData:
-    s = scenario
-    variants = [s, s.with_(objective="fair-share"), s.with_(min_slope=s.floor * 0.05)]
-    return report_data(compare(list(zip(OPTIONS, variants))), "compare")
+    return three_options(scenario)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
@@ -11,28 +10,21 @@ import allocator
 from allocator.compare import compare
 from allocator.markdown import Table, md_table, md_text, render_markdown
 from allocator.results import ReportData, report_data
-from conftest import DATA, edit
+from reports import OPTIONS, PAYLOAD, hostile_scenario, three_options
 
-PAYLOAD = "<script>alert(1)</script><img src=x onerror=\"document.title='pwned'\">"
-OPTIONS = ("Health gain", "Fair | share <b>x</b>", "Steeper $slope$")
 CELL = re.compile(r"(?<!\\)\|")  # a cell boundary: a pipe not escaped
 
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> allocator.Scenario:
     """The tiny scenario with one area named like an attack."""
-    folder = tmp_path_factory.mktemp("markdown") / "tiny"
-    shutil.copytree(DATA / "tiny", folder)
-    edit(folder / "areas.csv", "A1,Northtown,", 'A1,"' + PAYLOAD.replace('"', '""') + '",')
-    return allocator.load(folder)
+    return hostile_scenario(tmp_path_factory.mktemp("markdown") / "tiny")
 
 
 @pytest.fixture(scope="module")
 def data(scenario) -> ReportData:
     """Three options on the tiny scenario."""
-    s = scenario
-    variants = [s, s.with_(objective="fair-share"), s.with_(min_slope=s.floor * 0.05)]
-    return report_data(compare(list(zip(OPTIONS, variants))), "compare")
+    return three_options(scenario)
 
 
 @pytest.fixture(scope="module")
