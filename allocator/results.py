@@ -38,6 +38,18 @@ def slug(name: str) -> str:
     return text or "option"
 
 
+def _base_names(comparison: Comparison) -> str:
+    """The scenarios compared, without the ': <option>' that `options.apply` adds to a name."""
+    bases = []
+    for option, result in zip(comparison.names, comparison.results):
+        name = result.scenario.name
+        suffix = f": {option}"
+        base = name[: -len(suffix)] if name.endswith(suffix) and len(name) > len(suffix) else name
+        if base not in bases:
+            bases.append(base)
+    return " and ".join(bases)
+
+
 def report_data(comparison: Comparison, kind: str) -> ReportData:
     """Labels, texts and tables of a comparison, as the report writers take them."""
     first = comparison.results[0]
@@ -48,7 +60,7 @@ def report_data(comparison: Comparison, kind: str) -> ReportData:
             rows = comparison.tables["prices"]
             texts[name] = rows.loc[rows["option"] == name, "text"].tolist()
     meta = {
-        "kind": kind, "title": s.name if kind == "run" else f"Options for {s.name.split(':')[0]}",
+        "kind": kind, "title": s.name if kind == "run" else f"Options for {_base_names(comparison)}",
         "allocator": __version__, "options": list(comparison.names),
         "scenario": {"name": s.name, "description": s.description, "attribution": s.attribution,
                      "areas": s.n_areas, "services": s.n_services, "budget_gbp": s.budget_gbp,

@@ -77,3 +77,10 @@ def test_report_needs_a_saved_folder(tmp_path):
     result = invoke("report", tmp_path)
     assert result.exit_code == 2
     assert f"{tmp_path}/comparison.json: file not found" in result.output
+
+
+def test_comparison_title_names_the_scenario_not_its_options(with_options, tmp_path):
+    out = tmp_path / "cmp"
+    assert invoke("compare", with_options, "--out", out, "--format", "csv").exit_code == 0
+    meta = json.loads((out / "comparison.json").read_text())
+    assert meta["title"] == "Options for Tiny test scenario"

@@ -19,7 +19,7 @@ from allocator.results import ReportData, report_data
 from reports import OPTIONS, PAYLOAD, hostile_scenario, three_options
 
 NAME = "Tiny <i>test</i> https://example.org/x"
-TITLE = "Options for Tiny <i>test</i> https"  # a comparison is titled by the name up to its first ':'
+TITLE = "Options for Tiny <i>test</i> https://example.org/x"  # a ':' in the name is kept
 CHARTS = 5 + len(OPTIONS)  # spend, outcome, SII, winner counts, waterfalls; top changes per option
 
 
