@@ -29,16 +29,19 @@ class _Fail(click.ClickException):
         self.exit_code = code
 
 
+def _failure(exc: AllocatorError) -> _Fail:
+    """The message and exit code of one of allocator's errors."""
+    if isinstance(exc, (InfeasibleError, SolverError, InvariantError)):
+        return _Fail(str(exc), EXIT_FAILED)
+    return _Fail(str(exc), EXIT_BAD_INPUT)
+
+
 def _guard(call):
     """Run ``call``; turn allocator's errors into messages and exit codes."""
     try:
         return call()
-    except ScenarioError as exc:
-        raise _Fail(str(exc), EXIT_BAD_INPUT) from None
-    except (InfeasibleError, SolverError, InvariantError) as exc:
-        raise _Fail(str(exc), EXIT_FAILED) from None
     except AllocatorError as exc:
-        raise _Fail(str(exc), EXIT_BAD_INPUT) from None
+        raise _failure(exc) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -397,6 +400,131 @@ def gradient(table, bundled_le, area, quantile, value, population, se, by, most_
     if out is not None:
         _guard(lambda: atomic_write(out, csv_bytes(result)))
         click.echo(f"Wrote {out}")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--vary", "vary", multiple=True, metavar="NAME=VALUES",
+              help="A parameter and its values: start:stop:count or a,b,c (repeat for a grid). "
+                   "Names: budget, floor.<service>, cap.<service>, unit_cost.<service>, floor_scale, "
+                   "cost_scale, min_slope[.<service>], tolerance, epsilon, pace.max_decrease, "
+                   "pace.max_increase, need.<model>.<column>, response.<model>.scale, response_scale, "
+                   "sii_reduction, gap_reduction, worst_off_at_least.")
+@click.option("--sweep-file", type=click.Path(path_type=Path),
+              help="TOML with [sweep] settings, [vary] values and [[uncertain]] distributions.")
+@click.option("--one-at-a-time", is_flag=True,
+              help="Vary each parameter alone, the others at their base values (tornado chart).")
+@click.option("--samples", type=click.IntRange(0), help="Monte Carlo draws of the uncertain inputs.")
+@click.option("--seed", type=int, help="Seed of the Monte Carlo draws (default 1).")
+@click.option("--option", "option_names", multiple=True, metavar="NAME",
+              help="Solve this [[option]] of the scenario too ('base' is the scenario as loaded); repeat.")
+@click.option("--options", "all_options", is_flag=True, help="Solve every [[option]] and the base.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder: points are saved as they finish, then sweep.csv/.parquet, summary, plots.")
+@click.option("--resume", is_flag=True, help="Finish the sweep saved in --out: run only the missing points.")
+@click.option("--workers", type=click.IntRange(1), help="Local worker processes (default: all cores).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run on a Dask cluster, e.g. tcp://host:8786 (pip install 'allocator[dask]').")
+@click.option("--chunk-size", type=click.IntRange(1), help="Points per task (default: about 32 tasks).")
+@click.option("--solver", type=click.Choice(SOLVERS), default="highs", show_default=True)
+@click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True)
+@click.option("--time-limit", type=float, help="Seconds per solve; a point that hits it is recorded as failed.")
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, option_names, all_options, out,
+          resume, workers, scheduler, chunk_size, solver, method, time_limit, no_plots, quiet) -> None:
+    """Solve a scenario over a grid of settings and/or Monte Carlo draws: one tidy table.
+
+    Each finished point is saved in OUT/sweep.sqlite as it arrives; after an
+    interruption, the same command with --resume runs only the missing points.
+    A point that fails (infeasible, invalid, solver error) is recorded with its
+    reason and the sweep goes on.
+
+    \b
+    Examples:
+      allocator sweep scenarios/england-la --vary budget=3.45e9:4.1e9:21 --out out/budget
+      allocator sweep scenarios/england-la --vary response_scale=0.8:1.2:5 \\
+          --vary floor_scale=0.8:1.2:5 --one-at-a-time --out out/tornado
+      allocator sweep scenarios/england-la --samples 200 --seed 7 --options --out out/mc
+      allocator sweep scenarios/england-la --sweep-file scenarios/england-la/sweep.toml --out out/file
+    """
+    import signal
+
+    from . import sweep as sw
+
+    s = _guard(lambda: load(scenario))
+    settings: dict = {}
+    grid: dict = {}
+    uncertain: dict = {}
+    if sweep_file is not None:
+        spec = _guard(lambda: sw.read_sweep_file(sweep_file))
+        settings, grid, uncertain = spec["settings"], dict(spec["vary"]), spec["uncertain"]
+    grid.update(_guard(lambda: sw.parse_vary(vary)))
+    design = "one-at-a-time" if one_at_a_time else settings.get("design", "grid")
+    samples = samples if samples is not None else settings.get("samples", 0)
+    seed = seed if seed is not None else settings.get("seed")
+    options = None
+    if all_options:
+        options = True
+    elif option_names:
+        options = list(option_names)
+    elif "options" in settings:
+        options = settings["options"]
+    if chunk_size is None:
+        chunk_size = settings.get("chunk_size")
+    if not grid and not samples:
+        raise _Fail("nothing to sweep: give --vary NAME=VALUES, --samples N or a --sweep-file", EXIT_BAD_INPUT)
+
+    def stop(signum, frame):  # a polite kill (TERM) stops like Ctrl-C: finished points are kept
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        table = sw.sweep(s, grid, design=design, samples=samples, seed=seed, uncertain=uncertain,
+                         options=options, out=out, resume=resume, workers=workers, scheduler=scheduler,
+                         progress=not quiet, chunk_size=chunk_size, solver=solver, method=method,
+                         time_limit=time_limit, plots=not no_plots)
+    except sw.SweepInterrupted as exc:
+        raise _Fail(str(exc), 130) from None
+    except AllocatorError as exc:
+        raise _failure(exc) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if not quiet:
+        click.echo(sweep_summary_text(table, out))
+
+
+def sweep_summary_text(table, out: Path) -> str:
+    """What a sweep found, in a few lines: points, failures, key measures, probabilities."""
+    from .report import text_table
+    from .sweep import probabilities, summary
+
+    points = table.drop_duplicates("point")
+    counts = points["status"].value_counts()
+    lines = [f"{len(points)} points: " + ", ".join(f"{n} {k}" for k, n in counts.items())]
+    failed = points[points["status"] != "ok"]
+    if len(failed):
+        first = failed.iloc[0]
+        lines.append(f"first failure (point {first['point']}): {first['reason'][:300]}")
+    key = ["sii_outcome", "gap_absolute_outcome", "mean_outcome", "total_gain"]
+    summ = summary(table)
+    summ = summ[summ["measure"].isin(key)]
+    if len(summ):
+        grid = table.attrs.get("grid", [])
+        cols = ["option", *grid, "measure", "mean"] + (["p05", "p95"] if table["draw"].notna().any() else [])
+        wide = summ[cols]
+        lines += ["", text_table(wide.head(40), {"mean": ".4g", "p05": ".4g", "p95": ".4g"})]
+        if len(wide) > 40:
+            lines.append(f"... {len(wide) - 40} more rows in {out / 'summary.csv'}")
+    probs = probabilities(table)
+    if len(probs):
+        sii = probs[probs["measure"] == "sii_outcome"]
+        lines.append("")
+        for row in sii.head(12).itertuples(index=False):
+            lines.append(f"P({row.option_a} leaves a smaller SII than {row.option_b}) = {row.p_a_lower:.3f} "
+                         f"over {row.draws} draws")
+    lines += ["", f"Wrote {out}/sweep.csv, sweep.parquet, summary.csv and plots/"]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,7 +36,7 @@ def spend_range(scenario: Scenario) -> tuple[float, float] | None:
     """
     lp = build(scenario)
     budget_row = lp.matrix.getrow(0).toarray().ravel()
-    scale = scenario.budget_gbp  # the budget row is in units of the budget
+    scale = 1.0 / lp.budget_scale  # GBP per unit of the budget row
     fixed = scenario.budget_gbp - lp.row_upper[0] * scale
     ends = []
     for sign in (1.0, -1.0):

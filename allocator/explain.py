@@ -123,7 +123,7 @@ def prices(result) -> pd.DataFrame:
         else:
             text = f"The {name} kept the allocation {gbp(cost)} further from the fair shares."
         rows.append(Price(name, without, cost, text))
-    price = result.solution.budget_price(result.lp, s.budget_gbp)
+    price = result.solution.budget_price(result.lp)
     if price is not None:
         text = (f"One more £1 of budget buys {price:.6g} {units}; one more £1m buys {_amount(price * 1e6)}."
                 if health else "One more £1 of budget changes the distance from fair shares by "

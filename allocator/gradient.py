@@ -119,32 +119,32 @@ def _by_area(scenario: Scenario, allocation: Allocation, outcomes: Outcomes, gro
 def _grouped(scenario: Scenario, by_area: pd.DataFrame, outcomes: Outcomes, name: str, keys) -> pd.DataFrame:
     pop = scenario.population
     before_name = outcomes.before_label
-    frame = pd.DataFrame({name: keys, "areas": 1, "population": pop,
-                          "need_x_pop": by_area["need_index"].to_numpy() * pop,
-                          "before": by_area[f"{before_name}_spend_gbp"].to_numpy(),
-                          "spend": by_area["spend_gbp"].to_numpy(),
-                          "fair": by_area["fair_share_gbp"].to_numpy(),
-                          "y0": scenario.outcome * pop, "y1": outcomes.projected * pop})
-    for s, sid in enumerate(scenario.service_ids):
-        frame[f"units_{sid}"] = outcomes.intensity[:, s] * scenario.target_population[:, s]
-        frame[f"people_{sid}"] = scenario.target_population[:, s]
-    g = frame.groupby(name, sort=True).sum()
-    out = pd.DataFrame({name: g.index, "areas": g["areas"].to_numpy(),
-                        "population": g["population"].to_numpy()})
-    out["need_index"] = (g["need_x_pop"] / g["population"]).to_numpy()
-    out[f"{before_name}_spend_per_head_gbp"] = (g["before"] / g["population"]).to_numpy()
-    out["fair_share_per_head_gbp"] = (g["fair"] / g["population"]).to_numpy()
-    out["spend_per_head_gbp"] = (g["spend"] / g["population"]).to_numpy()
+    labels, code = np.unique(np.asarray(keys), return_inverse=True)
+    code = code.ravel()
+    n = len(labels)
+
+    def total(values: np.ndarray) -> np.ndarray:
+        return np.bincount(code, weights=values, minlength=n)
+
+    people = total(pop)
+    spend = total(by_area["spend_gbp"].to_numpy())
+    out = {name: labels, "areas": np.bincount(code, minlength=n),
+           "population": people,
+           "need_index": total(by_area["need_index"].to_numpy() * pop) / people,
+           f"{before_name}_spend_per_head_gbp": total(by_area[f"{before_name}_spend_gbp"].to_numpy()) / people,
+           "fair_share_per_head_gbp": total(by_area["fair_share_gbp"].to_numpy()) / people,
+           "spend_per_head_gbp": spend / people}
     out["change_per_head_gbp"] = out["spend_per_head_gbp"] - out[f"{before_name}_spend_per_head_gbp"]
-    out["share_of_spend"] = (g["spend"] / g["spend"].sum()).to_numpy()
-    for sid in scenario.service_ids:
-        people = g[f"people_{sid}"].to_numpy()
-        out[f"units_per_head_{sid}"] = np.divide(g[f"units_{sid}"].to_numpy(), people,
-                                                 out=np.zeros_like(people), where=people > 0)
-    out["outcome_baseline"] = (g["y0"] / g["population"]).to_numpy()
-    out["outcome_projected"] = (g["y1"] / g["population"]).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):  # nothing spent: NaN shares
+        out["share_of_spend"] = spend / spend.sum()
+    for s, sid in enumerate(scenario.service_ids):
+        served = total(scenario.target_population[:, s])
+        units = total(outcomes.intensity[:, s] * scenario.target_population[:, s])
+        out[f"units_per_head_{sid}"] = np.divide(units, served, out=np.zeros_like(served), where=served > 0)
+    out["outcome_baseline"] = total(scenario.outcome * pop) / people
+    out["outcome_projected"] = total(outcomes.projected * pop) / people
     out["outcome_change"] = out["outcome_projected"] - out["outcome_baseline"]
-    return out.reset_index(drop=True)
+    return pd.DataFrame(out)
 
 
 def _metrics(scenario: Scenario, allocation: Allocation, outcomes: Outcomes, by_area: pd.DataFrame,

@@ -136,6 +136,7 @@ class LinearProgram:
     objective_scale: float = 1.0  # cost = scale * (true objective coefficient)
     integrality: np.ndarray | None = None  # 1 for binary columns (a MILP), else None
     fill_pairs: np.ndarray | None = None  # (n, 4): segment, next segment, length, binary column
+    budget_scale: float = 1.0  # budget row = budget_scale * (spend above the fixed spend)
 
     def out_of_order(self, x: np.ndarray, tol: float = 1e-7) -> np.ndarray:
         """Indices of fill pairs whose next segment started before the first was full in ``x``."""
@@ -320,7 +321,10 @@ def build(scenario: Scenario) -> LinearProgram:
            for s, m in enumerate(scenario.response_models)]
     suffix = eligible_for_suffix(scenario)
     b = _Builder()
-    budget_scale = 1.0 / scenario.budget_gbp
+    # the budget row in units of a power of two near the budget: well scaled, the same
+    # coefficients for nearby budgets (a budget sweep changes one bound: warm starts), and
+    # exactly the same LP when every amount of money is multiplied by a power of two
+    budget_scale = 2.0 ** -np.round(np.log2(scenario.budget_gbp))
     # locked lines and floors are fixed spend: the LP moves only the money above them
     unit = scenario.unit_spend
     locked_spend = np.where(scenario.is_locked, scenario.locked, 0.0)
@@ -485,7 +489,7 @@ def build(scenario: Scenario) -> LinearProgram:
                      for s in range(scenario.n_services)},
         decode=decode, gain_columns=gain_mask,
         objective_scale=scale if health or not gainful else 1.0, integrality=integrality,
-        fill_pairs=np.concatenate(fill_pairs) if fill_pairs else None)
+        fill_pairs=np.concatenate(fill_pairs) if fill_pairs else None, budget_scale=budget_scale)
 
 
 def _equity_rows(b: _Builder, scenario: Scenario, groups: Groups, pcs, terms, seg_sets,

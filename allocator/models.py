@@ -87,6 +87,7 @@ class ResponseModel:
     gain_per_head: np.ndarray
     modifier: Lookup | None
     path: str
+    uncertainty: tuple = ()  # (("scale", Distribution),): how sure the effect size is
 
     @property
     def slopes(self) -> np.ndarray:
@@ -212,6 +213,7 @@ def load_response_model(folder: Path, name: str, display: str,
                 f"{units[k]:g} and {units[k + 1]:g} units is followed by a steeper {slopes[k + 1]:g}"))
     modifier = _lookup(data.get("modifier"), shown, "modifier", problems)
     units_text = _text(data, "outcome_units", shown, problems)
+    uncertainty = _uncertainty(data.get("uncertainty"), shown, problems)
     if len(problems) > start:
         return None
     return ResponseModel(
@@ -220,4 +222,22 @@ def load_response_model(folder: Path, name: str, display: str,
         source=_text(data, "source", shown, problems, False),
         assumptions=tuple(map(str, data.get("assumptions", []))),
         outcome_units=units_text, units_per_head=units, gain_per_head=gains,
-        modifier=modifier, path=shown)
+        modifier=modifier, path=shown, uncertainty=uncertainty)
+
+
+def _uncertainty(table: object, shown: str, problems: list[Problem]) -> tuple:
+    """``[uncertainty] scale = { distribution = ... }``: the effect size's distribution."""
+    from .errors import ScenarioError
+    from .uncertainty import parse
+
+    if table is None:
+        return ()
+    if not isinstance(table, dict) or set(table) - {"scale"}:
+        problems.append(Problem(shown, "[uncertainty] takes one key, 'scale' (a distribution of the "
+                                f"multiplier of every gain), got {table!r}"))
+        return ()
+    try:
+        return (("scale", parse(table["scale"], shown, "scale")),)
+    except ScenarioError as exc:
+        problems.extend(exc.problems)
+        return ()

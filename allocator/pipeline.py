@@ -40,7 +40,7 @@ class Result:
         return tables
 
 
-def _most_health_among_optima(scenario: Scenario, lp, solution, solver, method, time_limit):
+def _most_health_among_optima(scenario: Scenario, lp, solution, solver, method, time_limit, solve=solve):
     """Maximin and level-up leave money indifferent once the target is met: second stage.
 
     Keep the first stage's optimum (less a relative 1e-7 of solver tolerance) as a
@@ -65,8 +65,39 @@ def _most_health_among_optima(scenario: Scenario, lp, solution, solver, method, 
 
 
 def run(scenario: Scenario | str, *, objective: str | None = None, solver: str = "highs",
-        method: str = "auto", time_limit: float | None = None) -> Result:
-    """Load (if given a path), build, solve, evaluate, check and measure one scenario."""
+        method: str = "auto", time_limit: float | None = None, resolver=None) -> Result:
+    """Load (if given a path), build, solve, evaluate, check and measure one scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario or path
+        A loaded scenario, or the folder (or ``scenario.toml``) to load.
+    objective : str, optional
+        Override the scenario's objective (``health-gain``, ``fair-share``, ...).
+    solver, method, time_limit
+        ``highs`` (default) or ``cbc``; HiGHS's method (``auto``, ``simplex``,
+        ``ipm``, ``pdlp``); seconds before giving up.
+    resolver : allocator.solver.Resolver, optional
+        Re-use the HiGHS models of earlier, similar solves (warm starts); sweeps
+        pass one per worker.
+
+    Returns
+    -------
+    Result
+        ``result.tables`` holds the pandas DataFrames (``allocation``, ``by_area``,
+        ``by_group``, ``metrics``, ...).
+
+    Examples
+    --------
+    >>> import allocator
+    >>> s = allocator.load("scenarios/quickstart")
+    >>> result = allocator.solve(s.with_(budget_gbp=s.budget_gbp * 1.1))
+    >>> sorted(result.tables)[:3]
+    ['allocation', 'by_area', 'by_group']
+    >>> round(float(result.allocation.spend.sum() / s.budget_gbp), 6)
+    1.1
+    """
+    solve_lp = resolver.solve if resolver is not None else solve
     seconds = {}
     start = time.perf_counter()
     if not isinstance(scenario, Scenario):
@@ -80,9 +111,10 @@ def run(scenario: Scenario | str, *, objective: str | None = None, solver: str =
     mark = time.perf_counter()
     solution = fairshare.solve(scenario, lp) if solver == "highs" and method == "auto" else None
     if solution is None:
-        solution = solve(lp, solver=solver, method=method, time_limit=time_limit)
+        solution = solve_lp(lp, solver=solver, method=method, time_limit=time_limit)
     if scenario.objective in ("maximin", "level-up"):
-        lp, solution = _most_health_among_optima(scenario, lp, solution, solver, method, time_limit)
+        lp, solution = _most_health_among_optima(scenario, lp, solution, solver, method, time_limit,
+                                                  solve=solve_lp)
     seconds["solve"] = time.perf_counter() - mark
     seconds["solver"] = solution.seconds
     mark = time.perf_counter()

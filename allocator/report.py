@@ -159,7 +159,7 @@ def summary(result: Result) -> dict:
     """Headline numbers of a result (deterministic: no timings)."""
     s, sol = result.scenario, result.solution
     spend = result.allocation.spend
-    price = sol.budget_price(result.lp, s.budget_gbp)
+    price = sol.budget_price(result.lp)
     return {
         "scenario": s.name, "areas": s.n_areas, "services": s.n_services,
         "objective": s.objective, "proportionality": s.proportionality,
@@ -267,7 +267,7 @@ def summary_text(result: Result) -> str:
            f"{result.lp.n_cols:,} columns); every invariant re-checked from the allocation: OK.",
            f"Lines: {lines_info['lines']:,} free, {lines_info['at_floor']:,} at their floor, "
            f"{lines_info['at_cap']:,} at their cap, {lines_info['locked']:,} locked."]
-    price = sol.budget_price(result.lp, s.budget_gbp)
+    price = sol.budget_price(result.lp)
     if price is not None and s.objective == "health-gain":
         per_million = price * 1e6
         amount = f"{per_million:,.0f}" if abs(per_million) >= 100 else f"{per_million:.4g}"

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import uncertainty
 from .errors import Problem, ScenarioError
 from .models import NeedModel, ResponseModel, category_key, load_need_model, load_response_model
 from .money import gbp
@@ -111,6 +112,7 @@ class Scenario:
     gap_reduction: float | None = None  # the gap most vs least deprived must fall by at least this
     worst_off_at_least: float | None = None  # every deprivation group's mean outcome must reach this
     levelled_at_least: float | None = None  # the level-up measure must reach this (level units)
+    uncertain: tuple = ()  # ((parameter, Distribution), ...) from [[uncertain]] blocks, for Monte Carlo
 
     @property
     def n_areas(self) -> int:
@@ -196,7 +198,7 @@ def load(path: str | Path) -> Scenario:
 
 def _check_manifest(data: dict, shown: str, check: Checker) -> None:
     for section in data:
-        if section not in _SCHEMA and section != "option":
+        if section not in _SCHEMA and section not in ("option", "uncertain"):
             check.add(shown, f"unknown section [{section}] (known: {', '.join(_SCHEMA)})")
     for section in _REQUIRED_SECTIONS:
         if section not in data:
@@ -316,6 +318,11 @@ class _Loader:
                                "([tables] baseline = \"baseline.csv\")")
         share = self._service_share(services, unit_cost, floor, cost_index, target, baseline)
         options = parse_options(self.data.get("option"), self.shown, service_ids, self.check.problems)
+        try:
+            uncertain = tuple(uncertainty.blocks(self.data.get("uncertain"), self.shown).items())
+        except ScenarioError as exc:
+            self.check.problems.extend(exc.problems)
+            uncertain = ()
         if self.check.problems:
             raise ScenarioError(self.check.problems)
         info = self.data["scenario"]
@@ -340,7 +347,17 @@ class _Loader:
             epsilon=float(self.data["objective"].get("epsilon", 1.0)),
             sii_reduction=_optional(self.data["objective"].get("sii_reduction")),
             gap_reduction=_optional(self.data["objective"].get("gap_reduction")),
-            worst_off_at_least=_optional(self.data["objective"].get("worst_off_at_least")))
+            worst_off_at_least=_optional(self.data["objective"].get("worst_off_at_least")),
+            uncertain=uncertain)
+        from .parameters import resolve
+
+        for name, _ in uncertain:  # every uncertain input must name a real parameter
+            try:
+                resolve(scenario, name, where=self.shown)
+            except ScenarioError as exc:
+                self.check.problems.extend(exc.problems)
+        if self.check.problems:
+            raise ScenarioError(self.check.problems)
         check_budget(scenario)
         return scenario
 
