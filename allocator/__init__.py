@@ -21,6 +21,6 @@ from .pipeline import Result, run  # noqa: E402
 solve = run  # the API name analysts reach for: allocator.solve(scenario) -> Result
 __all__ += ["Result", "run", "solve"]
 
-from .sweep import sweep  # noqa: E402
+from .sweeps import sweep  # noqa: E402
 
 __all__ += ["sweep"]

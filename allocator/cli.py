@@ -450,7 +450,7 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, option
     """
     import signal
 
-    from . import sweep as sw
+    from . import sweeps as sw
 
     s = _guard(lambda: load(scenario))
     settings: dict = {}
@@ -497,7 +497,7 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, option
 def sweep_summary_text(table, out: Path) -> str:
     """What a sweep found, in a few lines: points, failures, key measures, probabilities."""
     from .report import text_table
-    from .sweep import probabilities, summary
+    from .sweeps import probabilities, summary
 
     points = table.drop_duplicates("point")
     counts = points["status"].value_counts()

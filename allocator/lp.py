@@ -592,16 +592,15 @@ def _ordering_rows(b: _Builder, mine, groups: Groups, gamma: float, span: float,
     >= z + gamma * (need step), so no order is imposed among equal-need lines.
     """
     need = groups.need[mine]
-    cuts = np.flatnonzero(np.diff(need) > 0) + 1
-    levels = np.split(np.arange(len(mine)), cuts)
-    singles_lo, singles_hi, single_rhs = [], [], []
-    for lo, hi in zip(levels[:-1], levels[1:]):
-        step = gamma * (need[hi[0]] - need[lo[0]])
-        if len(lo) == 1 and len(hi) == 1:
-            singles_lo.append(mine[lo[0]])
-            singles_hi.append(mine[hi[0]])
-            single_rhs.append(step)
-            continue
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(need) > 0) + 1])
+    sizes = np.diff(np.append(starts, len(mine)))
+    lo_start, hi_start = starts[:-1], starts[1:]
+    steps = gamma * (need[hi_start] - need[lo_start])
+    single = (sizes[:-1] == 1) & (sizes[1:] == 1)  # one line each side: one plain row
+    for k in np.flatnonzero(~single):
+        lo = np.arange(lo_start[k], lo_start[k] + sizes[k])
+        hi = np.arange(hi_start[k], hi_start[k] + sizes[k + 1])
+        step = steps[k]
         z = b.add_cols([0.0], 0.0, span if np.isfinite(span) else INF,
                        make=lambda j, g=mine[lo[0]]: f"level({service},{groups.name(g)})")[0]
         rows = b.add_rows(np.full(len(lo), -INF), 0.0,
@@ -614,9 +613,10 @@ def _ordering_rows(b: _Builder, mine, groups: Groups, gamma: float, span: float,
         pos, cols = intensity_terms(mine[hi])
         b.coef(rows[pos], cols, 1.0)
         b.coef(rows, z, -1.0)
-    if singles_lo:
-        lo_g, hi_g = np.array(singles_lo), np.array(singles_hi)
-        rows = b.add_rows(np.array(single_rhs), INF,
+    singles_lo, singles_hi, single_rhs = mine[lo_start[single]], mine[hi_start[single]], steps[single]
+    if len(singles_lo):
+        lo_g, hi_g = singles_lo, singles_hi
+        rows = b.add_rows(single_rhs, INF,
                           make=lambda i: f"order({service},{groups.name(lo_g[i])},{groups.name(hi_g[i])})")
         pos, cols = intensity_terms(hi_g)
         b.coef(rows[pos], cols, 1.0)

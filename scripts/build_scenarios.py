@@ -52,6 +52,14 @@ CCG_SPEND_PER_HEAD_GBP = 1_400
 #: Life-table entropy (Keyfitz H) for England: a proportional fall m in
 #: mortality at all ages raises life expectancy by about H * e0 * m.
 LIFE_TABLE_ENTROPY = 0.15
+#: Its plausible range ("of order 0.13-0.16"): the ends of the H part of the
+#: effect-size uncertainty of the life-expectancy curves.
+LIFE_TABLE_ENTROPY_RANGE = (0.13, 0.16)
+
+#: The York calculator's other branch (commit in york_unmet_need/SOURCE.md): its
+#: elasticities, against dev's, measure how far the estimate has moved. Used only
+#: for the effect-size uncertainty written into every response model.
+YORK_MAIN_COMMIT = "ed3a040f"
 
 #: Shape of every response curve, in multiples of the service's reference
 #: intensity r (what the national budget buys at a uniform intensity).
@@ -358,25 +366,86 @@ def read_life_expectancy(shared: Path, lad19_codes: list[str]) -> tuple[pd.DataF
 
 
 def read_york(shared: Path) -> dict:
-    """York dev-branch elasticities and national IMD quintile populations."""
-    values = pd.read_csv(shared / "york_unmet_need" / "input_data_mQALE_values.csv")
+    """York elasticities (dev; main for the uncertainty) and national IMD quintile populations."""
+    folder = shared / "york_unmet_need"
+    values = pd.read_csv(folder / "input_data_mQALE_values.csv")
     dev = values[values["branch"] == "dev"]
     quintiles = ["Q1 - Most Deprived", "Q2", "Q3", "Q4", "Q5 - Least Deprived"]
 
-    def parameter(name: str) -> np.ndarray:
-        rows = dev[dev["parameter"] == name].set_index("group")["value"]
+    def parameter(name: str, branch: str = "dev") -> np.ndarray:
+        rows = values[(values["branch"] == branch) & (values["parameter"] == name)]
+        rows = rows.set_index("group")["value"]
+        check(rows.index.is_unique and set(quintiles) <= set(rows.index),
+              f"York {branch} '{name}' is not one value per IMD quintile")
         return rows.loc[quintiles].to_numpy(dtype=float)
 
-    ccgs = pd.read_csv(shared / "york_unmet_need" / "CCG_IMD_population_2019.csv")
+    check(YORK_MAIN_COMMIT in (folder / "SOURCE.md").read_text(encoding="utf-8"),
+          f"york_unmet_need/SOURCE.md does not name main commit {YORK_MAIN_COMMIT}")
+    ccgs = pd.read_csv(folder / "CCG_IMD_population_2019.csv")
     population = ccgs[quintiles].sum().to_numpy(dtype=float)
     elasticity = parameter("Mortality elasticity (per 1% spend)")
     mean_elasticity = float((population * elasticity).sum() / population.sum())
+    # main: the same population weights, so the two means differ only by the elasticities
+    main_elasticity = parameter("Mortality elasticity (per 1% spend)", "main")
+    main_mean = float((population * main_elasticity).sum() / population.sum())
     return {"elasticity": elasticity, "mortality": parameter(
                 "Mortality rate per 100000 (adjusted)"),
             "population": population, "mean_elasticity": mean_elasticity,
             "equal_elasticity": float(dev.loc[dev["parameter"] == "Equal mortality elasticity",
                                               "value"].iloc[0]),
-            "modifier": elasticity / mean_elasticity}
+            "modifier": elasticity / mean_elasticity,
+            "main_elasticity": main_elasticity, "main_mean_elasticity": main_mean,
+            "main_modifier": main_elasticity / main_mean,
+            "main_over_dev": main_mean / mean_elasticity}
+
+
+def scale_uncertainty(york: dict, uses_entropy: bool, group: str) -> tuple[dict, str]:
+    """Effect-size uncertainty of a York curve: ``[uncertainty] scale`` and its explanation.
+
+    The curve's scale is proportional to the population-weighted mean York
+    elasticity, and, for life expectancy, to the life-table entropy H. Triangular,
+    mode 1 (the curve as built); the ends combine the range of H (where the curve
+    uses it) with the move from the dev to the main branch's mean elasticity:
+    low = (H_low / H) * min(1, ratio), high = (H_high / H) * max(1, ratio),
+    ratio = main / dev, rounded to 4 decimals.
+    """
+    ratio = york["main_over_dev"]
+    h_low, h_high = LIFE_TABLE_ENTROPY_RANGE
+    f_low, f_high = ((h_low / LIFE_TABLE_ENTROPY, h_high / LIFE_TABLE_ENTROPY) if uses_entropy
+                     else (1.0, 1.0))
+    low, high = round(f_low * min(1.0, ratio), 4), round(f_high * max(1.0, ratio), 4)
+    check(low < 1.0 <= high or low <= 1.0 < high, "effect-size range does not straddle 1")
+    table = {"distribution": "triangular", "low": low, "mode": 1.0, "high": high, "draw_group": group}
+    elasticity = (f"Elasticity: the calculator's main branch (commit {YORK_MAIN_COMMIT}) gives "
+                  f"a population-weighted mean of {york['main_mean_elasticity']:.6f} against "
+                  f"dev's {york['mean_elasticity']:.6f} (same 2019 CCG quintile weights), ratio "
+                  f"main/dev = {ratio:.4f}: the only evidence in the shared data of how far the "
+                  f"estimate moves")
+    if uses_entropy:
+        scale = (f"The curve's scale is proportional to H x the mean elasticity. H = "
+                 f"{LIFE_TABLE_ENTROPY:g} is a central value in a range of order "
+                 f"{h_low:g}-{h_high:g}. {elasticity}. Ends: low = ({h_low:g} / "
+                 f"{LIFE_TABLE_ENTROPY:g}) x min(1, {ratio:.4f}) = {low:.4f}, high = "
+                 f"({h_high:g} / {LIFE_TABLE_ENTROPY:g}) x max(1, {ratio:.4f}) = {high:.4f}")
+    else:
+        scale = (f"The curve's scale is proportional to the mean elasticity; the life-table "
+                 f"entropy H does not enter it (the YPLL scale above does not use H). "
+                 f"{elasticity}. Ends: low = min(1, {ratio:.4f}) = {low:.4f}, high = "
+                 f"max(1, {ratio:.4f}) = {high:.4f} (one-sided: the only other estimate "
+                 f"is lower)")
+    text = (f"Effect-size uncertainty ([uncertainty] scale = triangular, low {low:.4f}, mode 1, "
+            f"high {high:.4f}; a Monte Carlo draw multiplies every gain of the curve). "
+            f"{scale}; mode 1 = the curve as built (dev elasticities"
+            + (f", H = {LIFE_TABLE_ENTROPY:g}" if uses_entropy else "") + "). "
+            "Left out, so the true uncertainty is wider: the elasticities' sampling error "
+            "(not in the shared data), the spend per head, the transfer from NHS to public "
+            "health spend and the curve's shape. The quintile modifier is not made uncertain: "
+            "it keeps the dev elasticities (main's would give "
+            + ", ".join(f"{v:.4f}" for v in york["main_modifier"])
+            + " for quintiles 1-5). The same factor applies to every York curve of this "
+            f"outcome, so all of them share draw_group \"{group}\": a Monte Carlo draw moves "
+            "them together (the same quantile of each), as one source of uncertainty.")
+    return table, text
 
 
 # ---------------------------------------------------------------------------
@@ -562,17 +631,18 @@ def response_models(services: pd.DataFrame, york: dict, england_le: float,
     """
     one_percent = CCG_SPEND_PER_HEAD_GBP / 100
     epsilon = york["mean_elasticity"]
+    h_low, h_high = LIFE_TABLE_ENTROPY_RANGE
     outcomes = {
         "le": dict(units="years", per_gbp=LIFE_TABLE_ENTROPY * england_le * epsilon / one_percent,
-                   label="life expectancy at birth",
+                   label="life expectancy at birth", uses_entropy=True,
                    scale=f"a proportional fall m in mortality at all ages raises life "
                          f"expectancy by H * e0 * m, with H = {LIFE_TABLE_ENTROPY} (England "
-                         f"life-table entropy, order 0.13-0.16) and e0 = {england_le:.2f} "
-                         f"years (England persons, LE_data)"),
+                         f"life-table entropy, order {h_low:g}-{h_high:g}) and e0 = "
+                         f"{england_le:.2f} years (England persons, LE_data)"),
         "ypll": dict(units="YPLL indicator points",
                      per_gbp=ypll_mean * epsilon / one_percent,
                      label="the IoD 2019 years of potential life lost indicator (a fall "
-                           "counts as a gain)",
+                           "counts as a gain)", uses_entropy=False,
                      scale=f"a proportional fall m in mortality under 75 cuts the YPLL "
                            f"indicator by the same proportion, from the national mean "
                            f"{ypll_mean:.3f} (LSOAs, population-weighted)"),
@@ -580,6 +650,8 @@ def response_models(services: pd.DataFrame, york: dict, england_le: float,
     modifier = {str(q + 1): round(float(v), 4) for q, v in enumerate(york["modifier"])}
     models = []
     for outcome, spec in outcomes.items():
+        uncertainty, uncertainty_text = scale_uncertainty(york, spec["uses_entropy"],
+                                                          f"york-{outcome}-effect-size")
         for service in services.itertuples():
             r = service.reference_units_per_head
             slope = spec["per_gbp"] * service.unit_cost_gbp  # at r, per unit per head
@@ -602,6 +674,8 @@ def response_models(services: pd.DataFrame, york: dict, england_le: float,
                 source="Mortality elasticity to NHS spend by national IMD quintile, "
                        "University of York unmet-need calculator (dev branch). "
                        + ATTRIBUTION["york"]
+                       + f" Effect-size uncertainty: also its main branch, commit "
+                         f"{YORK_MAIN_COMMIT}."
                        + (" England persons life expectancy: " + ATTRIBUTION["le"]
                           if outcome == "le" else
                           " YPLL national mean: " + ATTRIBUTION["imd"]),
@@ -636,8 +710,10 @@ def response_models(services: pd.DataFrame, york: dict, england_le: float,
                     "(national quintile populations of the 2019 CCG file). The York "
                     "mortality rate is NOT in the modifier: the level of need is carried "
                     "by the need model, and putting it here too would count it twice.",
+                    uncertainty_text,
                 ],
-                outcome_units=spec["units"], units=units, gains=gains, modifier=modifier))
+                outcome_units=spec["units"], units=units, gains=gains, modifier=modifier,
+                uncertainty=uncertainty))
     return models
 
 # ---------------------------------------------------------------------------
@@ -690,7 +766,10 @@ def write_response_model(model: dict, folder: Path) -> None:
              f"gain_per_head = {toml_value(model['gains'])}", "",
              "[modifier]",
              'column = "imd_quintile"',
-             f"values = {toml_value(model['modifier'])}"]
+             f"values = {toml_value(model['modifier'])}", "",
+             "[uncertainty]",
+             "scale = { " + ", ".join(f"{k} = {toml_value(v)}"
+                                      for k, v in model["uncertainty"].items()) + " }"]
     write_text(folder / f"{model['name']}.toml", "\n".join(lines) + "\n")
 
 
@@ -1042,7 +1121,19 @@ def models_readme(needs: list[dict], responses: list[dict], york: dict) -> str:
         "population (2019 CCG file)": [f"{p:,.0f}" for p in york["population"]],
         "York mortality per 100,000": [f"{m:g}" for m in york["mortality"]],
         "York elasticity (dev)": [f"{e:g}" for e in york["elasticity"]],
-        "modifier": [f"{v:.4f}" for v in york["modifier"]]})
+        "modifier": [f"{v:.4f}" for v in york["modifier"]],
+        f"York elasticity (main, {YORK_MAIN_COMMIT})": [f"{e:g}" for e in york["main_elasticity"]],
+        "modifier if main (not used)": [f"{v:.4f}" for v in york["main_modifier"]]})
+    h_low, h_high = LIFE_TABLE_ENTROPY_RANGE
+    ratio = york["main_over_dev"]
+    ranges = {}
+    for m in responses:
+        u = m["uncertainty"]
+        ranges.setdefault((u["low"], u["mode"], u["high"]), []).append(m["name"])
+    range_lines = "\n".join(
+        f"- triangular(low = {low:.4f}, mode = {mode:g}, high = {high:.4f}): "
+        + ", ".join(f"`{n}`" for n in names)
+        for (low, mode, high), names in ranges.items())
     assumption_text = "\n\n".join(
         f"### `{m['name']}`\n\n{m['description']}\n\nSource: {m['source']}\n\n"
         + "\n".join(f"- {a}" for a in m["assumptions"])
@@ -1084,6 +1175,40 @@ the mortality rate is the *level of need*, which the need model carries; putting
 the modifier too would count need twice. In district scenarios `imd_quintile` is the
 district's own quintile (population-weighted quintiles of districts by IMD score), an
 approximation: York's quintiles are national LSOA quintiles and a district mixes them.
+
+## Effect-size uncertainty (`[uncertainty]`)
+
+Every response model has an `[uncertainty]` table: `scale`, the multiplier of every
+gain of the curve, is uncertain, and Monte Carlo sweeps draw it. The curve's scale is
+proportional to the population-weighted mean York elasticity and, for the life
+expectancy curves (`york-le-*`), to the life-table entropy H; the YPLL curves
+(`york-ypll-*`) do not use H. Two pieces of evidence:
+
+- **H** = {LIFE_TABLE_ENTROPY:g}, of order {h_low:g}-{h_high:g}: a factor of
+  {h_low / LIFE_TABLE_ENTROPY:.4f} to {h_high / LIFE_TABLE_ENTROPY:.4f} on the LE curves.
+- **The elasticity** has moved between the calculator's branches. With the same
+  quintile populations (table above), the population-weighted mean is
+  {york['main_mean_elasticity']:.6f} on `main` ({YORK_MAIN_COMMIT}) and
+  {york['mean_elasticity']:.6f} on `dev` (08361a49, the one the curves use):
+  ratio main/dev = {ratio:.4f}. Two estimates are not a confidence interval; the size
+  of the revision is the only evidence in the shared data of how far the estimate moves.
+
+Distribution: triangular, mode 1 (the curve as built), low = (H_low / H) x min(1,
+ratio), high = (H_high / H) x max(1, ratio) on the LE curves and min(1, ratio),
+max(1, ratio) on the YPLL curves, rounded to 4 decimals:
+
+{range_lines}
+
+The YPLL range is one-sided (nothing in the data says the effect is larger than built).
+Left out, so the true uncertainty is wider: the elasticities' sampling error (not in
+the shared data), the £{CCG_SPEND_PER_HEAD_GBP:,} spend per head, the transfer from NHS
+to public health spend and the curve's shape. The quintile modifier is not made
+uncertain: it keeps the dev elasticities, although main's would reshape it (last
+column above). The factor is common to every York curve of an outcome, so the curves
+of one outcome share a `draw_group` (`york-le-effect-size`, `york-ypll-effect-size`):
+each Monte Carlo draw takes the same quantile for all of them, and they move together
+as one source of uncertainty (drawn independently, the services' gains would move
+apart at random and the uncertainty of the total gain would be understated).
 
 ## Sources and assumptions, in full
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -34,3 +35,50 @@ def test_england_la_has_317_districts_and_a_pace_of_change():
     s = allocator.load(SCENARIOS / "england-la")
     assert s.n_areas == 317
     assert s.pace is not None and s.baseline is not None
+
+
+# York unmet-need calculator, ../shared/data/york_unmet_need/input_data_mQALE_values.csv,
+# rows "<branch>,Mortality elasticity (per 1% spend),Q1 - Most Deprived" ... "Q5 - Least
+# Deprived", and the national IMD quintile populations (column sums of
+# CCG_IMD_population_2019.csv, also in models/README.md): the evidence behind the
+# effect-size uncertainty, copied here so that the test does not read ../shared.
+YORK_ELASTICITY = {"dev": [0.00636, 0.00757, 0.01234, 0.01058, 0.00456],
+                   "main": [0.00433, 0.00768, 0.00909, 0.00941, 0.00763]}
+YORK_QUINTILE_POPULATION = [11_267_059, 11_576_973, 11_424_153, 11_117_694, 10_901_082]
+ENTROPY = re.compile(r"H = ([\d.]+) \(England life-table entropy, order ([\d.]+)-([\d.]+)\)")
+
+
+def test_every_bundled_response_model_has_the_documented_effect_size_uncertainty():
+    models = {m.name: m for name in ["quickstart", "england-la", "england-lsoa"]
+              for m in allocator.load(SCENARIOS / name).response_models}
+    on_disk = {p.stem for p in (SCENARIOS.parent / "models" / "response").glob("*.toml")}
+    assert set(models) == on_disk  # the three scenarios use every bundled response model
+    mean = {branch: np.average(e, weights=YORK_QUINTILE_POPULATION)
+            for branch, e in YORK_ELASTICITY.items()}
+    ratio = mean["main"] / mean["dev"]
+    assert round(ratio, 4) == 0.9182
+    for name, model in models.items():
+        assert [k for k, _ in model.uncertainty] == ["scale"], name
+        scale = dict(model.uncertainty)["scale"]
+        assert scale.kind == "triangular", name
+        low, mode, high = scale.get("low"), scale.get("mode"), scale.get("high")
+        assert low <= 1.0 <= high and low < high and mode == 1.0, name
+        # The curve's scale is proportional to the mean elasticity and, where the model's
+        # own "Scale:" assumption uses it (life expectancy), to the entropy H.
+        found = [ENTROPY.search(a) for a in model.assumptions if a.startswith("Scale:")]
+        assert len(found) == 1, name
+        assert (found[0] is not None) == (model.outcome_units == "years"), name
+        if found[0]:
+            h, h_low, h_high = map(float, found[0].groups())
+            assert h_low < h < h_high, name
+        else:
+            h = h_low = h_high = 1.0
+        assert low == round(h_low / h * min(1.0, ratio), 4), name
+        assert high == round(h_high / h * max(1.0, ratio), 4), name
+        # and the model says so, in numbers
+        text = [a for a in model.assumptions if a.startswith("Effect-size uncertainty")]
+        assert len(text) == 1, name
+        assert f"triangular, low {low:.4f}, mode 1, high {high:.4f}" in text[0], name
+        assert f"main/dev = {ratio:.4f}" in text[0], name
+        assert f"{mean['main']:.6f}" in text[0] and f"{mean['dev']:.6f}" in text[0], name
+        assert "modifier is not made uncertain" in text[0], name
