@@ -441,7 +441,7 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, option
     reason and the sweep goes on.
 
     \b
-    Examples:
+    Example:
       allocator sweep scenarios/england-la --vary budget=3.45e9:4.1e9:21 --out out/budget
       allocator sweep scenarios/england-la --vary response_scale=0.8:1.2:5 \\
           --vary floor_scale=0.8:1.2:5 --one-at-a-time --out out/tornado
@@ -511,18 +511,34 @@ def sweep_summary_text(table, out: Path) -> str:
     summ = summ[summ["measure"].isin(key)]
     if len(summ):
         grid = table.attrs.get("grid", [])
-        cols = ["option", *grid, "measure", "mean"] + (["p05", "p95"] if table["draw"].notna().any() else [])
-        wide = summ[cols]
-        lines += ["", text_table(wide.head(40), {"mean": ".4g", "p05": ".4g", "p95": ".4g"})]
-        if len(wide) > 40:
-            lines.append(f"... {len(wide) - 40} more rows in {out / 'summary.csv'}")
+        drawn = table["draw"].notna().any()
+        cells = summ["mean"].map(lambda v: f"{v:.4g}")
+        if drawn:
+            cells = cells + " [" + summ["p05"].map(lambda v: f"{v:.4g}") + ", " + summ["p95"].map(
+                lambda v: f"{v:.4g}") + "]"
+        wide = (summ.assign(cell=cells).pivot_table(index=["option", *grid], columns="measure",
+                                                    values="cell", aggfunc="first", sort=False)
+                .reindex(columns=[k for k in key if k in set(summ["measure"])]).reset_index())
+        wide.columns.name = None
+        if drawn:
+            lines += ["", "mean [90% interval] over the draws:"]
+        lines += ["", text_table(wide.head(30))]
+        if len(wide) > 30:
+            lines.append(f"... {len(wide) - 30} more rows in {out / 'summary.csv'}")
     probs = probabilities(table)
     if len(probs):
-        sii = probs[probs["measure"] == "sii_outcome"]
+        order = {name: k for k, name in enumerate(dict.fromkeys(table["option"]))}
+        sii = probs[(probs["measure"] == "sii_outcome")
+                    & (probs["option_a"].map(order) < probs["option_b"].map(order))]
         lines.append("")
-        for row in sii.head(12).itertuples(index=False):
-            lines.append(f"P({row.option_a} leaves a smaller SII than {row.option_b}) = {row.p_a_lower:.3f} "
-                         f"over {row.draws} draws")
+        grid = table.attrs.get("grid", [])
+        for row in sii.head(15).to_dict(orient="records"):
+            at = ", ".join(f"{k} = {row[k]:g}" for k in grid)
+            lines.append(f"P({row['option_a']} leaves a smaller SII than {row['option_b']}"
+                         + (f" at {at}" if at else "") + f") = {row['p_a_lower']:.3f}, larger "
+                         f"{row['p_a_higher']:.3f}, the same {row['p_tied']:.3f} ({row['draws']} draws)")
+        if len(sii) > 15:
+            lines.append(f"... {len(sii) - 15} more in {out / 'probabilities.csv'}")
     lines += ["", f"Wrote {out}/sweep.csv, sweep.parquet, summary.csv and plots/"]
     return "\n".join(lines)
 

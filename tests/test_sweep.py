@@ -1,0 +1,354 @@
+"""Sweeps and Monte Carlo: every point equals its own solve, seeds reproduce, nothing is lost.
+
+The kill-and-resume tests run `allocator sweep` in a child process and send it a
+signal half-way; the Dask test starts its own `distributed.LocalCluster`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import edit
+
+import allocator
+from allocator import parameters
+from allocator import sweeps as sw
+from allocator.cli import main
+from allocator.errors import ScenarioError
+from allocator.store import read
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICKSTART = ROOT / "scenarios" / "quickstart"
+NUMBERS = ["before", "after", "change"]
+SOLVER_RTOL = 1e-6  # two optimal solutions agree to the solver's tolerances, not to the last bit
+
+
+def _metrics(result) -> pd.Series:
+    m = result.gradient.metrics.set_index("measure")["after"].copy()
+    m["objective"] = result.solution.objective
+    return m
+
+
+def _by_point(table: pd.DataFrame) -> dict[int, pd.Series]:
+    ok = table[table["status"] == "ok"]
+    return {p: g.set_index("measure")["after"] for p, g in ok.groupby("point")}
+
+
+def _same_results(a: pd.DataFrame, b: pd.DataFrame, rtol: float = 0.0) -> None:
+    """Two sweep tables hold the same points, statuses and measures (numbers within rtol)."""
+    keys = ["point", "option", "draw", "status", "measure", "units"]
+    a = a.sort_values(["point", "measure"]).reset_index(drop=True)
+    b = b.sort_values(["point", "measure"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a[keys], b[keys])
+    for column in NUMBERS:
+        np.testing.assert_allclose(a[column].to_numpy(float), b[column].to_numpy(float), rtol=rtol,
+                                   atol=0 if rtol == 0 else 1e-9, equal_nan=True, err_msg=column)
+
+
+# ------------------------------------------------------------------ point by point
+
+
+def test_every_sweep_point_equals_its_own_solve():
+    s = allocator.load(QUICKSTART)
+    grid = {"budget": [80e6, 100e6, 130e6], "floor.drug_alcohol": [0.003, 0.004]}
+    table = allocator.sweep(s, grid, workers=1)
+    assert table["point"].nunique() == 6 and (table["status"] == "ok").all()
+    for point, measures in _by_point(table).items():
+        row = table[table["point"] == point].iloc[0]
+        values = {k: row[k] for k in grid}
+        own = _metrics(allocator.solve(parameters.apply(s, values)))
+        pd.testing.assert_series_equal(measures.sort_index(), own.sort_index(), check_names=False,
+                                       rtol=SOLVER_RTOL)
+        spend = table[(table["point"] == point) & (table["measure"] == "total_spend")]["after"].item()
+        assert spend == pytest.approx(values["budget"], abs=0.01)
+
+
+def test_local_workers_give_the_same_table_as_one_process():
+    s = allocator.load(QUICKSTART)
+    grid = {"budget": "70e6:130e6:12", "response_scale": [0.9, 1.1]}
+    one = allocator.sweep(s, grid, workers=1, chunk_size=5)
+    two = allocator.sweep(s, grid, workers=2, chunk_size=5)
+    _same_results(one, two)  # chunks are fixed by the plan, so exactly the same numbers
+
+
+def test_a_point_that_changes_the_objective_and_one_that_does_not_share_a_sweep():
+    s = allocator.load(QUICKSTART)
+    table = allocator.sweep(s, {"budget": [90e6, 110e6]}, options=True, workers=1)
+    assert set(table["option"]) == {"base", *[o.name for o in s.options]}
+    fair = table[(table["option"] == "Fair share") & (table["measure"] == "objective")]
+    s_fair = allocator.options.apply(s, next(o for o in s.options if o.name == "Fair share"))
+    expected = [allocator.solve(s_fair.with_(budget_gbp=b)).solution.objective for b in (90e6, 110e6)]
+    np.testing.assert_allclose(fair["after"].to_numpy(), expected, rtol=SOLVER_RTOL)
+
+
+# ------------------------------------------------------------------ failures are recorded
+
+
+def test_an_infeasible_point_is_recorded_and_the_sweep_goes_on():
+    s = allocator.load(QUICKSTART)
+    table = allocator.sweep(s, {"budget": [20e6, 100e6], "worst_off_at_least": [0.0, 500.0]}, workers=1)
+    points = table.drop_duplicates("point").set_index("point")
+    assert list(points["status"]) == ["infeasible", "infeasible", "ok", "infeasible"]
+    assert "floors" in points.loc[0, "reason"] and "£" in points.loc[0, "reason"]
+    assert points.loc[3, "reason"]  # the LP said no: the reason says why
+    assert points.loc[2, "reason"] == ""
+    failed = table[table["status"] != "ok"]
+    assert (failed["measure"] == "").all() and failed["after"].isna().all()
+    assert len(failed) == 3  # one row per failed point
+
+
+def test_an_unexpected_error_in_one_point_is_recorded_not_raised(monkeypatch):
+    import allocator.pipeline
+
+    real = allocator.pipeline.run
+
+    def flaky(scenario, **kw):
+        if scenario.budget_gbp == 110e6:
+            raise ZeroDivisionError("boom")
+        return real(scenario, **kw)
+
+    monkeypatch.setattr(allocator.pipeline, "run", flaky)
+    table = allocator.sweep(allocator.load(QUICKSTART), {"budget": [100e6, 110e6, 120e6]}, workers=1)
+    status = table.drop_duplicates("point").set_index("point")
+    assert list(status["status"]) == ["ok", "error", "ok"]
+    assert "ZeroDivisionError: boom" in status.loc[1, "reason"]
+
+
+def test_invalid_values_become_invalid_points_and_bad_names_are_refused():
+    s = allocator.load(QUICKSTART)
+    table = allocator.sweep(s, {"cap.drug_alcohol": [0.0, 0.03]}, workers=1)
+    first = table.drop_duplicates("point").iloc[0]
+    assert first["status"] == "invalid" and "below its floor" in first["reason"]
+    with pytest.raises(ScenarioError, match="unknown service 'nope'"):
+        allocator.sweep(s, {"floor.nope": [1.0]}, workers=1)
+    with pytest.raises(ScenarioError, match="unknown parameter"):
+        allocator.sweep(s, {"budgett": [1.0]}, workers=1)
+
+
+# ------------------------------------------------------------------ Monte Carlo
+
+
+def test_the_same_seed_gives_the_same_monte_carlo_table_and_another_seed_does_not():
+    s = allocator.load(QUICKSTART)
+    a = allocator.sweep(s, samples=8, seed=11, options=["base", "Fair share"], workers=1)
+    b = allocator.sweep(s, samples=8, seed=11, options=["base", "Fair share"], workers=2, chunk_size=3)
+    c = allocator.sweep(s, samples=8, seed=12, options=["base", "Fair share"], workers=1)
+    drawn = a.attrs["drawn"]
+    assert drawn and all(name.startswith("response.") for name in drawn)
+    pd.testing.assert_frame_equal(a[drawn], b[drawn])
+    _same_results(a, b, rtol=SOLVER_RTOL)  # different chunks: the same optimum to tolerance
+    assert not np.allclose(a[drawn[0]].unique(), c[drawn[0]].unique())
+    # both options see the same draws: the comparison is paired
+    per_option = a.drop_duplicates("point").groupby("option")[drawn[0]].apply(list)
+    assert per_option["base"] == per_option["Fair share"]
+
+
+def test_curves_of_one_draw_group_move_together_and_stay_in_their_range():
+    s = allocator.load(QUICKSTART)
+    plan = sw.make_plan(s, samples=200, seed=3)
+    values = pd.DataFrame([p["values"] for p in plan.points])
+    assert (values.nunique(axis=1) == 1).all()  # york-le-* share draw_group york-le-effect-size
+    dist = s.response_models[0].uncertainty[0][1]
+    low, high = dist.get("low"), dist.get("high")
+    assert values.min().min() >= low and values.max().max() <= high
+    assert values.iloc[:, 0].median() == pytest.approx(dist.quantiles(0.5), abs=0.02)
+
+
+def test_probabilities_are_paired_over_draws():
+    table = pd.DataFrame({
+        "point": range(6), "option": ["A"] * 3 + ["B"] * 3, "draw": pd.array([0, 1, 2] * 2, "Int64"),
+        "status": "ok", "reason": "", "measure": "sii_outcome", "units": "years",
+        "before": 2.0, "after": [1.0, 3.0, 2.0, 2.0, 2.0, 2.0], "change": 0.0, "seconds": 0.0})
+    table.attrs["grid"] = []
+    p = sw.probabilities(table).set_index(["option_a", "option_b"])
+    assert p.loc[("A", "B"), "p_a_lower"] == pytest.approx(1 / 3)
+    assert p.loc[("A", "B"), "p_a_higher"] == pytest.approx(1 / 3)
+    assert p.loc[("A", "B"), "p_tied"] == pytest.approx(1 / 3)
+    assert p.loc[("B", "A"), "draws"] == 3
+
+
+def test_monte_carlo_summary_reports_mean_and_interval():
+    s = allocator.load(QUICKSTART)
+    table = allocator.sweep(s, samples=12, seed=2, workers=1)
+    summ = sw.summary(table).set_index("measure")
+    gain = table[table["measure"] == "total_gain"]["after"]
+    assert summ.loc["total_gain", "n"] == 12
+    assert summ.loc["total_gain", "mean"] == pytest.approx(gain.mean())
+    assert summ.loc["total_gain", "p05"] == pytest.approx(gain.quantile(0.05))
+    assert summ.loc["total_gain", "p05"] < summ.loc["total_gain", "mean"] < summ.loc["total_gain", "p95"]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+def test_dask_gives_the_same_monte_carlo_table_as_local_processes(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    s = allocator.load(QUICKSTART)
+    args = dict(samples=6, seed=5, options=["base", "Fair share"], vary={"budget": [90e6, 120e6]},
+                chunk_size=4, plots=False)
+    local = allocator.sweep(s, workers=2, out=tmp_path / "local", **args)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        remote = allocator.sweep(s, scheduler=client, out=tmp_path / "dask", **args)
+    _same_results(local, remote)  # identical: same plan, same chunks, same draws
+    runs = read(tmp_path / "dask")[1]
+    assert len(runs) == local["point"].nunique()
+
+
+# ------------------------------------------------------------------ one at a time, files
+
+
+def test_one_at_a_time_varies_each_parameter_alone_and_draws_a_tornado(tmp_path):
+    s = allocator.load(QUICKSTART)
+    grid = {"budget": [90e6, 110e6], "response_scale": [0.8, 1.2]}
+    table = allocator.sweep(s, grid, design="one-at-a-time", workers=1, out=tmp_path / "oat")
+    points = table.drop_duplicates("point")
+    assert len(points) == 5  # the base point, then two values of each parameter
+    off_base = (points["budget"] != s.budget_gbp).astype(int) + (points["response_scale"] != 1.0)
+    assert list(off_base) == [0, 1, 1, 1, 1]
+    assert (tmp_path / "oat" / "plots" / "tornado.png").is_file()
+    assert (tmp_path / "oat" / "plots" / "budget.png").is_file()
+
+
+def test_outputs_are_tidy_csv_and_parquet_with_neutralised_names(tmp_path):
+    scenario = tmp_path / "q"
+    import shutil
+
+    shutil.copytree(QUICKSTART, scenario)
+    toml = scenario / "scenario.toml"
+    edit(toml, 'name = "Fair share"', 'name = "=HYPERLINK(\\"http://x\\")"')
+    edit(toml, 'models = "../../models"', f'models = "{ROOT / "models"}"')
+    s = allocator.load(scenario)
+    out = tmp_path / "out"
+    table = allocator.sweep(s, {"budget": [100e6, 110e6]}, options=True, workers=1, out=out)
+    csv = pd.read_csv(out / "sweep.csv")
+    parquet = pd.read_parquet(out / "sweep.parquet")
+    assert len(csv) == len(parquet) == len(table)
+    assert list(parquet.columns[:4]) == ["point", "option", "draw", "budget"]
+    assert "'=HYPERLINK(\"http://x\")" in set(csv["option"])  # a spreadsheet will not run it
+    assert '=HYPERLINK("http://x")' in set(parquet["option"])  # the data itself keeps the name
+    info = json.loads((out / "sweep.json").read_text())
+    assert info["points"] == 8 and info["status"] == {"ok": 8}
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"mean", "p05", "p95", "n"} <= set(summary.columns)
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
+
+
+def test_a_sweep_file_sets_grid_draws_and_options(tmp_path):
+    spec = tmp_path / "sweep.toml"
+    spec.write_text('[sweep]\nsamples = 3\nseed = 9\noptions = ["base", "Fair share"]\n\n'
+                    '[vary]\nbudget = { from = 90e6, to = 110e6, points = 3 }\n\n'
+                    '[[uncertain]]\nparameter = "unit_cost.drug_alcohol"\n'
+                    'distribution = "normal"\nmean = 2500\nsd = 200\nlow = 1500\n')
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["sweep", str(QUICKSTART), "--sweep-file", str(spec), "--out", str(out),
+                                       "--workers", "1", "--no-plots", "-q"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(out / "sweep.parquet")
+    assert table["point"].nunique() == 2 * 3 * 3
+    assert table["unit_cost.drug_alcohol"].min() >= 1500
+    assert (out / "probabilities.csv").is_file()
+
+
+# ------------------------------------------------------------------ nothing lost
+
+
+def _count(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+            return con.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _sweep_cmd(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "allocator.cli", "sweep", str(QUICKSTART), "--vary", "budget=60e6:140e6:200",
+            "--vary", "response_scale=0.9,1.1", "--out", str(out), "--workers", "2", "--chunk-size", "10",
+            "--no-plots", "-q", *extra]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_a_killed_sweep_resumes_without_losing_or_repeating_a_point(tmp_path, sig):
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run(_sweep_cmd(whole), check=True, env=env, capture_output=True, timeout=600)
+    child = subprocess.Popen(_sweep_cmd(cut), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+    deadline = time.time() + 300
+    while _count(cut / "sweep.sqlite") < 60 and time.time() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    assert child.poll() is None, "the sweep finished before the test could interrupt it"
+    if sig == signal.SIGINT:
+        os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+    else:
+        child.send_signal(signal.SIGKILL)  # the parent only: its workers are orphaned
+    _, err = child.communicate(timeout=60)
+    saved = _count(cut / "sweep.sqlite")
+    assert 60 <= saved < 400
+    if sig == signal.SIGINT:
+        assert child.returncode == 130 and b"--resume" in err, err
+    else:
+        assert child.returncode == -signal.SIGKILL
+    again = subprocess.run(_sweep_cmd(cut), env=env, capture_output=True, timeout=60)
+    assert again.returncode == 2 and b"--resume" in again.stderr  # never silently overwritten
+    subprocess.run(_sweep_cmd(cut, "--resume"), check=True, env=env, capture_output=True, timeout=600)
+    plan, points = read(cut)
+    assert len(points) == 400 and sorted(p["point"] for p in points) == list(range(400))
+    runs = {}
+    for p in points:
+        runs[p["run"]] = runs.get(p["run"], 0) + 1
+    assert runs[1] == saved and sum(runs.values()) == 400  # the resume ran only the missing points
+    with sqlite3.connect(cut / "sweep.sqlite") as con:
+        per_run = dict(con.execute("SELECT run, points FROM runs"))
+    assert per_run[max(per_run)] == 400 - saved
+    # the final table equals the uninterrupted run's (to the solver's tolerance: a resumed
+    # chunk starts cold where the uninterrupted one was warm)
+    _same_results(pd.read_parquet(whole / "sweep.parquet"), pd.read_parquet(cut / "sweep.parquet"),
+                  rtol=SOLVER_RTOL)
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    out = tmp_path / "out"
+    args = ["sweep", str(QUICKSTART), "--vary", "budget=90e6,100e6", "--out", str(out), "--workers", "1",
+            "--no-plots", "-q"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    result = CliRunner().invoke(main, [*args[:3], "budget=90e6,101e6", *args[4:], "--resume"])
+    assert result.exit_code == 2 and "differs in: grid, points" in result.output
+
+
+# ------------------------------------------------------------------ the command line
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--vary", "budget"], "expected NAME=VALUES"),
+    (["--vary", "budget=1:2"], "start:stop:count"),
+    (["--vary", "budget=1:2:x"], "expected a number"),
+    (["--vary", "floor.nope=1"], "unknown service 'nope'"),
+    (["--samples", "3", "--vary", "response_scale=1,2"], ""),
+    ([], "nothing to sweep"),
+    (["--vary", "budget=1,2", "--option", "Nope"], "unknown option 'Nope'"),
+])
+def test_bad_sweep_settings_exit_2_with_a_message_and_no_traceback(tmp_path, args, message):
+    result = CliRunner().invoke(main, ["sweep", str(QUICKSTART), "--out", str(tmp_path / "o"), "--workers", "1",
+                                       "-q", "--no-plots", *args])
+    if not message:  # a valid sweep: response_scale on the grid and the curves' own draws
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_grid_parameter_cannot_also_be_drawn():
+    s = allocator.load(QUICKSTART)
+    name = f"response.{s.response_models[0].name}.scale"
+    with pytest.raises(ScenarioError, match="both varied on a grid and drawn"):
+        sw.make_plan(s, {name: [1.0]}, samples=2)
