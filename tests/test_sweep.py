@@ -316,6 +316,35 @@ def test_a_killed_sweep_resumes_without_losing_or_repeating_a_point(tmp_path, si
                   rtol=SOLVER_RTOL)
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_killed_worker_is_replaced_and_its_points_rerun(tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(_sweep_cmd(out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+    deadline = time.time() + 300
+    while _count(out / "sweep.sqlite") < 40 and time.time() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    workers = [c for c in _children(child.pid)
+               if b"multiprocessing" in Path(f"/proc/{c}/cmdline").read_bytes()
+               and b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+    assert workers and child.poll() is None
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = child.communicate(timeout=600)
+    assert child.returncode == 0, err
+    plan, points = read(out)
+    assert sorted(p["point"] for p in points) == list(range(400))
+    assert all(p["status"] == "ok" for p in points)
+
+
 def test_resuming_with_other_settings_is_refused(tmp_path):
     out = tmp_path / "out"
     args = ["sweep", str(QUICKSTART), "--vary", "budget=90e6,100e6", "--out", str(out), "--workers", "1",
