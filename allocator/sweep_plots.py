@@ -341,6 +341,8 @@ def plot_sweep(tidy: pd.DataFrame, parameters, folder, *, measures=None, base: d
         stem = next(s for s in (stem, *(f"{stem}_{k}" for k in range(2, len(taken) + 2))) if s.lower() not in taken)
         taken.add(stem.lower())
         written.append(measure_plot(tidy, parameter, measures, folder / f"{stem}.png"))
+    if measures and rows["draw"].notna().any():
+        written.append(distribution_plot(tidy, measures, folder / "distributions.png"))
     if base is not None:
         measure = next((m for m in ("sii_outcome", *DEFAULT_MEASURES) if m in present), None)
         table = tornado_table(tidy, parameters, base, measure) if measure else pd.DataFrame()
@@ -349,6 +351,54 @@ def plot_sweep(tidy: pd.DataFrame, parameters, folder, *, measures=None, base: d
                      .fillna("") if u.strip()]
             written.append(tornado_plot(table, measure, units[0] if units else "", folder / "tornado.png"))
     return written
+
+
+def distribution_plot(tidy: pd.DataFrame, measures, path) -> Path:
+    """Monte Carlo: each measure's spread over the draws, one box per option.
+
+    Boxes span the 25th-75th percentiles with the median marked; whiskers reach the
+    5th and 95th percentiles; the grey dashed line is the value before allocation when
+    it is the same for every draw.  Grid points are pooled: a grid sweep with draws
+    is better read in the per-parameter plots (their bands are the same percentiles).
+    """
+    measures = list(measures)
+    rows = _ok(tidy)
+    rows = rows[rows["measure"].isin(measures).to_numpy() & rows["draw"].notna().to_numpy()]
+    rows = rows.assign(_y=_numbers(rows["after"])).dropna(subset=["_y"])
+    options = list(dict.fromkeys(rows["option"]))
+    columns = min(3, len(measures))
+    grid_rows = math.ceil(len(measures) / columns)
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(4.0 * columns, 0.9 + 3.0 * grid_rows))
+        margins = _margins(fig, columns, grid_rows)
+        margins["bottom"] = 1.1 / fig.get_size_inches()[1]
+        axes = fig.subplots(grid_rows, columns, squeeze=False, gridspec_kw=margins).ravel()
+        for ax in axes[len(measures):]:
+            ax.set_visible(False)
+        draws = int(rows["draw"].nunique()) if len(rows) else 0
+        for ax, measure in zip(axes, measures):
+            mine = rows[(rows["measure"] == measure).to_numpy()]
+            ax.set_title(_label(measure, 50))
+            data = [mine.loc[(mine["option"] == o).to_numpy(), "_y"].to_numpy() for o in options]
+            keep = [k for k, d in enumerate(data) if d.size]
+            if not keep:
+                ax.text(0.5, 0.5, "no successful points", ha="center", va="center", transform=ax.transAxes,
+                        color=BEFORE)
+                continue
+            box = ax.boxplot([data[k] for k in keep], whis=(5, 95), showfliers=False, patch_artist=True,
+                             widths=0.6, medianprops={"color": "#000000"})
+            for patch, k in zip(box["boxes"], keep):
+                patch.set_facecolor(PALETTE[k % len(PALETTE)])
+                patch.set_alpha(0.5)
+            ax.set_xticks(range(1, len(keep) + 1), [_label(options[k], 18) for k in keep], rotation=20,
+                          ha="right")
+            before = _numbers(mine["before"]).dropna()
+            if len(before) and np.allclose(before, before.iloc[0], rtol=RTOL, atol=ATOL):
+                ax.axhline(before.iloc[0], ls="--", lw=1, color=BEFORE)
+            units = [u for u in mine["units"].astype("string").fillna("") if u.strip()]
+            ax.set_ylabel(f"after ({_label(units[0], 30)})" if units else "after")
+        fig.suptitle(f"Monte Carlo: {draws} draws (boxes 25-75%, whiskers 5-95%)", fontsize=10)
+        return _save(fig, path)
 
 
 def _ok(tidy: pd.DataFrame) -> pd.DataFrame:

@@ -193,3 +193,15 @@ def test_hostile_option_and_parameter_names_are_only_text(tmp_path):
     written = plot_sweep(tidy, [parameter], tmp_path / "sweep", base={parameter: 2e9}, measures=["sii_outcome"])
     assert [p.name for p in written] == [safe_name(parameter) + ".png", "tornado.png"]
     assert written[0].name.startswith("__sqrt__b_budget__b_")
+
+
+def test_monte_carlo_sweeps_get_a_distribution_plot_per_option(tmp_path):
+    tidy = tidy_frame([{"budget": 1e9}], options=("base", "Fair share"), draws=(0, 1, 2, 3, 4, 5))
+    written = plot_sweep(tidy, [], tmp_path)
+    assert [p.name for p in written] == ["distributions.png"]
+    path = written[0]
+    assert path.read_bytes().startswith(PNG)
+    no_spread = tidy.assign(after=-1.0)  # every draw the same: the boxes collapse to lines
+    other = plot_sweep(no_spread, [], tmp_path / "flat")[0]
+    assert other.read_bytes() != path.read_bytes()
+    assert plot_sweep(tidy[tidy["draw"].isna()], [], tmp_path / "none") == []  # no draws, no plot
