@@ -191,7 +191,7 @@ def test_hostile_option_and_parameter_names_are_only_text(tmp_path):
         assert len(table) == 1
     tornado_plot(table, "$\\frac{", "=cmd|' /C calc'!A0", tmp_path / "tornado.png")
     written = plot_sweep(tidy, [parameter], tmp_path / "sweep", base={parameter: 2e9}, measures=["sii_outcome"])
-    assert [p.name for p in written] == [safe_name(parameter) + ".png", "tornado.png"]
+    assert [p.name for p in written] == [safe_name(parameter) + ".png", "distributions.png", "tornado.png"]
     assert written[0].name.startswith("__sqrt__b_budget__b_")
 
 
