@@ -32,12 +32,32 @@ class Result:
 
     @property
     def tables(self):
-        """The result's tables by name (pandas DataFrames)."""
+        """The result's tables by name (pandas DataFrames).
+
+        ``allocation`` (area x service), ``by_area``, ``by_group`` (one row per
+        deprivation decile, or the scenario's quantiles: also ``result.by_decile``),
+        ``metrics`` and ``by_<column>`` for each of the scenario's group columns.
+        """
         g = self.gradient
         tables = {"allocation": g.allocation, "by_area": g.by_area, "by_group": g.by_group,
                   "metrics": g.metrics}
         tables.update({f"by_{c}": t for c, t in g.by_column.items()})
         return tables
+
+    @property
+    def by_area(self):
+        """One row per area: spend before and after, need, outcome before and after."""
+        return self.gradient.by_area
+
+    @property
+    def by_decile(self):
+        """One row per deprivation group (deciles, or the scenario's quantiles)."""
+        return self.gradient.by_group
+
+    @property
+    def metrics(self):
+        """SII, RII, gaps, concentration and Atkinson indices, ...: before, after, change."""
+        return self.gradient.metrics
 
 
 def _most_health_among_optima(scenario: Scenario, lp, solution, solver, method, time_limit, solve=solve):
