@@ -86,6 +86,13 @@ def validate(scenario: Path) -> None:
     click.echo(f"Objective {s.objective}; proportionality {s.proportionality}.")
     for sid, name, need, resp in zip(s.service_ids, s.service_names, s.need_models, s.response_models):
         click.echo(f"  {sid}: {name} — need '{need.name}', response '{resp.name}'")
+    from .sweeps import model_uncertainty
+
+    uncertain = model_uncertainty(s)
+    if uncertain:
+        click.echo(f"Uncertain inputs for Monte Carlo sweeps ({len(uncertain)}):")
+        for name, dist in sorted(uncertain.items()):
+            click.echo(f"  {name}: {dist.describe()}")
 
 
 @main.command()

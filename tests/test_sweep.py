@@ -381,3 +381,23 @@ def test_a_grid_parameter_cannot_also_be_drawn():
     name = f"response.{s.response_models[0].name}.scale"
     with pytest.raises(ScenarioError, match="both varied on a grid and drawn"):
         sw.make_plan(s, {name: [1.0]}, samples=2)
+
+
+@pytest.mark.parametrize("block, message", [
+    ('parameter = "unit_cost.visits"\ndistribution = "normal"\nmean = 100\nsd = 10\n', None),
+    ('parameter = "unit_cost.nope"\ndistribution = "normal"\nmean = 100\nsd = 10\n', "unknown service 'nope'"),
+    ('parameter = "budget"\ndistribution = "gamma"\nshape = 2\n', "expected one of normal"),
+    ('parameter = "budget"\ndistribution = "uniform"\nlow = 5\nhigh = 1\n', "must be below 'high'"),
+    ('parameter = "budget"\ndistribution = "normal"\nmean = 1\n', "needs 'sd'"),
+    ('distribution = "normal"\nmean = 1\nsd = 1\n', "'parameter': expected the name"),
+])
+def test_uncertain_blocks_are_validated_with_the_scenario(tiny, block, message):
+    sid = (tiny / "services.csv").read_text().splitlines()[1].split(",")[0]
+    with (tiny / "scenario.toml").open("a") as handle:
+        handle.write("\n[[uncertain]]\n" + block.replace("visits", sid))
+    result = CliRunner().invoke(main, ["validate", str(tiny)])
+    if message is None:
+        assert result.exit_code == 0, result.output
+        assert f"unit_cost.{sid}: normal(mean=100, sd=10)" in result.output
+    else:
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
