@@ -31,7 +31,9 @@ class _Fail(click.ClickException):
 
 def _failure(exc: AllocatorError) -> _Fail:
     """The message and exit code of one of allocator's errors."""
-    if isinstance(exc, (InfeasibleError, SolverError, InvariantError)):
+    from .workers import WorkerError
+
+    if isinstance(exc, (InfeasibleError, SolverError, InvariantError, WorkerError)):
         return _Fail(str(exc), EXIT_FAILED)
     return _Fail(str(exc), EXIT_BAD_INPUT)
 

@@ -328,6 +328,8 @@ def sweep(scenario: Scenario | str | Path, vary: dict | None = None, *, design: 
         Continue the sweep saved in ``out``, running only the missing points.
     workers : int, optional
         Local worker processes (default: the machine's cores; 1 runs in this process).
+        They are new Python processes: in a script, call `sweep` under
+        ``if __name__ == "__main__":``.
     scheduler : str or distributed.Client, optional
         A Dask scheduler address (``tcp://host:8786``) or client: run the chunks there.
     progress : bool

@@ -25,11 +25,15 @@ from multiprocessing.connection import wait
 
 import numpy as np
 
-from .errors import InfeasibleError, InvariantError, ScenarioError, SolverError
+from .errors import AllocatorError, InfeasibleError, InvariantError, ScenarioError, SolverError
 from .options import OptionSpec, apply as apply_option
 from .scenario import Scenario, check_budget
 
 MAX_RESTARTS = 5
+
+
+class WorkerError(AllocatorError):
+    """Local worker processes keep dying: the sweep stops (saved points are kept)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,7 @@ class _Worker:
     conn: object
     chunk: list[dict] | None = None
     received: set = field(default_factory=set)
+    spoke: bool = False  # sent anything at all
 
 
 def run_local(context: Context, chunks: list[list[dict]], on_result, workers: int) -> None:
@@ -149,6 +154,7 @@ def run_local(context: Context, chunks: list[list[dict]], on_result, workers: in
     pending = [list(c) for c in chunks]
     pool: list[_Worker] = []
     restarts = 0
+    mute_deaths = 0  # workers that died before sending anything: they could not start
 
     def start() -> _Worker:
         parent, child = ctx.Pipe()
@@ -170,11 +176,12 @@ def run_local(context: Context, chunks: list[list[dict]], on_result, workers: in
 
     def drain(w: _Worker) -> None:
         """Pass on whatever ``w`` has sent; replace it if it died mid-chunk."""
-        nonlocal restarts
+        nonlocal restarts, mute_deaths
         batch, dead = [], False
         try:
             while w.conn.poll():
                 kind, value = w.conn.recv()
+                w.spoke = True
                 if kind == "point":
                     batch.append(value)
                     w.received.add(value["point"])
@@ -188,9 +195,14 @@ def run_local(context: Context, chunks: list[list[dict]], on_result, workers: in
         if w.chunk is None or not (dead or not w.process.is_alive()):
             return
         restarts += 1
+        mute_deaths += not w.spoke
+        if mute_deaths >= 2:
+            raise WorkerError(f"worker processes could not start (exit code {w.process.exitcode}). In a "
+                              "script, call allocator.sweep under 'if __name__ == \"__main__\":' (workers "
+                              "are new Python processes that import your script), or pass workers=1")
         if restarts > MAX_RESTARTS:
-            raise RuntimeError(f"local workers died {restarts} times (last exit code "
-                               f"{w.process.exitcode}); stopping: --resume runs the missing points")
+            raise WorkerError(f"local workers died {restarts} times (last exit code "
+                              f"{w.process.exitcode}); stopping: --resume runs the missing points")
         rest = [q for q in w.chunk if q["point"] not in w.received]
         w.chunk = None
         w.conn.close()
