@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench scenarios clean chromium
+.PHONY: demo test bench bench-sweep scenarios clean chromium
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP) chromium
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# 1,000-point budget sweep of england-la: local workers, cold re-solves, the CLI, Dask (~6 min)
+bench-sweep: $(STAMP)
+	$(PY) benchmarks/sweep.py
 
 # Rebuild the bundled scenarios from ../shared/data (not needed to use them).
 scenarios: $(STAMP)
