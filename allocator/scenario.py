@@ -168,8 +168,30 @@ class Scenario:
         return intensity, gain
 
     def with_(self, **changes) -> "Scenario":
-        """A copy with some settings changed, e.g. ``scenario.with_(budget_gbp=40e6)``."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some settings changed; the scenario itself never changes.
+
+        Keys are the scenario's fields (``budget_gbp``, ``objective``, ``floor`` ...) or
+        the names of `allocator.parameters` that need no dot (``budget``,
+        ``floor_scale``, ``cost_scale``, ``response_scale``, ``epsilon`` ...); dotted
+        ones (``floor.<service>``) go through `allocator.parameters.apply`.
+
+        Examples
+        --------
+        >>> import allocator
+        >>> s = allocator.load("scenarios/quickstart")
+        >>> s.with_(budget=120e6, objective="fair-share").budget_gbp
+        120000000.0
+        >>> float(s.with_(cost_scale=2).unit_cost[0] / s.unit_cost[0])
+        2.0
+        """
+        fields = {f.name for f in dataclasses.fields(self)}
+        named = {k: v for k, v in changes.items() if k not in fields}
+        changed = dataclasses.replace(self, **{k: v for k, v in changes.items() if k in fields})
+        if named:
+            from .parameters import apply
+
+            changed = apply(changed, named, where="Scenario.with_", check=False)
+        return changed
 
 
 def load(path: str | Path) -> Scenario:

@@ -397,7 +397,7 @@ def run_plan(plan: Plan, context, *, out=None, resume=False, workers=None, sched
             bar(len(batch))
 
         try:
-            if not chunks:
+            if not chunks:  # everything was done before: only the tables are (re)written
                 pass
             elif scheduler is not None:
                 executors.run_dask(context, chunks, on_result, scheduler)
