@@ -199,7 +199,9 @@ def test_dask_gives_the_same_monte_carlo_table_as_local_processes(tmp_path):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         remote = allocator.sweep(s, scheduler=client, out=tmp_path / "dask", **args)
+        by_address = allocator.sweep(s, scheduler=cluster.scheduler_address, **args)  # tcp://...
     _same_results(local, remote)  # identical: same plan, same chunks, same draws
+    _same_results(local, by_address)
     runs = read(tmp_path / "dask")[1]
     assert len(runs) == local["point"].nunique()
 
