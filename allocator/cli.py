@@ -88,9 +88,9 @@ def validate(scenario: Path) -> None:
     click.echo(f"Objective {s.objective}; proportionality {s.proportionality}.")
     for sid, name, need, resp in zip(s.service_ids, s.service_names, s.need_models, s.response_models):
         click.echo(f"  {sid}: {name} — need '{need.name}', response '{resp.name}'")
-    from .sweeps import model_uncertainty
+    from .sweeps import declared_uncertainty
 
-    uncertain = model_uncertainty(s)
+    uncertain = declared_uncertainty(s)
     if uncertain:
         click.echo(f"Uncertain inputs for Monte Carlo sweeps ({len(uncertain)}):")
         for name, dist in sorted(uncertain.items()):
@@ -424,9 +424,12 @@ def gradient(table, bundled_le, area, quantile, value, population, se, by, most_
 @click.option("--one-at-a-time", is_flag=True,
               help="Vary each parameter alone, the others at their base values (tornado chart).")
 @click.option("--samples", type=click.IntRange(0), help="Monte Carlo draws of the uncertain inputs.")
-@click.option("--seed", type=int, help="Seed of the Monte Carlo draws (default 1).")
+@click.option("--seed", type=click.IntRange(0), help="Seed of the Monte Carlo draws (default 1).")
+@click.option("--no-model-uncertainty", is_flag=True,
+              help="Do not draw the response models' [uncertainty]: only [[uncertain]] inputs.")
 @click.option("--option", "option_names", multiple=True, metavar="NAME",
-              help="Solve this [[option]] of the scenario too ('base' is the scenario as loaded); repeat.")
+              help="Solve this [[option]] of the scenario ('base': the scenario as loaded); repeat. "
+                   "Without --option/--options only the base is solved.")
 @click.option("--options", "all_options", is_flag=True, help="Solve every [[option]] and the base.")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Folder: points are saved as they finish, then sweep.csv/.parquet, summary, plots.")
@@ -434,14 +437,16 @@ def gradient(table, bundled_le, area, quantile, value, population, se, by, most_
 @click.option("--workers", type=click.IntRange(1), help="Local worker processes (default: all cores).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run on a Dask cluster, e.g. tcp://host:8786 (pip install 'allocator[dask]').")
-@click.option("--chunk-size", type=click.IntRange(1), help="Points per task (default: about 32 tasks).")
+@click.option("--chunk-size", type=click.IntRange(1), help="Points per task (default: about 32 tasks of 8-50 points).")
 @click.option("--solver", type=click.Choice(SOLVERS), default="highs", show_default=True)
 @click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True)
-@click.option("--time-limit", type=float, help="Seconds per solve; a point that hits it is recorded as failed.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds per solve; a point that hits it is recorded as failed.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
-def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, option_names, all_options, out,
-          resume, workers, scheduler, chunk_size, solver, method, time_limit, no_plots, quiet) -> None:
+def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, no_model_uncertainty, option_names,
+          all_options, out, resume, workers, scheduler, chunk_size, solver, method, time_limit, no_plots,
+          quiet) -> None:
     """Solve a scenario over a grid of settings and/or Monte Carlo draws: one tidy table.
 
     Each finished point is saved in OUT/sweep.sqlite as it arrives; after an
@@ -469,6 +474,7 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, option
         spec = _guard(lambda: sw.read_sweep_file(sweep_file))
         settings, grid, uncertain = spec["settings"], dict(spec["vary"]), spec["uncertain"]
     grid.update(_guard(lambda: sw.parse_vary(vary)))
+    model_uncertainty = settings.get("model_uncertainty", True) and not no_model_uncertainty
     design = "one-at-a-time" if one_at_a_time else settings.get("design", "grid")
     samples = samples if samples is not None else settings.get("samples", 0)
     seed = seed if seed is not None else settings.get("seed")
@@ -492,7 +498,7 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, option
         table = sw.sweep(s, grid, design=design, samples=samples, seed=seed, uncertain=uncertain,
                          options=options, out=out, resume=resume, workers=workers, scheduler=scheduler,
                          progress=not quiet, chunk_size=chunk_size, solver=solver, method=method,
-                         time_limit=time_limit, plots=not no_plots)
+                         time_limit=time_limit, plots=not no_plots, model_uncertainty=model_uncertainty)
     except sw.SweepInterrupted as exc:
         raise _Fail(str(exc), 130) from None
     except AllocatorError as exc:
@@ -501,6 +507,9 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, option
         signal.signal(signal.SIGTERM, previous)
     if not quiet:
         click.echo(sweep_summary_text(table, out))
+    if not (table["status"] == "ok").any():
+        raise _Fail(f"every point failed (first reason: {table['reason'].iloc[0]}); the table and the "
+                    f"reasons are in {out}", EXIT_FAILED)
 
 
 def sweep_summary_text(table, out: Path) -> str:
@@ -510,11 +519,12 @@ def sweep_summary_text(table, out: Path) -> str:
 
     points = table.drop_duplicates("point")
     counts = points["status"].value_counts()
-    lines = [f"{len(points)} points: " + ", ".join(f"{n} {k}" for k, n in counts.items())]
+    lines = [f"{len(points)} point{'s' if len(points) != 1 else ''}: "
+             + ", ".join(f"{n} {k}" for k, n in counts.items())]
     failed = points[points["status"] != "ok"]
     if len(failed):
         first = failed.iloc[0]
-        lines.append(f"first failure (point {first['point']}): {first['reason'][:300]}")
+        lines.append(f"first failure (point {first['point']}): {first['reason']}")
     key = ["sii_outcome", "gap_absolute_outcome", "mean_outcome", "total_gain"]
     summ = summary(table)
     summ = summ[summ["measure"].isin(key)]
@@ -543,12 +553,18 @@ def sweep_summary_text(table, out: Path) -> str:
         grid = table.attrs.get("grid", [])
         for row in sii.head(15).to_dict(orient="records"):
             at = ", ".join(f"{k} = {row[k]:g}" for k in grid)
-            lines.append(f"P({row['option_a']} leaves a smaller SII than {row['option_b']}"
-                         + (f" at {at}" if at else "") + f") = {row['p_a_lower']:.3f}, larger "
-                         f"{row['p_a_higher']:.3f}, the same {row['p_tied']:.3f} ({row['draws']} draws)")
+            closer, further = row["p_a_closer_to_zero"], row["p_a_further_from_zero"]
+            lines.append(f"P({row['option_a']} leaves a narrower gradient (smaller |SII|) than "
+                         f"{row['option_b']}" + (f" at {at}" if at else "")
+                         + f") = {closer:.3f}; wider {further:.3f}, the same "
+                         f"{1 - closer - further:.3f} ({row['draws']} draws)")
         if len(sii) > 15:
             lines.append(f"... {len(sii) - 15} more in {out / 'probabilities.csv'}")
-    lines += ["", f"Wrote {out}/sweep.csv, sweep.parquet, summary.csv and plots/"]
+    from .sweeps import OUTPUTS
+
+    written = [name + ("/" if name == "plots" else "") for name in OUTPUTS
+               if name != "sweep.sqlite" and (out / name).exists()]
+    lines += ["", f"Wrote in {out}: {', '.join(written)} (and sweep.sqlite, every point as it finished)"]
     return "\n".join(lines)
 
 

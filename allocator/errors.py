@@ -54,6 +54,8 @@ def _show(value: object) -> str:
 class ScenarioError(AllocatorError):
     """The scenario files are missing, malformed or contradictory (exit code 2)."""
 
+    subject = "the scenario"
+
     def __init__(self, problems: list[Problem] | str):
         if isinstance(problems, str):
             problems = [Problem(file="scenario", message=problems)]
@@ -66,7 +68,7 @@ class ScenarioError(AllocatorError):
         if more > 0:
             shown.append(f"+{more} more")
         count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} in the scenario:"
+        head = f"{count} problem{'s' if count != 1 else ''} in {self.subject}:"
         return "\n".join([head, *shown])
 
 

@@ -143,7 +143,8 @@ def base_value(scenario, name: str) -> float:
     raise AssertionError(name)
 
 
-def _check_value(p: Parameter, value: float, where: str) -> float:
+def check_value(p: Parameter, value: float, where: str = "parameter") -> float:
+    """``value`` as a float if it can be ``p``'s value in any scenario, else `ScenarioError`."""
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -191,7 +192,7 @@ def apply(scenario, values: Mapping[str, float], where: str = "parameter", *, ch
     scales = {"floor_scale": 1.0, "cost_scale": 1.0}
     index = {sid: j for j, sid in enumerate(scenario.service_ids)}
     for p, raw in params:
-        value = _check_value(p, raw, where)
+        value = check_value(p, raw, where)
         if p.kind in SCALARS:
             changes[SCALARS[p.kind]] = value
         elif p.kind in scales:

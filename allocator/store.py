@@ -42,6 +42,7 @@ class Store:
         self.path = path
         self._db = connection
         self.run = run
+        self._lock = None
 
     @classmethod
     def open(cls, folder: Path, plan: dict, *, resume: bool, executor: str) -> "Store":
@@ -53,6 +54,15 @@ class Store:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / FILENAME
+        lock = _lock(folder)
+        try:
+            return cls._open(path, plan, resume, executor, lock)
+        except BaseException:
+            _unlock(lock)
+            raise
+
+    @classmethod
+    def _open(cls, path: Path, plan: dict, resume: bool, executor: str, lock) -> "Store":
         existed = path.exists()
         try:
             db = sqlite3.connect(path, timeout=30, isolation_level=None)
@@ -67,7 +77,8 @@ class Store:
         if row is not None and row[0] != text:
             db.close()
             old = json.loads(row[0])
-            differ = sorted(k for k in set(old) | set(plan) if old.get(k) != plan.get(k))
+            words = {"scenario": "the scenario (its files or settings)", "solver": "the solver settings"}
+            differ = sorted(words.get(k, k) for k in set(old) | set(plan) if old.get(k) != plan.get(k))
             raise StoreError(f"{path} holds a different sweep ({done} points done; it differs in: "
                              f"{', '.join(differ)}): resume it with the same settings, or choose "
                              "another --out")
@@ -79,7 +90,9 @@ class Store:
         if row is None:
             db.execute("INSERT INTO meta VALUES ('plan', ?)", (text,))
         cur = db.execute("INSERT INTO runs (started, executor) VALUES (?, ?)", (time.time(), executor))
-        return cls(path, db, int(cur.lastrowid))
+        store = cls(path, db, int(cur.lastrowid))
+        store._lock = lock
+        return store
 
     def done(self) -> set[int]:
         """Ids of the points already saved."""
@@ -119,6 +132,27 @@ class Store:
         except sqlite3.OperationalError:  # another reader holds it: the log stays, still consistent
             pass
         self._db.close()
+        _unlock(self._lock)
+
+
+def _lock(folder: Path):
+    """An exclusive lock on the folder's store, or `StoreError` if another sweep holds it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (one sweep per folder is then the user's care)
+        return None
+    handle = open(folder / "sweep.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise StoreError(f"another sweep is writing to {folder}: wait for it, or choose another --out") from None
+    return handle
+
+
+def _unlock(handle) -> None:
+    if handle is not None:
+        handle.close()  # closing the file releases the lock
 
 
 def read(folder: Path) -> tuple[dict, list[dict]]:

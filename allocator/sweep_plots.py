@@ -292,12 +292,14 @@ def tornado_plot(table: pd.DataFrame, measure: str, units: str, path, *, base_re
         ax.set_yticks(y, [_label(p) for p in t["parameter"]])
         ax.grid(axis="y", visible=False)
         ax.margins(x=0.15)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: compact(v)))
+        ax.xaxis.set_major_locator(MaxNLocator(5))  # the measure's own ticks: compact() would
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)  # round close ones together
         ax.set_xlabel(_label(f"{measure} after ({units})" if str(units).strip() else f"{measure} after", 80))
         base_text = f", base {compact(base_result)}" if np.isfinite(base_result) else ""
         ax.set_title(_label(f"One-at-a-time sensitivity of {measure}{base_text}", 90))
         ax.legend(handles=[Patch(color=LOW, label="parameter at its lowest value"),
-                           Patch(color=HIGH, label="parameter at its highest value")], fontsize=7, loc="lower right")
+                           Patch(color=HIGH, label="parameter at its highest value")], fontsize=7,
+                  loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)  # below the axis: never on a bar
         return _save(fig, path)
 
 
@@ -315,9 +317,10 @@ def plot_sweep(tidy: pd.DataFrame, parameters, folder, *, measures=None, base: d
     measures : sequence of str, optional
         The measures to plot; by default those of `DEFAULT_MEASURES` in the results.
     base : dict, optional
-        Each parameter's base value; when given, ``tornado.png`` shows the
-        one-at-a-time sensitivity of "sii_outcome" (or the first default measure
-        present).
+        Each parameter's base value (a one-at-a-time design): each parameter's plot
+        then shows only the points where every other parameter is at its base, and
+        ``tornado.png`` shows the one-at-a-time sensitivity of "sii_outcome" (or the
+        first default measure present).
 
     Returns
     -------
@@ -340,7 +343,14 @@ def plot_sweep(tidy: pd.DataFrame, parameters, folder, *, measures=None, base: d
         stem = safe_name(parameter)
         stem = next(s for s in (stem, *(f"{stem}_{k}" for k in range(2, len(taken) + 2))) if s.lower() not in taken)
         taken.add(stem.lower())
-        written.append(measure_plot(tidy, parameter, measures, folder / f"{stem}.png"))
+        rows_for = tidy
+        if base is not None:  # one at a time: only the points where every other parameter is at base
+            keep = np.ones(len(tidy), dtype=bool)
+            for other in parameters:
+                if other != parameter and other in base:
+                    keep &= np.isclose(_numbers(tidy[other]).to_numpy(float), base[other], rtol=RTOL, atol=ATOL)
+            rows_for = tidy[keep]
+        written.append(measure_plot(rows_for, parameter, measures, folder / f"{stem}.png"))
     if measures and rows["draw"].notna().any():
         written.append(distribution_plot(tidy, measures, folder / "distributions.png"))
     if base is not None:

@@ -29,6 +29,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -47,7 +48,18 @@ from .scenario import Scenario, load
 DESIGNS = ("grid", "one-at-a-time")
 BASE = "base"  # the scenario as loaded, next to its [[option]] blocks
 DEFAULT_SEED = 1
-SWEEP_KEYS = {"design", "samples", "seed", "options", "chunk_size"}
+SWEEP_KEYS = {"design", "samples", "seed", "options", "chunk_size", "model_uncertainty"}
+MAX_POINTS = 2_000_000  # a plan is listed in memory and saved with the results
+
+
+class SweepError(ScenarioError):
+    """The sweep's own settings (--vary, a sweep file, options, seed) are wrong (exit code 2)."""
+
+    subject = "the sweep's settings"
+
+
+def _bad(where: str, text: str) -> SweepError:
+    return SweepError([Problem(where, text)])
 
 
 class SweepInterrupted(AllocatorError):
@@ -78,20 +90,20 @@ def parse_values(text: str, name: str, where: str = "--vary") -> list[float]:
         try:
             value = float(part.replace("_", ""))
         except ValueError:
-            raise ScenarioError([Problem(where, f"{name!r}: expected a number, got {part.strip()!r}")]) from None
+            raise _bad(where, f"{name!r}: expected a number, got {part.strip()!r}") from None
         if not np.isfinite(value):
-            raise ScenarioError([Problem(where, f"{name!r}: expected a finite number, got {part!r}")])
+            raise _bad(where, f"{name!r}: expected a finite number, got {part!r}")
         return value
 
     if ":" in text:
         parts = text.split(":")
         if len(parts) != 3:
-            raise ScenarioError([Problem(where, f"{name!r}: expected start:stop:count, got {text!r}")])
+            raise _bad(where, f"{name!r}: expected start:stop:count, got {text!r}")
         start, stop = number(parts[0]), number(parts[1])
         count = number(parts[2])
-        if count != int(count) or count < 1:
-            raise ScenarioError([Problem(where, f"{name!r}: the count in start:stop:count must be a "
-                                         f"whole number >= 1, got {parts[2]!r}")])
+        if count != int(count) or not 1 <= count <= MAX_POINTS:
+            raise _bad(where, f"{name!r}: the count in start:stop:count must be a whole number from 1 "
+                       f"to {MAX_POINTS:,}, got {parts[2]!r}")
         return [float(v) for v in np.linspace(start, stop, int(count))]
     return [number(p) for p in text.split(",") if p.strip()]
 
@@ -102,8 +114,10 @@ def parse_vary(items) -> dict[str, list[float]]:
     for item in items:
         name, sep, spec = str(item).partition("=")
         if not sep or not name.strip():
-            raise ScenarioError([Problem("--vary", f"expected NAME=VALUES (e.g. budget=30e6:50e6:21), "
-                                         f"got {item!r}")])
+            raise _bad("--vary", f"expected NAME=VALUES (e.g. budget=30e6:50e6:21), got {item!r}")
+        if name.strip() in out:
+            raise _bad("--vary", f"{name.strip()!r} is given twice: give all its values at once "
+                       "(a,b,c or start:stop:count)")
         out[name.strip()] = parse_values(spec, name.strip())
     return out
 
@@ -116,35 +130,58 @@ def read_sweep_file(path: Path) -> dict:
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ScenarioError([Problem(shown, f"cannot read the sweep file: {exc.strerror}")]) from None
+        raise _bad(shown, f"cannot read the sweep file: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([Problem(shown, f"not valid TOML: {exc}")]) from None
+        raise _bad(shown, f"not valid TOML: {exc}") from None
     unknown = sorted(set(data) - {"sweep", "vary", "uncertain"})
     if unknown:
-        raise ScenarioError([Problem(shown, f"unknown section [{unknown[0]}] (known: sweep, vary, uncertain)")])
+        raise _bad(shown, f"unknown section [{unknown[0]}] (known: sweep, vary, uncertain)")
+    for section in ("sweep", "vary"):
+        if not isinstance(data.get(section, {}), dict):
+            raise _bad(shown, f"'{section}' must be a table: write [{section}]")
     settings = data.get("sweep", {})
     bad = sorted(set(settings) - SWEEP_KEYS)
     if bad:
-        raise ScenarioError([Problem(shown, f"[sweep] unknown key '{bad[0]}' (known: {', '.join(sorted(SWEEP_KEYS))})")])
+        raise _bad(shown, f"[sweep] unknown key '{bad[0]}' (known: {', '.join(sorted(SWEEP_KEYS))})")
+    checks = {"design": (lambda v: v in DESIGNS, f"one of {', '.join(DESIGNS)}"),
+              "samples": (lambda v: _whole(v, 0), "a whole number >= 0"),
+              "seed": (lambda v: _whole(v, 0), "a whole number >= 0"),
+              "chunk_size": (lambda v: _whole(v, 1), "a whole number >= 1"),
+              "model_uncertainty": (lambda v: isinstance(v, bool), "true or false"),
+              "options": (lambda v: isinstance(v, bool) or isinstance(v, str) or (
+                  isinstance(v, list) and all(isinstance(x, str) for x in v)),
+                  "true, or a list of option names")}
+    for key, value in settings.items():
+        ok, expected = checks[key]
+        if not ok(value):
+            raise _bad(shown, f"[sweep] '{key}': expected {expected}, got {value!r}")
     vary = {}
     for name, spec in data.get("vary", {}).items():
         if isinstance(spec, dict):
-            keys = {"from", "to", "points"}
-            if set(spec) != keys:
-                raise ScenarioError([Problem(shown, f"[vary] '{name}': expected {{ from = .., to = .., "
-                                             f"points = .. }}, got {spec!r}")])
+            if set(spec) != {"from", "to", "points"}:
+                raise _bad(shown, f"[vary] '{name}': expected {{ from = .., to = .., points = .. }}, got {spec!r}")
             spec = f"{spec['from']}:{spec['to']}:{spec['points']}"
         elif isinstance(spec, list):
             spec = ",".join(str(v) for v in spec)
+        elif isinstance(spec, bool) or not isinstance(spec, (str, int, float)):
+            raise _bad(shown, f"[vary] '{name}': expected a list, \"start:stop:count\" or "
+                       f"{{ from, to, points }}, got {spec!r}")
         vary[name] = parse_values(str(spec), name, where=shown)
-    return {"settings": settings, "vary": vary,
-            "uncertain": uncertainty.blocks(data.get("uncertain"), shown), "path": shown}
+    try:
+        uncertain = uncertainty.blocks(data.get("uncertain"), shown)
+    except ScenarioError as exc:
+        raise SweepError(exc.problems) from None
+    return {"settings": settings, "vary": vary, "uncertain": uncertain, "path": shown}
 
 
-def model_uncertainty(scenario: Scenario) -> dict[str, uncertainty.Distribution]:
-    """Distributions declared by the scenario and its response models, by parameter."""
+def _whole(value, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def declared_uncertainty(scenario: Scenario, models: bool = True) -> dict[str, uncertainty.Distribution]:
+    """Distributions declared by the scenario (and its response models, unless ``models`` is False)."""
     out = {}
-    for model in scenario.response_models:
+    for model in scenario.response_models if models else ():
         for key, dist in model.uncertainty:
             out[f"response.{model.name}.{key}"] = dist
     out.update(dict(scenario.uncertain))
@@ -152,14 +189,45 @@ def model_uncertainty(scenario: Scenario) -> dict[str, uncertainty.Distribution]
 
 
 def fingerprint(scenario: Scenario) -> str:
-    """SHA-256 over the contents of every file the scenario was read from."""
-    digests = []
+    """SHA-256 of the scenario as solved: every input file's contents and every setting in memory.
+
+    A scenario changed in Python (``scenario.with_(...)``) has another fingerprint than
+    the files it was read from, so a sweep of it cannot be resumed as the other.
+    """
+    digest = hashlib.sha256()
+    files = []
     for name in scenario.inputs:
         try:
-            digests.append(hashlib.sha256(Path(name).read_bytes()).hexdigest())
+            files.append(hashlib.sha256(Path(name).read_bytes()).hexdigest())
         except OSError:
-            digests.append(f"unreadable:{Path(name).name}")
-    return hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest()
+            files.append(f"unreadable:{Path(name).name}")
+    digest.update("\n".join(sorted(files)).encode())
+    _digest(digest, {f.name: getattr(scenario, f.name) for f in dataclasses.fields(scenario)
+                     if f.name not in ("path", "inputs")})
+    return digest.hexdigest()
+
+
+def _digest(h, value) -> None:
+    """Feed a value's content into hash ``h``: arrays by bytes, frames by pandas' row hashes."""
+    if isinstance(value, np.ndarray):
+        h.update(str(value.dtype).encode() + str(value.shape).encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, pd.DataFrame):
+        h.update(",".join(map(str, value.columns)).encode())
+        h.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        h.update(type(value).__name__.encode())
+        _digest(h, {f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    elif isinstance(value, dict):
+        for key in sorted(value, key=str):
+            h.update(repr(key).encode())
+            _digest(h, value[key])
+    elif isinstance(value, (list, tuple)):
+        h.update(f"[{len(value)}".encode())
+        for item in value:
+            _digest(h, item)
+    else:
+        h.update(repr(value).encode())
 
 
 @dataclass(frozen=True)
@@ -175,6 +243,7 @@ class Plan:
     chunk_size: int
     points: tuple[dict, ...]
     fingerprint: str
+    solver: dict = dataclasses.field(default_factory=dict)  # solver, method, time limit
 
     @property
     def parameters(self) -> list[str]:
@@ -200,77 +269,101 @@ class Plan:
         return {"design": self.design, "grid": {k: list(v) for k, v in self.grid.items()},
                 "uncertain": {k: d.describe() for k, d in sorted(self.distributions.items())},
                 "samples": self.samples, "seed": self.seed, "options": list(self.options),
-                "chunk_size": self.chunk_size, "fingerprint": self.fingerprint,
+                "chunk_size": self.chunk_size, "scenario": self.fingerprint, "solver": self.solver,
                 "points": [[p["option"], p["draw"], [p["values"][k] for k in self.parameters]]
                            for p in self.points]}
 
 
 def make_plan(scenario: Scenario, vary: dict | None = None, *, design: str = "grid", samples: int = 0,
               seed: int | None = None, uncertain: dict | None = None, options=None,
-              chunk_size: int | None = None) -> Plan:
-    """Check the sweep's settings against ``scenario`` and list its points."""
+              chunk_size: int | None = None, model_uncertainty: bool = True,
+              solver: dict | None = None) -> Plan:
+    """Check the sweep's settings against ``scenario`` and list its points.
+
+    Points run option by option, grid point by grid point, draw by draw (the draws
+    innermost: consecutive points differ only in drawn inputs, the cheapest change
+    for a warm start).
+    """
     where = "sweep"
     grid = {}
     for name, values in (vary or {}).items():
-        parameters.resolve(scenario, name, where="--vary")
-        if isinstance(values, str):
-            values = parse_values(values, name)
-        values = tuple(float(v) for v in np.atleast_1d(np.asarray(values, dtype=float)))
+        try:
+            param = parameters.resolve(scenario, name, where="--vary")
+            if isinstance(values, str):
+                values = parse_values(values, name)
+            values = tuple(float(v) for v in np.atleast_1d(np.asarray(values, dtype=float)))
+            for v in values:  # a value no point could use is the sweep's mistake: say so now
+                parameters.check_value(param, v, "--vary")
+        except ScenarioError as exc:
+            raise SweepError(exc.problems) from None
         if not values:
-            raise ScenarioError([Problem("--vary", f"{name!r}: no values")])
+            raise _bad("--vary", f"{name!r}: no values")
         grid[name] = values
     if design not in DESIGNS:
-        raise ScenarioError([Problem(where, f"design: expected one of {', '.join(DESIGNS)}, got {design!r}")])
-    if not isinstance(samples, (int, np.integer)) or samples < 0:
-        raise ScenarioError([Problem(where, f"samples: expected a whole number >= 0, got {samples!r}")])
+        raise _bad(where, f"design: expected one of {', '.join(DESIGNS)}, got {design!r}")
+    if not _whole(samples, 0) and not (isinstance(samples, np.integer) and samples >= 0):
+        raise _bad(where, f"samples: expected a whole number >= 0, got {samples!r}")
+    if seed is not None and not _whole(seed, 0) and not (isinstance(seed, np.integer) and seed >= 0):
+        raise _bad(where, f"seed: expected a whole number >= 0, got {seed!r}")
+    if chunk_size is not None and not _whole(chunk_size, 1):
+        raise _bad(where, f"chunk_size: expected a whole number >= 1, got {chunk_size!r}")
+    samples = int(samples)
     distributions = {}
     if samples:
-        distributions = model_uncertainty(scenario)
+        distributions = declared_uncertainty(scenario, model_uncertainty)
         for name, d in (uncertain or {}).items():
             distributions[name] = d if isinstance(d, uncertainty.Distribution) else uncertainty.parse(d, where, name)
         if not distributions:
-            raise ScenarioError([Problem(where, "Monte Carlo needs uncertain inputs: declare [[uncertain]] "
-                                         "blocks (parameter = \"...\", distribution = ...) in the scenario "
-                                         "or a sweep file, or [uncertainty] in a response model")])
-        for name in distributions:
-            parameters.resolve(scenario, name, where="[[uncertain]]")
+            raise _bad(where, "Monte Carlo needs uncertain inputs: declare [[uncertain]] blocks "
+                       "(parameter = \"...\", distribution = ...) in the scenario or a sweep file, or "
+                       "[uncertainty] in a response model")
+        try:
+            for name in distributions:
+                parameters.resolve(scenario, name, where="[[uncertain]]")
+        except ScenarioError as exc:
+            raise SweepError(exc.problems) from None
         both = sorted(set(distributions) & set(grid))
         if both:
-            raise ScenarioError([Problem(where, f"'{both[0]}' is both varied on a grid and drawn at "
-                                         "random: drop one of the two")])
+            raise _bad(where, f"'{both[0]}' is both varied on a grid and drawn at random: drop one of the two")
         seed = DEFAULT_SEED if seed is None else int(seed)
     elif uncertain:
-        raise ScenarioError([Problem(where, "[[uncertain]] inputs are only drawn with samples > 0 "
-                                     "(--samples N)")])
+        raise _bad(where, "[[uncertain]] inputs are only drawn with samples > 0 (--samples N)")
     names = _options(scenario, options)
+    size = len(names) * max(samples, 1) * (int(np.prod([len(v) for v in grid.values()])) if grid else 1)
+    if size > MAX_POINTS:
+        raise _bad(where, f"the sweep has {size:,} points, more than {MAX_POINTS:,}: use fewer values, "
+                   "draws or options (or several sweeps)")
     grid_points = _grid_points(scenario, grid, design)
     draws = uncertainty.draw(distributions, samples, seed) if samples else {}
     points = []
     for option in names:
-        for d in range(max(samples, 1)):
-            drawn = {k: float(v[d]) for k, v in draws.items()}
-            for g in grid_points:
+        for g in grid_points:
+            for d in range(max(samples, 1)):
+                drawn = {k: float(v[d]) for k, v in draws.items()}
                 points.append({"point": len(points), "option": option, "draw": d if samples else None,
                                "values": {**g, **drawn}})
-    size = executors.chunk_plan(len(points), chunk_size)
-    return Plan(grid=grid, design=design, distributions=distributions, samples=int(samples),
-                seed=seed if samples else None, options=names, chunk_size=size, points=tuple(points),
-                fingerprint=fingerprint(scenario))
+    chunk = executors.chunk_plan(len(points), chunk_size)
+    return Plan(grid=grid, design=design, distributions=distributions, samples=samples,
+                seed=seed if samples else None, options=names, chunk_size=chunk, points=tuple(points),
+                fingerprint=fingerprint(scenario), solver=dict(solver or {}))
 
 
 def _options(scenario: Scenario, options) -> tuple[str, ...]:
     known = [o.name for o in scenario.options]
     if options is None or options is False:
         return (BASE,)
+    if BASE in known:
+        raise _bad("--option", f"the scenario has an [[option]] named '{BASE}', the name sweeps give the "
+                   "scenario as loaded: rename the option")
     if options is True or options == "all":
         return (BASE, *known)
     names = [options] if isinstance(options, str) else list(options)
     for name in names:
         if name != BASE and name not in known:
-            raise ScenarioError([Problem("--option", f"unknown option {name!r} (the scenario's options: "
-                                         f"{', '.join([BASE, *known])})")])
+            raise _bad("--option", f"unknown option {name!r} (the scenario's options: "
+                       f"{', '.join([BASE, *known])}; '{BASE}' is the scenario as loaded)")
     if len(set(names)) != len(names):
-        raise ScenarioError([Problem("--option", "an option is named twice")])
+        raise _bad("--option", "an option is named twice")
     return tuple(names)
 
 
@@ -282,9 +375,9 @@ def _grid_points(scenario: Scenario, grid: dict, design: str) -> list[dict]:
     base = {}
     for name in grid:
         value = parameters.base_value(scenario, name)
-        if not np.isfinite(value):
-            raise ScenarioError([Problem("--vary", f"{name!r} has no single base value in the scenario, "
-                                         "so it cannot be varied one at a time: use a grid")])
+        if np.isnan(value):
+            raise _bad("--vary", f"{name!r} has no single base value in the scenario, so it cannot be "
+                       "varied one at a time: use a grid")
         base[name] = value
     points = [dict(base)]
     for name, values in grid.items():
@@ -302,7 +395,7 @@ def sweep(scenario: Scenario | str | Path, vary: dict | None = None, *, design: 
           out: str | Path | None = None, resume: bool = False, workers: int | None = None,
           scheduler=None, progress: bool = False, chunk_size: int | None = None,
           solver: str = "highs", method: str = "auto", time_limit: float | None = None,
-          plots: bool = True) -> pd.DataFrame:
+          plots: bool = True, model_uncertainty: bool = True) -> pd.DataFrame:
     """Solve a scenario at every point of a grid and/or Monte Carlo draw; return a tidy table.
 
     Parameters
@@ -334,6 +427,9 @@ def sweep(scenario: Scenario | str | Path, vary: dict | None = None, *, design: 
         A Dask scheduler address (``tcp://host:8786``) or client: run the chunks there.
     progress : bool
         Show a progress bar on stderr.
+    model_uncertainty : bool
+        Draw the effect sizes declared in the response models' ``[uncertainty]``
+        tables (default); False draws only the scenario's and ``uncertain``'s inputs.
 
     Returns
     -------
@@ -355,8 +451,13 @@ def sweep(scenario: Scenario | str | Path, vary: dict | None = None, *, design: 
     """
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
+    if time_limit is not None and not (np.isfinite(time_limit) and time_limit > 0):
+        raise _bad("--time-limit", f"expected a number of seconds > 0, got {time_limit!r}")
     plan = make_plan(scenario, vary, design=design, samples=samples, seed=seed, uncertain=uncertain,
-                     options=options, chunk_size=chunk_size)
+                     options=options, chunk_size=chunk_size, model_uncertainty=model_uncertainty,
+                     solver={"solver": solver, "method": method, "time_limit": time_limit})
+    if out is not None:
+        _check_out(Path(out), scenario)
     context = executors.Context(scenario=scenario, options={o.name: o for o in scenario.options},
                                 solver=solver, method=method, time_limit=time_limit)
     results = run_plan(plan, context, out=out, resume=resume, workers=workers, scheduler=scheduler,
@@ -367,6 +468,23 @@ def sweep(scenario: Scenario | str | Path, vary: dict | None = None, *, design: 
     return table
 
 
+OUTPUTS = ("sweep.sqlite", "sweep.csv", "sweep.parquet", "summary.csv", "probabilities.csv", "sweep.json",
+           "plots")
+
+
+def _check_out(out: Path, scenario: Scenario) -> None:
+    """Refuse, before any solve, an output folder whose outputs would overwrite an input."""
+    from .store import StoreError
+
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"--out {out} is a file: give a folder (it is created if missing)")
+    inputs = {Path(p).resolve() for p in scenario.inputs}
+    for name in OUTPUTS:
+        target = (out / name).resolve()
+        if target in inputs or any(target in i.parents for i in inputs):
+            raise StoreError(f"{out / name} is an input of the scenario: choose another --out")
+
+
 def run_plan(plan: Plan, context, *, out=None, resume=False, workers=None, scheduler=None,
              progress=False) -> list[dict]:
     """Run the points of ``plan`` not yet saved; return every point's result."""
@@ -374,7 +492,7 @@ def run_plan(plan: Plan, context, *, out=None, resume=False, workers=None, sched
 
     workers = executors.default_workers() if workers is None else int(workers)
     if workers < 1:
-        raise ScenarioError([Problem("--workers", f"expected a whole number >= 1, got {workers}")])
+        raise _bad("--workers", f"expected a whole number >= 1, got {workers}")
     executor = ("dask" if scheduler is not None else f"{workers} local processes" if workers > 1
                 else "this process")
     store = Store.open(Path(out), plan.to_json(), resume=resume, executor=executor) if out is not None else None
@@ -471,16 +589,40 @@ def _num(value) -> float:
     return float("nan") if value is None else float(value)
 
 
-def summary(table: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
-    """Mean, spread and 90% interval of each measure per option (and grid value).
+TIE_RTOL = 1e-6  # two options' values closer than this (relative) are tied: solver tolerance
 
-    ``by`` defaults to the grid parameters (the varied columns that are not drawn).
+
+def grid_columns(table: pd.DataFrame) -> list[str]:
+    """The grid parameters of a sweep table: from its attrs, or inferred (a table read from CSV).
+
+    Parameter columns sit between ``draw`` and ``status``; a drawn one is constant within
+    each draw and varies across draws, a grid one varies within a draw (or never).
     """
-    ok = table[table["status"] == "ok"]
+    if "grid" in table.attrs:
+        return [c for c in table.attrs["grid"] if c in table.columns]
+    columns = list(table.columns)
+    if "draw" not in columns or "status" not in columns:
+        return []
+    params = columns[columns.index("draw") + 1:columns.index("status")]
+    draws = table["draw"].notna()
+    if not draws.any():
+        return params
+    inside = table[draws].groupby("draw")[params].nunique().max() if params else pd.Series(dtype=int)
+    return [c for c in params if inside.get(c, 1) > 1 or table[c].nunique() <= 1]
+
+
+def summary(table: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+    """Mean, spread and 90% interval of each measure per option and grid value.
+
+    ``by`` defaults to the grid parameters (`grid_columns`).  Each row also counts the
+    group's points and failed points; a group where every point failed has one row with
+    an empty measure, so it is not lost from the summary.
+    """
     if by is None:
-        by = [c for c in table.attrs.get("grid", []) if c in table.columns]
-    keys = ["option", *by, "measure", "units"]
-    groups = ok.groupby(keys, sort=False, dropna=False)
+        by = grid_columns(table)
+    group = ["option", *by]
+    ok = table[table["status"] == "ok"]
+    groups = ok.groupby([*group, "measure", "units"], sort=False, dropna=False)
     after = groups["after"]
     out = pd.DataFrame({
         "n": after.count(),
@@ -488,45 +630,63 @@ def summary(table: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
         "p05": after.quantile(0.05), "p50": after.median(), "p95": after.quantile(0.95),
         "before": groups["before"].first(), "change_mean": groups["change"].mean(),
     }).reset_index()
-    points = table.groupby(["option", *by], sort=False, dropna=False)["point"].nunique().rename("points")
-    failed = (table[table["status"] != "ok"].groupby(["option", *by], sort=False, dropna=False)["point"]
-              .nunique().rename("failed"))
-    out = out.merge(points.reset_index(), on=["option", *by], how="left")
-    out = out.merge(failed.reset_index(), on=["option", *by], how="left")
-    out["failed"] = out["failed"].fillna(0).astype(int)
-    return out
+    marked = table.assign(_failed=table["point"].where(table["status"] != "ok"))
+    counts = marked.groupby(group, sort=False, dropna=False).agg(
+        points=("point", "nunique"), failed=("_failed", "nunique")).reset_index()
+    out = counts.merge(out, on=group, how="left")
+    out["measure"] = out["measure"].fillna("")
+    out["units"] = out["units"].fillna("")
+    out["n"] = out["n"].fillna(0).astype(int)
+    first = ["option", *by, "measure", "units", "n", "mean", "sd", "p05", "p50", "p95", "before",
+             "change_mean", "points", "failed"]
+    return out[first]
 
 
-def probabilities(table: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+def probabilities(table: pd.DataFrame, by: list[str] | None = None, rtol: float = TIE_RTOL) -> pd.DataFrame:
     """For every pair of options and measure: how often A's value is below / above B's.
 
-    Pairs are matched on the Monte Carlo draw (the same inputs), so ``p_a_lower`` of
-    ``sii_outcome`` is the probability that option A leaves a smaller SII than option B:
-    A narrows the gradient more.
+    Pairs are matched on the Monte Carlo draw (the same inputs) and the grid values.
+    Values within ``rtol`` (relative) of each other are tied: two optima differ by the
+    solver's tolerance, not by anything an option does.  ``p_a_lower`` / ``p_a_higher``
+    compare the values; ``p_a_closer_to_zero`` compares their size, which is what
+    "narrows the gradient" means for an SII, a gap or a concentration index whatever
+    its sign (PHE's SII is negative where the outcome is worse in less deprived areas).
     """
+    columns = ["measure", "option_a", "option_b", "draws", "p_a_lower", "p_a_higher", "p_tied",
+               "p_a_closer_to_zero", "p_a_further_from_zero"]
     ok = table[(table["status"] == "ok") & table["draw"].notna()]
     if ok.empty or ok["option"].nunique() < 2:
-        return pd.DataFrame(columns=["measure", "option_a", "option_b", "draws", "p_a_lower",
-                                     "p_a_higher", "p_tied"])
+        return pd.DataFrame(columns=columns)
     if by is None:
-        by = [c for c in table.attrs.get("grid", []) if c in table.columns]
-    wide = ok.pivot_table(index=["measure", *by, "draw"], columns="option", values="after",
-                          aggfunc="first", dropna=False)
+        by = grid_columns(table)
+    # unstack refuses duplicate keys: a table whose grid columns are unknown fails loudly
+    wide = ok.set_index(["measure", *by, "draw", "option"])["after"].unstack("option")
     rows = []
     names = list(dict.fromkeys(ok["option"]))
     for a, b in itertools.permutations(names, 2):
         both = wide[[a, b]].dropna()
         if both.empty:
             continue
-        lower = (both[a] < both[b]).groupby(level=["measure", *by], dropna=False)
-        higher = (both[a] > both[b]).groupby(level=["measure", *by], dropna=False)
-        frame = pd.DataFrame({"draws": lower.size(), "p_a_lower": lower.mean(), "p_a_higher": higher.mean()})
-        frame["p_tied"] = 1.0 - frame["p_a_lower"] - frame["p_a_higher"]
+        x, y = both[a], both[b]
+        tied = (x - y).abs() <= rtol * np.maximum(x.abs(), y.abs())
+        size_tied = (x.abs() - y.abs()).abs() <= rtol * np.maximum(x.abs(), y.abs())
+        levels = ["measure", *by]
+        frame = pd.DataFrame({
+            "draws": tied.groupby(level=levels, dropna=False).size(),
+            "p_a_lower": ((x < y) & ~tied).groupby(level=levels, dropna=False).mean(),
+            "p_a_higher": ((x > y) & ~tied).groupby(level=levels, dropna=False).mean(),
+            "p_tied": tied.groupby(level=levels, dropna=False).mean(),
+            "p_a_closer_to_zero": ((x.abs() < y.abs()) & ~size_tied).groupby(level=levels, dropna=False).mean(),
+            "p_a_further_from_zero": ((x.abs() > y.abs()) & ~size_tied).groupby(level=levels,
+                                                                                dropna=False).mean()})
         frame = frame.reset_index()
         frame.insert(1, "option_a", a)
         frame.insert(2, "option_b", b)
         rows.append(frame)
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(rows, ignore_index=True)
+    return out[["measure", *by, *columns[1:]]]
 
 
 def write_outputs(out: Path, plan: Plan, scenario: Scenario, table: pd.DataFrame, *,

@@ -122,11 +122,11 @@ def run_serial(context: Context, chunks: list[list[dict]], on_result) -> None:
             on_result([result])
 
 
-def _serve(conn, payload: bytes) -> None:
-    """A local worker: receive chunks, send back each point's result, until told to stop."""
+def _serve(conn) -> None:
+    """A local worker: receive the context, then chunks; send back each point's result."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C stops
-    context = pickle.loads(payload)
     try:
+        context = pickle.loads(conn.recv_bytes())
         while True:
             chunk = conn.recv()
             if chunk is None:
@@ -158,9 +158,14 @@ def run_local(context: Context, chunks: list[list[dict]], on_result, workers: in
 
     def start() -> _Worker:
         parent, child = ctx.Pipe()
-        process = ctx.Process(target=_serve, args=(child, payload), daemon=True)
-        process.start()
+        process = ctx.Process(target=_serve, args=(child,), daemon=True)
+        with _sigint_ignored():  # inherited through exec: Ctrl-C during its start-up is the parent's
+            process.start()
         child.close()
+        try:  # the context goes over the worker's own pipe: a worker that dies while starting
+            parent.send_bytes(payload)  # cannot block start() on a pipe only it would read
+        except (BrokenPipeError, OSError):
+            pass  # it died already: drain() finds out and says why
         return _Worker(process, parent)
 
     def feed(w: _Worker) -> None:
@@ -233,6 +238,20 @@ def run_local(context: Context, chunks: list[list[dict]], on_result, workers: in
             w.process.join(timeout=5)
 
 
+class _sigint_ignored:
+    """Ignore SIGINT while starting a worker (main thread only), then restore the handler."""
+
+    def __enter__(self):
+        try:
+            self.previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread: signals are not ours to change
+            self.previous = None
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 def run_dask(context: Context, chunks: list[list[dict]], on_result, scheduler) -> None:
     """Run chunks as tasks on a Dask distributed cluster (``pip install 'allocator[dask]'``).
 
@@ -244,19 +263,34 @@ def run_dask(context: Context, chunks: list[list[dict]], on_result, scheduler) -
     except ImportError:
         raise ScenarioError("--scheduler needs Dask: pip install 'allocator[dask]'") from None
     own = not isinstance(scheduler, Client)
-    client = Client(scheduler) if own else scheduler
+    if own:
+        try:
+            client = Client(scheduler, timeout=30)
+        except (OSError, ValueError, TypeError) as exc:
+            raise WorkerError(f"cannot use the Dask scheduler {scheduler!r}: {exc}") from None
+    else:
+        client = scheduler
+    failed = []
     try:
         shared = client.scatter(context, broadcast=True)
         futures = [client.submit(chunk_results, shared, chunk, pure=False) for chunk in chunks]
         try:
             for future in as_completed(futures):
-                on_result(future.result())
+                try:
+                    results = future.result()
+                except Exception as exc:  # a killed Dask worker (KilledWorker), a lost task: not saved
+                    failed.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                on_result(results)
         finally:
             for future in futures:
                 future.cancel()
     finally:
         if own:
             client.close()
+    if failed:
+        raise WorkerError(f"{len(failed)} of {len(chunks)} tasks failed on the Dask cluster (first: "
+                          f"{failed[0]}); every other point is saved: --resume runs the missing ones")
 
 
 def default_workers() -> int:
@@ -267,7 +301,11 @@ def default_workers() -> int:
 
 
 def chunk_plan(n_points: int, size: int | None = None) -> int:
-    """Points per chunk: about 32 chunks, 1 to 50 points each, whatever the executor."""
+    """Points per chunk, whatever the executor: about 32 chunks of 8 to 50 points.
+
+    Each chunk starts cold and a cold solve costs about as much as ten warm ones, so
+    a chunk is at least 8 points long (or the whole sweep, if shorter).
+    """
     if size is not None:
         return max(1, int(size))
-    return int(np.clip(np.ceil(n_points / 32), 1, 50))
+    return int(np.clip(max(np.ceil(n_points / 32), min(n_points, 8)), 1, 50))

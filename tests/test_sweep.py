@@ -403,3 +403,127 @@ def test_uncertain_blocks_are_validated_with_the_scenario(tiny, block, message):
         assert f"unit_cost.{sid}: normal(mean=100, sd=10)" in result.output
     else:
         assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+# ------------------------------------------------------------------ found in review
+
+
+def test_ties_within_solver_tolerance_are_ties_and_gradients_compare_by_size():
+    table = pd.DataFrame({
+        "point": range(8), "option": ["A"] * 4 + ["B"] * 4, "draw": pd.array([0, 1, 2, 3] * 2, "Int64"),
+        "status": "ok", "reason": "", "measure": "sii_outcome", "units": "years", "before": -3.0,
+        "after": [-2.0, -3.0, 1.0, -2.0 * (1 + 1e-9), -3.0, -2.0, -1.0, -2.0],
+        "change": 0.0, "seconds": 0.0})
+    table.attrs["grid"] = []
+    p = sw.probabilities(table).set_index(["option_a", "option_b"]).loc[("A", "B")]
+    assert p["p_tied"] == pytest.approx(1 / 4)  # -2(1+1e-9) vs -2: the solver's noise, a tie
+    assert p["p_a_lower"] == pytest.approx(1 / 4) and p["p_a_higher"] == pytest.approx(2 / 4)
+    assert p["p_a_closer_to_zero"] == pytest.approx(1 / 4)  # |-2| < |-3|
+    assert p["p_a_further_from_zero"] == pytest.approx(1 / 4)  # |-3| > |-2|; |1| = |-1| is neither
+
+
+def test_summary_and_probabilities_work_on_a_table_read_back_from_csv(tmp_path):
+    s = allocator.load(QUICKSTART)
+    out = tmp_path / "out"
+    table = allocator.sweep(s, {"budget": [90e6, 120e6]}, samples=5, options=["base", "Fair share"],
+                            workers=1, out=out, plots=False)
+    back = pd.read_csv(out / "sweep.csv")
+    assert sw.grid_columns(back) == ["budget"]
+    pd.testing.assert_frame_equal(sw.summary(back), sw.summary(table), check_dtype=False, rtol=1e-6)  # CSV: 10 digits
+    pd.testing.assert_frame_equal(sw.probabilities(back), sw.probabilities(table), check_dtype=False)
+
+
+def test_a_grid_value_where_every_point_fails_stays_in_the_summary():
+    s = allocator.load(QUICKSTART)
+    table = allocator.sweep(s, {"floor_scale": [1.0, 3.0]}, workers=1)
+    summ = sw.summary(table)
+    failed = summ[summ["floor_scale"] == 3.0]
+    assert len(failed) == 1 and failed["failed"].item() == 1 and failed["n"].item() == 0
+    assert failed["measure"].item() == ""
+
+
+def test_values_no_point_could_use_are_refused_before_solving():
+    s = allocator.load(QUICKSTART)
+    for vary, message in [({"budget": [-1.0, 100e6]}, "expected a number > 0"),
+                          ({"tolerance": [1.5]}, "fraction in [0, 1)"),
+                          ({"budget": "1:2:5000000"}, "whole number from 1"),
+                          ({"floor_scale": [1.0] * 2000, "cost_scale": [1.0] * 2000}, "more than 2,000,000")]:
+        with pytest.raises(sw.SweepError) as caught:
+            sw.make_plan(s, vary)
+        assert message in str(caught.value)
+    with pytest.raises(sw.SweepError, match="seed"):
+        sw.make_plan(s, samples=2, seed=-1)
+
+
+def test_an_option_called_base_is_refused_not_silently_replaced(tiny):
+    edit(tiny / "scenario.toml", "[tables]", '[[option]]\nname = "base"\nobjective = "fair-share"\n\n[tables]')
+    s = allocator.load(tiny)
+    with pytest.raises(sw.SweepError, match="named 'base'"):
+        sw.make_plan(s, {"budget": [1e5]}, options=True)
+
+
+def test_resume_refuses_other_solver_settings_or_a_scenario_changed_in_memory(tmp_path):
+    s = allocator.load(QUICKSTART)
+    out = tmp_path / "out"
+    allocator.sweep(s, {"budget": [90e6, 100e6]}, workers=1, out=out, plots=False)
+    from allocator.store import StoreError
+
+    with pytest.raises(StoreError, match="solver settings"):
+        allocator.sweep(s, {"budget": [90e6, 100e6]}, workers=1, out=out, resume=True, method="simplex")
+    with pytest.raises(StoreError, match="the scenario"):
+        allocator.sweep(s.with_(objective="fair-share"), {"budget": [90e6, 100e6]}, workers=1, out=out,
+                        resume=True)
+    again = allocator.sweep(s, {"budget": [90e6, 100e6]}, workers=1, out=out, resume=True, plots=False)
+    assert again["point"].nunique() == 2
+
+
+def test_two_sweeps_cannot_write_to_one_folder_at_once(tmp_path):
+    from allocator.store import Store, StoreError
+
+    s = allocator.load(QUICKSTART)
+    plan = sw.make_plan(s, {"budget": [90e6]})
+    first = Store.open(tmp_path, plan.to_json(), resume=False, executor="test")
+    try:
+        with pytest.raises(StoreError, match="another sweep is writing"):
+            allocator.sweep(s, {"budget": [90e6]}, workers=1, out=tmp_path, resume=True)
+    finally:
+        first.close()
+
+
+def test_without_model_uncertainty_only_declared_inputs_are_drawn():
+    s = allocator.load(QUICKSTART)
+    plan = sw.make_plan(s, samples=3, model_uncertainty=False,
+                        uncertain={"cost_scale": {"distribution": "uniform", "low": 0.9, "high": 1.1}})
+    assert plan.parameters == ["cost_scale"]
+    with pytest.raises(sw.SweepError, match="needs uncertain inputs"):
+        sw.make_plan(s, samples=3, model_uncertainty=False)
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--seed", "-1", "--samples", "2"], 2, "-1"),
+    (["--time-limit", "0", "--vary", "budget=1e8"], 2, "0"),
+    (["--vary", "budget=1e8", "--vary", "budget=2e8"], 2, "given twice"),
+    (["--vary", "budget=1"], 1, "every point failed"),
+])
+def test_more_bad_settings_give_clear_exits(tmp_path, args, code, message):
+    result = CliRunner().invoke(main, ["sweep", str(QUICKSTART), "--out", str(tmp_path / "o"), "--workers", "1",
+                                       "-q", "--no-plots", *args])
+    assert result.exit_code == code, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_an_out_that_is_a_file_or_an_input_is_refused_before_solving(tmp_path):
+    afile = tmp_path / "f"
+    afile.write_text("x")
+    result = CliRunner().invoke(main, ["sweep", str(QUICKSTART), "--vary", "budget=1e8", "--out", str(afile), "-q"])
+    assert result.exit_code == 2 and "is a file" in result.output
+    spec = tmp_path / "sweep.toml"
+    for text, message in [("[sweep]\nsamples = true\n", "'samples': expected a whole number"),
+                          ("[sweep]\nseed = 'x'\n", "'seed'"), ("sweep = 3\n", "must be a table"),
+                          ("[sweep]\nchunk_size = 0\n", "'chunk_size'"),
+                          ("[vary]\nbudget = true\n", "expected a list")]:
+        spec.write_text(text)
+        result = CliRunner().invoke(main, ["sweep", str(QUICKSTART), "--sweep-file", str(spec), "--out",
+                                           str(tmp_path / "o2"), "-q"])
+        assert result.exit_code == 2 and message in result.output and str(spec) in result.output, result.output
+        assert "in the sweep's settings" in result.output
