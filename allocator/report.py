@@ -42,8 +42,9 @@ def neutralise(text: str) -> str:
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every text cell neutralised; numbers stay numbers."""
+    """A copy with every text cell (and column name) neutralised; numbers stay numbers."""
     out = frame.copy()
+    out.columns = [neutralise(c) if isinstance(c, str) else c for c in out.columns]
     for column in out.columns:
         values = out[column]
         if values.dtype == object or pd.api.types.is_string_dtype(values):

@@ -261,7 +261,7 @@ def run_dask(context: Context, chunks: list[list[dict]], on_result, scheduler) -
     try:
         from distributed import Client, as_completed
     except ImportError:
-        raise ScenarioError("--scheduler needs Dask: pip install 'allocator[dask]'") from None
+        raise WorkerError("--scheduler needs Dask: pip install 'allocator[dask]'") from None
     own = not isinstance(scheduler, Client)
     if own:
         try:
