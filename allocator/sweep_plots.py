@@ -350,6 +350,8 @@ def plot_sweep(tidy: pd.DataFrame, parameters, folder, *, measures=None, base: d
                 if other != parameter and other in base:
                     keep &= np.isclose(_numbers(tidy[other]).to_numpy(float), base[other], rtol=RTOL, atol=ATOL)
             rows_for = tidy[keep]
+        else:
+            rows_for = _one_line_per_other_value(tidy, rows, parameter, parameters)
         written.append(measure_plot(rows_for, parameter, measures, folder / f"{stem}.png"))
     if measures and rows["draw"].notna().any():
         written.append(distribution_plot(tidy, measures, folder / "distributions.png"))
@@ -409,6 +411,20 @@ def distribution_plot(tidy: pd.DataFrame, measures, path) -> Path:
             ax.set_ylabel(f"after ({_label(units[0], 30)})" if units else "after")
         fig.suptitle(f"Monte Carlo: {draws} draws (boxes 25-75%, whiskers 5-95%)", fontsize=10)
         return _save(fig, path)
+
+
+def _one_line_per_other_value(tidy: pd.DataFrame, rows: pd.DataFrame, parameter: str, parameters) -> pd.DataFrame:
+    """A two-parameter grid without draws: one line per option and value of the other
+    parameter (when that makes at most 8 lines), rather than a band pooling them."""
+    others = [q for q in parameters if q != parameter and _numbers(rows[q]).dropna().nunique() > 1]
+    if len(others) != 1 or rows["draw"].notna().any():
+        return tidy
+    other = others[0]
+    if rows["option"].nunique() * _numbers(rows[other]).dropna().nunique() > len(PALETTE):
+        return tidy
+    label = _label(other, 30)
+    return tidy.assign(option=tidy["option"].astype(str) + f", {label} = "
+                       + _numbers(tidy[other]).map(compact))
 
 
 def _ok(tidy: pd.DataFrame) -> pd.DataFrame:

@@ -83,16 +83,22 @@ def parse_values(text: str, name: str, where: str = "--vary") -> list[float]:
     [1.0, 1.5, 2.0]
     >>> parse_values("0.8, 1, 1.25", "x")
     [0.8, 1.0, 1.25]
+    >>> parse_values("0.03, none", "cap.x")  # a cap of 'none': no cap
+    [0.03, inf]
     """
     text = str(text).strip()
+    uncapped = parameters.split(name)[0] == "cap"
 
-    def number(part: str) -> float:
+    def number(part: str, listed: bool = False) -> float:
+        if listed and uncapped and part.strip().lower() in ("none", "inf"):
+            return float("inf")
         try:
             value = float(part.replace("_", ""))
         except ValueError:
             raise _bad(where, f"{name!r}: expected a number, got {part.strip()!r}") from None
         if not np.isfinite(value):
-            raise _bad(where, f"{name!r}: expected a finite number, got {part!r}")
+            raise _bad(where, f"{name!r}: expected a finite number, got {part!r}"
+                       + (" (a cap of 'none' is no cap)" if uncapped else ""))
         return value
 
     if ":" in text:
@@ -105,7 +111,7 @@ def parse_values(text: str, name: str, where: str = "--vary") -> list[float]:
             raise _bad(where, f"{name!r}: the count in start:stop:count must be a whole number from 1 "
                        f"to {MAX_POINTS:,}, got {parts[2]!r}")
         return [float(v) for v in np.linspace(start, stop, int(count))]
-    return [number(p) for p in text.split(",") if p.strip()]
+    return [number(p, listed=True) for p in text.split(",") if p.strip()]
 
 
 def parse_vary(items) -> dict[str, list[float]]:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allocator.sweep_plots import measure_plot, plot_sweep, safe_name, tornado_plot, tornado_table
+from allocator.sweep_plots import compact, measure_plot, plot_sweep, safe_name, tornado_plot, tornado_table
 
 PNG = b"\x89PNG\r\n\x1a\n"
 MEASURES = {"sii_outcome": "years", "mean_outcome": "years", "total_gain": "person-years",
@@ -205,3 +205,16 @@ def test_monte_carlo_sweeps_get_a_distribution_plot_per_option(tmp_path):
     other = plot_sweep(no_spread, [], tmp_path / "flat")[0]
     assert other.read_bytes() != path.read_bytes()
     assert plot_sweep(tidy[tidy["draw"].isna()], [], tmp_path / "none") == []  # no draws, no plot
+
+
+def test_a_two_parameter_grid_draws_one_line_per_value_of_the_other(tmp_path):
+    points = [{"budget": b, "floor": f} for b in (1e9, 2e9, 3e9) for f in (0.0, 0.5)]
+    tidy = tidy_frame(points)
+    written = plot_sweep(tidy, ["budget", "floor"], tmp_path / "grid", measures=["sii_outcome"])
+    pooled = measure_plot(tidy, "budget", ["sii_outcome"], tmp_path / "pooled.png")
+    assert written[0].name == "budget.png"
+    assert written[0].read_bytes() != pooled.read_bytes()  # two lines (floor 0, 0.5), not one band
+    lines = tidy.assign(option=tidy["option"] + ", floor = " + tidy["floor"].map(compact))
+    by_hand = measure_plot(lines, "budget", ["sii_outcome"], tmp_path / "by_hand.png",
+                           title="Sensitivity to budget")
+    assert written[0].read_bytes() == by_hand.read_bytes()
