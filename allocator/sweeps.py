@@ -33,6 +33,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -222,8 +223,9 @@ def _digest(h, value) -> None:
         h.update(",".join(map(str, value.columns)).encode())
         h.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        h.update(type(value).__name__.encode())
-        _digest(h, {f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+        h.update(type(value).__name__.encode())  # a model's path depends on how the folder was named:
+        _digest(h, {f.name: getattr(value, f.name) for f in dataclasses.fields(value)  # its file's
+                    if f.name != "path"})  # contents are hashed above
     elif isinstance(value, dict):
         for key in sorted(value, key=str):
             h.update(repr(key).encode())
@@ -321,8 +323,9 @@ def make_plan(scenario: Scenario, vary: dict | None = None, *, design: str = "gr
             distributions[name] = d if isinstance(d, uncertainty.Distribution) else uncertainty.parse(d, where, name)
         if not distributions:
             raise _bad(where, "Monte Carlo needs uncertain inputs: declare [[uncertain]] blocks "
-                       "(parameter = \"...\", distribution = ...) in the scenario or a sweep file, or "
-                       "[uncertainty] in a response model")
+                       "(parameter = \"...\", distribution = ...) in the scenario or a sweep file"
+                       + (", or [uncertainty] in a response model" if model_uncertainty else
+                          " (the response models' [uncertainty] is switched off)"))
         try:
             for name in distributions:
                 parameters.resolve(scenario, name, where="[[uncertain]]")
@@ -335,7 +338,11 @@ def make_plan(scenario: Scenario, vary: dict | None = None, *, design: str = "gr
     elif uncertain:
         raise _bad(where, "[[uncertain]] inputs are only drawn with samples > 0 (--samples N)")
     names = _options(scenario, options)
-    size = len(names) * max(samples, 1) * (int(np.prod([len(v) for v in grid.values()])) if grid else 1)
+    if design == "grid":
+        per_option = math.prod(len(v) for v in grid.values())  # Python integers: no overflow
+    else:
+        per_option = 1 + sum(len(v) for v in grid.values())
+    size = len(names) * max(samples, 1) * per_option
     if size > MAX_POINTS:
         raise _bad(where, f"the sweep has {size:,} points, more than {MAX_POINTS:,}: use fewer values, "
                    "draws or options (or several sweeps)")
@@ -364,6 +371,9 @@ def _options(scenario: Scenario, options) -> tuple[str, ...]:
     if options is True or options == "all":
         return (BASE, *known)
     names = [options] if isinstance(options, str) else list(options)
+    if not names:
+        raise _bad("--option", "no options to solve: name at least one (or leave options out to solve the "
+                   "scenario as loaded)")
     for name in names:
         if name != BASE and name not in known:
             raise _bad("--option", f"unknown option {name!r} (the scenario's options: "
@@ -482,10 +492,16 @@ def _check_out(out: Path, scenario: Scenario) -> None:
     """Refuse, before any solve, an output folder whose outputs would overwrite an input."""
     from .store import StoreError
 
-    if out.exists() and not out.is_dir():
-        raise StoreError(f"--out {out} is a file: give a folder (it is created if missing)")
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise StoreError(f"--out {out}: {folder} is a file: give a folder (it is created if missing)")
+            break
     inputs = {Path(p).resolve() for p in scenario.inputs}
     for name in OUTPUTS:
+        if (out / name).exists() and (out / name).is_dir() != (name == "plots"):
+            raise StoreError(f"{out / name} is in the way of the sweep's "
+                             f"{'plots folder' if name == 'plots' else 'file'}: choose another --out")
         target = (out / name).resolve()
         if target in inputs or any(target in i.parents for i in inputs):
             raise StoreError(f"{out / name} is an input of the scenario: choose another --out")
@@ -695,6 +711,17 @@ def probabilities(table: pd.DataFrame, by: list[str] | None = None, rtol: float 
     return out[["measure", *by, *columns[1:]]]
 
 
+def _finite(value):
+    """JSON has no Infinity or NaN: a cap of 'none' is written "inf", a missing value null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_outputs(out: Path, plan: Plan, scenario: Scenario, table: pd.DataFrame, *,
                   plots: bool = True) -> list[Path]:
     """sweep.csv / sweep.parquet (tidy), summary.csv, probabilities.csv, plots, sweep.json."""
@@ -734,5 +761,5 @@ def write_outputs(out: Path, plan: Plan, scenario: Scenario, table: pd.DataFrame
         if plan.design == "one-at-a-time":
             base = {k: parameters.base_value(scenario, k) for k in plan.grid}
         written += plot_sweep(table, list(plan.grid), out / "plots", base=base)
-    put("sweep.json", (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
+    put("sweep.json", (json.dumps(_finite(info), indent=2, sort_keys=True) + "\n").encode())
     return written

@@ -18,6 +18,7 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -122,11 +123,13 @@ def run_serial(context: Context, chunks: list[list[dict]], on_result) -> None:
             on_result([result])
 
 
-def _serve(conn) -> None:
-    """A local worker: receive the context, then chunks; send back each point's result."""
+def _serve(conn, context_file: str) -> None:
+    """A local worker: read the context, say so, then run chunks and send back each point."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C stops
     try:
-        context = pickle.loads(conn.recv_bytes())
+        with open(context_file, "rb") as handle:
+            context = pickle.load(handle)
+        conn.send(("ready", None))
         while True:
             chunk = conn.recv()
             if chunk is None:
@@ -144,13 +147,16 @@ class _Worker:
     conn: object
     chunk: list[dict] | None = None
     received: set = field(default_factory=set)
-    spoke: bool = False  # sent anything at all
+    spoke: bool = False  # said it is ready (read the context)
 
 
 def run_local(context: Context, chunks: list[list[dict]], on_result, workers: int) -> None:
     """Run chunks on ``workers`` local processes; a dead worker's unfinished points are re-run."""
     ctx = mp.get_context("spawn")
-    payload = pickle.dumps(context)
+    # the context goes to workers in a file: a pipe would make start() wait for each reader
+    handle, context_file = tempfile.mkstemp(prefix="allocator-sweep-", suffix=".pickle")
+    with os.fdopen(handle, "wb") as out:
+        pickle.dump(context, out)
     pending = [list(c) for c in chunks]
     pool: list[_Worker] = []
     restarts = 0
@@ -158,26 +164,19 @@ def run_local(context: Context, chunks: list[list[dict]], on_result, workers: in
 
     def start() -> _Worker:
         parent, child = ctx.Pipe()
-        process = ctx.Process(target=_serve, args=(child,), daemon=True)
+        process = ctx.Process(target=_serve, args=(child, context_file), daemon=True)
         with _sigint_ignored():  # inherited through exec: Ctrl-C during its start-up is the parent's
             process.start()
         child.close()
-        try:  # the context goes over the worker's own pipe: a worker that dies while starting
-            parent.send_bytes(payload)  # cannot block start() on a pipe only it would read
-        except (BrokenPipeError, OSError):
-            pass  # it died already: drain() finds out and says why
         return _Worker(process, parent)
 
     def feed(w: _Worker) -> None:
-        if pending:
-            w.chunk, w.received = pending.pop(0), set()
-            w.conn.send(w.chunk)
-        else:
-            w.chunk = None
-            try:
-                w.conn.send(None)
-            except (BrokenPipeError, OSError):
-                pass
+        w.chunk = pending.pop(0) if pending else None
+        w.received = set()
+        try:
+            w.conn.send(w.chunk)  # None: stop
+        except (BrokenPipeError, OSError):
+            pass  # it died: drain() finds out, and its chunk goes to another worker
 
     def drain(w: _Worker) -> None:
         """Pass on whatever ``w`` has sent; replace it if it died mid-chunk."""
@@ -186,8 +185,9 @@ def run_local(context: Context, chunks: list[list[dict]], on_result, workers: in
         try:
             while w.conn.poll():
                 kind, value = w.conn.recv()
-                w.spoke = True
-                if kind == "point":
+                if kind == "ready":  # it read the context: it started
+                    w.spoke = True
+                elif kind == "point":
                     batch.append(value)
                     w.received.add(value["point"])
                 else:  # chunk done
@@ -200,15 +200,16 @@ def run_local(context: Context, chunks: list[list[dict]], on_result, workers: in
         if w.chunk is None or not (dead or not w.process.is_alive()):
             return
         restarts += 1
-        mute_deaths += not w.spoke
+        mute_deaths += not w.spoke  # died before reading the context: could not start at all
         if mute_deaths >= 2:
             raise WorkerError(f"worker processes could not start (exit code {w.process.exitcode}). In a "
                               "script, call allocator.sweep under 'if __name__ == \"__main__\":' (workers "
                               "are new Python processes that import your script), or pass workers=1")
-        if restarts > MAX_RESTARTS:
-            raise WorkerError(f"local workers died {restarts} times (last exit code "
-                              f"{w.process.exitcode}); stopping: --resume runs the missing points")
         rest = [q for q in w.chunk if q["point"] not in w.received]
+        if restarts > MAX_RESTARTS:
+            at = f", the last while solving point {rest[0]['point']}" if rest else ""
+            raise WorkerError(f"local workers died {restarts} times (last exit code {w.process.exitcode}"
+                              f"{at}); stopping: every finished point is saved, --resume runs the others")
         w.chunk = None
         w.conn.close()
         pool.remove(w)
@@ -236,6 +237,7 @@ def run_local(context: Context, chunks: list[list[dict]], on_result, workers: in
                 w.process.terminate()
         for w in pool:
             w.process.join(timeout=5)
+        os.unlink(context_file)
 
 
 class _sigint_ignored:

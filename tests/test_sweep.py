@@ -527,3 +527,75 @@ def test_an_out_that_is_a_file_or_an_input_is_refused_before_solving(tmp_path):
                                            str(tmp_path / "o2"), "-q"])
         assert result.exit_code == 2 and message in result.output and str(spec) in result.output, result.output
         assert "in the sweep's settings" in result.output
+
+
+def test_a_point_that_kills_its_worker_is_named_and_the_rest_is_saved(tmp_path):
+    script = tmp_path / "crash.py"
+    script.write_text(f'''
+import os
+import allocator
+import allocator.workers as w
+
+real = w.run_point
+
+
+def deadly(context, point, resolver=None):
+    if point["point"] == 8:
+        os._exit(139)  # as a segfault or the out-of-memory killer would
+    return real(context, point, resolver)
+
+
+w.run_point = deadly  # module level: the spawned workers import this script too
+
+if __name__ == "__main__":
+    try:
+        allocator.sweep({str(QUICKSTART)!r}, {{"budget": "90e6:110e6:24"}}, workers=2, chunk_size=4,
+                        out={str(tmp_path / "out")!r}, plots=False)
+    except allocator.AllocatorError as exc:
+        print("ERROR", exc)
+''')
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "ERROR local workers died" in done.stdout, done.stdout + done.stderr
+    assert "point 8" in done.stdout and "__main__" not in done.stdout
+    _, points = read(tmp_path / "out")
+    saved = {p["point"] for p in points}
+    assert 8 not in saved and {0, 1, 2, 3, 4, 5, 6, 7} <= saved
+
+
+def test_plan_size_is_counted_without_overflow_and_by_design():
+    s = allocator.load(QUICKSTART)
+    huge = {name: "0.5:1.5:65536" for name in ("floor_scale", "cost_scale", "response_scale", "epsilon")}
+    with pytest.raises(sw.SweepError, match="more than 2,000,000"):
+        sw.make_plan(s, huge)  # 65536^4 = 2^64: an int64 product would wrap to 0
+    oat = {name: "0.5:1.5:200" for name in ("floor_scale", "cost_scale", "response_scale")}
+    assert len(sw.make_plan(s, oat, design="one-at-a-time").points) <= 601
+    with pytest.raises(sw.SweepError, match="no options"):
+        sw.make_plan(s, {"budget": [1e8]}, options=[])
+
+
+def test_the_same_scenario_named_another_way_resumes(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    monkeypatch.chdir(ROOT)
+    allocator.sweep("scenarios/quickstart", {"budget": [90e6, 100e6]}, workers=1, out=out, plots=False)
+    monkeypatch.chdir(tmp_path)
+    again = allocator.sweep(str(QUICKSTART) + "/", {"budget": [90e6, 100e6]}, workers=1, out=out,
+                            resume=True, plots=False)
+    assert again["point"].nunique() == 2
+
+
+def test_outputs_in_the_way_are_refused_before_solving_and_sweep_json_is_strict(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    s = allocator.load(QUICKSTART)
+    from allocator.store import StoreError
+
+    with pytest.raises(StoreError, match="is a file"):
+        allocator.sweep(s, {"budget": [1e8]}, workers=1, out=tmp_path / "afile" / "sub")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "plots").write_text("x")
+    with pytest.raises(StoreError, match="in the way"):
+        allocator.sweep(s, {"budget": [1e8]}, workers=1, out=tmp_path / "o")
+    out = tmp_path / "caps"
+    allocator.sweep(s, {"cap.drug_alcohol": "0.01,none"}, workers=1, out=out, plots=False)
+    info = json.loads((out / "sweep.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert info["plan"]["grid"]["cap.drug_alcohol"] == [0.01, "inf"]
