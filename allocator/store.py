@@ -11,6 +11,7 @@ and runs only the others.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -127,10 +128,9 @@ class Store:
 
     def close(self) -> None:
         """Close; back to a single file (the write-ahead log folded in) when nothing else reads it."""
-        try:
+        # another reader may hold it (OperationalError): the log then stays, still consistent
+        with contextlib.suppress(sqlite3.OperationalError):
             self._db.execute("PRAGMA journal_mode=DELETE")
-        except sqlite3.OperationalError:  # another reader holds it: the log stays, still consistent
-            pass
         self._db.close()
         _unlock(self._lock)
 

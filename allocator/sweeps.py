@@ -536,14 +536,12 @@ def run_plan(plan: Plan, context, *, out=None, resume=False, workers=None, sched
             finished[0] += len(batch)
             bar(len(batch))
 
-        try:
-            if not chunks:  # everything was done before: only the tables are (re)written
-                pass
-            elif scheduler is not None:
+        try:  # no chunks: everything was done before, only the tables are (re)written
+            if chunks and scheduler is not None:
                 executors.run_dask(context, chunks, on_result, scheduler)
-            elif workers > 1 and len(chunks) > 1:
+            elif chunks and workers > 1 and len(chunks) > 1:
                 executors.run_local(context, chunks, on_result, workers)
-            else:
+            elif chunks:
                 executors.run_serial(context, chunks, on_result)
         except KeyboardInterrupt:
             raise SweepInterrupted(len(done) + finished[0], len(plan.points), out) from None

@@ -14,6 +14,7 @@ a worker that dies has the unfinished part of its chunk handed to a new worker.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import pickle
@@ -82,10 +83,8 @@ def run_point(context: Context, point: dict, resolver=None) -> dict:
     except InfeasibleError as exc:
         out["status"], out["reason"] = "infeasible", str(exc)
         if scenario is not None and "proved" in str(exc):
-            try:
+            with contextlib.suppress(Exception):  # the explanation is a courtesy; the status stands
                 out["reason"] = explain(scenario)
-            except Exception:  # the explanation is a courtesy; the status stands
-                pass
     except ScenarioError as exc:
         out["status"], out["reason"] = "invalid", "; ".join(p.message for p in exc.problems)
     except SolverError as exc:
@@ -173,10 +172,8 @@ def run_local(context: Context, chunks: list[list[dict]], on_result, workers: in
     def feed(w: _Worker) -> None:
         w.chunk = pending.pop(0) if pending else None
         w.received = set()
-        try:
-            w.conn.send(w.chunk)  # None: stop
-        except (BrokenPipeError, OSError):
-            pass  # it died: drain() finds out, and its chunk goes to another worker
+        with contextlib.suppress(BrokenPipeError, OSError):  # if it died, drain() finds out
+            w.conn.send(w.chunk)  # (None: stop)                and its chunk goes to another worker
 
     def drain(w: _Worker) -> None:
         """Pass on whatever ``w`` has sent; replace it if it died mid-chunk."""
