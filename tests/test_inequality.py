@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from phe import phe_fit
 
 from allocator import inequality
 from allocator.inequality import (
@@ -44,14 +45,6 @@ def _expected(name: str) -> pd.Series:
     table = pd.read_csv(DATA / "phe_sii_deciles_expected.csv")
     return table.set_index("Area").loc[name]
 
-
-def _phe_fit(values: np.ndarray, populations: np.ndarray) -> tuple[float, float]:
-    """PHE's own formulation: no-intercept LS of sqrt(a)y on [sqrt(a), b sqrt(a)]."""
-    a = populations / populations.sum()
-    b = np.cumsum(a) - a / 2
-    design = np.column_stack([np.sqrt(a), b * np.sqrt(a)])
-    (b0, b1), *_ = np.linalg.lstsq(design, np.sqrt(a) * values, rcond=None)
-    return float(b0), float(b1)
 
 
 pops = st.integers(min_value=1, max_value=100_000)
@@ -115,8 +108,8 @@ def test_sii_confidence_takes_draws_at_r_one_based_positions():
     se = np.array([1.0, 2.0, 0.5, 1.5])
     ci = sii_confidence(values, populations, se, repetitions=40, seed=7)
     draws = np.random.default_rng(7).normal(values, se, size=(40, 4))
-    slopes = sorted(_phe_fit(d, populations)[1] for d in draws)
-    riis = sorted((b0 + b1) / b0 for b0, b1 in (_phe_fit(d, populations) for d in draws))
+    slopes = sorted(phe_fit(d, populations)[1] for d in draws)
+    riis = sorted((b0 + b1) / b0 for b0, b1 in (phe_fit(d, populations) for d in draws))
     assert ci.sii_lower == pytest.approx(slopes[0], rel=1e-12)
     assert ci.sii_upper == pytest.approx(slopes[38], rel=1e-12)
     assert ci.rii_lower == pytest.approx(riis[0], rel=1e-12)
@@ -147,7 +140,7 @@ def test_sii_confidence_is_reproducible_and_collapses_without_error():
 @given(grouped())
 def test_sii_agrees_with_phe_design_matrix_least_squares(data):
     values, populations = data
-    b0, b1 = _phe_fit(values, populations)
+    b0, b1 = phe_fit(values, populations)
     result = sii(values, populations)
     assert result.sii == pytest.approx(b1, rel=1e-7, abs=1e-7)
     assert result.intercept == pytest.approx(b0, rel=1e-7, abs=1e-7)
@@ -519,7 +512,7 @@ def test_phe_sii_untransformed_rate_and_proportion_follow_simulation_func(value_
     back = np.exp if value_type == "rate" else (lambda x: 1 / (1 + np.exp(-x)))
     se = (link(upper) - link(lower)) / 2 / 1.959963984540054
     draws = back(np.random.default_rng(5).normal(link(values), se, size=(40, 5)))
-    fits = [_phe_fit(d, RATE_POP) for d in draws]
+    fits = [phe_fit(d, RATE_POP) for d in draws]
     slopes = sorted(b1 for _, b1 in fits)
     riis = sorted((b0 + b1) / b0 for b0, b1 in fits)
     # R = 40 at 95%: 1-based positions round(1.0) = 1 and round(39.0) = 39.
