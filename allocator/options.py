@@ -139,36 +139,19 @@ def parse(blocks: object, shown: str, service_ids: tuple[str, ...], problems: li
 
 
 def apply(scenario, spec: OptionSpec):
-    """The scenario with the option's settings; raises `ScenarioError` if it cannot work."""
-    from .scenario import check_budget
+    """The scenario with the option's settings; raises `ScenarioError` if it cannot work.
+
+    The numbers go through `allocator.parameters.apply` (the names sweeps use), so an
+    option and a sweep point that set the same values give the same scenario.
+    """
+    from .parameters import apply as set_parameters
 
     o = dict(spec.overrides)
-    changes = {k: o.pop(k) for k in ("budget_gbp", "budget_mode", "objective", "proportionality",
-                                      "tolerance", "pace", "epsilon", "sii_reduction",
-                                      "gap_reduction") if k in o}
-    if "min_slope" in o:
-        changes["min_slope"] = np.full(scenario.n_services, o.pop("min_slope"))
-    if "min_slopes" in o:
-        slopes = scenario.min_slope.copy()
-        for sid, value in o.pop("min_slopes").items():
-            slopes[scenario.service_ids.index(sid)] = value
-        changes["min_slope"] = slopes
-    floor, cap = scenario.floor.copy(), scenario.cap.copy()
-    floor *= o.pop("floor_scale", 1.0)
-    index = {sid: j for j, sid in enumerate(scenario.service_ids)}
-    for sid, value in o.pop("floors", {}).items():
-        floor[index[sid]] = value
-    for sid, value in o.pop("caps", {}).items():
-        cap[index[sid]] = value
-    changes["floor"], changes["cap"] = floor, cap
-    changed = dataclasses.replace(scenario, name=f"{scenario.name}: {spec.name}", **changes)
-    bad = np.flatnonzero(changed.cap < changed.floor)
-    if bad.size:
-        from .errors import ScenarioError
-
-        j = int(bad[0])
-        raise ScenarioError([Problem(str(scenario.path), f"option '{spec.name}': the cap of "
-                                     f"{scenario.service_ids[j]} ({changed.cap[j]:g}) is below its "
-                                     f"floor ({changed.floor[j]:g})")])
-    check_budget(changed)
-    return changed
+    fields = {k: o.pop(k) for k in ("budget_mode", "objective", "proportionality", "pace") if k in o}
+    values = {"budget": o.pop("budget_gbp")} if "budget_gbp" in o else {}
+    values.update({k: o.pop(k) for k in ("tolerance", "epsilon", "sii_reduction", "gap_reduction",
+                                          "min_slope", "floor_scale") if k in o})
+    for key, prefix in (("min_slopes", "min_slope"), ("floors", "floor"), ("caps", "cap")):
+        values.update({f"{prefix}.{sid}": value for sid, value in o.pop(key, {}).items()})
+    renamed = dataclasses.replace(scenario, name=f"{scenario.name}: {spec.name}", **fields)
+    return set_parameters(renamed, values, where=f"{scenario.path} [[option]] '{spec.name}'")

@@ -10,9 +10,9 @@ change with the same dotted names::
     min_slope, min_slope.<service>  minimum slope of intensity on need (units per head)
     pace.max_decrease, pace.max_increase   pace-of-change limits (fractions)
     floor.<service>, cap.<service>  universal floor / cap (units per head)
-    floor_scale                     every floor times this
+    floor_scale                     every floor times this (a floor.<service> also given wins)
     unit_cost.<service>             GBP per unit
-    cost_scale                      every unit cost times this
+    cost_scale                      every unit cost times this (likewise unit_cost.<service>)
     need.<model>.<column>           weight of a column in a need formula
     need.<model>.constant           the formula's constant
     response.<model>.scale          a response curve's gains times this (effect size)
@@ -183,20 +183,20 @@ def apply(scenario, values: Mapping[str, float], where: str = "parameter", *, ch
     from .scenario import check_budget
 
     params = [(resolve(scenario, name, where), value) for name, value in values.items()]
+    values = [(p, check_value(p, raw, where)) for p, raw in params]
+    # scales first: a service's own floor or unit cost, if also given, is taken as it is
+    scales = {"floor_scale": 1.0, "cost_scale": 1.0}
+    scales.update({p.kind: value for p, value in values if p.kind in scales})
     changes: dict = {}
-    floor, cap = scenario.floor.copy(), scenario.cap.copy()
-    unit_cost, slopes = scenario.unit_cost.copy(), scenario.min_slope.copy()
+    floor, cap = scenario.floor * scales["floor_scale"], scenario.cap.copy()
+    unit_cost, slopes = scenario.unit_cost * scales["cost_scale"], scenario.min_slope.copy()
     pace = list(scenario.pace) if scenario.pace is not None else None
     need_edits: dict[str, dict[str, float]] = {}
     response_scale = np.ones(scenario.n_services)
-    scales = {"floor_scale": 1.0, "cost_scale": 1.0}
     index = {sid: j for j, sid in enumerate(scenario.service_ids)}
-    for p, raw in params:
-        value = check_value(p, raw, where)
+    for p, value in values:
         if p.kind in SCALARS:
             changes[SCALARS[p.kind]] = value
-        elif p.kind in scales:
-            scales[p.kind] = value
         elif p.kind == "response_scale":
             response_scale *= value
         elif p.kind == "response":
@@ -212,8 +212,6 @@ def apply(scenario, values: Mapping[str, float], where: str = "parameter", *, ch
             pace[0 if p.target == "max_decrease" else 1] = value
         elif p.kind == "need":
             need_edits.setdefault(p.target, {})[p.column] = value
-    floor *= scales["floor_scale"]
-    unit_cost *= scales["cost_scale"]
     changes.update(floor=floor, cap=cap, unit_cost=unit_cost, min_slope=slopes)
     if pace is not None:
         changes["pace"] = tuple(pace)

@@ -599,3 +599,19 @@ def test_outputs_in_the_way_are_refused_before_solving_and_sweep_json_is_strict(
     allocator.sweep(s, {"cap.drug_alcohol": "0.01,none"}, workers=1, out=out, plots=False)
     info = json.loads((out / "sweep.json").read_text(), parse_constant=lambda c: pytest.fail(c))
     assert info["plan"]["grid"]["cap.drug_alcohol"] == [0.01, "inf"]
+
+
+def test_an_option_and_the_same_parameters_give_the_same_scenario():
+    from allocator.options import OptionSpec, apply as apply_option
+
+    s = allocator.load(QUICKSTART)
+    sid = s.service_ids[0]
+    spec = OptionSpec(name="x", overrides={"budget_gbp": 110e6, "floor_scale": 1.1,
+                                           "floors": {sid: 0.7}, "caps": {sid: np.inf}, "tolerance": 0.1})
+    via_option = apply_option(s, spec)
+    via_parameters = parameters.apply(s, {"budget": 110e6, "floor_scale": 1.1, f"floor.{sid}": 0.7,
+                                          f"cap.{sid}": np.inf, "tolerance": 0.1})
+    for field in ("budget_gbp", "floor", "cap", "tolerance", "unit_cost", "min_slope"):
+        np.testing.assert_array_equal(getattr(via_option, field), getattr(via_parameters, field), err_msg=field)
+    assert via_parameters.floor[0] == 0.7  # a service's own floor is not scaled again
+    np.testing.assert_allclose(via_parameters.floor[1:], s.floor[1:] * 1.1)
