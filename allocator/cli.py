@@ -253,7 +253,7 @@ def compare(scenarios, solver, method, out, formats, explain) -> None:
     formats_ = {c: ".4g" for c in wide.columns}
     click.echo(text_table(wide, formats_))
     spend = comparison.tables["spend_by_group"]
-    click.echo(f"\nSpend per head (£) by deprivation group (1 = most deprived):")
+    click.echo("\nSpend per head (£) by deprivation group (1 = most deprived):")
     click.echo(text_table(spend, {c: (",.0f" if c == "population" else ",.2f") for c in spend.columns}))
     if explain and "prices" in comparison.tables:
         click.echo("")

@@ -15,7 +15,7 @@ import dataclasses
 import numpy as np
 
 from .errors import InfeasibleError, SolverError
-from .lp import LinearProgram, build
+from .lp import build
 from .money import gbp
 from .scenario import Scenario
 from .solver import solve

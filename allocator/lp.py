@@ -380,7 +380,6 @@ def build(scenario: Scenario) -> LinearProgram:
             if gainful:
                 gain_mask_parts.append(cols)
 
-    by_group: dict[int, list[int]] = {}
     if seg_cols:
         g_all = np.concatenate([g for g, _ in seg_cols])
         c_all = np.concatenate([c for _, c in seg_cols])

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import re
 import subprocess
@@ -173,7 +172,6 @@ def child_naive(path: str) -> dict:
 # --------------------------------------------------------------------------- parent
 
 def machine() -> list[str]:
-    import highspy
     import numpy
     import pulp
     import scipy

@@ -58,7 +58,7 @@ def test_a_minimum_slope_beyond_the_budget_gets_the_minimum_budget(tiny):
     with pytest.raises(allocator.InfeasibleError):
         allocator.run(s)
     text = diagnose.explain(s)
-    assert text.startswith(f"the rules need at least £")
+    assert text.startswith("the rules need at least £")
     # the minimum is right: a budget of exactly that is feasible, a little less is not
     assert allocator.run(s.with_(budget_gbp=least * (1 + 1e-9))).allocation.spend.sum() > 0
     with pytest.raises(allocator.InfeasibleError):
