@@ -132,3 +132,20 @@ def test_draws_are_reproducible_in_range_and_independent_of_other_parameters(tab
         # adding another parameter does not change this one's draws
         extra = {**dists, "zz": uncertainty.parse({"distribution": "uniform", "low": 0, "high": 1}, "t", "zz")}
         np.testing.assert_array_equal(uncertainty.draw(extra, n, seed)[name], once[name])
+
+
+def test_a_wide_model_starts_with_interior_point_then_resolves_warm(tmp_path):
+    from allocator.lp import build
+    from allocator.solver import choose_method
+    from allocator.synthetic import write_scenario
+
+    s = allocator.load(write_scenario(tmp_path / "wide", n_areas=600, seed=3))
+    assert choose_method(build(s)) == "ipm"  # few rows, many columns
+    resolver = Resolver()
+    for factor in (1.0, 1.01, 1.03, 0.98):
+        edited = s.with_(budget=s.budget_gbp * factor)
+        warm, cold = allocator.run(edited, resolver=resolver), allocator.run(edited)
+        assert abs(warm.solution.objective - cold.solution.objective) <= 1e-6 * abs(cold.solution.objective)
+        assert violations(edited, warm.allocation.spend) == []
+    assert resolver.warm_solves == 3
+    assert "warm start" in warm.solution.solver
