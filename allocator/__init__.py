@@ -1,26 +1,39 @@
 """allocator: split a fixed budget across areas and services, proportionate to need.
 
-The pipeline, one step per module, each returning a frozen object::
+The pipeline, one subpackage per stage, each returning frozen objects::
 
-    load (scenario) -> build (lp) -> solve (solve) -> allocate/evaluate (evaluate)
-        -> gradient (gradient) -> report (report)
+    scenario (load, validate) -> model (LP build, solve, evaluate)
+        -> analysis (run, compare, explain, frontier, sweeps) -> reports (tables, HTML, XLSX)
 
-`run` does all of it and returns a `Result` whose tables are pandas DataFrames.
+with `allocator.measures` (inequality measures) beneath them all and `allocator.cli`
+on top. The names an analyst scripts are here: `load`, `solve` (or `run`),
+`compare`, `sweep`, returning a `Result` or `Comparison` of pandas DataFrames.
+They are imported on first use, so that ``import allocator`` (and the command
+line's ``--help``) stays fast.
 """
 
-from .errors import AllocatorError, InfeasibleError, InvariantError, ScenarioError, SolverError
-from .scenario import Scenario, load
+from allocator.errors import (
+    AllocatorError,
+    InfeasibleError,
+    InvariantError,
+    ScenarioError,
+    SolverError,
+)
+from allocator.version import __version__
 
-__version__ = "0.1.0"
+_API = {"Comparison", "Result", "Scenario", "compare", "load", "run", "solve", "sweep"}
 
 __all__ = ["AllocatorError", "InfeasibleError", "InvariantError", "ScenarioError", "SolverError",
-           "Scenario", "load", "__version__"]
+           "__version__", *sorted(_API)]
 
-from .pipeline import Result, run  # noqa: E402
 
-solve = run  # the API name analysts reach for: allocator.solve(scenario) -> Result
-__all__ += ["Result", "run", "solve"]
+def __getattr__(name: str):
+    if name in _API:
+        from allocator import api
 
-from .sweeps import sweep  # noqa: E402
+        return getattr(api, name)
+    raise AttributeError(f"module 'allocator' has no attribute {name!r}")
 
-__all__ += ["sweep"]
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _API)

@@ -14,11 +14,17 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import __version__
-from .errors import AllocatorError, InfeasibleError, InvariantError, ScenarioError, SolverError
-from .money import gbp
-from .scenario import OBJECTIVES, load
-from .solver import METHODS, SOLVERS
+from allocator.errors import (
+    AllocatorError,
+    InfeasibleError,
+    InvariantError,
+    ScenarioError,
+    SolverError,
+)
+from allocator.format import gbp
+from allocator.model.solver import METHODS, SOLVERS
+from allocator.scenario import OBJECTIVES, load
+from allocator.version import __version__
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
@@ -31,7 +37,7 @@ class _Fail(click.ClickException):
 
 def _failure(exc: AllocatorError) -> _Fail:
     """The message and exit code of one of allocator's errors."""
-    from .workers import WorkerError
+    from allocator.analysis.workers import WorkerError
 
     if isinstance(exc, (InfeasibleError, SolverError, InvariantError, WorkerError)):
         return _Fail(str(exc), EXIT_FAILED)
@@ -88,7 +94,7 @@ def validate(scenario: Path) -> None:
     click.echo(f"Objective {s.objective}; proportionality {s.proportionality}.")
     for sid, name, need, resp in zip(s.service_ids, s.service_names, s.need_models, s.response_models):
         click.echo(f"  {sid}: {name} — need '{need.name}', response '{resp.name}'")
-    from .sweeps import declared_uncertainty
+    from allocator.analysis.sweeps import declared_uncertainty
 
     uncertain = declared_uncertainty(s)
     if uncertain:
@@ -124,9 +130,10 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
       allocator run scenarios/quickstart --objective fair-share --solver cbc
       allocator run scenarios/england-lsoa --quantiles 5
     """
-    from . import diagnose, report
-    from .pipeline import run as run_pipeline
-    from .solver import write_lp as write_lp_file
+    from allocator.analysis.pipeline import run as run_pipeline
+    from allocator.model import diagnose
+    from allocator.model.solver import write_lp as write_lp_file
+    from allocator.reports import outputs as report
 
     s = _guard(lambda: load(scenario))
     if objective:
@@ -144,11 +151,11 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
     options = {"objective": s.objective, "solver": solver, "method": method, "time_limit": time_limit}
     comparison = None
     if out is not None or explain:
-        from .compare import comparison_of
+        from allocator.analysis.compare import comparison_of
 
         comparison = _guard(lambda: comparison_of((s.name,), (result,), waterfall=explain, prices=explain))
     if out is not None:
-        from .results import report_data, save
+        from allocator.reports.results import report_data, save
 
         _guard(lambda: report.write_outputs(result, out, options))
         protected = {Path(p).resolve() for p in s.inputs}
@@ -175,21 +182,21 @@ FORMATS = ("csv", "json", "html", "xlsx", "md")
 
 def _write_reports(data, out: Path, formats: tuple[str, ...], protected: set[Path], manifest: dict) -> list[Path]:
     """The HTML, XLSX and Markdown reports of saved report data, as asked."""
-    from .report import atomic_write
+    from allocator.reports.outputs import atomic_write
 
     written = []
     if "html" in formats:
-        from .html import render_html
+        from allocator.reports.html import render_html
 
         atomic_write(out / "report.html", render_html(data).encode(), protected)
         written.append(out / "report.html")
     if "md" in formats:
-        from .markdown import render_markdown
+        from allocator.reports.markdown import render_markdown
 
         atomic_write(out / "report.md", render_markdown(data).encode(), protected)
         written.append(out / "report.md")
     if "xlsx" in formats:
-        from .workbook import write_workbook
+        from allocator.reports.workbook import write_workbook
 
         write_workbook(data, out / "report.xlsx", manifest, protected)
         written.append(out / "report.xlsx")
@@ -226,20 +233,13 @@ def compare(scenarios, solver, method, out, formats, explain) -> None:
       allocator compare scenarios/england-la --out out/options
       allocator compare scenarios/quickstart scenarios/england-la --no-explain
     """
-    from . import compare as cmp
-    from .report import text_table
-    from .results import save_comparison
+    from allocator.analysis import compare as cmp
+    from allocator.reports.outputs import text_table
+    from allocator.reports.results import save_comparison
 
     formats = _formats(formats)
-    options = []
-    for path in scenarios:
-        s = _guard(lambda path=path: load(path))
-        variants = _guard(lambda s=s: cmp.options_of(s))
-        many = len(scenarios) > 1 and len(variants) > 1
-        options += [(f"{s.name}: {name}" if many else name, v) for name, v in variants]
-    names = [n for n, _ in options]
-    if len(set(names)) != len(names):
-        options = [(f"{k + 1}. {n}", v) for k, (n, v) in enumerate(options)]
+    loaded = [_guard(lambda path=path: load(path)) for path in scenarios]
+    options = _guard(lambda: cmp.options_from(loaded))
 
     def solve_all():
         try:
@@ -284,22 +284,22 @@ def report(result_dir, fmt, output) -> None:
       allocator report out/options --format html
       allocator report out/england-la --format xlsx --output board.xlsx
     """
-    from .report import atomic_write
-    from .results import load as load_result
+    from allocator.reports.outputs import atomic_write
+    from allocator.reports.results import load as load_result
 
     data = _guard(lambda: load_result(result_dir))
     target = output or result_dir / f"report.{fmt}"
     manifest_path = result_dir / "run.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     if fmt == "xlsx":
-        from .workbook import write_workbook
+        from allocator.reports.workbook import write_workbook
 
         _guard(lambda: write_workbook(data, target, manifest))
     else:
         if fmt == "html":
-            from .html import render_html as render
+            from allocator.reports.html import render_html as render
         else:
-            from .markdown import render_markdown as render
+            from allocator.reports.markdown import render_markdown as render
         _guard(lambda: atomic_write(target, render(data).encode()))
     click.echo(f"Wrote {target}")
 
@@ -321,8 +321,13 @@ def frontier(scenario: Path, points: int, out) -> None:
     Example:
       allocator frontier scenarios/england-la --points 21 --out out/frontier
     """
-    from . import frontier as fr
-    from .report import atomic_write, csv_bytes, json_bytes, text_table
+    from allocator.analysis import frontier as fr
+    from allocator.reports.outputs import (
+        atomic_write,
+        csv_bytes,
+        json_bytes,
+        text_table,
+    )
 
     s = _guard(lambda: load(scenario))
     table, _ = _guard(lambda: fr.frontier(s, points))
@@ -336,7 +341,9 @@ def frontier(scenario: Path, points: int, out) -> None:
         for name, data in (("frontier.csv", csv_bytes(table)), ("frontier.json", json_bytes(table))):
             _guard(lambda name=name, data=data: atomic_write(out / name, data, protected))
         out.mkdir(parents=True, exist_ok=True)
-        fr.plot(table, units, out / "frontier.svg", out / "frontier.png")
+        from allocator.reports.frontier import plot
+
+        plot(table, units, out / "frontier.svg", out / "frontier.png")
         click.echo(f"\nWritten to {out}/: frontier.csv, frontier.json, frontier.svg, frontier.png.")
 
 
@@ -370,8 +377,8 @@ def gradient(table, bundled_le, area, quantile, value, population, se, by, most_
     """
     import pandas as pd
 
-    from .le_gradient import gradient_table, load_bundled_le
-    from .report import atomic_write, csv_bytes, text_table
+    from allocator.measures.life_expectancy import gradient_table, load_bundled_le
+    from allocator.reports.outputs import atomic_write, csv_bytes, text_table
 
     if bundled_le == (table is not None):
         raise _Fail("give a TABLE (CSV) or --bundled-le, not both", EXIT_BAD_INPUT)
@@ -464,7 +471,8 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, no_mod
     """
     import signal
 
-    from . import sweeps as sw
+    from allocator.analysis import sweeps as sw
+    from allocator.reports.sweep import write_outputs
 
     s = _guard(lambda: load(scenario))
     settings: dict = {}
@@ -495,10 +503,12 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, no_mod
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        table = sw.sweep(s, grid, design=design, samples=samples, seed=seed, uncertain=uncertain,
-                         options=options, out=out, resume=resume, workers=workers, scheduler=scheduler,
-                         progress=not quiet, chunk_size=chunk_size, solver=solver, method=method,
-                         time_limit=time_limit, plots=not no_plots, model_uncertainty=model_uncertainty)
+        plan, table = sw.run_sweep(s, grid, design=design, samples=samples, seed=seed, uncertain=uncertain,
+                                   options=options, out=out, resume=resume, workers=workers,
+                                   scheduler=scheduler, progress=None if quiet else _progress_bar,
+                                   chunk_size=chunk_size, solver=solver, method=method,
+                                   time_limit=time_limit, model_uncertainty=model_uncertainty)
+        write_outputs(out, plan, s, table, plots=not no_plots)
     except sw.SweepInterrupted as exc:
         raise _Fail(str(exc), 130) from None
     except AllocatorError as exc:
@@ -512,10 +522,25 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, no_mod
                     f"reasons are in {out}", EXIT_FAILED)
 
 
+def _progress_bar(total: int, already: int):
+    """A progress bar on stderr: bar(n) advances by n points, bar(None) closes it."""
+    label = f"{total} points" + (f" ({already} already done)" if already else "")
+    bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True)
+    bar.__enter__()
+
+    def advance(n):
+        if n is None:
+            bar.__exit__(None, None, None)
+        else:
+            bar.update(n)
+
+    return advance
+
+
 def sweep_summary_text(table, out: Path) -> str:
     """What a sweep found, in a few lines: points, failures, key measures, probabilities."""
-    from .report import text_table
-    from .sweeps import probabilities, summary
+    from allocator.analysis.sweeps import probabilities, summary
+    from allocator.reports.outputs import text_table
 
     points = table.drop_duplicates("point")
     counts = points["status"].value_counts()
@@ -560,7 +585,7 @@ def sweep_summary_text(table, out: Path) -> str:
                          f"{1 - closer - further:.3f} ({row['draws']} draws)")
         if len(sii) > 15:
             lines.append(f"... {len(sii) - 15} more in {out / 'probabilities.csv'}")
-    from .sweeps import OUTPUTS
+    from allocator.analysis.sweeps import OUTPUTS
 
     written = [name + ("/" if name == "plots" else "") for name in OUTPUTS
                if name != "sweep.sqlite" and (out / name).exists()]

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/run.py            # print the table
     .venv/bin/python benchmarks/run.py --write    # ... and put it into benchmarks/README.md
 
-Cases: seeded synthetic scenarios (`allocator.synthetic`, monotone, health-gain,
+Cases: seeded synthetic scenarios (`allocator.build.synthetic`, monotone, health-gain,
 8 services) at 300, 7,000 and 32,844 areas, generated into a temporary folder,
 and the real ``scenarios/england-la`` and ``scenarios/england-lsoa``.  Each case
 runs in a fresh Python process so that its peak memory (``ru_maxrss``) is its
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from allocator.solver import highs_model, new_highs
+from allocator.model.solver import highs_model, new_highs
 
 ROOT = Path(__file__).resolve().parent.parent
 README = Path(__file__).resolve().parent / "README.md"
@@ -98,7 +98,7 @@ def naive_lp(scenario):
     """
     import numpy as np
     import scipy.sparse as sp
-    from allocator.lp import pieces
+    from allocator.model.lp import pieces
 
     A, S = scenario.n_areas, scenario.n_services
     unit, weight = scenario.unit_spend, scenario.gain_weight
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sys.path.insert(0, str(ROOT))
-    from allocator.synthetic import write_scenario
+    from allocator.build.synthetic import write_scenario
 
     started = time.perf_counter()
     header = machine()

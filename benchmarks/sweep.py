@@ -43,8 +43,8 @@ from pathlib import Path
 import numpy as np
 
 import allocator
-from allocator import parameters
-from allocator.workers import chunk_plan
+from allocator.scenario import parameters
+from allocator.analysis.workers import chunk_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "england-la"

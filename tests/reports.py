@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import allocator
-from allocator.compare import compare
-from allocator.results import ReportData, report_data
+from allocator.analysis.compare import compare
+from allocator.reports.results import ReportData, report_data
 from conftest import DATA, edit
 
 PAYLOAD = "<script>alert(1)</script><img src=x onerror=\"document.title='pwned'\">"

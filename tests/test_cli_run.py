@@ -123,7 +123,7 @@ def test_bad_input_exit_2_without_traceback(tiny):
 
 
 def test_time_limit_is_an_error_not_an_answer(monkeypatch, tiny):
-    import allocator.solver as solve_module
+    import allocator.model.solver as solve_module
 
     def stopped(*args, **kwargs):
         raise solve_module.SolverError("HiGHS stopped at the time limit of 0.001 s before proving "

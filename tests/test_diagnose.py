@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import allocator
-from allocator import diagnose
+from allocator.model import diagnose
 from allocator.errors import ScenarioError
 from conftest import edit
 

@@ -278,7 +278,7 @@ def test_cbc_and_highs_agree_on_the_optimum(spec):
     folder = gen.write(spec, gen.fresh_folder())
     highs = allocator.run(folder)
     cbc = allocator.run(folder, solver="cbc")
-    assert cbc.solution.solver.startswith("CBC")
+    assert cbc.solution.solver.startswith(("CBC", "none (nothing to decide)"))  # every line fixed: no LP
     a, b = highs.solution.objective, cbc.solution.objective
     ref = allocator_objective(spec, highs) if spec.objective == "health-gain" else 0.0
     assert abs(a - b) <= REL * _scale(spec, a, b, ref), (a, b)

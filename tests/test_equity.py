@@ -9,9 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 import allocator
-from allocator import equity, frontier, inequality as ineq
+from allocator.model import equity
+from allocator.analysis import frontier
+from allocator.measures import inequality as ineq
 from allocator.cli import main
-from allocator.evaluate import violations
+from allocator.model.evaluate import violations
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 
@@ -78,8 +80,8 @@ def test_milp_gains_equal_the_response_curves(tiny):
     model reports are the curves' gains at the allocation (run() checks to 1e-6)."""
     import dataclasses
 
-    from allocator.lp import build
-    from allocator.solver import solve
+    from allocator.model.lp import build
+    from allocator.model.solver import solve
 
     s = allocator.load(tiny).with_(budget_gbp=80_000.0, pace=(0.02, 0.3))
     sii0 = allocator.run(s).gradient.metrics.set_index("measure").at["sii_outcome", "before"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import allocator
-from allocator import explain
+from allocator.analysis import explain
 from conftest import edit
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import allocator
-from allocator import inequality as ineq
+from allocator.measures import inequality as ineq
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 
 import allocator
 import browser
-from allocator.compare import compare
-from allocator.html import render_html
-from allocator.results import ReportData, report_data
+from allocator.analysis.compare import compare
+from allocator.reports.html import render_html
+from allocator.reports.results import ReportData, report_data
 from reports import OPTIONS, PAYLOAD, hostile_scenario, three_options
 
 NAME = "Tiny <i>test</i> https://example.org/x"

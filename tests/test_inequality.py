@@ -1,4 +1,4 @@
-"""Tests for allocator.inequality: published values, worked examples, properties."""
+"""Tests for allocator.measures.inequality: published values, worked examples, properties."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from phe import phe_fit
 
-from allocator import inequality
-from allocator.inequality import (
+from allocator.measures import inequality
+from allocator.measures.inequality import (
     atkinson,
     concentration_index,
     erreygers_index,

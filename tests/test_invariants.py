@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import allocator
-from allocator import report
+from allocator.reports import outputs as report
 from allocator.errors import AllocatorError
-from allocator.evaluate import violations
+from allocator.model.evaluate import violations
 from tests import strategies as gen
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -295,7 +295,7 @@ def test_small_budgets_survive_penny_rounding(spec, target):
 
 
 def test_penny_rounding_makes_the_total_exact_even_when_the_solver_is_pounds_off():
-    from allocator.evaluate import _round_pennies
+    from allocator.model.evaluate import _round_pennies
 
     budget = 3_916_666_666.67
     spend = np.array([[1.0e9, 2.0e9], [9.16666e8, 0.0]])

@@ -1,4 +1,4 @@
-"""Tests for allocator.lp: curve pieces, readable and unique names, the LP file."""
+"""Tests for allocator.model.lp: curve pieces, readable and unique names, the LP file."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import allocator
-from allocator.lp import build, pieces
-from allocator.solver import write_lp
+from allocator.model.lp import build, pieces
+from allocator.model.solver import write_lp
 from tests import strategies as gen
 
 INF = np.inf

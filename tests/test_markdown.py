@@ -7,9 +7,9 @@ import re
 import pytest
 
 import allocator
-from allocator.compare import compare
-from allocator.markdown import Table, md_table, md_text, render_markdown
-from allocator.results import ReportData, report_data
+from allocator.analysis.compare import compare
+from allocator.reports.markdown import Table, md_table, md_text, render_markdown
+from allocator.reports.results import ReportData, report_data
 from reports import OPTIONS, hostile_scenario, three_options
 
 CELL = re.compile(r"(?<!\\)\|")  # a cell boundary: a pipe not escaped

@@ -114,7 +114,7 @@ def test_pace_of_change_needs_a_baseline(tiny):
 def test_inputs_are_never_modified(tiny, tmp_path):
     before = {p: p.read_bytes() for p in tiny.rglob("*") if p.is_file()}
     allocator.run(tiny)
-    from allocator.report import write_outputs
+    from allocator.reports.outputs import write_outputs
     write_outputs(allocator.run(tiny), tmp_path / "out", {})
     assert {p: p.read_bytes() for p in tiny.rglob("*") if p.is_file()} == before
 

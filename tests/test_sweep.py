@@ -22,11 +22,11 @@ from click.testing import CliRunner
 from conftest import edit
 
 import allocator
-from allocator import parameters
-from allocator import sweeps as sw
+from allocator.scenario import parameters
+from allocator.analysis import sweeps as sw
 from allocator.cli import main
 from allocator.errors import ScenarioError
-from allocator.store import read
+from allocator.analysis.store import read
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "scenarios" / "quickstart"
@@ -87,7 +87,7 @@ def test_a_point_that_changes_the_objective_and_one_that_does_not_share_a_sweep(
     table = allocator.sweep(s, {"budget": [90e6, 110e6]}, options=True, workers=1)
     assert set(table["option"]) == {"base", *[o.name for o in s.options]}
     fair = table[(table["option"] == "Fair share") & (table["measure"] == "objective")]
-    s_fair = allocator.options.apply(s, next(o for o in s.options if o.name == "Fair share"))
+    s_fair = allocator.scenario.options.apply(s, next(o for o in s.options if o.name == "Fair share"))
     expected = [allocator.solve(s_fair.with_(budget_gbp=b)).solution.objective for b in (90e6, 110e6)]
     np.testing.assert_allclose(fair["after"].to_numpy(), expected, rtol=SOLVER_RTOL)
 
@@ -109,16 +109,16 @@ def test_an_infeasible_point_is_recorded_and_the_sweep_goes_on():
 
 
 def test_an_unexpected_error_in_one_point_is_recorded_not_raised(monkeypatch):
-    import allocator.pipeline
+    import allocator.analysis.pipeline
 
-    real = allocator.pipeline.run
+    real = allocator.analysis.pipeline.run
 
     def flaky(scenario, **kw):
         if scenario.budget_gbp == 110e6:
             raise ZeroDivisionError("boom")
         return real(scenario, **kw)
 
-    monkeypatch.setattr(allocator.pipeline, "run", flaky)
+    monkeypatch.setattr(allocator.analysis.pipeline, "run", flaky)
     table = allocator.sweep(allocator.load(QUICKSTART), {"budget": [100e6, 110e6, 120e6]}, workers=1)
     status = table.drop_duplicates("point").set_index("point")
     assert list(status["status"]) == ["ok", "error", "ok"]
@@ -466,7 +466,7 @@ def test_resume_refuses_other_solver_settings_or_a_scenario_changed_in_memory(tm
     s = allocator.load(QUICKSTART)
     out = tmp_path / "out"
     allocator.sweep(s, {"budget": [90e6, 100e6]}, workers=1, out=out, plots=False)
-    from allocator.store import StoreError
+    from allocator.analysis.store import StoreError
 
     with pytest.raises(StoreError, match="solver settings"):
         allocator.sweep(s, {"budget": [90e6, 100e6]}, workers=1, out=out, resume=True, method="simplex")
@@ -478,7 +478,7 @@ def test_resume_refuses_other_solver_settings_or_a_scenario_changed_in_memory(tm
 
 
 def test_two_sweeps_cannot_write_to_one_folder_at_once(tmp_path):
-    from allocator.store import Store, StoreError
+    from allocator.analysis.store import Store, StoreError
 
     s = allocator.load(QUICKSTART)
     plan = sw.make_plan(s, {"budget": [90e6]})
@@ -534,7 +534,7 @@ def test_a_point_that_kills_its_worker_is_named_and_the_rest_is_saved(tmp_path):
     script.write_text(f'''
 import os
 import allocator
-import allocator.workers as w
+import allocator.analysis.workers as w
 
 real = w.run_point
 
@@ -587,7 +587,7 @@ def test_the_same_scenario_named_another_way_resumes(tmp_path, monkeypatch):
 def test_outputs_in_the_way_are_refused_before_solving_and_sweep_json_is_strict(tmp_path):
     (tmp_path / "afile").write_text("x")
     s = allocator.load(QUICKSTART)
-    from allocator.store import StoreError
+    from allocator.analysis.store import StoreError
 
     with pytest.raises(StoreError, match="is a file"):
         allocator.sweep(s, {"budget": [1e8]}, workers=1, out=tmp_path / "afile" / "sub")
@@ -602,7 +602,7 @@ def test_outputs_in_the_way_are_refused_before_solving_and_sweep_json_is_strict(
 
 
 def test_an_option_and_the_same_parameters_give_the_same_scenario():
-    from allocator.options import OptionSpec, apply as apply_option
+    from allocator.scenario.options import OptionSpec, apply as apply_option
 
     s = allocator.load(QUICKSTART)
     sid = s.service_ids[0]

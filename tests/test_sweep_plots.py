@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allocator.sweep_plots import compact, measure_plot, plot_sweep, safe_name, tornado_plot, tornado_table
+from allocator.reports.sweep_plots import compact, measure_plot, plot_sweep, safe_name, tornado_plot, tornado_table
 
 PNG = b"\x89PNG\r\n\x1a\n"
 MEASURES = {"sii_outcome": "years", "mean_outcome": "years", "total_gain": "person-years",

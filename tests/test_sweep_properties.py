@@ -13,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import allocator
-from allocator import parameters, uncertainty
+from allocator.scenario import parameters
+from allocator.scenario import uncertainty
 from allocator.errors import InfeasibleError, ScenarioError
-from allocator.evaluate import violations
-from allocator.solver import Resolver
+from allocator.model.evaluate import violations
+from allocator.model.solver import Resolver
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -135,9 +136,9 @@ def test_draws_are_reproducible_in_range_and_independent_of_other_parameters(tab
 
 
 def test_a_wide_model_starts_with_interior_point_then_resolves_warm(tmp_path):
-    from allocator.lp import build
-    from allocator.solver import choose_method
-    from allocator.synthetic import write_scenario
+    from allocator.model.lp import build
+    from allocator.model.solver import choose_method
+    from allocator.build.synthetic import write_scenario
 
     s = allocator.load(write_scenario(tmp_path / "wide", n_areas=600, seed=3))
     assert choose_method(build(s)) == "ipm"  # few rows, many columns

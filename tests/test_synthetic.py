@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import allocator
-from allocator import synthetic
-from allocator.scenario import check_budget
-from allocator.synthetic import write_scenario
+from allocator.build import synthetic
+from allocator.scenario.loader import check_budget
+from allocator.build.synthetic import write_scenario
 
 
 def _files(folder: Path) -> list[str]:

@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 import allocator
-import allocator.workbook as workbook
-from allocator.compare import compare
+import allocator.reports.workbook as workbook
+from allocator.analysis.compare import compare
 from allocator.errors import AllocatorError
-from allocator.report import manifest
-from allocator.results import ReportData, load, report_data, save
-from allocator.workbook import write_workbook
+from allocator.reports.outputs import manifest
+from allocator.reports.results import ReportData, load, report_data, save
+from allocator.reports.workbook import write_workbook
 from conftest import edit
 
 EVIL = '=HYPERLINK("http://evil","x")'

@@ -1,0 +1,186 @@
+"""Compare allocation options side by side: one table per measure, winners and losers.
+
+Options come from ``[[option]]`` blocks of one manifest, or from several
+scenarios (each its own option, or each of its declared options).  Every option
+is solved and checked like a single run; the comparison then lines up the
+measures, says which option is best on each (where "best" has a meaning), and
+lists the areas that gain and lose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from allocator.analysis import explain
+from allocator.analysis.pipeline import Result, run
+from allocator.scenario import Scenario
+from allocator.scenario.options import apply
+
+# how to pick the best option on a measure: 'max', 'min', 'abs' (closest to 0), 'one' (closest to 1)
+BEST = {"sii_outcome": "abs", "rii_outcome": "one", "rii_alternative_outcome": "abs",
+        "gap_absolute_outcome": "abs", "gap_relative_outcome": "one",
+        "concentration_index_outcome": "abs", "concentration_index_spend": "min",
+        "share_of_spend_most_deprived_fifth": "max", "total_gain": "max",
+        "distance_from_target_gbp": "min", "total_spend": "min"}
+WINNER_TOLERANCE_GBP = 0.5  # changes smaller than this count as unchanged
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Solved options and the side-by-side tables."""
+
+    names: tuple[str, ...]
+    results: tuple[Result, ...]
+    tables: dict[str, pd.DataFrame]
+
+
+def options_of(scenario: Scenario) -> list[tuple[str, Scenario]]:
+    """The scenario's declared options, or the scenario itself when it declares none."""
+    if not scenario.options:
+        return [(scenario.name, scenario)]
+    return [(spec.name, apply(scenario, spec)) for spec in scenario.options]
+
+
+def options_from(scenarios: list[Scenario]) -> list[tuple[str, Scenario]]:
+    """The options of one or more scenarios, named uniquely.
+
+    One scenario gives its ``[[option]]`` blocks (or itself); several give each
+    scenario's options prefixed by its name; names that still repeat are numbered.
+    """
+    options = []
+    for s in scenarios:
+        variants = options_of(s)
+        many = len(scenarios) > 1 and len(variants) > 1
+        options += [(f"{s.name}: {name}" if many else name, v) for name, v in variants]
+    names = [n for n, _ in options]
+    if len(set(names)) != len(names):
+        options = [(f"{k + 1}. {n}", v) for k, (n, v) in enumerate(options)]
+    return options
+
+
+def compare(options: list[tuple[str, Scenario]], *, solver: str = "highs", method: str = "auto",
+            waterfall: bool = True, prices: bool = True) -> Comparison:
+    """Solve every option and build the comparison tables."""
+    names = tuple(name for name, _ in options)
+    results = tuple(run(s, solver=solver, method=method) for _, s in options)
+    return comparison_of(names, results, waterfall=waterfall, prices=prices)
+
+
+def comparison_of(names, results, *, waterfall: bool = True, prices: bool = True) -> Comparison:
+    """The comparison tables of options already solved."""
+    tables = {"options_summary": _summary(names, results),
+              "options_metrics": _metrics(names, results),
+              "spend_by_group": _by_group(names, results, "spend_per_head_gbp"),
+              "outcome_by_group": _by_group(names, results, "outcome_projected")}
+    tables["winners_losers"] = _winners(names, results)
+    tables["winners_losers_by_group"] = _winner_counts(tables["winners_losers"])
+    if waterfall:
+        tables["waterfall"] = pd.concat([explain.waterfall(r).assign(option=n) for n, r in zip(names, results)],
+                                        ignore_index=True)
+    if prices:
+        tables["prices"] = pd.concat([explain.prices(r).assign(option=n) for n, r in zip(names, results)],
+                                     ignore_index=True)
+    return Comparison(names=names, results=results, tables=tables)
+
+
+def _metrics(names, results) -> pd.DataFrame:
+    rows = []
+    for name, r in zip(names, results):
+        m = r.gradient.metrics
+        extra = pd.DataFrame([{"measure": "distance_from_target_gbp", "units": "GBP",
+                               "before": np.abs(r.gradient.by_area["distance_from_target_before_gbp"]).sum(),
+                               "after": np.abs(r.gradient.by_area["distance_from_target_gbp"]).sum()}])
+        extra["change"] = extra["after"] - extra["before"]
+        rows.append(pd.concat([m, extra], ignore_index=True).assign(option=name))
+    long = pd.concat(rows, ignore_index=True)
+    first = long[long["option"] == names[0]].set_index("measure")["after"]
+    long["change_vs_first_option"] = long["after"] - long["measure"].map(first)
+    long["best"] = False
+    higher = results[0].scenario.gradient.higher_is_better
+    for measure, group in long.groupby("measure", sort=False):
+        rule = BEST.get(measure)
+        if measure in ("mean_outcome",) or measure.startswith("ede_outcome"):
+            rule = "max" if higher else "min"
+        if rule is None or len(group) < 2 or group["after"].isna().all():
+            continue
+        values = group["after"].to_numpy()
+        key = {"max": -values, "min": values, "abs": np.abs(values), "one": np.abs(values - 1)}[rule]
+        best = np.nanmin(key)
+        ties = np.isclose(key, best, rtol=1e-9, atol=1e-12)
+        if not ties.all():
+            long.loc[group.index[ties], "best"] = True
+    return long[["measure", "units", "option", "before", "after", "change", "change_vs_first_option", "best"]]
+
+
+def wide_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Measures down, options across (after), with the first option's 'before' and the best."""
+    names = list(dict.fromkeys(metrics["option"]))
+    wide = metrics.pivot(index="measure", columns="option", values="after")[names]
+    order = list(dict.fromkeys(metrics["measure"]))
+    wide = wide.loc[order]
+    first = metrics[metrics["option"] == names[0]].set_index("measure")
+    wide.insert(0, "before", first["before"].reindex(order))
+    wide.insert(0, "units", first["units"].reindex(order))
+    best = metrics[metrics["best"]].groupby("measure")["option"].agg(lambda s: ", ".join(s))
+    wide["best"] = best.reindex(order).fillna("")
+    return wide.reset_index()
+
+
+def _by_group(names, results, column: str) -> pd.DataFrame:
+    first = results[0].gradient.by_group
+    label = first.columns[0]
+    before_col = ("outcome_baseline" if column == "outcome_projected"
+                  else f"{results[0].outcomes.before_label}_spend_per_head_gbp")
+    out = pd.DataFrame({label: first[label], "population": first["population"], "before": first[before_col]})
+    for name, r in zip(names, results):
+        out[name] = r.gradient.by_group[column].to_numpy()
+    return out
+
+
+def _summary(names, results) -> pd.DataFrame:
+    rows = []
+    for name, r in zip(names, results):
+        s, m = r.scenario, r.gradient.metrics.set_index("measure")
+        rows.append({"option": name, "objective": s.objective, "proportionality": s.proportionality,
+                     "budget_gbp": s.budget_gbp, "allocated_gbp": float(r.allocation.spend.sum()),
+                     "objective_value": explain.objective_total(r),
+                     "health_gain": m.at["total_gain", "change"],
+                     "sii_outcome_before": m.at["sii_outcome", "before"],
+                     "sii_outcome_after": m.at["sii_outcome", "after"],
+                     "share_most_deprived_fifth": m.at["share_of_spend_most_deprived_fifth", "after"],
+                     "solver": r.solution.solver})
+    return pd.DataFrame(rows)
+
+
+def _winners(names, results) -> pd.DataFrame:
+    frames = []
+    for name, r in zip(names, results):
+        a = r.gradient.by_area
+        before = a.filter(like="_spend_gbp").columns[0]
+        frame = pd.DataFrame({
+            "option": name, "area_id": a["area_id"], "area_name": a["area_name"],
+            "deprivation_group": a["deprivation_group"], "before_gbp": a[before],
+            "fair_share_gbp": a["fair_share_gbp"], "spend_gbp": a["spend_gbp"],
+            "change_gbp": a["change_gbp"], "change_pct": a["change_pct"],
+            "distance_from_target_before_gbp": a["distance_from_target_before_gbp"],
+            "distance_from_target_gbp": a["distance_from_target_gbp"]})
+        frames.append(frame.sort_values(["change_gbp", "area_id"], ascending=[False, True], kind="stable"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _winner_counts(winners: pd.DataFrame) -> pd.DataFrame:
+    change = winners["change_gbp"]
+    status = np.where(change > WINNER_TOLERANCE_GBP, "gain",
+                      np.where(change < -WINNER_TOLERANCE_GBP, "lose", "unchanged"))
+    counts = (winners.assign(status=status)
+              .groupby(["option", "deprivation_group", "status"], sort=False).size()
+              .unstack("status", fill_value=0))
+    for column in ("gain", "lose", "unchanged"):
+        if column not in counts:
+            counts[column] = 0
+    counts = counts[["gain", "lose", "unchanged"]].reset_index()
+    counts.columns.name = None
+    return counts.sort_values(["option", "deprivation_group"], kind="stable").reset_index(drop=True)

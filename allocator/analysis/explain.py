@@ -1,0 +1,148 @@
+"""Why each number is what it is: waterfalls by constraint, and the price of each rule.
+
+Waterfall.  From the baseline (or the flat comparator) to the need-weighted target
+(fair share), then to the allocation closest to that target once each family of
+rules is added in turn — floors and caps, locked lines, the proportionality rule,
+the pace of change — and finally to the chosen objective's optimum.  Every step
+is the difference between two solved allocations (rounded to pennies), so the
+steps add up exactly to each area's change.
+
+Prices.  What each family of rules costs in the objective: the optimum with the
+family relaxed minus the optimum with it ("the price of equity"), and the
+objective value of one more pound of budget (the budget row's dual).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from allocator.errors import InfeasibleError
+from allocator.format import gbp
+from allocator.scenario import Scenario
+
+STEPS = ("need-weighted target", "floors and caps", "locked lines", "proportionality",
+         "pace of change", "objective")
+
+
+def _relaxed(scenario: Scenario, floors: bool, locked: bool, proportionality: bool, pace: bool,
+             objective: str) -> Scenario:
+    return dataclasses.replace(
+        scenario, objective=objective,
+        floor=scenario.floor if floors else np.zeros_like(scenario.floor),
+        cap=scenario.cap if floors else np.full_like(scenario.cap, np.inf),
+        locked=scenario.locked if locked else np.full_like(scenario.locked, np.nan),
+        proportionality=scenario.proportionality if proportionality else "none",
+        pace=scenario.pace if pace else None)
+
+
+def _pennies(values: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(values, dtype=float) * 100.0).astype(np.int64)
+
+
+def waterfall(result) -> pd.DataFrame:
+    """One row per area and step, amounts in GBP; the steps sum exactly to each area's change."""
+    from allocator.analysis.pipeline import run
+
+    s = result.scenario
+    before = _pennies(result.outcomes.before_spend.sum(axis=1))
+    target = _pennies(s.fair_share.sum(axis=1))
+    stages = [target]
+    plan = [(True, False, False, False), (True, True, False, False), (True, True, True, False),
+            (True, True, True, True)]
+    for floors, locked, prop, pace in plan:
+        relaxed = _relaxed(s, floors, locked, prop, pace, "fair-share")
+        stages.append(_pennies(run(relaxed).allocation.spend.sum(axis=1)))
+    final = _pennies(result.allocation.spend.sum(axis=1))
+    stages.append(final)
+    steps = [stages[0] - before] + [b - a for a, b in zip(stages[:-1], stages[1:])]
+    rows = []
+    for a in range(s.n_areas):
+        rows.append((s.area_ids[a], s.area_names[a], "start: " + result.outcomes.before_label, before[a]))
+        rows.extend((s.area_ids[a], s.area_names[a], name, step[a]) for name, step in zip(STEPS, steps))
+        rows.append((s.area_ids[a], s.area_names[a], "end: allocation", final[a]))
+    rows.append(("ALL", "All areas", "start: " + result.outcomes.before_label, before.sum()))
+    rows.extend(("ALL", "All areas", name, step.sum()) for name, step in zip(STEPS, steps))
+    rows.append(("ALL", "All areas", "end: allocation", final.sum()))
+    frame = pd.DataFrame(rows, columns=["area_id", "area_name", "step", "amount_pennies"])
+    frame["amount_gbp"] = frame["amount_pennies"] / 100.0
+    return frame
+
+
+@dataclass(frozen=True)
+class Price:
+    rule: str
+    without: float | None  # objective with the rule relaxed (None: still infeasible)
+    cost: float | None  # objective lost to the rule (>= 0 up to solver tolerance)
+    text: str
+
+
+def objective_total(result) -> float:
+    """The objective measured from the allocation: total gain (floors included) or £ distance."""
+    if result.scenario.objective == "health-gain":
+        return float(result.outcomes.gain.sum())
+    return float(np.abs(result.allocation.spend - result.scenario.fair_share).sum())
+
+
+def prices(result) -> pd.DataFrame:
+    """The objective each family of rules costs, and the marginal value of the budget."""
+    from allocator.analysis.pipeline import run
+
+    s = result.scenario
+    health = s.objective == "health-gain"
+    value = objective_total(result)
+    units = (f"{s.gradient.outcome_units} x people of health gain" if health
+             else "GBP of distance from fair shares")
+    families = [("universal floors", dict(floor=np.zeros_like(s.floor))),
+                ("caps", dict(cap=np.full_like(s.cap, np.inf))),
+                (f"{s.proportionality} proportionality rule", dict(proportionality="none")),
+                ("pace of change", dict(pace=None)),
+                ("locked lines", dict(locked=np.full_like(s.locked, np.nan)))]
+    active = [(name, change) for name, change in families if _active(s, name)]
+    if np.count_nonzero(s.floor) > 1:  # each service's floor on its own, when there are several
+        for j in np.flatnonzero(s.floor > 0):
+            floor = s.floor.copy()
+            floor[j] = 0.0
+            active.append((f"{s.service_ids[j]} floor ({s.floor[j]:.4g} units per head)", dict(floor=floor)))
+    rows = []
+    for name, change in active:
+        try:
+            without = objective_total(run(dataclasses.replace(s, **change)))
+        except InfeasibleError:
+            rows.append(Price(name, None, None, f"Without the {name} the scenario is infeasible."))
+            continue
+        cost = (without - value) if health else (value - without)
+        share = abs(cost) / abs(value) if value else 0.0
+        if abs(cost) <= 1e-6 * max(1.0, abs(value)):
+            text = f"The {name} cost nothing: the optimum already meets {'it' if ' floor (' in name else 'them'}."
+        elif health:
+            text = f"The {name} cost {_amount(cost)} {units} ({share:.2%} of the total)."
+        else:
+            text = f"The {name} kept the allocation {gbp(cost)} further from the fair shares."
+        rows.append(Price(name, without, cost, text))
+    price = result.solution.budget_price(result.lp)
+    if price is not None:
+        text = (f"One more £1 of budget buys {price:.6g} {units}; one more £1m buys {_amount(price * 1e6)}."
+                if health else "One more £1 of budget changes the distance from fair shares by "
+                f"{'-' if price < 0 else ''}£{abs(price):.2f}.")
+        rows.append(Price("budget (+£1)", value + price, price, text))
+    return pd.DataFrame([dataclasses.asdict(r) for r in rows])
+
+
+def _amount(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def _active(s: Scenario, name: str) -> bool:
+    if name == "universal floors":
+        return bool(np.any(s.floor > 0))
+    if name == "caps":
+        return bool(np.any(np.isfinite(s.cap)))
+    if name == "pace of change":
+        return s.pace is not None
+    if name == "locked lines":
+        return bool(s.is_locked.any())
+    return s.proportionality != "none"

@@ -1,0 +1,150 @@
+"""The whole pipeline in one call: scenario -> LP -> solution -> allocation -> gradient.
+
+`run` is what the CLI and the Python API call; it times each step so the
+benchmark and the terminal summary can say where the seconds went.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+from allocator.analysis import gradient as gr
+from allocator.model import equity, fairshare
+from allocator.model import evaluate as ev
+from allocator.model.lp import LinearProgram, build
+from allocator.model.solver import Solution, solve
+from allocator.scenario import Scenario, load
+
+
+@dataclass(frozen=True)
+class Result:
+    """A solved scenario: the allocation, its outcomes and gradient, and timings."""
+
+    scenario: Scenario
+    lp: LinearProgram
+    solution: Solution
+    allocation: ev.Allocation
+    outcomes: ev.Outcomes
+    gradient: gr.Gradient
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tables(self):
+        """The result's tables by name (pandas DataFrames).
+
+        ``allocation`` (area x service), ``by_area``, ``by_group`` (one row per
+        deprivation decile, or the scenario's quantiles: also ``result.by_decile``),
+        ``metrics`` and ``by_<column>`` for each of the scenario's group columns.
+        """
+        g = self.gradient
+        tables = {"allocation": g.allocation, "by_area": g.by_area, "by_group": g.by_group,
+                  "metrics": g.metrics}
+        tables.update({f"by_{c}": t for c, t in g.by_column.items()})
+        return tables
+
+    @property
+    def by_area(self):
+        """One row per area: spend before and after, need, outcome before and after."""
+        return self.gradient.by_area
+
+    @property
+    def by_decile(self):
+        """One row per deprivation group (deciles, or the scenario's quantiles)."""
+        return self.gradient.by_group
+
+    @property
+    def metrics(self):
+        """SII, RII, gaps, concentration and Atkinson indices, ...: before, after, change."""
+        return self.gradient.metrics
+
+
+def _most_health_among_optima(scenario: Scenario, lp, solution, solver, method, time_limit, solve=solve):
+    """Maximin and level-up leave money indifferent once the target is met: second stage.
+
+    Keep the first stage's optimum (less a relative 1e-7 of solver tolerance) as a
+    constraint and maximise total health gain: a lexicographic optimum, exact, and the
+    end point of the equity-efficiency frontier.
+    """
+    first = ev.allocate(scenario, lp, solution)
+    outcomes = ev.evaluate(scenario, first.spend)
+    lowest, levelled = equity.levels(scenario, gr.group_outcomes(scenario, outcomes.projected))
+    sign = 1.0 if scenario.gradient.higher_is_better else -1.0
+    if scenario.objective == "maximin":
+        target = lowest - 1e-7 * max(1.0, abs(lowest))
+        second = scenario.with_(objective="health-gain", worst_off_at_least=sign * target)
+    else:
+        target = levelled - 1e-7 * max(1.0, abs(levelled))
+        second = scenario.with_(objective="health-gain", levelled_at_least=target)
+    lp2 = build(second)
+    solution2 = solve(lp2, solver=solver, method=method, time_limit=time_limit)
+    solution2 = dataclasses.replace(solution2, seconds=solution.seconds + solution2.seconds,
+                                    solver=solution2.solver + f", then most health among {scenario.objective} optima")
+    return lp2, solution2
+
+
+def run(scenario: Scenario | str, *, objective: str | None = None, solver: str = "highs",
+        method: str = "auto", time_limit: float | None = None, resolver=None) -> Result:
+    """Load (if given a path), build, solve, evaluate, check and measure one scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario or path
+        A loaded scenario, or the folder (or ``scenario.toml``) to load.
+    objective : str, optional
+        Override the scenario's objective (``health-gain``, ``fair-share``, ...).
+    solver, method, time_limit
+        ``highs`` (default) or ``cbc``; HiGHS's method (``auto``, ``simplex``,
+        ``ipm``, ``pdlp``); seconds before giving up.
+    resolver : allocator.model.solver.Resolver, optional
+        Re-use the HiGHS models of earlier, similar solves (warm starts); sweeps
+        pass one per worker.
+
+    Returns
+    -------
+    Result
+        ``result.tables`` holds the pandas DataFrames (``allocation``, ``by_area``,
+        ``by_group``, ``metrics``, ...).
+
+    Examples
+    --------
+    >>> import allocator
+    >>> s = allocator.load("scenarios/quickstart")
+    >>> result = allocator.solve(s.with_(budget_gbp=s.budget_gbp * 1.1))
+    >>> sorted(result.tables)[:3]
+    ['allocation', 'by_area', 'by_group']
+    >>> round(float(result.allocation.spend.sum() / s.budget_gbp), 6)
+    1.1
+    """
+    solve_lp = resolver.solve if resolver is not None else solve
+    seconds = {}
+    start = time.perf_counter()
+    if not isinstance(scenario, Scenario):
+        scenario = load(scenario)
+    seconds["load"] = time.perf_counter() - start
+    if objective is not None and objective != scenario.objective:
+        scenario = scenario.with_(objective=objective)
+    mark = time.perf_counter()
+    lp = build(scenario)
+    seconds["build"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    solution = fairshare.solve(scenario, lp) if solver == "highs" and method == "auto" else None
+    if solution is None:
+        solution = solve_lp(lp, solver=solver, method=method, time_limit=time_limit)
+    if scenario.objective in ("maximin", "level-up"):
+        lp, solution = _most_health_among_optima(scenario, lp, solution, solver, method, time_limit,
+                                                  solve=solve_lp)
+    seconds["solve"] = time.perf_counter() - mark
+    seconds["solver"] = solution.seconds
+    mark = time.perf_counter()
+    allocation = ev.allocate(scenario, lp, solution)
+    outcomes = ev.evaluate(scenario, allocation.spend)
+    ev.check(scenario, allocation, outcomes)
+    seconds["evaluate"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    gradient = gr.measure(scenario, allocation, outcomes)
+    seconds["gradient"] = time.perf_counter() - mark
+    seconds["total"] = time.perf_counter() - start
+    return Result(scenario=scenario, lp=lp, solution=solution, allocation=allocation,
+                  outcomes=outcomes, gradient=gradient, seconds=seconds)

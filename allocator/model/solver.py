@@ -1,0 +1,407 @@
+"""Solve a `LinearProgram` with HiGHS (through highspy, the default) or CBC (through PuLP).
+
+Every solve ends in a typed `Solution` whose status has been checked in full:
+a time limit, an iteration limit or an unproven optimum is never passed off as
+an answer (`SolverError`), and an infeasible model raises `InfeasibleError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from allocator.errors import InfeasibleError, SolverError
+from allocator.model.lp import LinearProgram
+
+SOLVERS = ("highs", "cbc")
+METHODS = ("auto", "simplex", "ipm", "pdlp")
+
+
+class Status(str, Enum):
+    """How a solve ended (modelled on linopy's TerminationCondition)."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    TIME_LIMIT = "time limit"
+    ITERATION_LIMIT = "iteration limit"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Primal values, duals where the solver gives them, and how the solve went."""
+
+    x: np.ndarray
+    objective: float  # in the model's own units (gain, or GBP of distance), sign as stated
+    status: Status
+    solver: str  # e.g. "HiGHS 1.16.0 (ipm)"
+    seconds: float
+    row_dual: np.ndarray | None = None
+    col_dual: np.ndarray | None = None
+    iterations: int = 0
+    above: np.ndarray | None = None  # intensity above the floor per line group, when not from x
+
+    def budget_price(self, lp: LinearProgram) -> float | None:
+        """Objective change per extra GBP of budget (the budget row's shadow price)."""
+        if self.row_dual is None:
+            return None
+        sign = -1.0 if lp.maximize else 1.0
+        return sign * float(self.row_dual[0]) * lp.budget_scale / lp.objective_scale
+
+
+def choose_method(lp: LinearProgram) -> str:
+    """Interior point for wide models with few rows or for large ones; simplex for the rest.
+
+    Measured (benchmarks/README.md): the suffix formulation of the national LSOA
+    model (25 rows, 0.8m columns) takes HiGHS dual simplex minutes and IPM seconds.
+    """
+    if lp.n_cols > 20_000 or (lp.n_rows < 100 and lp.n_cols > 2_000):
+        return "ipm"
+    return "simplex"
+
+
+def solve(lp: LinearProgram, solver: str = "highs", method: str = "auto",
+          time_limit: float | None = None) -> Solution:
+    """Solve ``lp``; raise `InfeasibleError` or `SolverError` unless it is proven optimal."""
+    if solver not in SOLVERS:
+        raise SolverError(f"unknown solver {solver!r}: choose one of {', '.join(SOLVERS)}")
+    if method not in METHODS:
+        raise SolverError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if lp.n_cols == 0:
+        return _solve_empty(lp)
+    if solver == "cbc":
+        return _solve_cbc(lp, time_limit)
+    if lp.integrality is not None:
+        return _solve_lazily(lp, method, time_limit)
+    return _solve_highs(lp, choose_method(lp) if method == "auto" else method, time_limit)
+
+
+def _solve_empty(lp: LinearProgram) -> Solution:
+    """Nothing to decide (every line locked or nobody to serve): feasible iff 0 meets every row."""
+    tol = 1e-9
+    if np.any(lp.row_lower > tol) or np.any(lp.row_upper < -tol):
+        raise InfeasibleError("every line is fixed (locked, or nobody to serve), and the fixed "
+                              "spend does not meet the budget and the other rules")
+    return Solution(x=np.zeros(0), objective=0.0, status=Status.OPTIMAL, solver="none (nothing to decide)",
+                    seconds=0.0, row_dual=None, col_dual=None)
+
+
+def _solve_lazily(lp: LinearProgram, method: str, time_limit: float | None) -> Solution:
+    """A MILP whose binaries only force segments to fill in order: add them where needed.
+
+    Solve with every binary relaxed; wherever segments fill out of order, make those
+    binaries integral and solve again.  Each model is a relaxation of the full MILP,
+    so the first solution that fills every segment in order is the MILP's optimum.
+    """
+    integral = np.zeros(lp.n_cols, np.int8)
+    binary_of_pair = lp.fill_pairs[:, 3].astype(np.int64)
+    for rounds in range(1, 30):
+        model = dataclasses.replace(lp, integrality=integral.copy() if integral.any() else None)
+        chosen = choose_method(model) if method == "auto" else method
+        solution = _solve_highs(model, chosen, time_limit)
+        bad = lp.out_of_order(solution.x)
+        if bad.size == 0:
+            note = f", {int(integral.sum())} of {len(binary_of_pair)} binaries needed ({rounds} rounds)"
+            return dataclasses.replace(solution, solver=solution.solver + note)
+        integral[binary_of_pair[bad]] = 1
+    return _solve_highs(lp, "simplex", time_limit)
+
+
+def highs_model(lp) -> "highspy.HighsLp":
+    """``lp``'s arrays as a highspy HighsLp (CSC matrix, bounds, costs), for one passModel call.
+
+    Takes anything with the attributes of a `LinearProgram` (the benchmark's naive model too).
+    """
+    import highspy
+
+    model = highspy.HighsLp()
+    model.num_col_, model.num_row_ = lp.n_cols, lp.n_rows
+    model.sense_ = highspy.ObjSense.kMinimize
+    model.col_cost_, model.col_lower_, model.col_upper_ = lp.cost, lp.col_lower, lp.col_upper
+    model.row_lower_, model.row_upper_ = lp.row_lower, lp.row_upper
+    matrix = lp.matrix
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.num_col_, model.a_matrix_.num_row_ = lp.n_cols, lp.n_rows
+    model.a_matrix_.start_ = matrix.indptr
+    model.a_matrix_.index_ = matrix.indices
+    model.a_matrix_.value_ = matrix.data
+    return model
+
+
+def new_highs():
+    """A quiet Highs instance; the first one in a process prints a banner to fd 1, so silence it."""
+    import highspy
+
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        return h
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+_BANNER_SHOWN = False
+
+
+def _configure(h, lp: LinearProgram, method: str, time_limit: float | None) -> str:
+    """Set HiGHS's options for ``lp``; returns the method name shown to people."""
+    h.setOptionValue("random_seed", 0)
+    if lp.integrality is not None:
+        method = "branch and bound"
+        h.setOptionValue("mip_rel_gap", 1e-4)
+    else:
+        h.setOptionValue("solver", method)
+    if method == "ipm":
+        h.setOptionValue("run_crossover", "on")
+    if lp.n_rows < 100 and lp.n_cols > 2_000:
+        # HiGHS presolve is pathological on few-row, many-column models (DESIGN.md;
+        # measured: the one-row model at 32,844 areas x 8 takes 99 s with it, 5 s without)
+        h.setOptionValue("presolve", "off")
+    h.setOptionValue("time_limit", float(time_limit) if time_limit is not None else float("inf"))
+    return method
+
+
+def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None) -> Solution:
+    import highspy
+
+    start = time.perf_counter()
+    h = new_highs()
+    method = _configure(h, lp, method, time_limit)
+    model = highs_model(lp)
+    if lp.integrality is not None:
+        kinds = {0: highspy.HighsVarType.kContinuous, 1: highspy.HighsVarType.kInteger}
+        model.integrality_ = [kinds[int(v)] for v in lp.integrality]
+    h.passModel(model)
+    h.run()
+    return _read(h, lp, f"HiGHS {h.version()} ({method})", start, time_limit)
+
+
+def _read(h, lp: LinearProgram, name: str, start: float, time_limit: float | None) -> Solution:
+    """The solution HiGHS holds after ``run``, its status checked in full."""
+    import highspy
+
+    seconds = time.perf_counter() - start
+    status = h.getModelStatus()
+    ms = highspy.HighsModelStatus
+    info = h.getInfo()
+    if status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
+        raise InfeasibleError("the solver proved that no allocation meets every constraint")
+    if status == ms.kUnbounded:
+        raise SolverError("the model is unbounded: a bug in allocator's formulation")
+    if status == ms.kTimeLimit:
+        raise SolverError(f"{name} stopped at the time limit of {time_limit:g} s before proving "
+                          "optimality: raise --time-limit")
+    if status == ms.kIterationLimit:
+        raise SolverError(f"{name} stopped at its iteration limit before proving optimality")
+    if status != ms.kOptimal:
+        raise SolverError(f"{name} ended with status '{h.modelStatusToString(status)}', not optimal")
+    if info.primal_solution_status != 2:  # kSolutionStatusFeasible
+        raise SolverError(f"{name} reported optimal but its primal solution is not feasible")
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value, dtype=float)
+    row_dual = np.asarray(sol.row_dual, dtype=float) if sol.dual_valid else None
+    col_dual = np.asarray(sol.col_dual, dtype=float) if sol.dual_valid else None
+    iterations = int(max(info.simplex_iteration_count, 0) + max(info.ipm_iteration_count, 0)
+                     + max(info.pdlp_iteration_count, 0))
+    if lp.integrality is not None:
+        x = np.where(lp.integrality == 1, np.round(x), x)
+    x = _clip(lp, x)
+    return Solution(x=x, objective=_objective(lp, x), status=Status.OPTIMAL,
+                    solver=name, seconds=seconds, row_dual=row_dual, col_dual=col_dual,
+                    iterations=iterations)
+
+
+class Resolver:
+    """Solve a run of similar LPs fast: change what differs in the loaded model, warm-start.
+
+    Consecutive sweep points usually differ in a few numbers (the budget row's
+    bounds, some costs or coefficients).  When a new LP has the same shape and
+    sparsity pattern as one solved before, only the changed costs, bounds and
+    matrix entries are passed to the HiGHS instance that solved it, which
+    re-solves from its last optimal basis with its factorisation kept, by dual
+    simplex (measured on england-la: 3,400 iterations cold, tens warm; on
+    england-lsoa, whose first solve is interior point with crossover, 4 s cold
+    and 0.3 s warm for a budget step).  MILPs, PDLP and CBC go to `solve`
+    unchanged.  A warm solve that does not end optimal is repeated cold before
+    its status is believed.
+
+    Examples
+    --------
+    >>> import allocator
+    >>> from allocator.model.lp import build
+    >>> s = allocator.load("scenarios/quickstart")
+    >>> r = Resolver()
+    >>> a = r.solve(build(s)); b = r.solve(build(s.with_(budget_gbp=s.budget_gbp * 1.01)))
+    >>> r.warm_solves
+    1
+    """
+
+    def __init__(self, slots: int = 2):
+        self.slots = slots
+        self.warm_solves = 0
+        self._models: dict = {}
+
+    def reset(self) -> None:
+        """Forget every loaded model: the next solve starts cold."""
+        self._models.clear()
+
+    def solve(self, lp: LinearProgram, solver: str = "highs", method: str = "auto",
+              time_limit: float | None = None) -> Solution:
+        if solver != "highs" or lp.n_cols == 0 or lp.integrality is not None:
+            return solve(lp, solver=solver, method=method, time_limit=time_limit)
+        chosen = choose_method(lp) if method == "auto" else method
+        if chosen not in ("simplex", "ipm"):
+            return solve(lp, solver=solver, method=chosen, time_limit=time_limit)
+        m = lp.matrix
+        key = (lp.n_rows, lp.n_cols, m.nnz, hash(m.indptr.tobytes()), hash(m.indices.tobytes()))
+        loaded = self._models.pop(key, None)
+        start = time.perf_counter()
+        if loaded is not None and self._update(loaded, lp):
+            h = loaded[0]
+            _configure(h, lp, "simplex", time_limit)
+            h.run()
+            try:
+                solution = _read(h, lp, f"HiGHS {h.version()} (simplex, warm start)", start, time_limit)
+            except (InfeasibleError, SolverError):
+                return self._cold(lp, key, chosen, time_limit)
+            self.warm_solves += 1
+            self._keep(key, h, lp)
+            return solution
+        return self._cold(lp, key, chosen, time_limit)
+
+    def _cold(self, lp: LinearProgram, key, method: str, time_limit: float | None) -> Solution:
+        """A first solve, kept for warm starts (interior point ends in crossover: a basis)."""
+        start = time.perf_counter()
+        h = new_highs()
+        _configure(h, lp, method, time_limit)
+        h.passModel(highs_model(lp))
+        h.run()
+        solution = _read(h, lp, f"HiGHS {h.version()} ({method})", start, time_limit)
+        self._keep(key, h, lp)
+        return solution
+
+    def _keep(self, key, h, lp: LinearProgram) -> None:
+        self._models[key] = (h, lp.cost.copy(), lp.col_lower.copy(), lp.col_upper.copy(),
+                             lp.row_lower.copy(), lp.row_upper.copy(), lp.matrix.data.copy())
+        while len(self._models) > self.slots:
+            self._models.pop(next(iter(self._models)))
+
+    @staticmethod
+    def _update(loaded, lp: LinearProgram) -> bool:
+        """Pass what changed to the loaded model; False when too much changed to be worth it."""
+        h, cost, col_lower, col_upper, row_lower, row_upper, data = loaded
+        m = lp.matrix
+        entries = np.flatnonzero(m.data != data)
+        if entries.size > max(100, m.nnz // 20):
+            return False
+        idx = np.flatnonzero(lp.cost != cost).astype(np.int32)
+        if idx.size:
+            h.changeColsCost(idx.size, idx, lp.cost[idx])
+        idx = np.flatnonzero((lp.col_lower != col_lower) | (lp.col_upper != col_upper)).astype(np.int32)
+        if idx.size:
+            h.changeColsBounds(idx.size, idx, lp.col_lower[idx], lp.col_upper[idx])
+        idx = np.flatnonzero((lp.row_lower != row_lower) | (lp.row_upper != row_upper)).astype(np.int32)
+        if idx.size:
+            h.changeRowsBounds(idx.size, idx, lp.row_lower[idx], lp.row_upper[idx])
+        if entries.size:
+            cols = np.searchsorted(m.indptr, entries, side="right") - 1
+            for e, j in zip(entries, cols):
+                h.changeCoeff(int(m.indices[e]), int(j), float(m.data[e]))
+        return True
+
+
+def _clip(lp: LinearProgram, x: np.ndarray) -> np.ndarray:
+    """Bounds hold exactly (solvers may overshoot a bound by their tolerance)."""
+    return np.minimum(np.maximum(x, lp.col_lower), lp.col_upper)
+
+
+def _objective(lp: LinearProgram, x: np.ndarray) -> float:
+    value = float(np.dot(lp.cost, x)) / lp.objective_scale
+    return -value if lp.maximize else value
+
+
+def to_pulp(lp: LinearProgram, name: str = "allocation"):
+    """The same LP as a PuLP problem with readable names (for CBC and LP-file export)."""
+    import pulp
+
+    prob = pulp.LpProblem(name, pulp.LpMaximize if lp.maximize else pulp.LpMinimize)
+    names = lp.col_names()
+    sign = -1.0 if lp.maximize else 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        integer = lp.integrality if lp.integrality is not None else np.zeros(lp.n_cols, np.int8)
+        variables = [pulp.LpVariable(n, lowBound=None if not np.isfinite(lo) else float(lo),
+                                     upBound=None if not np.isfinite(up) else float(up),
+                                     cat=pulp.LpInteger if k else pulp.LpContinuous)
+                     for n, lo, up, k in zip(names, lp.col_lower, lp.col_upper, integer)]
+        prob.setObjective(pulp.LpAffineExpression(
+            [(variables[j], sign * float(lp.cost[j]) / lp.objective_scale)
+             for j in np.flatnonzero(lp.cost)]))
+        csr = lp.matrix.tocsr()
+        constraints = {}
+        for i, row_name in enumerate(lp.row_names()):
+            lo_i, hi_i = csr.indptr[i], csr.indptr[i + 1]
+            expr = pulp.LpAffineExpression(
+                [(variables[j], float(v)) for j, v in zip(csr.indices[lo_i:hi_i], csr.data[lo_i:hi_i])])
+            lo, up = lp.row_lower[i], lp.row_upper[i]
+            if lo == up:
+                constraints[row_name] = pulp.LpConstraint(expr, pulp.LpConstraintEQ, row_name, float(lo))
+                continue
+            if np.isfinite(lo):
+                key = row_name if not np.isfinite(up) else f"{row_name}_lo"
+                constraints[key] = pulp.LpConstraint(expr, pulp.LpConstraintGE, key, float(lo))
+            if np.isfinite(up):
+                key = row_name if not np.isfinite(lo) else f"{row_name}_up"
+                constraints[key] = pulp.LpConstraint(expr, pulp.LpConstraintLE, key, float(up))
+        prob.extend(constraints)
+    return prob, variables
+
+
+def write_lp(lp: LinearProgram, path: str | Path) -> None:
+    """Write the model as a CPLEX LP file a person can read, through PuLP."""
+    prob, _ = to_pulp(lp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prob.writeLP(str(path))
+
+
+def _solve_cbc(lp: LinearProgram, time_limit: float | None) -> Solution:
+    import pulp
+
+    start = time.perf_counter()
+    prob, variables = to_pulp(lp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PuLP 3.x deprecation notices about its bundled CBC
+        prob.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit))
+    seconds = time.perf_counter() - start
+    name = f"CBC (PuLP {pulp.__version__})"
+    if prob.status == pulp.LpStatusInfeasible:
+        raise InfeasibleError("the solver proved that no allocation meets every constraint")
+    if prob.status == pulp.LpStatusUnbounded:
+        raise SolverError("the model is unbounded: a bug in allocator's formulation")
+    if prob.status != pulp.LpStatusOptimal or prob.sol_status != pulp.LpSolutionOptimal:
+        raise SolverError(f"{name} ended with status '{pulp.LpStatus[prob.status]}' and solution "
+                          f"status '{pulp.LpSolution[prob.sol_status]}': not a proven optimum")
+    x = np.array([v.varValue if v.varValue is not None else 0.0 for v in variables])
+    x = _clip(lp, x)
+    return Solution(x=x, objective=_objective(lp, x), status=Status.OPTIMAL, solver=name, seconds=seconds)

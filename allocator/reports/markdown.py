@@ -1,0 +1,489 @@
+"""The report's content as text and tables, and as GitHub-flavoured Markdown.
+
+`content` turns `ReportData` into plain-text blocks and tables of formatted
+cells; `render_markdown` writes them as Markdown and `allocator.reports.html` as HTML
+(with charts), so the two reports always say the same thing.  Every cell and
+sentence here is plain, unescaped text: each renderer escapes for its format.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from allocator.format import gbp
+from allocator.reports.results import ReportData
+
+TOLERANCE_GBP = 0.5  # changes smaller than this count as unchanged (as allocator.analysis.compare)
+TOP = 10  # largest gains and losses listed per option
+MEASURES = {
+    "sii_outcome": "Slope index of inequality (SII) in the outcome",
+    "rii_outcome": "Relative index of inequality (RII) in the outcome",
+    "rii_alternative_outcome": "RII in the outcome (SII / mean)",
+    "gap_absolute_outcome": "Gap in the outcome, least minus most deprived group",
+    "gap_relative_outcome": "Ratio of the outcome, least / most deprived group",
+    "sii_spend_per_head": "SII in spend per head",
+    "rii_spend_per_head": "RII in spend per head",
+    "rii_alternative_spend_per_head": "RII in spend per head (SII / mean)",
+    "gap_absolute_spend_per_head": "Gap in spend per head, least minus most deprived group",
+    "gap_relative_spend_per_head": "Ratio of spend per head, least / most deprived group",
+    "concentration_index_spend": "Concentration index of spend (below 0: towards the deprived)",
+    "concentration_index_outcome": "Concentration index of the outcome",
+    "proportionality_index": "Proportionality (spend per head per unit of need)",
+    "share_of_spend_most_deprived_fifth": "Share of spend in the most deprived fifth",
+    "mean_outcome": "Mean outcome",
+    "total_gain": "Total health gain",
+    "total_spend": "Total spend",
+    "distance_from_target_gbp": "Distance from the fair shares",
+}
+
+
+# -- numbers as people read them ---------------------------------------------------------
+def number(value, units: str = "", signed: bool = False) -> str:
+    """A measure's value for a table, formatted by its units.
+
+    Examples
+    --------
+    >>> number(3.6e9, "GBP"), number(12.2723, "GBP per head"), number(0.21625, "share")
+    ('£3.60bn', '£12.27', '21.6%')
+    >>> number(36304380.2, "years x people"), number(1.0576671, "ratio"), number(float("nan"))
+    ('36,304,380', '1.0577', 'n/a')
+    >>> number(-0.0405331, "years", signed=True), number(0.0096, "share", signed=True)
+    ('-0.040533', '+1.0 pp')
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    if not math.isfinite(v):
+        return "n/a"
+    plus = "+" if signed else ""
+    if units == "GBP":
+        return money(v, signed)
+    if units.startswith("GBP per head"):
+        return ("-" if v < 0 else plus if v > 0 else "") + f"£{abs(v):,.2f}"
+    if units == "share":
+        return f"{v * 100:+.1f} pp" if signed else f"{v:.1%}"
+    if v == 0:
+        return "0"
+    if abs(v) >= 1000:
+        return f"{v:{plus},.0f}"
+    return f"{v:{plus}.5g}"
+
+
+def money(value: float, signed: bool = False) -> str:
+    """Pounds as in a sentence (£41.2m), '+' on gains if ``signed``; never '-£0'."""
+    text = gbp(value)
+    if text.lstrip("-") == "£0":
+        return "£0"
+    return ("+" if signed and value > 0 else "") + text
+
+
+def measure_name(measure: str) -> str:
+    """A measure's plain name.
+
+    >>> measure_name("atkinson_outcome_eps0.5")
+    'Atkinson index of the outcome (inequality aversion 0.5)'
+    """
+    if measure in MEASURES:
+        return MEASURES[measure]
+    found = re.fullmatch(r"(atkinson|ede)_(outcome|spend)_eps(.+)", measure)
+    if found:
+        what = "the outcome" if found[2] == "outcome" else "spend"
+        if found[1] == "atkinson":
+            return f"Atkinson index of {what} (inequality aversion {found[3]})"
+        return f"Equally-distributed equivalent of {what} (inequality aversion {found[3]})"
+    return measure.replace("_", " ").capitalize()
+
+
+# -- the content -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Table:
+    """A table of formatted cells; ``best`` marks cells to highlight, ``numeric`` columns align right."""
+
+    key: str
+    title: str
+    caption: str
+    columns: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+    best: list[list[bool]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Content:
+    """Title, summary blocks (('p', text) or ('ul', [(lead, text), ...])) and tables."""
+
+    title: str
+    subtitle: str
+    description: str
+    summary: list[tuple]
+    tables: list[Table]
+    footer: list[str]
+
+
+def option_names(data: ReportData) -> list[str]:
+    return [str(o) for o in data.meta.get("options", [])]
+
+
+def scenario(data: ReportData) -> dict:
+    return data.meta.get("scenario", {})
+
+
+def group_label(data: ReportData, group, groups: list) -> str:
+    """'1 (most deprived)', '5', '10 (least deprived)'."""
+    text = str(group)
+    if len(groups) > 1 and group == groups[0]:
+        return text + " (most deprived)"
+    if len(groups) > 1 and group == groups[-1]:
+        return text + " (least deprived)"
+    return text
+
+
+def comparator(data: ReportData) -> str:
+    before = scenario(data).get("comparator", "baseline")
+    return ("this year's spend (the baseline table)" if before == "baseline"
+            else "the same budget spread flat (equal units per head everywhere)")
+
+
+def rows_of(frame: pd.DataFrame, option: str) -> pd.DataFrame:
+    return frame[frame["option"].astype(str) == option]
+
+
+def best_by_option(data: ReportData) -> dict[str, list[str]]:
+    """For each option, the measures on which it is best (empty for a single run)."""
+    metrics = data.tables.get("options_metrics")
+    out = {name: [] for name in option_names(data)}
+    if metrics is None or len(out) < 2:
+        return out
+    for row in metrics[metrics["best"].astype(bool)].itertuples(index=False):
+        out.setdefault(str(row.option), []).append(measure_name(str(row.measure)))
+    return out
+
+
+def summary(data: ReportData) -> list[tuple]:
+    s = scenario(data)
+    names = option_names(data)
+    blocks = []
+    facts = []
+    if s.get("budget_gbp") is not None:
+        facts.append(f"Budget {money(float(s['budget_gbp']))} across {s.get('areas', '?')} areas and "
+                     f"{s.get('services', '?')} services.")
+    facts.append(f"'Before' is {comparator(data)}.")
+    if s.get("outcome_label"):
+        better = "higher" if s.get("higher_is_better", True) else "lower"
+        facts.append(f"The outcome is {s['outcome_label']}; {better} is better.")
+    facts.append(f"Areas are grouped into {s.get('groups', 'quantile')}s of deprivation; group 1 is the most "
+                 "deprived.")
+    blocks.append(("p", " ".join(facts)))
+    headline = _headlines(data)
+    if headline:
+        blocks.append(("p", "What each option does:" if len(names) > 1 else "What the allocation does:"))
+        blocks.append(("ul", headline))
+    best = best_by_option(data)
+    if len(names) > 1 and any(best.values()):
+        blocks.append(("p", "Best option on each measure (where 'best' has a meaning):"))
+        blocks.append(("ul", [(name, ", ".join(best[name]) + "." if best[name] else "best on no measure.")
+                              for name in names]))
+    explanations = data.meta.get("explanations") or {}
+    for name in names:
+        texts = [str(t) for t in explanations.get(name, [])]
+        if texts:
+            blocks.append(("p", f"Why {name} comes out as it does:" if len(names) > 1 else "Why:"))
+            blocks.append(("ul", [("", t) for t in texts]))
+    return blocks
+
+
+def _headlines(data: ReportData) -> list[tuple[str, str]]:
+    frame = data.tables.get("options_summary")
+    if frame is None:
+        return []
+    units = scenario(data).get("outcome_units", "")
+    metrics = data.tables.get("options_metrics")
+    share_before = None
+    if metrics is not None:
+        share = metrics[metrics["measure"] == "share_of_spend_most_deprived_fifth"]
+        share_before = share["before"].iloc[0] if len(share) else None
+    out = []
+    for name in option_names(data):
+        rows = rows_of(frame, name)
+        if rows.empty:
+            continue
+        r = rows.iloc[0]
+        parts = [f"{r['objective']} objective, {r['proportionality']} proportionality; "
+                 f"allocates {money(float(r['allocated_gbp']))}",
+                 f"total health gain {number(r['health_gain'])} {units} x people",
+                 f"SII in the outcome {number(r['sii_outcome_before'])} → {number(r['sii_outcome_after'])} "
+                 f"{units}"]
+        share = f"{number(r['share_most_deprived_fifth'], 'share')} of spend goes to the most deprived fifth"
+        if share_before is not None:
+            share += f" ({number(share_before, 'share')} before)"
+        out.append((name, "; ".join(parts + [share]) + "."))
+    return out
+
+
+def content(data: ReportData) -> Content:
+    """Everything the report says, as plain text and formatted tables."""
+    s = scenario(data)
+    builders = (_options_table, _measures_table, _by_group_tables, _winner_count_table, _top_tables,
+                _waterfall_tables, _prices_table)
+    tables = []
+    for build in builders:
+        tables.extend(t for t in build(data) if t is not None)
+    footer = [f"Made by allocator {data.meta.get('allocator', '')} from the scenario '{s.get('name', '')}'."]
+    if s.get("attribution"):
+        footer.append(f"Data: {s['attribution']}")
+    return Content(title=str(data.meta.get("title", "Allocation report")), subtitle=str(s.get("name", "")),
+                   description=str(s.get("description", "")), summary=summary(data), tables=tables,
+                   footer=footer)
+
+
+def _options_table(data):
+    frame = data.tables.get("options_summary")
+    if frame is None:
+        return []
+    units = scenario(data).get("outcome_units", "")
+    columns = ["Option", "Objective", "Proportionality", "Allocated", f"Health gain ({units} x people)",
+               f"SII before ({units})", f"SII after ({units})", "Spend in most deprived fifth"]
+    rows = []
+    for name in option_names(data):
+        for r in rows_of(frame, name).itertuples(index=False):
+            rows.append([name, str(r.objective), str(r.proportionality), money(float(r.allocated_gbp)),
+                         number(r.health_gain), number(r.sii_outcome_before), number(r.sii_outcome_after),
+                         number(r.share_most_deprived_fifth, "share")])
+    return [Table("options", "Options at a glance", "Each option's settings and headline results.",
+                  columns, rows, [False] * 3 + [True] * 5)]
+
+
+def _measures_table(data):
+    metrics = data.tables.get("options_metrics")
+    if metrics is None:
+        return []
+    names = option_names(data)
+    order = list(dict.fromkeys(metrics["measure"].astype(str)))
+    single = len(names) == 1
+    columns = ["Measure", "Units", "Before"] + (["After", "Change"] if single else names)
+    rows, best = [], []
+    for measure in order:
+        here = metrics[metrics["measure"].astype(str) == measure]
+        units = str(here["units"].iloc[0])
+        by_option = {str(r.option): r for r in here.itertuples(index=False)}
+        first = by_option.get(names[0]) if names else None
+        row = [measure_name(measure), units, number(first.before if first is not None else None, units)]
+        if single:
+            row += [number(first.after, units), number(first.change, units, signed=True)]
+            marks = [False] * 5
+        else:
+            row += [number(by_option[n].after, units) if n in by_option else "n/a" for n in names]
+            marks = [False] * 3 + [bool(by_option[n].best) if n in by_option else False for n in names]
+        rows.append(row)
+        best.append(marks)
+    caption = ("Each measure before and after." if single else
+               "Each measure before and under each option; the best option on each measure is in bold and "
+               "starred.")
+    return [Table("measures", "The measures side by side", caption, columns, rows,
+                  [False, False] + [True] * (len(columns) - 2), best)]
+
+
+def _by_group_tables(data):
+    s = scenario(data)
+    out = []
+    specs = (("spend_by_group", "Spend per head by deprivation group",
+              "Spend per head (GBP) in each deprivation group, before and under each option.", "GBP per head"),
+             ("outcome_by_group", "Outcome by deprivation group",
+              f"{s.get('outcome_label', 'Outcome')} in each deprivation group, before and after each option.",
+              "outcome"))
+    for key, title, caption, units in specs:
+        frame = data.tables.get(key)
+        if frame is None:
+            continue
+        groups = frame.iloc[:, 0].tolist()
+        # columns by position: an option may be called 'before' or 'population'
+        values = frame.iloc[:, 2:]
+        before = f"Before ({s.get('comparator', 'baseline')})"
+        columns = [s.get("groups", "group").capitalize(), "Population", before] + [
+            str(c) for c in frame.columns[3:]]
+        rows = []
+        for i, group in enumerate(groups):
+            cells = [f"{v:,.3f}" if units == "outcome" else number(v, units) for v in values.iloc[i]]
+            rows.append([group_label(data, group, groups), f"{frame.iloc[i, 1]:,.0f}"] + cells)
+        out.append(Table(key, title, caption, columns, rows, [False] + [True] * (len(columns) - 1)))
+    return out
+
+
+def _winner_count_table(data):
+    frame = data.tables.get("winners_losers_by_group")
+    if frame is None:
+        return []
+    names = option_names(data)
+    groups = sorted(frame["deprivation_group"].unique().tolist())
+    columns = [scenario(data).get("groups", "group").capitalize()]
+    for name in names:
+        columns += [f"{name}: gain", f"{name}: lose"] if len(names) > 1 else ["Gain", "Lose"]
+    rows = []
+    for group in groups:
+        row = [group_label(data, group, groups)]
+        for name in names:
+            here = rows_of(frame, name)
+            here = here[here["deprivation_group"] == group]
+            row += [str(int(here["gain"].sum())), str(int(here["lose"].sum()))]
+        rows.append(row)
+    return [Table("winners_by_group", "Areas gaining and losing, by deprivation group",
+                  "How many areas in each deprivation group gain or lose money against 'before' "
+                  f"(changes under {money(1)} count as unchanged).", columns, rows,
+                  [False] + [True] * (len(columns) - 1))]
+
+
+def top_changes(data: ReportData, name: str) -> pd.DataFrame:
+    """The option's largest gains (descending), then its largest losses (most negative first)."""
+    frame = rows_of(data.tables["winners_losers"], name)
+    gains = frame[frame["change_gbp"] > TOLERANCE_GBP].sort_values(
+        ["change_gbp", "area_id"], ascending=[False, True], kind="stable").head(TOP)
+    losses = frame[frame["change_gbp"] < -TOLERANCE_GBP].sort_values(
+        ["change_gbp", "area_id"], ascending=[True, True], kind="stable").head(TOP)
+    return pd.concat([gains, losses], ignore_index=True)
+
+
+def _top_tables(data):
+    if "winners_losers" not in data.tables:
+        return []
+    out = []
+    for i, name in enumerate(option_names(data)):
+        top = top_changes(data, name)
+        rows = [[str(r.area_name), str(r.deprivation_group), money(r.before_gbp), money(r.spend_gbp),
+                 money(r.change_gbp, signed=True), f"{r.change_pct:+.1f}%" if pd.notna(r.change_pct) else "n/a"]
+                for r in top.itertuples(index=False)]
+        out.append(Table(f"top_{i + 1}", f"Largest gains and losses: {name}",
+                         f"The {TOP} areas gaining most and the {TOP} losing most under {name}, against 'before'.",
+                         ["Area", "Group", "Before", "After", "Change", "Change %"], rows,
+                         [False] + [True] * 5))
+    return out
+
+
+def illustrative_areas(data: ReportData, limit: int = 4) -> list[str]:
+    """Area ids for waterfalls: under the first option, the largest gain, the largest loss, the
+    largest area (by spend before) and the area of median change, each not already picked."""
+    water = data.tables["waterfall"]
+    areas = [a for a in dict.fromkeys(water["area_id"].astype(str)) if a != "ALL"]
+    winners = data.tables.get("winners_losers")
+    names = option_names(data)
+    orders = [areas]
+    if winners is not None and names:
+        w = rows_of(winners, names[0]).astype({"area_id": str})
+        w = w[w["area_id"].isin(areas)].sort_values(["change_gbp", "area_id"], kind="stable")
+        by_size = w.sort_values(["before_gbp", "area_id"], ascending=[False, True], kind="stable")
+        middle = w.iloc[(np.abs(np.arange(len(w)) - len(w) // 2)).argsort(kind="stable")]
+        orders = [w["area_id"][::-1].tolist(), w["area_id"].tolist(), by_size["area_id"].tolist(),
+                  middle["area_id"].tolist()] + orders
+    picks = []
+    for order in orders * limit:
+        fresh = [a for a in order if a not in picks]
+        if fresh and len(picks) < min(limit, len(areas)):
+            picks.append(fresh[0])
+    return picks
+
+
+def waterfall_steps(data: ReportData, name: str, area_id: str) -> pd.DataFrame:
+    water = rows_of(data.tables["waterfall"], name)
+    return water[water["area_id"].astype(str) == area_id][["area_name", "step", "amount_gbp"]]
+
+
+def _waterfall_tables(data):
+    if "waterfall" not in data.tables:
+        return []
+    areas = ["ALL"] + illustrative_areas(data)
+    out = []
+    for i, name in enumerate(option_names(data)):
+        parts = [waterfall_steps(data, name, a) for a in areas]
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            continue
+        steps = parts[0]["step"].astype(str).tolist()
+        columns = ["Step"] + [str(p["area_name"].iloc[0]) for p in parts]
+        rows = []
+        for k, step in enumerate(steps):
+            ends = step.startswith(("start:", "end:"))
+            amounts = [money(float(p["amount_gbp"].iloc[k]), signed=not ends) if k < len(p) else "" for p in parts]
+            rows.append([step[:1].upper() + step[1:]] + amounts)
+        out.append(Table(f"waterfall_{i + 1}", f"From 'before' to the allocation: {name}",
+                         "Each step is the change made by adding one family of rules; the steps add up to the "
+                         "area's change.", columns, rows, [False] + [True] * (len(columns) - 1)))
+    return out
+
+
+def _prices_table(data):
+    frame = data.tables.get("prices")
+    if frame is None or frame.empty:
+        return []
+    rows = []
+    for name in option_names(data):
+        for r in rows_of(frame, name).itertuples(index=False):
+            noise = (not str(r.rule).startswith("budget") and pd.notna(r.cost) and pd.notna(r.without)
+                     and abs(r.cost) <= 1e-6 * max(1.0, abs(r.without)))
+            rows.append([name, str(r.rule), number(r.without), "0" if noise else number(r.cost)])
+    return [Table("prices", "The price of each rule",
+                  "The objective with the rule relaxed, and what the rule costs in the objective (health gain "
+                  "in outcome x people, or GBP of distance from fair shares); for 'budget (+£1)', the objective "
+                  "with one more pound and what that pound buys. The summary says it in words.",
+                  ["Option", "Rule", "Objective with the rule relaxed", "Cost of the rule"], rows,
+                  [False, False, True, True])]
+
+
+# -- Markdown ----------------------------------------------------------------------------
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~#])")
+
+
+def md_text(text: str, block: bool = False) -> str:
+    r"""Text that Markdown shows as written: markup characters escaped, newlines as spaces.
+
+    >>> md_text("<script>alert(1)</script> | *x*")
+    '\\<script\\>alert(1)\\</script\\> \\| \\*x\\*'
+    """
+    text = " ".join(str(text).split())
+    text = _SPECIAL.sub(r"\\\1", text)
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", text) if block else text  # '1. x' is no list item
+
+
+def md_table(table: Table) -> list[str]:
+    lines = ["| " + " | ".join(md_text(c) for c in table.columns) + " |",
+             "|" + "|".join("---:" if n else ":---" for n in table.numeric) + "|"]
+    for i, row in enumerate(table.rows):
+        marks = table.best[i] if table.best else [False] * len(row)
+        cells = [f"**{md_text(c)}** \\*" if m else md_text(c) for c, m in zip(row, marks)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_markdown(data: ReportData) -> str:
+    """The report as GitHub-flavoured Markdown: the same text and tables as the HTML, no charts.
+
+    Examples
+    --------
+    >>> data = ReportData(meta={"title": "A | B", "options": []}, tables={})
+    >>> render_markdown(data).splitlines()[0]
+    '# A \\\\| B'
+    """
+    c = content(data)
+    out = [f"# {md_text(c.title)}", ""]
+    if c.subtitle:
+        out += [f"*{md_text(c.subtitle)}*", ""]
+    if c.description:
+        out += [md_text(c.description), ""]
+    out += ["## Summary", ""]
+    for kind, body in c.summary:
+        if kind == "p":
+            out += [md_text(body, block=True), ""]
+        else:
+            out += [f"- **{md_text(lead)}**: {md_text(text)}" if lead else f"- {md_text(text, block=True)}"
+                    for lead, text in body] + [""]
+    out += ["## Tables", ""]
+    for table in c.tables:
+        out += [f"### {md_text(table.title)}", "", md_text(table.caption, block=True), ""]
+        out += md_table(table) if table.rows else ["(no rows)"]
+        out.append("")
+    out += ["---", ""] + [md_text(line, block=True) + "  " for line in c.footer]
+    return "\n".join(out).rstrip() + "\n"

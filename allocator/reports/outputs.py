@@ -1,0 +1,312 @@
+"""Write a result's tables (CSV, JSON) safely, and say what happened in plain text.
+
+Outputs are written atomically (a temporary file renamed into place), never over
+an input, with spreadsheet formulas neutralised in every text cell and a fixed
+float format, so that the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from allocator.analysis.gradient import binding, quantile_label
+from allocator.analysis.pipeline import Result
+from allocator.errors import AllocatorError
+from allocator.format import gbp
+
+FLOAT_FORMAT = "%.10g"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """Stop a spreadsheet from running a cell as a formula (OWASP CSV injection).
+
+    Examples
+    --------
+    >>> neutralise("=HYPERLINK(\\"http://x\\")")
+    '\\'=HYPERLINK("http://x")'
+    >>> neutralise("Barking and Dagenham")
+    'Barking and Dagenham'
+    """
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every text cell (and column name) neutralised; numbers stay numbers."""
+    out = frame.copy()
+    out.columns = [neutralise(c) if isinstance(c, str) else c for c in out.columns]
+    for column in out.columns:
+        values = out[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            text = values.astype(str)
+            risky = text.str.startswith(FORMULA_STARTS).to_numpy() & values.map(
+                lambda v: isinstance(v, str)).to_numpy()
+            if risky.any():
+                values = values.astype(object).copy()
+                values[risky] = "'" + text[risky]
+                out[column] = values
+    return out
+
+
+def significant(values: np.ndarray, digits: int = 10) -> np.ndarray:
+    """Round to ``digits`` significant figures, so output bytes do not carry float noise."""
+    x = np.asarray(values, dtype=float)
+    finite = np.isfinite(x) & (x != 0)
+    exponent = np.zeros_like(x)
+    exponent[finite] = np.floor(np.log10(np.abs(x[finite])))
+    scale = 10.0 ** (digits - 1 - exponent)
+    return np.where(finite, np.round(x * scale) / scale, x)
+
+
+def rounded_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = safe_frame(frame)
+    for column in out.columns:
+        if out[column].dtype.kind == "f":
+            out[column] = significant(out[column].to_numpy())
+    return out
+
+
+def atomic_write(path: Path, data: bytes, protected: set[Path] = frozenset()) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename; never over an input."""
+    path = Path(path)
+    if path.resolve() in protected:
+        raise AllocatorError(f"refusing to overwrite the input file {path}: choose another --out")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """CSV with neutralised text and 10 significant figures (pyarrow: 10x pandas' speed)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    table = pa.Table.from_pandas(rounded_frame(frame), preserve_index=False)
+    sink = io.BytesIO()
+    pacsv.write_csv(table, sink, pacsv.WriteOptions(quoting_style="needed"))
+    return sink.getvalue()
+
+
+def _jsonable(value):
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        if not math.isfinite(value):
+            return None
+        return float(FLOAT_FORMAT % value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    return [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def file_hash(path: str) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def manifest(result: Result, options: dict) -> dict:
+    """What was run, on what, with what: enough to reproduce or audit the result."""
+    import highspy
+    import pulp
+
+    from allocator.version import __version__
+
+    s = result.scenario
+    return {
+        "scenario": s.name, "path": s.path,
+        "inputs": {p: file_hash(p) for p in s.inputs},
+        "options": options,
+        "versions": {"allocator": __version__, "python": platform.python_version(),
+                     "highspy": getattr(highspy, "__version__", "unknown"), "pulp": pulp.__version__,
+                     "numpy": np.__version__, "pandas": pd.__version__},
+        "solver": result.solution.solver, "status": result.solution.status.value,
+        "formulation": result.lp.formulation,
+        "lp_size": {"rows": result.lp.n_rows, "columns": result.lp.n_cols,
+                    "nonzeros": int(result.lp.matrix.nnz)},
+        "seconds": {k: round(v, 4) for k, v in result.seconds.items()},
+    }
+
+
+def summary(result: Result) -> dict:
+    """Headline numbers of a result (deterministic: no timings)."""
+    s, sol = result.scenario, result.solution
+    spend = result.allocation.spend
+    price = sol.budget_price(result.lp)
+    return {
+        "scenario": s.name, "areas": s.n_areas, "services": s.n_services,
+        "objective": s.objective, "proportionality": s.proportionality,
+        "budget_gbp": _jsonable(s.budget_gbp), "allocated_gbp": _jsonable(round(float(spend.sum()), 2)),
+        "comparator": result.outcomes.before_label,
+        "objective_value": _jsonable(sol.objective),
+        "objective_units": (f"{s.gradient.outcome_units} x people gained over the floors"
+                            if s.objective == "health-gain" else "GBP distance from fair-share targets"),
+        "budget_shadow_price_per_gbp": _jsonable(price) if price is not None else None,
+        "lines": binding(s, result.allocation),
+    }
+
+
+def json_bytes(frame: pd.DataFrame) -> bytes:
+    """Records as JSON, numbers to 10 significant figures.
+
+    pandas' writer (fast, for big tables) counts decimal places, not significant
+    figures, so tables small enough go through the json module and keep every figure.
+    """
+    rounded = rounded_frame(frame)
+    if len(rounded) * max(1, len(rounded.columns)) <= 200_000:
+        return (json.dumps(records(rounded), ensure_ascii=False, allow_nan=False) + "\n").encode()
+    return (rounded.to_json(orient="records", double_precision=15, force_ascii=False) + "\n").encode()
+
+
+SMALL_TABLES = ("by_group", "metrics")
+
+
+def write_outputs(result: Result, out: str | Path, options: dict) -> list[Path]:
+    """Every table as CSV and JSON, a summary JSON and the run manifest; returns the paths.
+
+    ``result.json`` holds the headline numbers and the small tables (by group,
+    metrics, by grouping column); ``run.json`` the inputs' hashes, versions,
+    options and timings (the only file that differs between identical runs).
+    """
+    out = Path(out)
+    protected = {Path(p).resolve() for p in result.scenario.inputs}
+    files = [(out / f"{name}{suffix}", frame, encode) for name, frame in result.tables.items()
+             for suffix, encode in ((".csv", csv_bytes), (".json", json_bytes))]
+    for path in [p for p, _, _ in files] + [out / "result.json", out / "run.json"]:
+        if path.resolve() in protected:
+            raise AllocatorError(f"refusing to overwrite the input file {path}: choose another --out")
+    written = []
+    for path, frame, encode in files:
+        atomic_write(path, encode(frame), protected)
+        written.append(path)
+    small = {name: records(safe_frame(frame)) for name, frame in result.tables.items()
+             if name in SMALL_TABLES or name.startswith("by_") and name not in ("by_area",)}
+    payload = {"summary": summary(result), "tables": small}
+    for name, data in (("result.json", payload), ("run.json", manifest(result, options))):
+        path = out / name
+        atomic_write(path, (json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode(),
+                     protected)
+        written.append(path)
+    return written
+
+
+# -- terminal ---------------------------------------------------------------------------
+def _fmt(value: float, digits: int = 3) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if value != 0 and (abs(value) >= 1e6 or abs(value) < 10 ** -(digits + 1)):
+        return f"{value:.{digits}g}"
+    return f"{value:,.{digits}f}"
+
+
+def text_table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
+    """A plain fixed-width table for the terminal."""
+    formats = formats or {}
+    cells = [[str(c) for c in frame.columns]]
+    for row in frame.itertuples(index=False):
+        line = []
+        for column, value in zip(frame.columns, row):
+            if isinstance(value, (float, np.floating)):
+                spec = formats.get(column, ",.2f")
+                line.append("n/a" if not math.isfinite(value) else format(value, spec))
+            else:
+                line.append(str(value))
+        cells.append(line)
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    lines = []
+    for k, r in enumerate(cells):
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def summary_text(result: Result) -> str:
+    """What a person needs to see after a run: budget, binding lines, gradient before/after."""
+    s = result.scenario
+    g = s.gradient
+    sol = result.solution
+    spend = result.allocation.spend
+    lines_info = binding(s, result.allocation)
+    before = result.outcomes.before_label
+    before_text = ("this year's spend (baseline table)" if before == "baseline"
+                   else "the same budget spread flat (equal units per head everywhere)")
+    out = [f"{s.name}",
+           f"{s.n_areas:,} areas x {s.n_services} services; objective {s.objective}; "
+           f"proportionality {s.proportionality}"
+           + (f"; pace of change -{s.pace[0]:.0%}/+{s.pace[1]:.0%}" if s.pace else ""),
+           f"Budget {gbp(s.budget_gbp)} ({s.budget_mode}); allocated £{spend.sum():,.2f}.",
+           f"Solved by {sol.solver} in {sol.seconds:.2f} s (model {result.lp.n_rows:,} rows x "
+           f"{result.lp.n_cols:,} columns); every invariant re-checked from the allocation: OK.",
+           f"Lines: {lines_info['lines']:,} free, {lines_info['at_floor']:,} at their floor, "
+           f"{lines_info['at_cap']:,} at their cap, {lines_info['locked']:,} locked."]
+    price = sol.budget_price(result.lp)
+    if price is not None and s.objective == "health-gain":
+        per_million = price * 1e6
+        amount = f"{per_million:,.0f}" if abs(per_million) >= 100 else f"{per_million:.4g}"
+        out.append(f"One more £1m of budget would buy {amount} {g.outcome_units} x people "
+                   "(the budget's shadow price).")
+    out.append(f"Compared with {before_text}.")
+    label = quantile_label(g.quantiles)
+    table = result.gradient.by_group
+    view = pd.DataFrame({
+        label: table.iloc[:, 0].astype(str),
+        "population": table["population"].map(lambda v: f"{v:,.0f}"),
+        "need": table["need_index"],
+        f"{before} £/head": table[f"{before}_spend_per_head_gbp"],
+        "£/head": table["spend_per_head_gbp"],
+        "change £/head": table["change_per_head_gbp"],
+        "outcome before": table["outcome_baseline"],
+        "outcome after": table["outcome_projected"],
+    })
+    view.iloc[0, 0] += " (most deprived)"
+    view.iloc[-1, 0] += " (least)"
+    out.append("")
+    out.append(f"By deprivation {label} ({g.outcome_label}; "
+               f"{'higher' if g.higher_is_better else 'lower'} is better):")
+    out.append(text_table(view, {"need": ".3f", "outcome before": ".4f", "outcome after": ".4f"}))
+    m = result.gradient.metrics.set_index("measure")
+    rows = []
+    names = {"sii_outcome": "SII of outcome", "rii_outcome": "RII of outcome",
+             "gap_absolute_outcome": f"Gap, least - most deprived {label}",
+             "sii_spend_per_head": "SII of spend per head (£)",
+             "concentration_index_spend": "Concentration index of spend (< 0 pro-deprived)",
+             "share_of_spend_most_deprived_fifth": "Share of spend, most deprived fifth",
+             "proportionality_index": "Proportionality (£/head per unit of need)",
+             "mean_outcome": "Mean outcome"}
+    for key, text in names.items():
+        if key in m.index:
+            rows.append({"measure": text, "before": _fmt(m.at[key, "before"], 4),
+                         "after": _fmt(m.at[key, "after"], 4), "change": _fmt(m.at[key, "change"], 4)})
+    out.append("")
+    out.append("The social gradient, before -> after:")
+    out.append(text_table(pd.DataFrame(rows)))
+    return "\n".join(out)

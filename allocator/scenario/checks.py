@@ -1,0 +1,69 @@
+"""Money checks that need no solver: floors, locked lines, caps and pace against the budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from allocator.errors import Problem, ScenarioError
+from allocator.format import gbp
+
+if TYPE_CHECKING:
+    from allocator.scenario.spec import Scenario
+
+MANIFEST = "scenario.toml"
+
+
+def check_budget(scenario: Scenario) -> None:
+    """Money checks that need no solver: floors, locked lines, caps and pace against the budget."""
+    problems = []
+    free = ~scenario.is_locked
+    unit = scenario.unit_spend
+    floors = np.where(free, unit * scenario.floor[None, :], 0.0)
+    locked = np.where(free, 0.0, scenario.locked)
+    need_floor, need_locked = floors.sum(), locked.sum()
+    budget = scenario.budget_gbp
+    shown = str(Path(scenario.path) / MANIFEST)
+    if need_floor + need_locked > budget * (1 + 1e-9):
+        parts = f"floors alone need {gbp(need_floor)}"
+        if need_locked > 0:
+            parts = f"floors need {gbp(need_floor)} and locked lines {gbp(need_locked)}"
+        by_service = sorted(zip(floors.sum(axis=0), scenario.service_ids), reverse=True)[:3]
+        biggest = ", ".join(f"{s} {gbp(v)}" for v, s in by_service)
+        least = need_floor + need_locked
+        problems.append(Problem(shown, f"{parts} but the budget is {gbp(budget)}: the minimum feasible "
+                                f"budget is {gbp(least)}; raise the budget by {gbp(least - budget)} or "
+                                f"lower the floors (largest: {biggest})"))
+    with np.errstate(invalid="ignore"):
+        caps = np.where(free & (unit > 0), unit * scenario.cap[None, :], 0.0)
+    most = caps.sum() + need_locked
+    if scenario.budget_mode == "exact" and most < budget * (1 - 1e-9):
+        problems.append(Problem(shown, f"caps and locked lines allow at most {gbp(most)} but the "
+                                f"budget of {gbp(budget)} must be spent exactly: lower the budget by "
+                                f"{gbp(budget - most)}, raise the caps, or set [budget] mode = \"at-most\""))
+    if scenario.pace is not None and scenario.baseline is not None:
+        down, up = scenario.pace
+        base = scenario.baseline.sum(axis=1)
+        low, high = base * (1 - down), base * (1 + up)
+        least = np.maximum(low, floors.sum(axis=1) + locked.sum(axis=1)).sum()
+        if least > budget * (1 + 1e-9):
+            allow = 1 - budget / base.sum() if base.sum() > 0 else 1.0
+            problems.append(Problem(shown, f"the pace of change keeps every area within {down:.1%} of "
+                                    f"its baseline, so the areas need at least {gbp(least)}, but the "
+                                    f"budget is {gbp(budget)}: the minimum feasible budget is {gbp(least)}; "
+                                    f"raise the budget by {gbp(least - budget)} or allow decreases of at "
+                                    f"least {allow:.1%}"))
+        if scenario.budget_mode == "exact" and high.sum() < budget * (1 - 1e-9):
+            problems.append(Problem(shown, f"the pace of change lets areas grow at most {up:.1%}, "
+                                    f"{gbp(high.sum())} in all, but the budget of {gbp(budget)} must be "
+                                    f"spent: allow larger increases or lower the budget"))
+        area_floor = floors.sum(axis=1) + locked.sum(axis=1)
+        over = np.flatnonzero(area_floor > high * (1 + 1e-9))
+        for a in over[:5]:
+            problems.append(Problem(shown, f"area '{scenario.area_ids[a]}': floors and locked lines need "
+                                    f"{gbp(area_floor[a])} but the pace of change allows at most "
+                                    f"{gbp(high[a])} ({up:.1%} above its baseline {gbp(base[a])})"))
+    if problems:
+        raise ScenarioError(problems)

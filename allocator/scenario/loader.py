@@ -1,0 +1,488 @@
+"""Load and validate a scenario: a TOML manifest plus CSV tables (or one XLSX workbook).
+
+`load` reads every file, collects every problem (file, row, column, expected,
+found) and raises one `ScenarioError` listing them, or returns a frozen
+`Scenario` holding plain arrays ready for the LP.  Inputs are only ever read.
+"""
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from allocator.errors import Problem, ScenarioError
+from allocator.scenario import uncertainty
+from allocator.scenario.checks import check_budget
+from allocator.scenario.models import (
+    NeedModel,
+    ResponseModel,
+    category_key,
+    load_need_model,
+    load_response_model,
+)
+from allocator.scenario.options import parse as parse_options
+from allocator.scenario.parameters import resolve
+from allocator.scenario.spec import (
+    AREA_COLUMNS,
+    BUDGET_MODES,
+    MANIFEST,
+    OBJECTIVES,
+    PROPORTIONALITY,
+    SERVICE_COLUMNS,
+    SPEND_COLUMNS,
+    Gradient,
+    Scenario,
+)
+from allocator.scenario.tables import Checker, Table, read_csv, read_workbook
+
+# section -> {key: (type, required)}
+_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
+    "scenario": {"name": ((str,), True), "description": ((str,), False),
+                 "attribution": ((str,), False), "models": ((str,), False)},
+    "budget": {"total_gbp": ((int, float), True), "mode": ((str,), False)},
+    "objective": {"name": ((str,), True), "epsilon": ((int, float), False),
+                  "sii_reduction": ((int, float), False), "gap_reduction": ((int, float), False),
+                  "worst_off_at_least": ((int, float), False)},
+    "proportionality": {"mode": ((str,), True), "min_slope": ((int, float), False),
+                        "tolerance": ((int, float), False)},
+    "pace_of_change": {"max_decrease": ((int, float), True), "max_increase": ((int, float), True)},
+    "gradient": {"outcome": ((str,), True), "outcome_label": ((str,), False),
+                 "outcome_units": ((str,), True), "higher_is_better": ((bool,), True),
+                 "deprivation": ((str,), True), "most_deprived": ((str,), True),
+                 "quantiles": ((int,), False), "group_columns": ((list,), False)},
+    "tables": {"areas": ((str,), False), "services": ((str,), False),
+               "baseline": ((str,), False), "locked": ((str,), False),
+               "workbook": ((str,), False)},
+}
+_REQUIRED_SECTIONS = ("scenario", "budget", "objective", "proportionality", "gradient", "tables")
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and validate the scenario in folder ``path`` (or its ``scenario.toml``).
+
+    Raises `ScenarioError` listing every problem found.
+    """
+    path = Path(path)
+    manifest = path if path.suffix == ".toml" else path / MANIFEST
+    folder = manifest.parent
+    shown = str(manifest)
+    if not manifest.is_file():
+        raise ScenarioError([Problem(shown, "file not found: a scenario is a folder with a "
+                                     "scenario.toml manifest")])
+    try:
+        with manifest.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([Problem(shown, f"not valid TOML: {exc}")]) from None
+    check = Checker()
+    _check_manifest(data, shown, check)
+    if check.problems:
+        raise ScenarioError(check.problems)
+    return _Loader(data, folder, shown, check).run()
+
+
+def _check_manifest(data: dict, shown: str, check: Checker) -> None:
+    for section in data:
+        if section not in _SCHEMA and section not in ("option", "uncertain"):
+            check.add(shown, f"unknown section [{section}] (known: {', '.join(_SCHEMA)})")
+    for section in _REQUIRED_SECTIONS:
+        if section not in data:
+            check.add(shown, f"missing section [{section}]")
+    for section, keys in _SCHEMA.items():
+        block = data.get(section)
+        if block is None:
+            continue
+        if not isinstance(block, dict):
+            check.add(shown, f"[{section}] must be a table")
+            continue
+        for key in block:
+            if key not in keys:
+                check.add(shown, f"[{section}] unknown key '{key}' (known: {', '.join(keys)})")
+        for key, (types, required) in keys.items():
+            if key not in block:
+                if required:
+                    check.add(shown, f"[{section}] missing key '{key}'")
+                continue
+            value = block[key]
+            wrong = not isinstance(value, types) or (bool not in types and isinstance(value, bool))
+            if wrong:
+                names = " or ".join({"str": "text", "int": "a number", "float": "a number",
+                                     "bool": "true or false", "list": "a list"}[t.__name__]
+                                    for t in types)
+                check.add(shown, f"[{section}] '{key}': expected {names}, got {value!r}")
+
+    def choice(section: str, key: str, allowed: tuple[str, ...], default: str | None = None) -> None:
+        value = data.get(section, {}).get(key, default)
+        if isinstance(value, str) and value not in allowed:
+            check.add(shown, f"[{section}] '{key}': expected one of {', '.join(allowed)}, got {value!r}")
+
+    choice("objective", "name", OBJECTIVES)
+    choice("proportionality", "mode", PROPORTIONALITY)
+    choice("budget", "mode", BUDGET_MODES, "exact")
+    choice("gradient", "most_deprived", ("high", "low"))
+    numbers = [("budget", "total_gbp", 0, True), ("proportionality", "min_slope", 0, False),
+               ("objective", "epsilon", 0, False), ("objective", "sii_reduction", 0, False),
+               ("objective", "gap_reduction", 0, False),
+               ("proportionality", "tolerance", 0, False),
+               ("pace_of_change", "max_decrease", 0, False),
+               ("pace_of_change", "max_increase", 0, False), ("gradient", "quantiles", 2, False)]
+    for section, key, low, strict in numbers:
+        value = data.get(section, {}).get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not np.isfinite(value) or value < low or (strict and value <= low):
+                check.add(shown, f"[{section}] '{key}': expected a number "
+                          f"{'>' if strict else '>='} {low}, got {value!r}")
+    if data.get("proportionality", {}).get("tolerance", 0) >= 1:
+        check.add(shown, "[proportionality] 'tolerance': expected a number below 1, "
+                  f"got {data['proportionality']['tolerance']!r}")
+    if data.get("pace_of_change", {}).get("max_decrease", 0) > 1:
+        check.add(shown, "[pace_of_change] 'max_decrease': expected a fraction <= 1, "
+                  f"got {data['pace_of_change']['max_decrease']!r}")
+    tables = data.get("tables", {})
+    if isinstance(tables, dict) and "workbook" not in tables:
+        for key in ("areas", "services"):
+            if key not in tables:
+                check.add(shown, f"[tables] missing key '{key}' (or give 'workbook')")
+
+
+class _Loader:
+    """One pass over the files: each step adds problems instead of stopping."""
+
+    def __init__(self, data: dict, folder: Path, shown: str, check: Checker):
+        self.data, self.folder, self.shown, self.check = data, folder, shown, check
+        self.inputs = [str(Path(shown))]
+
+    def run(self) -> Scenario:
+        tables = self._tables()
+        areas, services = tables.get("areas"), tables.get("services")
+        if areas is None or services is None:
+            raise ScenarioError(self.check.problems)
+        ok_a = self.check.columns(areas, AREA_COLUMNS)
+        ok_s = self.check.columns(services, SERVICE_COLUMNS)
+        if not (ok_a and ok_s):
+            raise ScenarioError(self.check.problems)
+        self.check.unique(areas, "area_id")
+        self.check.unique(services, "service_id")
+        area_ids = tuple(areas.frame["area_id"].str.strip())
+        service_ids = tuple(services.frame["service_id"].str.strip())
+        gradient = self._gradient(areas)
+        population = self.check.number(areas, "population", minimum=0, strict=True)
+        cost_index = (self.check.number(areas, "cost_index", minimum=0, strict=True)
+                      if "cost_index" in areas.frame else np.ones(len(area_ids)))
+        unit_cost = self.check.number(services, "unit_cost_gbp", minimum=0, strict=True)
+        floor = self.check.number(services, "floor_units_per_head", minimum=0)
+        cap = self.check.number(services, "cap_units_per_head", minimum=0, blank=np.inf)
+        for pos in np.flatnonzero(np.isfinite(floor) & (cap < floor)):
+            self.check.add(services.name, "", row=int(pos) + 2, column="cap_units_per_head",
+                           expected=f"a cap >= the floor {floor[pos]:g} (or blank for no cap)",
+                           found=services.frame["cap_units_per_head"].iloc[pos])
+        slope_default = float(self.data["proportionality"].get("min_slope", 0.0))
+        min_slope = (self.check.number(services, "min_slope", minimum=0, blank=slope_default)
+                     if "min_slope" in services.frame else np.full(len(service_ids), slope_default))
+        numeric_cache: dict[str, np.ndarray] = {"population": population}
+
+        def numeric(column: str, minimum: float | None = None) -> np.ndarray:
+            if column not in numeric_cache:
+                numeric_cache[column] = self.check.number(areas, column, minimum=minimum)
+            return numeric_cache[column]
+
+        target = self._target_populations(areas, services, numeric)
+        need_models, response_models = self._models(services, gradient)
+        need = self._need(areas, services, need_models, target, numeric)
+        modifier = self._modifiers(areas, services, response_models)
+        outcome = numeric(gradient.outcome) if gradient.outcome in areas.frame else None
+        deprivation = numeric(gradient.deprivation) if gradient.deprivation in areas.frame else None
+        baseline = self._spend_table(tables.get("baseline"), area_ids, service_ids, "baseline")
+        locked = self._locked(tables.get("locked"), area_ids, service_ids, baseline)
+        pace = None
+        if "pace_of_change" in self.data:
+            pace = (float(self.data["pace_of_change"]["max_decrease"]),
+                    float(self.data["pace_of_change"]["max_increase"]))
+            if baseline is None:
+                self.check.add(self.shown, "[pace_of_change] needs a baseline table "
+                               "([tables] baseline = \"baseline.csv\")")
+        share = self._service_share(services, unit_cost, floor, cost_index, target, baseline)
+        options = parse_options(self.data.get("option"), self.shown, service_ids, self.check.problems)
+        try:
+            uncertain = tuple(uncertainty.blocks(self.data.get("uncertain"), self.shown).items())
+        except ScenarioError as exc:
+            self.check.problems.extend(exc.problems)
+            uncertain = ()
+        if self.check.problems:
+            raise ScenarioError(self.check.problems)
+        info = self.data["scenario"]
+        scenario = Scenario(
+            name=info["name"], path=str(self.folder), description=info.get("description", ""),
+            attribution=info.get("attribution", ""),
+            budget_gbp=float(self.data["budget"]["total_gbp"]),
+            budget_mode=self.data["budget"].get("mode", "exact"),
+            objective=self.data["objective"]["name"],
+            proportionality=self.data["proportionality"]["mode"],
+            min_slope=min_slope, tolerance=float(self.data["proportionality"].get("tolerance", 0.0)),
+            pace=pace, gradient=gradient, areas=areas.frame, services=services.frame,
+            area_ids=area_ids, area_names=tuple(areas.frame["area_name"].str.strip()),
+            service_ids=service_ids, service_names=tuple(services.frame["service_name"].str.strip()),
+            population=population, target_population=target, cost_index=cost_index,
+            unit_cost=unit_cost, floor=floor, cap=cap, need=need, modifier=modifier,
+            service_share=share, baseline=baseline, locked=locked,
+            deprivation=deprivation, outcome=outcome,
+            need_models=tuple(need_models[n] for n in services.frame["need_model"].str.strip()),
+            response_models=tuple(response_models[n] for n in services.frame["response_model"].str.strip()),
+            inputs=tuple(self.inputs), options=options,
+            epsilon=float(self.data["objective"].get("epsilon", 1.0)),
+            sii_reduction=_optional(self.data["objective"].get("sii_reduction")),
+            gap_reduction=_optional(self.data["objective"].get("gap_reduction")),
+            worst_off_at_least=_optional(self.data["objective"].get("worst_off_at_least")),
+            uncertain=uncertain)
+        for name, _ in uncertain:  # every uncertain input must name a real parameter
+            try:
+                resolve(scenario, name, where=self.shown)
+            except ScenarioError as exc:
+                self.check.problems.extend(exc.problems)
+        if self.check.problems:
+            raise ScenarioError(self.check.problems)
+        check_budget(scenario)
+        return scenario
+
+    # -- files -------------------------------------------------------------------------
+    def _tables(self) -> dict[str, Table]:
+        spec = self.data["tables"]
+        if "workbook" in spec:
+            path = self.folder / spec["workbook"]
+            self.inputs.append(str(path))
+            tables = read_workbook(path, str(path), self.check)
+            for sheet in ("areas", "services"):
+                if tables is not None and sheet not in tables and path.is_file():
+                    self.check.add(str(path), f"missing sheet '{sheet}'")
+            return tables
+        tables = {}
+        for key in ("areas", "services", "baseline", "locked"):
+            if key in spec:
+                path = self.folder / spec[key]
+                self.inputs.append(str(path))
+                table = read_csv(path, str(path), self.check)
+                if table is not None:
+                    tables[key] = table
+        return tables
+
+    def _gradient(self, areas: Table) -> Gradient:
+        g = self.data["gradient"]
+        groups = tuple(map(str, g.get("group_columns", [])))
+        for key, column in [("outcome", g["outcome"]), ("deprivation", g["deprivation"])] + [
+                ("group_columns", c) for c in groups]:
+            if column not in areas.frame.columns:
+                self.check.add(areas.name, f"missing column '{column}' (named by [gradient] {key} "
+                               f"in {self.shown})")
+        return Gradient(outcome=g["outcome"], outcome_label=g.get("outcome_label", g["outcome"]),
+                        outcome_units=g["outcome_units"], higher_is_better=g["higher_is_better"],
+                        deprivation=g["deprivation"], most_deprived=g["most_deprived"],
+                        quantiles=int(g.get("quantiles", 10)), group_columns=groups)
+
+    def _target_populations(self, areas: Table, services: Table, numeric) -> np.ndarray:
+        columns = services.frame["target_population"].str.strip()
+        target = np.zeros((len(areas.frame), len(columns)))
+        for s, column in enumerate(columns):
+            if column not in areas.frame.columns:
+                self.check.add(services.name, "", row=s + 2, column="target_population",
+                               expected="a column of the areas table", found=column)
+                continue
+            target[:, s] = numeric(column, 0.0)
+        return target
+
+    def _models(self, services: Table, gradient: Gradient):
+        folder = self.data["scenario"].get("models")
+        if folder is not None:
+            models_dir = (self.folder / folder)
+        else:
+            models_dir = next((p / "models" for p in [self.folder, *self.folder.resolve().parents]
+                               if (p / "models").is_dir()), self.folder / "models")
+        shown_dir = str(models_dir)
+        if not models_dir.is_dir():
+            self.check.add(self.shown, f"models folder not found: {shown_dir}")
+        need_models: dict[str, NeedModel] = {}
+        response_models: dict[str, ResponseModel] = {}
+        for s, row in services.frame.iterrows():
+            for column, loader, store, kind in [
+                    ("need_model", load_need_model, need_models, "need"),
+                    ("response_model", load_response_model, response_models, "response")]:
+                name = str(row[column]).strip()
+                if name in store:
+                    continue
+                model = None
+                if name and "/" not in name and "\\" not in name and not name.startswith("."):
+                    model = loader(models_dir, name, shown_dir, self.check.problems)
+                if model is None:
+                    if not any(name in p.file for p in self.check.problems):
+                        self.check.add(services.name, "unknown model", row=int(s) + 2, column=column,
+                                       expected=f"a {kind} model in {shown_dir}/{kind}/", found=name)
+                    continue
+                store[name] = model
+                self.inputs.append(model.path)
+        for name, model in response_models.items():
+            if model.outcome_units != gradient.outcome_units:
+                self.check.add(model.path, f"outcome_units '{model.outcome_units}' differ from the "
+                               f"scenario's [gradient] outcome_units '{gradient.outcome_units}'")
+        return need_models, response_models
+
+    def _keys(self, areas: Table, column: str) -> list[str]:
+        """Lookup keys of a column, computed once per column ('1', '1.0' -> '1')."""
+        cache = self.__dict__.setdefault("_key_cache", {})
+        if column not in cache:
+            values, inverse = np.unique(areas.frame[column].astype(str).to_numpy(), return_inverse=True)
+            keys = np.array([category_key(v) for v in values], dtype=object)
+            cache[column] = keys[inverse.ravel()].tolist()
+        return cache[column]
+
+    def _need(self, areas: Table, services: Table, models: dict, target: np.ndarray,
+              numeric) -> np.ndarray:
+        need = np.ones_like(target)
+        raw_by_model: dict[str, np.ndarray | None] = {}
+        for s, name in enumerate(services.frame["need_model"].str.strip()):
+            model = models.get(name)
+            if model is None:
+                continue
+            if name not in raw_by_model:
+                raw_by_model[name] = self._raw_need(areas, model, numeric)
+            raw = raw_by_model[name]
+            weight = target[:, s]
+            if raw is not None and weight.sum() > 0:
+                need[:, s] = raw / (np.dot(raw, weight) / weight.sum())
+        return need
+
+    def _raw_need(self, areas: Table, model: NeedModel, numeric) -> np.ndarray | None:
+        """Raw need of every area under ``model``, or None after reporting why not."""
+        missing = [c for c in model.columns if c not in areas.frame.columns]
+        for column in missing:
+            self.check.add(areas.name, f"missing column '{column}' (used by need model {model.path})")
+        if missing:
+            return None
+        keys = {}
+        if model.lookup is not None:
+            column = model.lookup.column
+            keys[column] = self._keys(areas, column)
+            self._unlisted(areas, column, keys[column], model.lookup.weights, model.path)
+            if any(k not in model.lookup.weights for k in keys[column]):
+                return None
+        raw = model.raw({c: numeric(c) for c, _ in model.terms}, keys, len(areas.frame))
+        if not np.all(np.isfinite(raw)):
+            return None  # the bad cells are already reported
+        bad = np.flatnonzero(raw <= 0)
+        for pos in bad[:3]:
+            self.check.add(areas.name, f"need model '{model.name}' gives raw need {raw[pos]:g} for area "
+                           f"'{areas.frame['area_id'].iloc[pos]}' (data row {pos + 1}); "
+                           "need must be > 0 in every area")
+        if bad.size > 3:
+            self.check.add(areas.name, f"... and {bad.size - 3} more areas with need <= 0 "
+                           f"under need model '{model.name}'")
+        return None if bad.size else raw
+
+    def _unlisted(self, areas: Table, column: str, keys: list[str], weights: dict, path: str) -> None:
+        unlisted = sorted(set(keys) - set(weights))
+        if unlisted:
+            pos = keys.index(unlisted[0])
+            self.check.add(areas.name, f"value not listed in {path}", row=pos + 2, column=column,
+                           expected=f"one of {', '.join(sorted(weights))}", found=unlisted[0])
+
+    def _modifiers(self, areas: Table, services: Table, models: dict) -> np.ndarray:
+        modifier = np.ones((len(areas.frame), len(services.frame)))
+        for s, name in enumerate(services.frame["response_model"].str.strip()):
+            model = models.get(name)
+            if model is None or model.modifier is None:
+                continue
+            column = model.modifier.column
+            if column not in areas.frame.columns:
+                self.check.add(areas.name, f"missing column '{column}' (used by response model "
+                               f"{model.path})")
+                continue
+            keys = self._keys(areas, column)
+            self._unlisted(areas, column, keys, model.modifier.weights, model.path)
+            modifier[:, s] = [model.modifier.weights.get(k, np.nan) for k in keys]
+        return modifier
+
+    def _spend_table(self, table: Table | None, area_ids, service_ids, what: str) -> np.ndarray | None:
+        if table is None:
+            return None
+        if not self.check.columns(table, SPEND_COLUMNS):
+            return None
+        self.check.member(table, "area_id", set(area_ids), "areas' area_id")
+        self.check.member(table, "service_id", set(service_ids), "services' service_id")
+        spend = self.check.number(table, "spend_gbp", minimum=0)
+        pairs = table.frame["area_id"].str.strip() + "\x00" + table.frame["service_id"].str.strip()
+        for pos in np.flatnonzero(pairs.duplicated().to_numpy()):
+            self.check.add(table.name, "the same area and service appear twice", row=int(pos) + 2,
+                           column="service_id", expected="one row per area and service",
+                           found=table.frame["service_id"].iloc[pos])
+        a_index = {a: i for i, a in enumerate(area_ids)}
+        s_index = {s: j for j, s in enumerate(service_ids)}
+        matrix = np.zeros((len(area_ids), len(service_ids)))
+        for pos, (a, s) in enumerate(zip(table.frame["area_id"].str.strip(),
+                                         table.frame["service_id"].str.strip())):
+            if a in a_index and s in s_index and np.isfinite(spend[pos]):
+                matrix[a_index[a], s_index[s]] = spend[pos]
+        return matrix
+
+    def _locked(self, table: Table | None, area_ids, service_ids, baseline) -> np.ndarray:
+        locked = np.full((len(area_ids), len(service_ids)), np.nan)
+        if table is None or not self.check.columns(table, SPEND_COLUMNS):
+            return locked
+        self.check.member(table, "area_id", set(area_ids), "areas' area_id", wildcard=True)
+        self.check.member(table, "service_id", set(service_ids), "services' service_id", wildcard=True)
+        spend = self.check.number(table, "spend_gbp", minimum=0, blank=-1.0)
+        a_index = {a: i for i, a in enumerate(area_ids)}
+        s_index = {s: j for j, s in enumerate(service_ids)}
+        for pos, (a, s) in enumerate(zip(table.frame["area_id"].str.strip(),
+                                         table.frame["service_id"].str.strip())):
+            rows = list(range(len(area_ids))) if a == "*" else [a_index.get(a)]
+            cols = list(range(len(service_ids))) if s == "*" else [s_index.get(s)]
+            if None in rows or None in cols or not np.isfinite(spend[pos]):
+                continue
+            previous = {(i, j): locked[i, j] for i in rows for j in cols if np.isfinite(locked[i, j])}
+            if spend[pos] < 0:  # blank: lock at baseline
+                if baseline is None:
+                    self.check.add(table.name, "a blank spend locks the line at its baseline, "
+                                   "but the scenario has no baseline table", row=pos + 2,
+                                   column="spend_gbp")
+                    continue
+                if (a == "*" or s == "*") and (len(rows) > 1 or len(cols) > 1):
+                    for i in rows:
+                        for j in cols:
+                            locked[i, j] = baseline[i, j]
+                else:
+                    locked[rows[0], cols[0]] = baseline[rows[0], cols[0]]
+            else:
+                if a == "*" or s == "*":
+                    self.check.add(table.name, "a wildcard row locks many lines, so its spend "
+                                   "must be blank (locked at baseline)", row=pos + 2,
+                                   column="spend_gbp", expected="a blank cell", found=str(spend[pos]))
+                    continue
+                locked[rows[0], cols[0]] = spend[pos]
+            for (i, j), value in previous.items():
+                if abs(locked[i, j] - value) > 0.005:
+                    self.check.add(table.name, f"line {area_ids[i]} x {service_ids[j]} is locked twice: "
+                                   f"at £{value:,.2f} by an earlier row and at £{locked[i, j]:,.2f} here",
+                                   row=pos + 2, column="spend_gbp")
+        return locked
+
+    def _service_share(self, services: Table, unit_cost, floor, cost_index, target, baseline):
+        if "budget_share" in services.frame.columns:
+            share = self.check.number(services, "budget_share", minimum=0)
+            basis = "budget_share"
+        elif baseline is not None:
+            share, basis = baseline.sum(axis=0), "baseline spend"
+        else:
+            share = (unit_cost * floor)[None, :] * cost_index[:, None] * target
+            share, basis = share.sum(axis=0), "the cost of the floors"
+        total = np.nansum(share)
+        if not np.all(np.isfinite(share)):
+            return np.full(len(share), np.nan)
+        if total <= 0:
+            self.check.add(services.name, f"fair-share targets split the budget across services by "
+                           f"{basis}, which is zero for every service: add a 'budget_share' column")
+            return np.full(len(share), np.nan)
+        return share / total
+
+
+def _optional(value) -> float | None:
+    return None if value is None else float(value)
+
+

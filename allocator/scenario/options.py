@@ -1,0 +1,155 @@
+"""Allocation options: named variants of one scenario, declared as ``[[option]]`` blocks.
+
+Commissioners compare options (pure fair share, health gain, a steeper need slope,
+a bigger budget) side by side.  Each option overrides a few settings of the
+manifest; everything else is shared.  ``apply`` returns the varied scenario,
+re-checked against its budget.
+
+.. code-block:: toml
+
+    [[option]]
+    name = "Health gain, steeper slope"
+    objective = "health-gain"
+    min_slope = 0.5                       # or per service: { health_visiting = 0.05 }
+    floors = { health_visiting = 0.8 }
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from allocator.errors import Problem
+from allocator.scenario.parameters import apply as set_parameters
+from allocator.scenario.spec import OBJECTIVES, PROPORTIONALITY
+
+KEYS = ("name", "description", "total_gbp", "budget_mode", "objective", "proportionality",
+        "min_slope", "tolerance", "pace_of_change", "floors", "caps", "floor_scale", "epsilon",
+        "sii_reduction", "gap_reduction")
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One named variant: the settings it overrides (validated)."""
+
+    name: str
+    description: str = ""
+    overrides: dict = field(default_factory=dict)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def parse(blocks: object, shown: str, service_ids: tuple[str, ...], problems: list[Problem]) -> tuple[OptionSpec, ...]:
+    """Validate the manifest's ``[[option]]`` blocks; problems are appended, not raised."""
+    if blocks is None:
+        return ()
+    if not isinstance(blocks, list):
+        problems.append(Problem(shown, "'option' must be an array of tables: write [[option]] blocks"))
+        return ()
+    specs, names = [], set()
+    for k, block in enumerate(blocks, start=1):
+        where = f"[[option]] number {k}"
+
+        def bad(text: str) -> None:
+            problems.append(Problem(shown, f"{where}: {text}"))
+
+        if not isinstance(block, dict):
+            bad("must be a table")
+            continue
+        name = block.get("name")
+        if not isinstance(name, str) or not name.strip():
+            bad(f"'name': expected text, got {name!r}")
+            continue
+        where = f"[[option]] '{name}'"
+        if name in names:
+            bad("the same name is used twice")
+        names.add(name)
+        for key in block:
+            if key not in KEYS:
+                bad(f"unknown key '{key}' (known: {', '.join(KEYS)})")
+        o = {}
+        if "total_gbp" in block:
+            if not _number(block["total_gbp"]) or block["total_gbp"] <= 0:
+                bad(f"'total_gbp': expected a number > 0, got {block['total_gbp']!r}")
+            else:
+                o["budget_gbp"] = float(block["total_gbp"])
+        for key, allowed, target in (("budget_mode", ("exact", "at-most"), "budget_mode"),
+                                     ("objective", OBJECTIVES, "objective"),
+                                     ("proportionality", PROPORTIONALITY, "proportionality")):
+            if key in block:
+                if block[key] not in allowed:
+                    bad(f"'{key}': expected one of {', '.join(allowed)}, got {block[key]!r}")
+                else:
+                    o[target] = block[key]
+        if isinstance(block.get("min_slope"), dict):
+            slopes = {}
+            for sid, value in block["min_slope"].items():
+                if sid not in service_ids:
+                    bad(f"'min_slope': unknown service '{sid}' (known: {', '.join(service_ids)})")
+                elif not _number(value) or value < 0:
+                    bad(f"'min_slope' for '{sid}': expected a number >= 0, got {value!r}")
+                else:
+                    slopes[sid] = float(value)
+            o["min_slopes"] = slopes
+        for key, upper in (("min_slope", None), ("tolerance", 1.0), ("floor_scale", None),
+                           ("epsilon", None), ("sii_reduction", None), ("gap_reduction", None)):
+            if key == "min_slope" and isinstance(block.get(key), dict):
+                continue
+            if key in block:
+                value = block[key]
+                if not _number(value) or value < 0 or (upper is not None and value >= upper):
+                    limit = f" below {upper:g}" if upper is not None else ""
+                    bad(f"'{key}': expected a number >= 0{limit}, got {value!r}")
+                else:
+                    o[key] = float(value)
+        if "pace_of_change" in block:
+            pace = block["pace_of_change"]
+            if pace is False:
+                o["pace"] = None
+            elif (isinstance(pace, dict) and set(pace) == {"max_decrease", "max_increase"}
+                  and all(_number(v) and v >= 0 for v in pace.values()) and pace["max_decrease"] <= 1):
+                o["pace"] = (float(pace["max_decrease"]), float(pace["max_increase"]))
+            else:
+                bad("'pace_of_change': expected false or { max_decrease = fraction, max_increase = "
+                    f"fraction }}, got {pace!r}")
+        for key in ("floors", "caps"):
+            if key not in block:
+                continue
+            table = block[key]
+            if not isinstance(table, dict):
+                bad(f"'{key}': expected a table of service_id = units per head, got {table!r}")
+                continue
+            values = {}
+            for sid, value in table.items():
+                if sid not in service_ids:
+                    bad(f"'{key}': unknown service '{sid}' (known: {', '.join(service_ids)})")
+                elif key == "caps" and value == "none":
+                    values[sid] = np.inf
+                elif not _number(value) or value < 0:
+                    bad(f"'{key}' for '{sid}': expected a number >= 0, got {value!r}")
+                else:
+                    values[sid] = float(value)
+            o[key] = values
+        specs.append(OptionSpec(name=name, description=str(block.get("description", "")), overrides=o))
+    return tuple(specs)
+
+
+def apply(scenario, spec: OptionSpec):
+    """The scenario with the option's settings; raises `ScenarioError` if it cannot work.
+
+    The numbers go through `allocator.scenario.parameters.apply` (the names sweeps use), so an
+    option and a sweep point that set the same values give the same scenario.
+    """
+    o = dict(spec.overrides)
+    fields = {k: o.pop(k) for k in ("budget_mode", "objective", "proportionality", "pace") if k in o}
+    values = {"budget": o.pop("budget_gbp")} if "budget_gbp" in o else {}
+    values.update({k: o.pop(k) for k in ("tolerance", "epsilon", "sii_reduction", "gap_reduction",
+                                          "min_slope", "floor_scale") if k in o})
+    for key, prefix in (("min_slopes", "min_slope"), ("floors", "floor"), ("caps", "cap")):
+        values.update({f"{prefix}.{sid}": value for sid, value in o.pop(key, {}).items()})
+    renamed = dataclasses.replace(scenario, name=f"{scenario.name}: {spec.name}", **fields)
+    return set_parameters(renamed, values, where=f"{scenario.path} [[option]] '{spec.name}'")
