@@ -48,7 +48,7 @@ def compare(*scenarios: Scenario | str | Path, solver: str = "highs", method: st
     >>> c.names
     ('Health gain', 'Fair share', 'Health gain, steeper need slope')
     >>> c.tables["options_metrics"].columns[:3].tolist()
-    ['option', 'measure', 'units']
+    ['measure', 'units', 'option']
     """
     if not scenarios:
         raise TypeError("compare() needs at least one scenario (a Scenario or a folder)")
