@@ -1,4 +1,5 @@
 # Two commands on a fresh machine:  make demo   and   make test
+PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -6,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test bench bench-sweep scenarios clean chromium
 
 $(STAMP): pyproject.toml
-	python3 -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
@@ -14,14 +15,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/allocator run scenarios/england-la --out out/england-la
 
-# The browser test needs Debian's Chromium; install it when we can (root with apt), else it skips.
+# One test (tests/test_html.py's browser check of the HTML report) needs Chromium. When it is
+# missing and we are root with apt, install Debian's package and say so; otherwise that test skips.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	  || echo "chromium not installed: the browser test will be skipped"; }
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make test: installing Debian's chromium (apt-get) for the browser test of the HTML report"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "make test: chromium could not be installed: the browser test will be skipped"; \
+	else echo "make test: chromium not found (and not root with apt): the browser test will be skipped"; fi
 
+# Every test and doctest, on every core (pytest-xdist).
 test: $(STAMP) chromium
-	$(PY) -m pytest -q allocator tests
+	$(PY) -m pytest -q -n auto
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
@@ -32,7 +38,7 @@ bench-sweep: $(STAMP)
 
 # Rebuild the bundled scenarios from ../shared/data (not needed to use them).
 scenarios: $(STAMP)
-	$(PY) scripts/build_scenarios.py --shared ../shared/data
+	$(PY) -m allocator.build --shared ../shared/data
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) out .pytest_cache .hypothesis .import_linter_cache

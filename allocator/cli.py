@@ -21,7 +21,7 @@ from allocator.errors import (
     ScenarioError,
     SolverError,
 )
-from allocator.format import gbp
+from allocator.format import compact, gbp, plain
 from allocator.model.solver import METHODS, SOLVERS
 from allocator.scenario import OBJECTIVES, load
 from allocator.version import __version__
@@ -164,7 +164,9 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
         protected = {Path(p).resolve() for p in s.inputs}
         if write_lp.resolve() in protected:
             raise _Fail(f"refusing to overwrite the input file {write_lp}", EXIT_BAD_INPUT)
-        write_lp_file(result.lp, write_lp)
+        _guard(lambda: write_lp_file(result.lp, write_lp))
+        if not quiet:
+            click.echo(f"Wrote the LP ({result.lp.n_rows:,} rows x {result.lp.n_cols:,} columns) to {write_lp}")
     if not quiet:
         click.echo(report.summary_text(result))
         if explain:
@@ -380,8 +382,10 @@ def gradient(table, bundled_le, area, quantile, value, population, se, by, most_
     from allocator.measures.life_expectancy import gradient_table, load_bundled_le
     from allocator.reports.outputs import atomic_write, csv_bytes, text_table
 
-    if bundled_le == (table is not None):
+    if bundled_le and table is not None:
         raise _Fail("give a TABLE (CSV) or --bundled-le, not both", EXIT_BAD_INPUT)
+    if not bundled_le and table is None:
+        raise _Fail("give a TABLE (CSV) or --bundled-le", EXIT_BAD_INPUT)
     if bundled_le:
         frame = load_bundled_le()
     else:
@@ -556,10 +560,10 @@ def sweep_summary_text(table, out: Path) -> str:
     if len(summ):
         grid = table.attrs.get("grid", [])
         drawn = table["draw"].notna().any()
-        cells = summ["mean"].map(lambda v: f"{v:.4g}")
+        cells = summ["mean"].map(lambda v: plain(v, 4))
         if drawn:
-            cells = cells + " [" + summ["p05"].map(lambda v: f"{v:.4g}") + ", " + summ["p95"].map(
-                lambda v: f"{v:.4g}") + "]"
+            cells = cells + " [" + summ["p05"].map(lambda v: plain(v, 4)) + ", " + summ["p95"].map(
+                lambda v: plain(v, 4)) + "]"
         wide = (summ.assign(cell=cells).pivot_table(index=["option", *grid], columns="measure",
                                                     values="cell", aggfunc="first", sort=False)
                 .reindex(columns=[k for k in key if k in set(summ["measure"])]).reset_index())
@@ -577,7 +581,7 @@ def sweep_summary_text(table, out: Path) -> str:
         lines.append("")
         grid = table.attrs.get("grid", [])
         for row in sii.head(15).to_dict(orient="records"):
-            at = ", ".join(f"{k} = {row[k]:g}" for k in grid)
+            at = ", ".join(f"{k} = {compact(row[k])}" for k in grid)
             closer, further = row["p_a_closer_to_zero"], row["p_a_further_from_zero"]
             lines.append(f"P({row['option_a']} leaves a narrower gradient (smaller |SII|) than "
                          f"{row['option_b']}" + (f" at {at}" if at else "")

@@ -218,12 +218,13 @@ def _most_deprived_first(scenario: Scenario) -> np.ndarray:
 
 
 def binding(scenario: Scenario, allocation: Allocation) -> dict[str, int]:
-    """How many lines sit at their floor or cap (within a penny)."""
+    """How many lines sit at their floor, at their cap (within a penny), strictly between, or locked."""
     unit = scenario.unit_spend
     free = ~scenario.is_locked & (unit > 0)
     floor_spend = unit * scenario.floor[None, :]
     cap_spend = unit * scenario.cap[None, :]
-    return {"lines": int(free.sum()),
-            "at_floor": int((free & (allocation.spend <= floor_spend + 0.011)).sum()),
-            "at_cap": int((free & np.isfinite(cap_spend) & (allocation.spend >= cap_spend - 0.011)).sum()),
+    at_floor = free & (allocation.spend <= floor_spend + 0.011)
+    at_cap = free & np.isfinite(cap_spend) & (allocation.spend >= cap_spend - 0.011)
+    return {"lines": int(free.sum()), "between": int((free & ~at_floor & ~at_cap).sum()),
+            "at_floor": int(at_floor.sum()), "at_cap": int(at_cap.sum()),
             "locked": int(scenario.is_locked.sum())}

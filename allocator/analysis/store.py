@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -136,14 +137,22 @@ class Store:
 
 
 def _lock(folder: Path):
-    """An exclusive lock on the folder's store, or `StoreError` if another sweep holds it."""
+    """An exclusive lock on the folder's store, or `StoreError` if another sweep holds it.
+
+    The lock file ``sweep.lock`` exists only while a sweep holds it: the holder removes it
+    before letting go, and a sweep that locked a file already removed (it opened it just
+    before) gives up as if the lock were taken, so two sweeps never hold two files.
+    """
     try:
         import fcntl
     except ImportError:  # not POSIX: no lock (one sweep per folder is then the user's care)
         return None
-    handle = open(folder / "sweep.lock", "a+")
+    path = folder / "sweep.lock"
+    handle = open(path, "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.fstat(handle.fileno()).st_ino != os.stat(path).st_ino:
+            raise OSError("the lock file was replaced")
     except OSError:
         handle.close()
         raise StoreError(f"another sweep is writing to {folder}: wait for it, or choose another --out") from None
@@ -152,6 +161,8 @@ def _lock(folder: Path):
 
 def _unlock(handle) -> None:
     if handle is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)  # while still holding it: see _lock
         handle.close()  # closing the file releases the lock
 
 

@@ -15,7 +15,7 @@ import dataclasses
 import numpy as np
 
 from allocator.errors import InfeasibleError, SolverError
-from allocator.format import gbp
+from allocator.format import gbp, plain
 from allocator.model.lp import build
 from allocator.model.solver import solve
 from allocator.scenario import Scenario
@@ -71,8 +71,8 @@ def _floor_fix(scenario: Scenario, shortfall: float) -> str:
     floor[s] = lower
     if not _feasible(dataclasses.replace(scenario, floor=floor)):
         return ""
-    return (f", or lower the {scenario.service_ids[s]} floor from {scenario.floor[s]:.4g} to "
-            f"{lower:.4g} units per head")
+    return (f", or lower the {scenario.service_ids[s]} floor from {plain(scenario.floor[s], 4)} to "
+            f"{plain(lower, 4)} units per head")
 
 
 def explain(scenario: Scenario) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from allocator.format import gbp
+from allocator.format import gbp, short_gbp
 from allocator.reports import markdown as text
 from allocator.reports.results import ReportData
 
@@ -307,17 +307,9 @@ def _waterfall(ax, steps: list[str], amounts: np.ndarray) -> np.ndarray:
     ax.grid(axis="x")
     ax.grid(axis="y", visible=False)
     ax.xaxis.set_major_locator(MaxNLocator(2))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _short_gbp(v)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: short_gbp(v)))
     ax.tick_params(axis="x", labelsize=7)
     return np.concatenate([lefts, np.add(lefts, amounts)])
-
-
-def _short_gbp(value: float) -> str:
-    """An axis label: £1.5bn, £40m, £250k, £12."""
-    for size, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{'-' if value < 0 else ''}£{abs(value) / size:g}{suffix}"
-    return f"{'-' if value < 0 else ''}£{abs(value):g}"
 
 
 def _clip(name, length: int = 40) -> str:

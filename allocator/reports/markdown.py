@@ -8,14 +8,13 @@ sentence here is plain, unescaped text: each renderer escapes for its format.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from allocator.format import gbp
+from allocator.format import money, number  # noqa: F401  (html.py reads them as text.number)
 from allocator.reports.results import ReportData
 
 TOLERANCE_GBP = 0.5  # changes smaller than this count as unchanged (as allocator.analysis.compare)
@@ -40,47 +39,6 @@ MEASURES = {
     "total_spend": "Total spend",
     "distance_from_target_gbp": "Distance from the fair shares",
 }
-
-
-# -- numbers as people read them ---------------------------------------------------------
-def number(value, units: str = "", signed: bool = False) -> str:
-    """A measure's value for a table, formatted by its units.
-
-    Examples
-    --------
-    >>> number(3.6e9, "GBP"), number(12.2723, "GBP per head"), number(0.21625, "share")
-    ('£3.60bn', '£12.27', '21.6%')
-    >>> number(36304380.2, "years x people"), number(1.0576671, "ratio"), number(float("nan"))
-    ('36,304,380', '1.0577', 'n/a')
-    >>> number(-0.0405331, "years", signed=True), number(0.0096, "share", signed=True)
-    ('-0.040533', '+1.0 pp')
-    """
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "n/a"
-    if not math.isfinite(v):
-        return "n/a"
-    plus = "+" if signed else ""
-    if units == "GBP":
-        return money(v, signed)
-    if units.startswith("GBP per head"):
-        return ("-" if v < 0 else plus if v > 0 else "") + f"£{abs(v):,.2f}"
-    if units == "share":
-        return f"{v * 100:+.1f} pp" if signed else f"{v:.1%}"
-    if v == 0:
-        return "0"
-    if abs(v) >= 1000:
-        return f"{v:{plus},.0f}"
-    return f"{v:{plus}.5g}"
-
-
-def money(value: float, signed: bool = False) -> str:
-    """Pounds as in a sentence (£41.2m), '+' on gains if ``signed``; never '-£0'."""
-    text = gbp(value)
-    if text.lstrip("-") == "£0":
-        return "£0"
-    return ("+" if signed and value > 0 else "") + text
 
 
 def measure_name(measure: str) -> str:

@@ -22,7 +22,7 @@ import pandas as pd
 from allocator.analysis.gradient import binding, quantile_label
 from allocator.analysis.pipeline import Result
 from allocator.errors import AllocatorError
-from allocator.format import gbp
+from allocator.format import aligned, cell, gbp, plain
 
 FLOAT_FORMAT = "%.10g"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -219,14 +219,6 @@ def write_outputs(result: Result, out: str | Path, options: dict) -> list[Path]:
 
 
 # -- terminal ---------------------------------------------------------------------------
-def _fmt(value: float, digits: int = 3) -> str:
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    if value != 0 and (abs(value) >= 1e6 or abs(value) < 10 ** -(digits + 1)):
-        return f"{value:.{digits}g}"
-    return f"{value:,.{digits}f}"
-
-
 def text_table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
     """A plain fixed-width table for the terminal."""
     formats = formats or {}
@@ -235,8 +227,7 @@ def text_table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> st
         line = []
         for column, value in zip(frame.columns, row):
             if isinstance(value, (float, np.floating)):
-                spec = formats.get(column, ",.2f")
-                line.append("n/a" if not math.isfinite(value) else format(value, spec))
+                line.append(cell(value, formats.get(column, ",.2f")))
             else:
                 line.append(str(value))
         cells.append(line)
@@ -266,12 +257,12 @@ def summary_text(result: Result) -> str:
            f"Budget {gbp(s.budget_gbp)} ({s.budget_mode}); allocated £{spend.sum():,.2f}.",
            f"Solved by {sol.solver} in {sol.seconds:.2f} s (model {result.lp.n_rows:,} rows x "
            f"{result.lp.n_cols:,} columns); every invariant re-checked from the allocation: OK.",
-           f"Lines: {lines_info['lines']:,} free, {lines_info['at_floor']:,} at their floor, "
+           f"Lines: {lines_info['between']:,} between floor and cap, {lines_info['at_floor']:,} at their floor, "
            f"{lines_info['at_cap']:,} at their cap, {lines_info['locked']:,} locked."]
     price = sol.budget_price(result.lp)
     if price is not None and s.objective == "health-gain":
         per_million = price * 1e6
-        amount = f"{per_million:,.0f}" if abs(per_million) >= 100 else f"{per_million:.4g}"
+        amount = f"{per_million:,.0f}" if abs(per_million) >= 100 else plain(per_million, 4)
         out.append(f"One more £1m of budget would buy {amount} {g.outcome_units} x people "
                    "(the budget's shadow price).")
     out.append(f"Compared with {before_text}.")
@@ -304,8 +295,8 @@ def summary_text(result: Result) -> str:
              "mean_outcome": "Mean outcome"}
     for key, text in names.items():
         if key in m.index:
-            rows.append({"measure": text, "before": _fmt(m.at[key, "before"], 4),
-                         "after": _fmt(m.at[key, "after"], 4), "change": _fmt(m.at[key, "change"], 4)})
+            before, after, change = aligned([m.at[key, "before"], m.at[key, "after"], m.at[key, "change"]])
+            rows.append({"measure": text, "before": before, "after": after, "change": change})
     out.append("")
     out.append("The social gradient, before -> after:")
     out.append(text_table(pd.DataFrame(rows)))

@@ -24,6 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from allocator.format import compact
+
 from allocator.reports.outputs import atomic_write
 
 DEFAULT_MEASURES = ("sii_outcome", "gap_absolute_outcome", "mean_outcome", "total_gain",
@@ -40,29 +42,6 @@ RC = {"text.parse_math": False,  # a '$' in a name is a dollar, not mathtext
       "legend.frameon": False}
 RTOL = 1e-9  # a parameter is "at its base value" within this relative tolerance
 ATOL = 1e-12  # ... or this absolute one, for a base value of 0
-
-
-def compact(value: float) -> str:
-    """A number for a chart label, to three significant figures: 3.6bn, 40m, 250k, 0.8.
-
-    Examples
-    --------
-    >>> compact(3.6e9), compact(40_000_000), compact(-250_000), compact(0.8)
-    ('3.6bn', '40m', '-250k', '0.8')
-    >>> compact(999_950), compact(1234), compact(float("nan"))
-    ('1m', '1.23k', 'n/a')
-    """
-    value = float(value)
-    if math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    sign = "-" if value < 0 else ""
-    rounded = float(f"{abs(value):.3g}")  # round first, so 999,950 is 1m, not 1000k
-    for size, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
-        if rounded >= size:
-            return f"{sign}{float(f'{rounded / size:.3g}'):g}{suffix}"
-    return f"{sign}{rounded:g}" if rounded else "0"
 
 
 def safe_name(name: str) -> str:

@@ -1,0 +1,93 @@
+"""The architecture holds: imports run one way down the pipeline, and code fits on a screen.
+
+The import contracts are in pyproject.toml ([tool.importlinter]) and checked by
+import-linter; a second test shows that the check fails when a lower stage imports
+a higher one, so that a passing run means something.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "allocator"
+MAX_FUNCTION_LINES = 80
+MAX_MODULE_LINES = 600
+
+
+def _lint_imports(root: Path) -> subprocess.CompletedProcess:
+    """lint-imports on the package under ``root`` with the project's contracts."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    command = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command as c; "
+               "sys.exit(c())", "--config", str(root / "pyproject.toml"), "--no-cache"]
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_import_contracts_hold():
+    run = _lint_imports(ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 broken" in run.stdout
+
+
+@pytest.mark.parametrize(("module", "bad_import", "contract"), [
+    ("measures/inequality.py", "from allocator.format import gbp", "Measures import nothing else"),
+    ("scenario/checks.py", "from allocator.analysis import pipeline", "The pipeline runs one way"),
+    ("model/lp.py", "from allocator.reports import outputs", "The pipeline runs one way"),
+    ("scenario/checks.py", "from allocator.scenario import loader", "No import circles"),
+])
+def test_a_lower_stage_importing_a_higher_one_breaks_the_contract(tmp_path, module, bad_import, contract):
+    shutil.copytree(PACKAGE, tmp_path / "allocator", ignore=shutil.ignore_patterns("__pycache__", "data"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / "allocator" / module
+    target.write_text(target.read_text() + f"\n{bad_import}  # noqa: E402\n")
+    run = _lint_imports(tmp_path)
+    assert run.returncode != 0
+    broken = run.stdout.split("Broken contracts", 1)[-1]
+    assert contract in broken, run.stdout
+
+
+def _python_files():
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_no_module_is_longer_than_a_few_hundred_lines():
+    long = {str(p.relative_to(ROOT)): n for p in _python_files()
+            if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert long == {}
+
+
+def test_every_function_fits_on_a_screen():
+    long = {}
+    for path in _python_files():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long[f"{path.relative_to(ROOT)}:{node.lineno} {node.name}"] = lines
+    assert long == {}
+
+
+def test_only_the_command_line_imports_click():
+    importers = []
+    for path in _python_files():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "click" or n.startswith("click.") for n in names):
+                importers.append(str(path.relative_to(PACKAGE)))
+    assert sorted(set(importers)) == ["cli.py"]
+
+
+def test_import_allocator_loads_no_solver_or_dataframe_library():
+    code = ("import sys, allocator; heavy = sorted(m for m in ('pandas', 'numpy', 'highspy', 'scipy', "
+            "'matplotlib', 'pulp') if m in sys.modules); print(','.join(heavy))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == ""
