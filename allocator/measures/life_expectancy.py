@@ -7,18 +7,47 @@ returns one row per area with the slope and relative indices of inequality as
 PHE computes them (with simulated limits), the absolute and relative gap, the
 concentration index, the Atkinson index and equally distributed equivalent.
 The bundled life expectancy table (:func:`load_bundled_le`) covers England,
-its nine regions and every local authority.
+its nine regions and every local authority; :func:`flag_values` and
+:func:`area_type` fill the table's ``flag`` and ``area_type`` columns.
+
+The measures
+------------
+For each area and ``by`` group, the rows are ordered from the most deprived
+quantile to the least deprived and measured with
+:mod:`allocator.measures.inequality`:
+
+- ``sii``, ``rii`` and their limits: :func:`~allocator.measures.phe.phe_sii`
+  (PHE's method; ``value_type``, ``transform``, ``multiplier`` as there);
+  ``rii_alternative`` is SII / mean, the alternative definition;
+  ``intercept`` the fitted value at the most deprived end;
+- ``gap_absolute`` (least - most deprived) and ``gap_relative`` (ratio);
+- ``concentration_index`` of the value over population-weighted ranks;
+- ``atkinson_index`` and ``ede`` (equally distributed equivalent) for
+  ``atkinson_epsilon`` (default 1: the population-weighted geometric mean),
+  left empty unless every value is positive;
+- ``mean``, population-weighted; ``population``, the total; ``quantiles``,
+  the number present; ``confidence`` and ``repetitions`` of the limits.
+
+Every area is simulated with the same ``seed``, so an area's row does not
+depend on what else is in the table. ``repetitions`` defaults to 100,000
+(PHE's default) when the table holds one area (whatever its ``by`` groups)
+and to 10,000 otherwise: the all-areas life expectancy table (722 area x sex
+groups) then takes about 5 s on two cores, and its 95% limits differ from
+those at 100,000 by at most about 1.5% of the interval's width.
 
 Sign convention as :mod:`allocator.measures.inequality`: a positive SII means the value
 rises from the most to the least deprived quantile, as life expectancy does.
-Values that look implausible are computed with but flagged (column ``flag``),
-never dropped; an area missing quantiles gets a row with a ``note`` and no
-measures.
+Values that look implausible (see :func:`flag_values`; the defaults suit life
+expectancy in years) are computed with but named in ``flag``, never dropped.
+An area with a quantile missing, or with a missing value, population <= 0 or
+missing standard error, gets a row with measures left empty and a ``note``
+saying why; the quantiles expected are every label in the table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from importlib.resources import files
 
 import numpy as np
@@ -137,55 +166,17 @@ def flag_values(
 
 
 def gradient_table(
-    frame: pd.DataFrame,
-    *,
-    area: str = "GeoCode",
-    quantile: str = "Decile",
-    value: str = "LifeExp",
-    population: str = "Pop",
-    se: str | None = "SE",
-    lower_cl: str | None = None,
-    upper_cl: str | None = None,
-    by: Sequence[str] = ("Sex",),
-    most_deprived: object = 1,
-    value_type: ineq.ValueType = "normal",
-    transform: bool = False,
-    multiplier: float = 1.0,
-    confidence: float = 0.95,
-    repetitions: int | None = None,
-    seed: int = 0,
-    atkinson_epsilon: float = 1.0,
-    plausible: tuple[float, float] | None = LE_PLAUSIBLE_YEARS,
+    frame: pd.DataFrame, *, area: str = "GeoCode", quantile: str = "Decile", value: str = "LifeExp",
+    population: str = "Pop", se: str | None = "SE", lower_cl: str | None = None,
+    upper_cl: str | None = None, by: Sequence[str] = ("Sex",), most_deprived: object = 1,
+    value_type: ineq.ValueType = "normal", transform: bool = False, multiplier: float = 1.0,
+    confidence: float = 0.95, repetitions: int | None = None, seed: int = 0,
+    atkinson_epsilon: float = 1.0, plausible: tuple[float, float] | None = LE_PLAUSIBLE_YEARS,
     max_se: float | None = LE_MAX_SE_YEARS,
 ) -> pd.DataFrame:
     """Gradient measures for every area (x ``by`` group) of a table by deprivation quantile.
 
-    For each area and ``by`` group, the rows are ordered from the most deprived
-    quantile (label ``most_deprived``, the smallest or the largest label) to
-    the least deprived and measured with :mod:`allocator.measures.inequality`:
-
-    - ``sii``, ``rii`` and their limits: :func:`~allocator.measures.inequality.phe_sii`
-      (PHE's method; ``value_type``, ``transform``, ``multiplier`` as there);
-      ``rii_alternative`` is SII / mean, the alternative definition;
-      ``intercept`` the fitted value at the most deprived end;
-    - ``gap_absolute`` (least - most deprived) and ``gap_relative`` (ratio);
-    - ``concentration_index`` of the value over population-weighted ranks;
-    - ``atkinson_index`` and ``ede`` (equally distributed equivalent) for
-      ``atkinson_epsilon`` (default 1: the population-weighted geometric mean);
-    - ``mean``, population-weighted.
-
-    Every area is simulated with the same ``seed``, so an area's row does not
-    depend on what else is in the table. ``repetitions`` defaults to 100,000
-    (PHE's default) when the table holds one area (whatever its ``by``
-    groups) and to 10,000 otherwise: the all-areas life expectancy table (722
-    area x sex groups) then takes about 5 s on two cores, and its 95% limits
-    differ from those at 100,000 by at most about 1.5% of the interval's width.
-
-    Rows whose value is implausible (see :func:`flag_values`; the defaults
-    suit life expectancy in years) are used but named in ``flag``. An area
-    with a quantile missing, or with a missing value, population <= 0 or
-    missing standard error, gets a row with measures left empty and a ``note``
-    saying why; the quantiles expected are every label in the table.
+    The measures, defaults, flags and notes: see :mod:`allocator.measures.life_expectancy`.
 
     Parameters
     ----------
@@ -203,13 +194,13 @@ def gradient_table(
     most_deprived : quantile label, default 1
         Label of the most deprived quantile: the smallest or the largest.
     value_type, transform, multiplier
-        As :func:`allocator.measures.inequality.phe_sii`.
+        As :func:`allocator.measures.phe.phe_sii`.
     confidence : float, default 0.95
         Level of the limits.
-    repetitions : int, optional
-        Simulated data sets per area; default as above.
     seed : int, default 0
         Seed of every area's simulation.
+    repetitions : int, optional
+        Simulated data sets per area: 100,000 for one area, else 10,000.
     atkinson_epsilon : float, default 1.0
         Inequality aversion of the Atkinson index and EDE.
     plausible, max_se
@@ -219,12 +210,7 @@ def gradient_table(
     -------
     pandas.DataFrame
         One row per area x ``by`` group, sorted by them: the ``area`` and ``by``
-        columns, then ``area_type``, ``quantiles`` (number present),
-        ``population``, ``mean``, ``sii``, ``sii_lower``, ``sii_upper``, ``rii``,
-        ``rii_lower``, ``rii_upper``, ``rii_alternative``, ``intercept``,
-        ``gap_absolute``, ``gap_relative``, ``concentration_index``,
-        ``atkinson_index``, ``ede``, ``confidence``, ``repetitions``, ``flag``,
-        ``note``.
+        columns, then those of ``COLUMNS`` (``area_type``, ..., ``flag``, ``note``).
 
     Raises
     ------
@@ -247,6 +233,43 @@ def gradient_table(
     _check_columns(frame, area=area, quantile=quantile, value=value, population=population,
                    se=se, lower_cl=lower_cl, upper_cl=upper_cl, by=by)
     keys = [area, *by]
+    labels, ascending = _quantile_order(frame, keys, quantile, most_deprived)
+    if repetitions is None:  # PHE's default for one area, fewer for a table of many
+        repetitions = SINGLE_AREA_REPETITIONS if frame[area].nunique(dropna=False) == 1 else TABLE_REPETITIONS
+    flags = flag_values(frame, quantile=quantile, value=value, se=se,
+                        plausible=plausible, max_se=max_se)
+    measure = partial(_measure, labels=labels, quantile=quantile, value=value,
+                      population=population, se=se, lower_cl=lower_cl, upper_cl=upper_cl,
+                      value_type=value_type, transform=transform, multiplier=multiplier,
+                      confidence=confidence, repetitions=repetitions, seed=seed,
+                      atkinson_epsilon=atkinson_epsilon)
+    table = pd.DataFrame(_area_records(frame, keys, quantile, ascending, flags, measure))
+    return table[[*keys, *COLUMNS]].reset_index(drop=True)
+
+
+def _area_records(frame: pd.DataFrame, keys: list[str], quantile: str, ascending: bool,
+                  flags: pd.Series, measure: Callable[[pd.DataFrame], dict[str, object]],
+                  ) -> list[dict[str, object]]:
+    """One record per area (x group), sorted by ``keys``: its keys, measures, area type and flags."""
+    records = []
+    for key, rows_in in frame.groupby(keys, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        rows_in = rows_in.sort_values(quantile, ascending=ascending)
+        record = dict(zip(keys, key))
+        record.update(measure(rows_in))
+        record["area_type"] = area_type(key[0])
+        record["flag"] = "; ".join(f for f in flags.loc[rows_in.index] if f)
+        records.append(record)
+    return records
+
+
+def _quantile_order(frame: pd.DataFrame, keys: list[str], quantile: str,
+                    most_deprived: object) -> tuple[list, bool]:
+    """The sorted quantile labels, and whether the most deprived is the smallest.
+
+    Raises :class:`GradientTableError` if there are no labels, ``most_deprived``
+    is neither end, or an area (x group) repeats a quantile.
+    """
     labels = sorted(frame[quantile].dropna().unique().tolist())
     if not labels:
         raise GradientTableError(f"column '{quantile}': expected quantile labels, found none")
@@ -255,7 +278,6 @@ def gradient_table(
             f"most_deprived: expected the smallest or largest label of '{quantile}' "
             f"({labels[0]!r} or {labels[-1]!r}), got {most_deprived!r}"
         )
-    ascending = most_deprived == labels[0]
     duplicated = frame.duplicated([*keys, quantile], keep=False)
     if duplicated.any():
         first = frame.loc[duplicated, [*keys, quantile]].iloc[0].to_dict()
@@ -263,29 +285,7 @@ def gradient_table(
             f"{int(duplicated.sum())} rows repeat an area x quantile, e.g. {first}: "
             "expected one row per area (x group) and quantile"
         )
-
-    groups = frame.groupby(keys, sort=True, dropna=False)
-    if repetitions is None:
-        one_area = frame[area].nunique(dropna=False) == 1
-        repetitions = SINGLE_AREA_REPETITIONS if one_area else TABLE_REPETITIONS
-    flags = flag_values(frame, quantile=quantile, value=value, se=se,
-                        plausible=plausible, max_se=max_se)
-    rows = []
-    for key, rows_in in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        rows_in = rows_in.sort_values(quantile, ascending=ascending)
-        record = dict(zip(keys, key))
-        record.update(_measure(rows_in, labels, quantile=quantile, value=value,
-                               population=population, se=se, lower_cl=lower_cl,
-                               upper_cl=upper_cl, value_type=value_type, transform=transform,
-                               multiplier=multiplier, confidence=confidence,
-                               repetitions=repetitions, seed=seed,
-                               atkinson_epsilon=atkinson_epsilon))
-        record["area_type"] = area_type(key[0])
-        record["flag"] = "; ".join(f for f in flags.loc[rows_in.index] if f)
-        rows.append(record)
-    table = pd.DataFrame(rows)
-    return table[[*keys, *COLUMNS]].reset_index(drop=True)
+    return labels, most_deprived == labels[0]
 
 
 def _check_columns(frame: pd.DataFrame, *, by: list[str], **columns: str | None) -> None:
@@ -313,7 +313,7 @@ def _check_columns(frame: pd.DataFrame, *, by: list[str], **columns: str | None)
             )
 
 
-def _measure(rows: pd.DataFrame, labels: list, *, quantile: str, value: str,
+def _measure(rows: pd.DataFrame, *, labels: list, quantile: str, value: str,
              population: str, se: str | None, lower_cl: str | None, upper_cl: str | None,
              value_type: ineq.ValueType, transform: bool, multiplier: float, confidence: float,
              repetitions: int, seed: int, atkinson_epsilon: float) -> dict[str, object]:
