@@ -126,6 +126,23 @@ def write_scenario(folder: str | Path, n_areas: int, n_services: int = 8, seed: 
     (50, 3)
     True
     """
+    _check_arguments(n_areas, n_services, objective, proportionality, need, locked, min_slope)
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    areas = _areas(rng, n_areas)
+    services = _services(rng, n_services, need)
+    relative_need, reference_spend = _write_models(folder, rng, areas, services, need)
+    budget = float(round(reference_spend.sum(), -3))
+    tables = _write_tables(folder, rng, areas, services, relative_need, reference_spend, budget,
+                           baseline=baseline or pace is not None, locked=locked,
+                           min_slope=min_slope)
+    _write(folder / "scenario.toml", _manifest(n_areas, n_services, seed, budget, objective,
+                                               proportionality, pace, need, tables))
+    return folder
+
+
+def _check_arguments(n_areas: int, n_services: int, objective: str, proportionality: str,
+                     need: str, locked: int, min_slope: float) -> None:
     if objective not in OBJECTIVES:
         raise ValueError(f"objective: expected one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if proportionality not in PROPORTIONALITY:
@@ -139,14 +156,17 @@ def write_scenario(folder: str | Path, n_areas: int, n_services: int = 8, seed: 
         raise ValueError(f"locked: expected 0 to half the {n_areas * n_services} lines, got {locked}")
     if min_slope < 0:
         raise ValueError(f"min_slope: expected a number >= 0, got {min_slope!r}")
-    baseline = baseline or pace is not None
-    rng = np.random.default_rng(seed)
-    folder = Path(folder)
+
+
+def _write_models(folder: Path, rng: np.random.Generator, areas: dict, services: list[dict],
+                  need: str) -> tuple[np.ndarray, np.ndarray]:
+    """Write ``models/need`` and ``models/response``; set each service's ``reference``.
+
+    Returns the relative need (areas x services) and the spend at every service's
+    reference intensity in every area.
+    """
     for sub in ("models/need", "models/response"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
-
-    areas = _areas(rng, n_areas)
-    services = _services(rng, n_services, need)
     target = np.stack([areas[s["target"]] for s in services], axis=1).astype(float)
     cost_index = areas["cost_index"]
     need_models = _need_models(areas, services, need)
@@ -163,8 +183,13 @@ def write_scenario(folder: str | Path, n_areas: int, n_services: int = 8, seed: 
         _write(folder / "models" / "response" / f"{s['response_model']}.toml", _response_toml(rng, s))
     unit_spend = np.array([s["unit_cost"] for s in services])[None, :] * cost_index[:, None] * target
     reference = np.array([s["reference"] for s in services])
-    budget = float(round((unit_spend * reference[None, :]).sum(), -3))
+    return relative_need, unit_spend * reference[None, :]
 
+
+def _write_tables(folder: Path, rng: np.random.Generator, areas: dict, services: list[dict],
+                  relative_need: np.ndarray, reference_spend: np.ndarray, budget: float, *,
+                  baseline: bool, locked: int, min_slope: float) -> dict[str, str]:
+    """Write the areas, services and optional baseline and locked tables; return ``[tables]``."""
     _write(folder / "areas.csv", _csv(areas, _AREA_FORMATS))
     _write(folder / "services.csv", _services_csv(services, min_slope))
     tables = {"areas": "areas.csv", "services": "services.csv"}
@@ -172,27 +197,32 @@ def write_scenario(folder: str | Path, n_areas: int, n_services: int = 8, seed: 
     if baseline:
         mix = 0.5 + 0.5 * relative_need
         noise = np.exp(rng.normal(0.0, 0.05, size=mix.shape))
-        spend = unit_spend * reference[None, :] * mix * noise
+        spend = reference_spend * mix * noise
         spend *= _BASELINE_TOTAL * budget / spend.sum()
         _write(folder / "baseline.csv", _spend_csv(areas["area_id"], services, spend,
                                                    np.ones(spend.shape, bool)))
         tables["baseline"] = "baseline.csv"
     if locked:
-        lines = np.sort(rng.choice(n_areas * n_services, size=locked, replace=False))
-        mask = np.zeros(n_areas * n_services, bool)
-        mask[lines] = True
-        fixed = (unit_spend * reference[None, :] * relative_need).ravel()
-        values = np.full(n_areas * n_services, np.nan)
-        values[lines] = fixed[lines]
-        if spend is not None:
-            values[lines[::2]] = np.nan  # blank: locked at baseline
-        _write(folder / "locked.csv", _spend_csv(areas["area_id"], services,
-                                                 values.reshape(n_areas, n_services),
-                                                 mask.reshape(n_areas, n_services)))
+        values, mask = _locked_lines(rng, reference_spend * relative_need, locked,
+                                     at_baseline=spend is not None)
+        _write(folder / "locked.csv", _spend_csv(areas["area_id"], services, values, mask))
         tables["locked"] = "locked.csv"
-    _write(folder / "scenario.toml", _manifest(n_areas, n_services, seed, budget, objective,
-                                               proportionality, pace, need, tables))
-    return folder
+    return tables
+
+
+def _locked_lines(rng: np.random.Generator, fixed: np.ndarray, locked: int,
+                  at_baseline: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Pick ``locked`` lines at random: their spend (``fixed``; every other one blank, i.e.
+    locked at its baseline, when there is one) and the mask of them, both areas x services."""
+    n = fixed.size
+    lines = np.sort(rng.choice(n, size=locked, replace=False))
+    mask = np.zeros(n, bool)
+    mask[lines] = True
+    values = np.full(n, np.nan)
+    values[lines] = fixed.ravel()[lines]
+    if at_baseline:
+        values[lines[::2]] = np.nan  # blank: locked at baseline
+    return values.reshape(fixed.shape), mask.reshape(fixed.shape)
 
 
 def _areas(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:

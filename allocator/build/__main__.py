@@ -1,0 +1,45 @@
+"""Rebuild the bundled scenarios and models from the shared public data.
+
+    python -m allocator.build --shared ../shared/data [--out PROJECT_ROOT]
+
+Exit codes: 0 built; 2 the shared data folder or a file in it is missing; 1 the
+data are not what the build expects (a check failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from allocator.build.checks import BuildError, MissingDataError
+from allocator.build.scenarios import build
+
+#: The checkout this package is in: models/ and scenarios/ are written here by default.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m allocator.build",
+        description="Build scenarios/{england-lsoa,england-la,quickstart} and models/ "
+                    "from the shared public data.")
+    parser.add_argument("--shared", type=Path, required=True,
+                        help="the shared data folder, e.g. ../shared/data")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT,
+                        help=f"project root to write models/ and scenarios/ into "
+                             f"(default: {PROJECT_ROOT})")
+    args = parser.parse_args(argv)
+    try:
+        build(args.shared, args.out)
+    except MissingDataError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except BuildError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
