@@ -197,7 +197,7 @@ def _models_intro(needs: list[dict]) -> str:
 # Models
 
 Evidence as data, referenced by name from `scenarios/*/services.csv`. Written by
-`scripts/build_scenarios.py` from the shared public data: rerun it rather than edit
+`python -m allocator.build` from the shared public data: rerun it rather than edit
 these files. Format: `docs/scenario-format.md`.
 
 ## Need models (`need/`)
@@ -324,7 +324,7 @@ falls) with need; the objective is the largest total health gain. The report sho
 the gradient in premature mortality (IoD 2019 years of potential life lost, higher is
 worse) by national IMD decile (`imd_rank`, 1 = most deprived), and by NHS region.
 
-Written by `scripts/build_scenarios.py` from the shared data; rerun it rather than
+Written by `python -m allocator.build` from the shared data; rerun it rather than
 edit these files.
 
 ## Budget
@@ -375,7 +375,7 @@ scenario. The same national budget, £{BUDGET_GBP:,}, against last year's spend
 largest gain in life expectancy; the report shows the gradient in persons life
 expectancy by population-weighted decile of district IMD score, and by NHS region.
 
-Written by `scripts/build_scenarios.py` from the shared data; rerun it rather than
+Written by `python -m allocator.build` from the shared data; rerun it rather than
 edit these files.
 
 ## Budget and baseline
@@ -487,7 +487,7 @@ expectancy. No pace of change.
 All numbers are real (IMD 2019, NHS weighted populations, PHE life expectancy, York
 elasticities) and the columns are those of `../england-la`; the district deciles and
 quintiles are national (from all 317 districts). Written by
-`scripts/build_scenarios.py`; rerun it rather than edit these files.
+`python -m allocator.build`; rerun it rather than edit these files.
 
 {markdown_table(shown)}
 

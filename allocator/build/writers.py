@@ -20,7 +20,7 @@ from allocator.build.sources import CIDR, YPLL
 
 #: First line of every TOML file the build writes (the name of the original script is
 #: kept so that the bundled files stay byte-identical).
-GENERATED = "# Written by scripts/build_scenarios.py from the shared data: do not edit by hand."
+GENERATED = "# Written by python -m allocator.build from the shared data: do not edit by hand."
 
 #: Decimals of the float columns of ``areas.csv``.
 AREA_DECIMALS = {"income_deprivation_rate": 6, "child_income_deprivation_rate": 6,
