@@ -6,6 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from hypothesis.database import InMemoryExampleDatabase
+
+# Examples live in memory: no .hypothesis folder to grow and to delete after the run
+# (a failing example is printed in full, with the seed to reproduce it).
+settings.register_profile("allocator", database=InMemoryExampleDatabase(), print_blob=True)
+settings.load_profile("allocator")
 
 DATA = Path(__file__).parent / "data"
 
