@@ -43,8 +43,8 @@ from pathlib import Path
 import numpy as np
 
 import allocator
-from allocator.scenario import parameters
 from allocator.analysis.workers import chunk_plan
+from allocator.scenario import parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "england-la"
@@ -271,7 +271,25 @@ def explanation(points: int, cli_runs: int, missed: list[str], busy: list[str]) 
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass
+class Runs:
+    """What `measure` found: each sweep's seconds and tidy table, the CLI's times, the checks."""
+
+    local_s: float
+    local_t: object
+    dask_s: float
+    dask_t: object
+    dask_startup: float
+    cold_s: float
+    cold_t: object
+    cli: list[float]
+    checks: dict  # sweep -> (passed, what was found)
+    identical: bool  # Dask's values are the local run's
+    same_text: str
+    other: dict  # case -> (CPU seconds used by other processes, wall seconds of the window)
+
+
+def parse_args(argv: list[str] | None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--points", type=int, default=POINTS, help="sweep points (default: %(default)s)")
     parser.add_argument("--cli-runs", type=int, default=CLI_RUNS,
@@ -280,24 +298,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.points < 2 or args.cli_runs < 1:
         parser.error("--points must be >= 2 and --cli-runs >= 1")
-    n = args.points
+    return args
 
-    started = time.perf_counter()
-    header = machine()
-    code = revision()
 
-    def say(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
-    other = {}  # case -> (CPU seconds used by other processes, wall seconds of the window)
-    say(f"local: {n:,} points on {WORKERS} workers ...")
+
+def watched(other: dict, key: str, run):
+    """``run()``, noting in ``other[key]`` what other processes used meanwhile (CPU s, wall s)."""
     mark, wall = cpu_seconds(), time.perf_counter()
-    local_s, local_t = timed_sweep(n, workers=WORKERS)
-    other["local"] = (others(mark), time.perf_counter() - wall)
-    checks = {"local": check(local_t, n)}
+    result = run()
+    other[key] = (others(mark), time.perf_counter() - wall)
+    return result
 
-    say("dask: starting a LocalCluster ...")
-    mark, wall = cpu_seconds(), time.perf_counter()
+
+def dask_sweep(n: int):
+    """(seconds, table, cluster start-up seconds) of the sweep on a fresh LocalCluster."""
     cluster, client, dask_startup = start_dask()
     try:
         say(f"dask: {n:,} points ...")
@@ -305,30 +322,44 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         client.close()
         cluster.close()
-    other["dask"] = (others(mark), time.perf_counter() - wall)
+    return dask_s, dask_t, dask_startup
+
+
+def measure(n: int, cli_runs: int) -> Runs:
+    """Run the cases one after another: local, dask, cold, CLI; check each sweep."""
+    other = {}
+    say(f"local: {n:,} points on {WORKERS} workers ...")
+    local_s, local_t = watched(other, "local", lambda: timed_sweep(n, workers=WORKERS))
+    checks = {"local": check(local_t, n)}
+
+    say("dask: starting a LocalCluster ...")
+    dask_s, dask_t, dask_startup = watched(other, "dask", lambda: dask_sweep(n))
     checks["dask"] = check(dask_t, n)
     identical, same_text = compare_after(local_t, dask_t)
 
     say(f"cold: {n:,} points, chunk_size=1 ...")
-    mark, wall = cpu_seconds(), time.perf_counter()
-    cold_s, cold_t = timed_sweep(n, workers=WORKERS, chunk_size=1)
-    other["cold"] = (others(mark), time.perf_counter() - wall)
+    cold_s, cold_t = watched(other, "cold", lambda: timed_sweep(n, workers=WORKERS, chunk_size=1))
     checks["cold"] = check(cold_t, n)
 
-    say(f"CLI: {args.cli_runs} runs ...")
-    mark, wall = cpu_seconds(), time.perf_counter()
-    cli = time_cli(args.cli_runs)
-    other["CLI"] = (others(mark), time.perf_counter() - wall)
-    cli_mean = statistics.fmean(cli)
+    say(f"CLI: {cli_runs} runs ...")
+    cli = watched(other, "CLI", lambda: time_cli(cli_runs))
+    return Runs(local_s=local_s, local_t=local_t, dask_s=dask_s, dask_t=dask_t, dask_startup=dask_startup,
+                cold_s=cold_s, cold_t=cold_t, cli=cli, checks=checks, identical=identical,
+                same_text=same_text, other=other)
 
+
+def make_cases(runs: Runs, n: int, cli_runs: int) -> dict[str, Case]:
+    """The table's rows, each with its target and whether it was met."""
+    local_s, dask_s = runs.local_s, runs.dask_s
+    cli_mean = statistics.fmean(runs.cli)
     target_s = SECONDS_PER_1000 * n / 1000
     target_text = f"< {target_s:.0f} s" + ("" if n == 1000 else f" ({SECONDS_PER_1000:.0f} s per 1,000)")
-    cases = {
+    return {
         "local": Case(f"local: `workers={WORKERS}`, warm starts within chunks", n, local_s, target_text,
                       local_s < target_s),
-        "cold": Case(f"cold: `workers={WORKERS}, chunk_size=1` (every solve cold)", n, cold_s,
+        "cold": Case(f"cold: `workers={WORKERS}, chunk_size=1` (every solve cold)", n, runs.cold_s,
                      "— (model-reuse baseline)"),
-        "cli": Case(f"CLI one after another: mean of {args.cli_runs} runs x {n:,} (extrapolated)", n,
+        "cli": Case(f"CLI one after another: mean of {cli_runs} runs x {n:,} (extrapolated)", n,
                     cli_mean * n, f"sweep ≥ {MIN_SPEEDUP:.0f}x faster per point",
                     cli_mean * n / local_s >= MIN_SPEEDUP),
         "cli2": Case(f"CLI on {WORKERS} cores: mean x {n:,} / {WORKERS} (extrapolated)", n,
@@ -337,11 +368,17 @@ def main(argv: list[str] | None = None) -> int:
         "dask": Case(f"dask: LocalCluster, {WORKERS} processes x 1 thread (start-up excluded)", n, dask_s,
                      f"≤ {MAX_DASK_RATIO}x local", dask_s / local_s <= MAX_DASK_RATIO),
     }
+
+
+def shortfalls(cases: dict[str, Case], runs: Runs, n: int, alone) -> list[str]:
+    """Each target not met and each failed check, in words."""
+    local_s, dask_s = runs.local_s, runs.dask_s
+    target_s = SECONDS_PER_1000 * n / 1000
     missed = []
     if not cases["local"].met:
         missed.append(f"the local sweep took {local_s:.1f} s for {n:,} points, over the {target_s:.0f} s "
                       f"target ({local_s / n * 1000:.1f} ms per point; in the workers "
-                      f"{in_worker(local_t) * 1000:.1f} ms per point)")
+                      f"{in_worker(runs.local_t) * 1000:.1f} ms per point)")
     for key in ("cli", "cli2"):
         if not cases[key].met:
             missed.append(f"against {cases[key].name}, the sweep is {cases[key].seconds / local_s:.2f}x "
@@ -349,51 +386,77 @@ def main(argv: list[str] | None = None) -> int:
     if not cases["dask"].met:
         missed.append(f"Dask took {dask_s / local_s:.2f}x the local time ({dask_s:.1f} s against "
                       f"{local_s:.1f} s), over the {MAX_DASK_RATIO}x target")
-    failed = [key for key, (passed, _) in checks.items() if not passed]
-    alone = worst_spend(local_t)
+    failed = [key for key, (passed, _) in runs.checks.items() if not passed]
     if failed:
         also = "" if alone is None else (f"; the local sweep's worst point, solved alone with "
                                          f"`allocator.run`, is {alone[1]:+,.2f} GBP off its budget too")
         missed.append(f"the checks failed for the {', '.join(failed)} sweep{'s' if len(failed) > 1 else ''} "
                       f"(see *Checks* below{also})")
-    if not identical:
-        missed.append(f"Dask's values are not the local run's: {same_text}")
+    if not runs.identical:
+        missed.append(f"Dask's values are not the local run's: {runs.same_text}")
+    return missed
 
-    elapsed = time.perf_counter() - started
-    code_end = revision()
+
+def make_notes(runs: Runs, n: int, cli_runs: int, alone, elapsed: float, code: str,
+               code_end: str) -> list[str]:
+    """The bullet points under the table: checks, Dask against local, time inside the workers ..."""
+    local_t, dask_t, cold_t, cli = runs.local_t, runs.dask_t, runs.cold_t, runs.cli
+    cli_mean = statistics.fmean(cli)
     notes = [
         "- Checks: " + "; ".join(f"{key} {'passed' if passed else '**FAILED**'}: {found}"
-                                 for key, (passed, found) in checks.items()) + ".",
+                                 for key, (passed, found) in runs.checks.items()) + ".",
         f"- Dask against local, `after` point by point and measure by measure: "
-        f"{'**identical**' if identical else '**not identical**'} ({same_text}). "
-        f"LocalCluster start-up (not in the dask row): {dask_startup:.1f} s.",
+        f"{'**identical**' if runs.identical else '**not identical**'} ({runs.same_text}). "
+        f"LocalCluster start-up (not in the dask row): {runs.dask_startup:.1f} s.",
         f"- Time per point inside the workers (`run_point`'s own clock, mean): local "
         f"{in_worker(local_t) * 1000:.1f} ms, dask {in_worker(dask_t) * 1000:.1f} ms, cold "
-        f"{in_worker(cold_t) * 1000:.1f} ms; that is {busy_share(local_t, local_s):.0%}, "
-        f"{busy_share(dask_t, dask_s):.0%} and {busy_share(cold_t, cold_s):.0%} of {WORKERS} x the wall "
+        f"{in_worker(cold_t) * 1000:.1f} ms; that is {busy_share(local_t, runs.local_s):.0%}, "
+        f"{busy_share(dask_t, runs.dask_s):.0%} and {busy_share(cold_t, runs.cold_s):.0%} of {WORKERS} x the wall "
         f"time, the rest being loading the scenario, starting workers, passing points and saving them. "
         f"Cold against warm objective: largest relative difference {objective_gap(local_t, cold_t):.1e}.",
-        f"- CLI: {args.cli_runs} runs of `allocator run scenarios/england-la -q`, mean {cli_mean:.2f} s "
+        f"- CLI: {cli_runs} runs of `allocator run scenarios/england-la -q`, mean {cli_mean:.2f} s "
         f"(sd {statistics.stdev(cli) if len(cli) > 1 else 0.0:.2f} s, min {min(cli):.2f} s, "
         f"max {max(cli):.2f} s); the CLI rows multiply that mean, they were not run {n:,} times.",
-        f"- Whole benchmark (`benchmarks/sweep.py --points {n} --cli-runs {args.cli_runs}`): "
+        f"- Whole benchmark (`benchmarks/sweep.py --points {n} --cli-runs {cli_runs}`): "
         f"{elapsed:.0f} s; allocator at {code}"
         + ("" if code_end == code
            else f" at the start and at {code_end} at the end (**changed during the run**)")
         + f"; load average {' / '.join(f'{x:.2f}' for x in os.getloadavg())} at the end.",
     ]
     cores = len(os.sched_getaffinity(0))
-    busy = [f"the {key} case ({used / (span * cores):.0%} of the cores)"
-            for key, (used, span) in other.items() if used > BUSY_SHARE * span * cores]
     notes.append("- Other processes on the machine meanwhile (busy CPU from `/proc/stat` minus this "
                  "benchmark's own): " + ", ".join(f"{key} {used:.1f} CPU s ({used / (span * cores):.0%} of "
                                                   f"{cores} cores over {span:.0f} s)"
-                                                  for key, (used, span) in other.items()) + ".")
+                                                  for key, (used, span) in runs.other.items()) + ".")
     if alone is not None:
         notes.insert(1, f"- The local sweep's worst total_spend, solved alone (`allocator.run` at "
                         f"{alone[0]:,.2f} GBP, a cold solve outside any sweep): {alone[1]:+,.2f} GBP off "
                         f"the budget, so the gap is not the sweep's doing.")
-    lines = [header, "", *table(list(cases.values()), local_s), "", *notes]
+    return notes
+
+
+def busy_cases(other: dict) -> list[str]:
+    """The cases during which other processes used more than ``BUSY_SHARE`` of the cores."""
+    cores = len(os.sched_getaffinity(0))
+    return [f"the {key} case ({used / (span * cores):.0%} of the cores)"
+            for key, (used, span) in other.items() if used > BUSY_SHARE * span * cores]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    n = args.points
+    started = time.perf_counter()
+    header = machine()
+    code = revision()
+    runs = measure(n, args.cli_runs)
+    cases = make_cases(runs, n, args.cli_runs)
+    alone = worst_spend(runs.local_t)
+    missed = shortfalls(cases, runs, n, alone)
+    elapsed = time.perf_counter() - started
+    code_end = revision()
+    notes = make_notes(runs, n, args.cli_runs, alone, elapsed, code, code_end)
+    busy = busy_cases(runs.other)
+    lines = [header, "", *table(list(cases.values()), runs.local_s), "", *notes]
     print("\n".join(lines))
     if missed:
         print("\nNot met: " + "; ".join(missed) + ".")

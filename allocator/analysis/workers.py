@@ -163,28 +163,57 @@ def run_local(context: Context, chunks: list[list[dict]], on_result, workers: in
     handle, context_file = tempfile.mkstemp(prefix="allocator-sweep-", suffix=".pickle")
     with os.fdopen(handle, "wb") as out:
         pickle.dump(context, out)
-    pending = [list(c) for c in chunks]
-    pool: list[_Worker] = []
-    restarts = 0
-    mute_deaths = 0  # workers that died before sending anything: they could not start
+    local = _LocalWorkers(ctx, context_file, [list(c) for c in chunks], on_result)
+    try:
+        local.start_workers(workers)
+        local.dispatch()
+    finally:
+        local.stop()
+        os.unlink(context_file)
 
-    def start() -> _Worker:
-        parent, child = ctx.Pipe()
-        process = ctx.Process(target=_serve, args=(child, context_file), daemon=True)
+
+class _LocalWorkers:
+    """The local worker processes of one `run_local`, the chunks not yet handed out, the restarts."""
+
+    def __init__(self, ctx, context_file: str, pending: list[list[dict]], on_result):
+        self.ctx, self.context_file, self.on_result = ctx, context_file, on_result
+        self.pending = pending
+        self.pool: list[_Worker] = []
+        self.restarts = 0
+        self.mute_deaths = 0  # workers that died before sending anything: they could not start
+
+    def start(self) -> _Worker:
+        parent, child = self.ctx.Pipe()
+        process = self.ctx.Process(target=_serve, args=(child, self.context_file), daemon=True)
         with _sigint_ignored():  # inherited through exec: Ctrl-C during its start-up is the parent's
             process.start()
         child.close()
         return _Worker(process, parent)
 
-    def feed(w: _Worker) -> None:
-        w.chunk = pending.pop(0) if pending else None
+    def feed(self, w: _Worker) -> None:
+        w.chunk = self.pending.pop(0) if self.pending else None
         w.received = set()
         with contextlib.suppress(BrokenPipeError, OSError):  # if it died, drain() finds out
             w.conn.send(w.chunk)  # (None: stop)                and its chunk goes to another worker
 
-    def drain(w: _Worker) -> None:
+    def start_workers(self, workers: int) -> None:
+        """Start up to ``workers`` processes, one chunk each."""
+        for _ in range(min(workers, len(self.pending))):
+            w = self.start()
+            self.pool.append(w)
+            self.feed(w)
+
+    def dispatch(self) -> None:
+        """Until every worker is idle: wait for a message or a death, then drain that worker."""
+        while any(w.chunk is not None for w in self.pool):
+            busy = [w for w in self.pool if w.chunk is not None]
+            ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0))
+            for w in busy:
+                if w.conn in ready or w.process.sentinel in ready:
+                    self.drain(w)
+
+    def drain(self, w: _Worker) -> None:
         """Pass on whatever ``w`` has sent; replace it if it died mid-chunk."""
-        nonlocal restarts, mute_deaths
         batch, dead = [], False
         try:
             while w.conn.poll():
@@ -195,53 +224,46 @@ def run_local(context: Context, chunks: list[list[dict]], on_result, workers: in
                     batch.append(value)
                     w.received.add(value["point"])
                 else:  # chunk done
-                    on_result(batch)
+                    self.on_result(batch)
                     batch = []
-                    feed(w)
+                    self.feed(w)
         except (EOFError, OSError):
             dead = True
-        on_result(batch)
+        self.on_result(batch)
         if w.chunk is None or not (dead or not w.process.is_alive()):
             return
-        restarts += 1
-        mute_deaths += not w.spoke  # died before reading the context: could not start at all
-        if mute_deaths >= 2:
+        self.replace(w)
+
+    def replace(self, w: _Worker) -> None:
+        """``w`` died mid-chunk: hand its unfinished points to a new worker, or give up."""
+        self.restarts += 1
+        self.mute_deaths += not w.spoke  # died before reading the context: could not start at all
+        if self.mute_deaths >= 2:
             raise WorkerError(f"worker processes could not start (exit code {w.process.exitcode}). In a "
                               "script, call allocator.sweep under 'if __name__ == \"__main__\":' (workers "
                               "are new Python processes that import your script), or pass workers=1")
         rest = [q for q in w.chunk if q["point"] not in w.received]
-        if restarts > MAX_RESTARTS:
+        if self.restarts > MAX_RESTARTS:
             at = f", the last while solving point {rest[0]['point']}" if rest else ""
-            raise WorkerError(f"local workers died {restarts} times (last exit code {w.process.exitcode}"
+            raise WorkerError(f"local workers died {self.restarts} times (last exit code {w.process.exitcode}"
                               f"{at}); stopping: every finished point is saved, --resume runs the others")
         w.chunk = None
         w.conn.close()
-        pool.remove(w)
+        self.pool.remove(w)
         if rest:
-            pending.insert(0, rest)
-        if pending:
-            fresh = start()
-            pool.append(fresh)
-            feed(fresh)
+            self.pending.insert(0, rest)
+        if self.pending:
+            fresh = self.start()
+            self.pool.append(fresh)
+            self.feed(fresh)
 
-    try:
-        for _ in range(min(workers, len(pending))):
-            w = start()
-            pool.append(w)
-            feed(w)
-        while any(w.chunk is not None for w in pool):
-            busy = [w for w in pool if w.chunk is not None]
-            ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0))
-            for w in busy:
-                if w.conn in ready or w.process.sentinel in ready:
-                    drain(w)
-    finally:
-        for w in pool:
+    def stop(self) -> None:
+        """Terminate the workers still running and wait (a little) for every one."""
+        for w in self.pool:
             if w.process.is_alive():
                 w.process.terminate()
-        for w in pool:
+        for w in self.pool:
             w.process.join(timeout=5)
-        os.unlink(context_file)
 
 
 class _sigint_ignored:

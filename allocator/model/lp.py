@@ -6,7 +6,8 @@ national scale (DESIGN.md, "Performance notes").  Every column and row still has
 stable name (``seg(E01000001,stop__smoking,2)``, ``budget``,
 ``order(early__years,E01000001,E01000002)``):
 `to_pulp` in `solver.py` turns the same arrays into a PuLP problem for CBC and for
-LP-file export.
+LP-file export.  `build` is here with the LP's types and line groups; the columns
+and rows it adds, step by step, are in `allocator.model.rows`.
 
 Decision variables are intensities, in units per head above the floor, one per
 *line group*.  Lines (area x service) are grouped when they are interchangeable:
@@ -38,6 +39,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocator.model import equity
+from allocator.model.rows import (
+    Columns,
+    Intensity,
+    add_budget_row,
+    add_equity_rows,
+    add_fair_share_rows,
+    add_gain_columns,
+    add_pace_rows,
+    add_proportionality_rows,
+)
 from allocator.scenario import Scenario
 
 INF = np.inf
@@ -106,6 +117,10 @@ class Groups:
         """
         n = int(self.size[g])
         return _safe(self.area_ids[self.first_area[g]]) + (f"_more{n - 1}" if n > 1 else "")
+
+    def area_name(self, a: int) -> str:
+        """Area ``a``'s id in the model (escaped by `_safe`)."""
+        return _safe(self.area_ids[a])
 
 
 @dataclass(frozen=True)
@@ -299,8 +314,42 @@ class _Builder:
                              shape=(self.n_rows, self.n_cols))
 
 
+@dataclass(frozen=True)
+class _Setup:
+    """What every step of `build` reads: the scenario, its line groups, pieces and scalings."""
+
+    scenario: Scenario
+    groups: Groups
+    pcs: list[Pieces]  # per service: its response between floor and cap
+    suffix: np.ndarray  # (S,) services in the suffix formulation
+    sid: list[str]  # service ids as name parts
+    gainful: bool  # gains appear in the objective or in rows
+    health: bool  # the objective is a weighted gain
+    terms: object | None  # `equity.group_terms` when the deprivation groups are used
+    scale: float  # objective scale
+    gain_cost: float  # objective coefficient of one unit of weighted gain, scaled
+
+
 def build(scenario: Scenario) -> LinearProgram:
     """The LP of DESIGN.md for ``scenario``; see the module docstring for the formulations."""
+    m = _setup(scenario)
+    b = _Builder()
+    budget_row, budget_scale = add_budget_row(b, m)
+    cols = add_gain_columns(b, m, budget_row, budget_scale)
+    intensity = Intensity(cols.seg_cols, len(m.groups.service))
+    if scenario.pace is not None and scenario.baseline is not None:
+        add_pace_rows(b, m, intensity)
+    add_proportionality_rows(b, m, intensity)
+    integral, fill_pairs = [], []
+    if m.terms is not None:
+        integral, fill_pairs = add_equity_rows(b, m, cols)
+    if not m.gainful:
+        add_fair_share_rows(b, m, intensity)
+    return _freeze(b, m, cols, intensity, integral, fill_pairs, budget_scale)
+
+
+def _setup(scenario: Scenario) -> _Setup:
+    """Line groups (merged unless a row ties lines together), response pieces, objective scale."""
     objective = scenario.objective
     gainful = objective != "fair-share"  # gains appear in the objective or in rows
     health = objective in ("health-gain", "equity-weighted")  # the objective is a weighted gain
@@ -312,26 +361,7 @@ def build(scenario: Scenario) -> LinearProgram:
     constrained = scenario.sii_reduction is not None or scenario.gap_reduction is not None  # MILP
     groups = group_lines(scenario, weight, key=terms.group if grouped else None,
                          merge=scenario.pace is None and not constrained)
-    sid = [_safe(s) for s in scenario.service_ids]
-    aid = scenario.area_ids
-    G = len(groups.service)
-    floor, cap = scenario.floor, scenario.cap
-    pcs = [pieces(m.units_per_head, m.gain_per_head, floor[s], cap[s]) if gainful
-           else Pieces(np.array([cap[s] - floor[s]]), np.array([0.0]), 0.0)
-           for s, m in enumerate(scenario.response_models)]
-    suffix = eligible_for_suffix(scenario)
-    b = _Builder()
-    # the budget row in units of a power of two near the budget: well scaled, the same
-    # coefficients for nearby budgets (a budget sweep changes one bound: warm starts), and
-    # exactly the same LP when every amount of money is multiplied by a power of two
-    budget_scale = 2.0 ** -np.round(np.log2(scenario.budget_gbp))
-    # locked lines and floors are fixed spend: the LP moves only the money above them
-    unit = scenario.unit_spend
-    locked_spend = np.where(scenario.is_locked, scenario.locked, 0.0)
-    fixed = locked_spend.sum() + float(np.dot(groups.unit_spend, floor[groups.service]))
-    budget_row = b.add_rows([-INF if scenario.budget_mode == "at-most" else
-                             (scenario.budget_gbp - fixed) * budget_scale],
-                            (scenario.budget_gbp - fixed) * budget_scale, make=lambda i: "budget")[0]
+    pcs = _response_pieces(scenario, gainful)
     # objective scale: keep coefficients near 1 whatever the populations
     if gainful:
         top = np.abs(groups.weight).max(initial=0) * max((np.abs(p.slopes).max() for p in pcs), default=0)
@@ -340,132 +370,50 @@ def build(scenario: Scenario) -> LinearProgram:
     scale = 1.0 / top if top > 0 else 1.0
     # maximin and level-up: the group levels are the objective, total gain only breaks ties
     gain_cost = scale if health else (scale * equity.TIE_BREAK if gainful else 0.0)
+    return _Setup(scenario=scenario, groups=groups, pcs=pcs, suffix=eligible_for_suffix(scenario),
+                  sid=[_safe(s) for s in scenario.service_ids], gainful=gainful, health=health,
+                  terms=terms, scale=scale, gain_cost=gain_cost)
 
-    # per group: the columns whose sum is its intensity above the floor (rows formulation)
-    seg_cols: list[tuple[np.ndarray, np.ndarray]] = []  # (group index, column index) pairs
-    seg_sets: list[tuple[np.ndarray, np.ndarray, int, int]] = []  # (groups, columns, service, piece)
-    suffix_sets: list[tuple[np.ndarray, np.ndarray, int, int]] = []  # (groups in need order, raise columns, ...)
-    gain_mask_parts = []
-    suffix_info = {}  # service -> (positions of groups in need order, [(piece, first column)])
-    for s in range(scenario.n_services):
-        mine = groups.order[s]
-        if len(mine) == 0:
-            continue
-        p = pcs[s]
-        if suffix[s]:
-            w, c = groups.weight[mine], groups.unit_spend[mine]
-            w_suf = np.cumsum(w[::-1])[::-1]
-            c_suf = np.cumsum(c[::-1])[::-1]
-            starts = []
-            for k, (length, slope) in enumerate(zip(p.lengths, p.slopes)):
-                cols = b.add_cols(-scale * slope * w_suf, 0.0, length,
-                                  make=lambda j, s=s, k=k, mine=mine:
-                                  f"raise({sid[s]},{k + 1},from_{groups.name(mine[j])})")
-                b.coef(budget_row, cols, c_suf * budget_scale)
-                if np.isfinite(length):
-                    row = b.add_rows([-INF], length, make=lambda i, s=s, k=k: f"chain({sid[s]},{k + 1})")
-                    b.coef(row[0], cols, 1.0)
-                starts.append(cols[0])
-                gain_mask_parts.append(cols)
-                suffix_sets.append((mine, cols, s, k))
-            suffix_info[s] = (mine, starts)
-            continue
-        for k, (length, slope) in enumerate(zip(p.lengths, p.slopes)):
-            cost = -gain_cost * slope * groups.weight[mine]
-            cols = b.add_cols(cost, 0.0, length, make=lambda j, s=s, k=k, mine=mine:
-                              f"seg({groups.name(mine[j])},{sid[s]},{k + 1})")
-            b.coef(budget_row, cols, groups.unit_spend[mine] * budget_scale)
-            seg_cols.append((mine, cols))
-            seg_sets.append((mine, cols, s, k))
-            if gainful:
-                gain_mask_parts.append(cols)
 
-    if seg_cols:
-        g_all = np.concatenate([g for g, _ in seg_cols])
-        c_all = np.concatenate([c for _, c in seg_cols])
-        srt = np.argsort(g_all, kind="stable")
-        g_all, c_all = g_all[srt], c_all[srt]
-        bounds = np.searchsorted(g_all, np.arange(G + 1))
-    else:
-        g_all = c_all = np.zeros(0, np.int64)
-        bounds = np.zeros(G + 1, np.int64)
+def _response_pieces(scenario: Scenario, gainful: bool) -> list[Pieces]:
+    """Each service's response as pieces from its floor to its cap (the floor and cap as bounds).
 
-    def intensity_terms(g_list: np.ndarray):
-        """(row position, column) pairs of sum_k seg[g,k] for each g in g_list."""
-        counts = bounds[g_list + 1] - bounds[g_list]
-        pos = np.repeat(np.arange(len(g_list)), counts)
-        starts = np.repeat(bounds[g_list], counts)
-        offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        return pos, c_all[starts + offs]
+    Fair share has no gains: one piece as long as the room between floor and cap.
+    """
+    floor, cap = scenario.floor, scenario.cap
+    return [pieces(m.units_per_head, m.gain_per_head, floor[s], cap[s]) if gainful
+            else Pieces(np.array([cap[s] - floor[s]]), np.array([0.0]), 0.0)
+            for s, m in enumerate(scenario.response_models)]
 
-    # pace of change: each area's total within bounds of its baseline
-    if scenario.pace is not None and scenario.baseline is not None:
-        down, up = scenario.pace
-        base = scenario.baseline.sum(axis=1)
-        area_fixed = locked_spend.sum(axis=1) + np.where(groups.line_group >= 0, unit * floor[None, :], 0).sum(axis=1)
-        scale_a = 1.0 / np.maximum(base, 1.0)
-        rows = b.add_rows((base * (1 - down) - area_fixed) * scale_a, (base * (1 + up) - area_fixed) * scale_a,
-                          make=lambda i: f"pace({_safe(aid[i])})")
-        a_of_group = np.zeros(G, np.int64)
-        a_idx, s_idx = np.nonzero(groups.line_group >= 0)
-        a_of_group[groups.line_group[a_idx, s_idx]] = a_idx
-        pos, cols = intensity_terms(np.arange(G))
-        b.coef(rows[a_of_group[pos]], cols, groups.unit_spend[pos] * scale_a[a_of_group[pos]])
 
-    # proportionality
-    if scenario.proportionality == "monotone":
-        for s in range(scenario.n_services):
-            mine = groups.order[s]
-            if suffix[s] or len(mine) < 2:
-                continue
-            _ordering_rows(b, mine, groups, scenario.min_slope[s], cap[s] - floor[s], sid[s],
-                           intensity_terms)
-    elif scenario.proportionality == "proportional":
-        tau = scenario.tolerance
-        for s in range(scenario.n_services):
-            mine = groups.order[s]
-            if len(mine) == 0:
-                continue
-            kcol = b.add_cols([0.0], 0.0, INF, make=lambda j, s=s: f"scale({sid[s]})")[0]
-            for sign, (lo, hi, factor) in (("lo", (0.0, INF, 1 - tau)), ("hi", (-INF, 0.0, 1 + tau))):
-                rows = b.add_rows(np.full(len(mine), lo), hi,
-                                  make=lambda i, s=s, sign=sign, mine=mine:
-                                  f"prop_{sign}({groups.name(mine[i])},{sid[s]})")
-                pos, cols = intensity_terms(mine)
-                b.coef(rows[pos], cols, 1.0)
-                b.coef(rows, kcol, -factor * groups.need[mine])
-
-    integral, fill_pairs = [], []
-    if grouped:
-        integral, fill_pairs = _equity_rows(b, scenario, groups, pcs, terms, seg_sets, budget_scale,
-                                            suffix_sets)
-
-    # fair share: minimise the money distance from need-weighted target intensities
-    if not gainful:
-        target_spend = scenario.fair_share
-        with np.errstate(divide="ignore", invalid="ignore"):
-            target_i = np.where(unit > 0, target_spend / unit, 0.0)
-        t_group = np.zeros(G)
-        a_idx, s_idx = np.nonzero(groups.line_group >= 0)
-        t_group[groups.line_group[a_idx, s_idx]] = target_i[a_idx, s_idx]
-        over = b.add_cols(scale * groups.unit_spend, 0.0, INF, make=lambda j: f"over({groups.name(j)},{sid[groups.service[j]]})")
-        under = b.add_cols(scale * groups.unit_spend, 0.0, INF, make=lambda j: f"under({groups.name(j)},{sid[groups.service[j]]})")
-        rhs = t_group - floor[groups.service]
-        rows = b.add_rows(rhs, rhs, make=lambda i: f"target({groups.name(i)},{sid[groups.service[i]]})")
-        pos, cols = intensity_terms(np.arange(G))
-        b.coef(rows[pos], cols, 1.0)
-        b.coef(rows, over, -1.0)
-        b.coef(rows, under, 1.0)
-
+def _freeze(b: _Builder, m: _Setup, cols: Columns, intensity: Intensity, integral: list,
+            fill_pairs: list, budget_scale: float) -> LinearProgram:
+    """The finished `LinearProgram`: arrays, names, binaries, gain columns and the decoder."""
+    scenario, suffix = m.scenario, m.suffix
     cost = np.concatenate(b.cost) if b.cost else np.zeros(0)
     integrality = None
     if len(integral):
         integrality = np.zeros(b.n_cols, np.int8)
         integrality[np.concatenate(integral)] = 1
     gain_mask = np.zeros(b.n_cols, bool)
-    for cols in gain_mask_parts:
-        gain_mask[cols] = True
-    seg_groups, seg_columns = g_all, c_all
+    for part in cols.gain_mask_parts:
+        gain_mask[part] = True
+    return LinearProgram(
+        maximize=m.gainful, cost=cost,
+        col_lower=np.concatenate(b.lower) if b.lower else np.zeros(0),
+        col_upper=np.concatenate(b.upper) if b.upper else np.zeros(0),
+        matrix=b.matrix(), row_lower=np.concatenate(b.row_lower), row_upper=np.concatenate(b.row_upper),
+        col_blocks=tuple(b.col_blocks), row_blocks=tuple(b.row_blocks), groups=m.groups,
+        formulation={scenario.service_ids[s]: ("suffix" if suffix[s] else "rows")
+                     for s in range(scenario.n_services)},
+        decode=_decoder(len(m.groups.service), intensity.groups, intensity.columns, cols.suffix_info),
+        gain_columns=gain_mask,
+        objective_scale=m.scale if m.health or not m.gainful else 1.0, integrality=integrality,
+        fill_pairs=np.concatenate(fill_pairs) if fill_pairs else None, budget_scale=budget_scale)
+
+
+def _decoder(G: int, seg_groups: np.ndarray, seg_columns: np.ndarray, suffix_info: dict):
+    """callable(x) -> (G,) each group's intensity above its floor."""
 
     def decode(x: np.ndarray) -> np.ndarray:
         above = np.zeros(G)
@@ -478,146 +426,4 @@ def build(scenario: Scenario) -> LinearProgram:
             above[mine] = total
         return above
 
-    return LinearProgram(
-        maximize=gainful, cost=cost,
-        col_lower=np.concatenate(b.lower) if b.lower else np.zeros(0),
-        col_upper=np.concatenate(b.upper) if b.upper else np.zeros(0),
-        matrix=b.matrix(), row_lower=np.concatenate(b.row_lower), row_upper=np.concatenate(b.row_upper),
-        col_blocks=tuple(b.col_blocks), row_blocks=tuple(b.row_blocks), groups=groups,
-        formulation={scenario.service_ids[s]: ("suffix" if suffix[s] else "rows")
-                     for s in range(scenario.n_services)},
-        decode=decode, gain_columns=gain_mask,
-        objective_scale=scale if health or not gainful else 1.0, integrality=integrality,
-        fill_pairs=np.concatenate(fill_pairs) if fill_pairs else None, budget_scale=budget_scale)
-
-
-def _equity_rows(b: _Builder, scenario: Scenario, groups: Groups, pcs, terms, seg_sets,
-                 budget_scale: float, suffix_sets=()) -> list[np.ndarray]:
-    """Group levels for maximin / level-up, gradient constraints, and in-order binaries.
-
-    Returns the indices of binary columns and the (segment, next segment, length) triples
-    they order.
-    """
-    Q = len(terms.population)
-    dep = groups.deprivation - 1
-
-    def level_terms(rows_of_q: np.ndarray, coef_q: np.ndarray):
-        for mine, cols, s, k in seg_sets:
-            slope = pcs[s].slopes[k]
-            q = dep[mine]
-            vals = coef_q[q] * groups.gain[mine] * slope / terms.population[q]
-            keep = vals != 0
-            b.coef(rows_of_q[q][keep], cols[keep], vals[keep])
-        for mine, cols, s, k in suffix_sets:
-            # raising positions t.. of a service adds to every group holding one of them
-            slope = pcs[s].slopes[k]
-            for q in np.unique(dep[mine]):
-                inside = np.where(dep[mine] == q, groups.gain[mine], 0.0)
-                vals = coef_q[q] * slope * np.cumsum(inside[::-1])[::-1] / terms.population[q]
-                keep = vals != 0
-                b.coef(np.full(int(keep.sum()), rows_of_q[q]), cols[keep], vals[keep])
-
-    base = terms.level0 + terms.constant  # each group's level with no money above the floors
-    if scenario.objective == "maximin":
-        t = b.add_cols([-1.0], -INF, INF, make=lambda j: "lowest_level")[0]
-        rows = b.add_rows(np.full(Q, -INF), base, make=lambda i: f"level(group_{i + 1})")
-        b.coef(rows, t, 1.0)
-        level_terms(rows, np.full(Q, -1.0))
-    elif scenario.objective == "level-up":
-        best = float(terms.level0.max())
-        share = terms.population / terms.population.sum()
-        z = b.add_cols(-share, -INF, best, make=lambda j: f"levelled(group_{j + 1})")
-        rows = b.add_rows(np.full(Q, -INF), base, make=lambda i: f"level(group_{i + 1})")
-        b.coef(rows, z, 1.0)
-        level_terms(rows, np.full(Q, -1.0))
-    if scenario.worst_off_at_least is not None:
-        floor_level = terms.sign * scenario.worst_off_at_least
-        rows = b.add_rows(np.full(Q, -INF), base - floor_level, make=lambda i: f"worst_off(group_{i + 1})")
-        level_terms(rows, np.full(Q, -1.0))
-    if scenario.levelled_at_least is not None:
-        share = terms.population / terms.population.sum()
-        z = b.add_cols(np.zeros(Q), -INF, float(terms.level0.max()), make=lambda j: f"capped_level(group_{j + 1})")
-        rows = b.add_rows(np.full(Q, -INF), base, make=lambda i: f"capped(group_{i + 1})")
-        b.coef(rows, z, 1.0)
-        level_terms(rows, np.full(Q, -1.0))
-        row = b.add_rows([scenario.levelled_at_least], INF, make=lambda i: "levelled_up")[0]
-        b.coef(row, z, share)
-    binary_groups = np.zeros(Q, bool)
-    for name, coef, bound in equity.constraint_rows(scenario, terms):
-        row = b.add_rows([-INF], bound, make=lambda i, name=name: name)[0]
-        level_terms(np.full(Q, row), coef)
-        binary_groups |= coef > 0
-    if not binary_groups.any():
-        return [], []
-    # segments of lines whose gain the constraints would rather keep small must fill in order
-    by_piece = {}
-    for mine, cols, s, k in seg_sets:
-        by_piece[(s, k)] = (mine, cols)
-    binaries, pairs = [], []
-    for s, p in enumerate(pcs):
-        for k in range(len(p.slopes) - 1):
-            if (s, k) not in by_piece or p.slopes[k] <= 0:
-                continue
-            mine, cols = by_piece[(s, k)]
-            _, next_cols = by_piece[(s, k + 1)]
-            pick = binary_groups[dep[mine]]
-            if not pick.any():
-                continue
-            length, nxt = p.lengths[k], p.lengths[k + 1]
-            reach = scenario.budget_gbp / groups.unit_spend[mine[pick]]
-            big = np.minimum(nxt, reach) if np.isfinite(nxt) else reach
-            z = b.add_cols(np.zeros(pick.sum()), 0.0, 1.0,
-                           make=lambda j, s=s, k=k, g=mine[pick]: f"full({groups.name(g[j])},"
-                           f"{_safe(scenario.service_ids[s])},{k + 1})")
-            rows = b.add_rows(np.zeros(pick.sum()), INF, make=lambda i, s=s, k=k, g=mine[pick]:
-                              f"fill_first({groups.name(g[i])},{_safe(scenario.service_ids[s])},{k + 1})")
-            b.coef(rows, cols[pick], 1.0)
-            b.coef(rows, z, -length)
-            rows = b.add_rows(np.full(pick.sum(), -INF), 0.0, make=lambda i, s=s, k=k, g=mine[pick]:
-                              f"fill_next({groups.name(g[i])},{_safe(scenario.service_ids[s])},{k + 2})")
-            b.coef(rows, next_cols[pick], 1.0)
-            b.coef(rows, z, -big)
-            binaries.append(z)
-            pairs.append(np.stack([cols[pick], next_cols[pick], np.full(pick.sum(), length), z], axis=1))
-    return binaries, pairs
-
-
-def _ordering_rows(b: _Builder, mine, groups: Groups, gamma: float, span: float, service: str,
-                   intensity_terms) -> None:
-    """Intensity never falls as need rises: ordering rows between consecutive need levels.
-
-    Levels of equal need with more than one group get a separator column ``z``:
-    every member of the lower level is <= z and every member of the higher one is
-    >= z + gamma * (need step), so no order is imposed among equal-need lines.
-    """
-    need = groups.need[mine]
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(need) > 0) + 1])
-    sizes = np.diff(np.append(starts, len(mine)))
-    lo_start, hi_start = starts[:-1], starts[1:]
-    steps = gamma * (need[hi_start] - need[lo_start])
-    single = (sizes[:-1] == 1) & (sizes[1:] == 1)  # one line each side: one plain row
-    for k in np.flatnonzero(~single):
-        lo = np.arange(lo_start[k], lo_start[k] + sizes[k])
-        hi = np.arange(hi_start[k], hi_start[k] + sizes[k + 1])
-        step = steps[k]
-        z = b.add_cols([0.0], 0.0, span if np.isfinite(span) else INF,
-                       make=lambda j, g=mine[lo[0]]: f"level({service},{groups.name(g)})")[0]
-        rows = b.add_rows(np.full(len(lo), -INF), 0.0,
-                          make=lambda i, g=mine[lo]: f"below({service},{groups.name(g[i])})")
-        pos, cols = intensity_terms(mine[lo])
-        b.coef(rows[pos], cols, 1.0)
-        b.coef(rows, z, -1.0)
-        rows = b.add_rows(np.full(len(hi), step), INF,
-                          make=lambda i, g=mine[hi]: f"above({service},{groups.name(g[i])})")
-        pos, cols = intensity_terms(mine[hi])
-        b.coef(rows[pos], cols, 1.0)
-        b.coef(rows, z, -1.0)
-    singles_lo, singles_hi, single_rhs = mine[lo_start[single]], mine[hi_start[single]], steps[single]
-    if len(singles_lo):
-        lo_g, hi_g = singles_lo, singles_hi
-        rows = b.add_rows(single_rhs, INF,
-                          make=lambda i: f"order({service},{groups.name(lo_g[i])},{groups.name(hi_g[i])})")
-        pos, cols = intensity_terms(hi_g)
-        b.coef(rows[pos], cols, 1.0)
-        pos, cols = intensity_terms(lo_g)
-        b.coef(rows[pos], cols, -1.0)
+    return decode

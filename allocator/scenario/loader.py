@@ -153,6 +153,30 @@ class _Loader:
         self.inputs = [str(Path(shown))]
 
     def run(self) -> Scenario:
+        tables, areas, services = self._main_tables()
+        values, need_models, response_models = self._area_service_values(areas, services)
+        area_ids, service_ids = values["area_ids"], values["service_ids"]
+        baseline = self._spend_table(tables.get("baseline"), area_ids, service_ids, "baseline")
+        locked = self._locked(tables.get("locked"), area_ids, service_ids, baseline)
+        pace = self._pace(baseline)
+        share = self._service_share(services, values["unit_cost"], values["floor"], values["cost_index"],
+                                    values["target_population"], baseline)
+        options = parse_options(self.data.get("option"), self.shown, service_ids, self.check.problems)
+        uncertain = self._uncertain()
+        if self.check.problems:
+            raise ScenarioError(self.check.problems)
+        values.update(baseline=baseline, locked=locked, pace=pace, service_share=share,
+                      options=options, uncertain=uncertain)
+        scenario = self._assemble(areas, services, values, need_models, response_models)
+        self._check_uncertain(scenario)
+        if self.check.problems:
+            raise ScenarioError(self.check.problems)
+        check_budget(scenario)
+        return scenario
+
+    # -- steps of run ------------------------------------------------------------------
+    def _main_tables(self) -> tuple[dict[str, Table], Table, Table]:
+        """Every table read; the areas and services tables, with their columns and ids checked."""
         tables = self._tables()
         areas, services = tables.get("areas"), tables.get("services")
         if areas is None or services is None:
@@ -163,12 +187,32 @@ class _Loader:
             raise ScenarioError(self.check.problems)
         self.check.unique(areas, "area_id")
         self.check.unique(services, "service_id")
+        return tables, areas, services
+
+    def _area_service_values(self, areas: Table, services: Table) -> tuple[dict, dict, dict]:
+        """The areas' and services' numbers, as `Scenario` fields; the need and response models."""
         area_ids = tuple(areas.frame["area_id"].str.strip())
         service_ids = tuple(services.frame["service_id"].str.strip())
         gradient = self._gradient(areas)
         population = self.check.number(areas, "population", minimum=0, strict=True)
         cost_index = (self.check.number(areas, "cost_index", minimum=0, strict=True)
                       if "cost_index" in areas.frame else np.ones(len(area_ids)))
+        unit_cost, floor, cap, min_slope = self._service_numbers(services, len(service_ids))
+        numeric = self._numeric(areas, population)
+        target = self._target_populations(areas, services, numeric)
+        need_models, response_models = self._models(services, gradient)
+        need = self._need(areas, services, need_models, target, numeric)
+        modifier = self._modifiers(areas, services, response_models)
+        outcome = numeric(gradient.outcome) if gradient.outcome in areas.frame else None
+        deprivation = numeric(gradient.deprivation) if gradient.deprivation in areas.frame else None
+        values = dict(area_ids=area_ids, service_ids=service_ids, gradient=gradient,
+                      population=population, cost_index=cost_index, unit_cost=unit_cost,
+                      floor=floor, cap=cap, min_slope=min_slope, target_population=target,
+                      need=need, modifier=modifier, outcome=outcome, deprivation=deprivation)
+        return values, need_models, response_models
+
+    def _service_numbers(self, services: Table, n_services: int):
+        """(unit cost, floor, cap, minimum slope) of every service; a cap below its floor is a problem."""
         unit_cost = self.check.number(services, "unit_cost_gbp", minimum=0, strict=True)
         floor = self.check.number(services, "floor_units_per_head", minimum=0)
         cap = self.check.number(services, "cap_units_per_head", minimum=0, blank=np.inf)
@@ -178,7 +222,11 @@ class _Loader:
                            found=services.frame["cap_units_per_head"].iloc[pos])
         slope_default = float(self.data["proportionality"].get("min_slope", 0.0))
         min_slope = (self.check.number(services, "min_slope", minimum=0, blank=slope_default)
-                     if "min_slope" in services.frame else np.full(len(service_ids), slope_default))
+                     if "min_slope" in services.frame else np.full(n_services, slope_default))
+        return unit_cost, floor, cap, min_slope
+
+    def _numeric(self, areas: Table, population: np.ndarray):
+        """callable(column, minimum=None): an areas column as numbers, checked once per column."""
         numeric_cache: dict[str, np.ndarray] = {"population": population}
 
         def numeric(column: str, minimum: float | None = None) -> np.ndarray:
@@ -186,14 +234,10 @@ class _Loader:
                 numeric_cache[column] = self.check.number(areas, column, minimum=minimum)
             return numeric_cache[column]
 
-        target = self._target_populations(areas, services, numeric)
-        need_models, response_models = self._models(services, gradient)
-        need = self._need(areas, services, need_models, target, numeric)
-        modifier = self._modifiers(areas, services, response_models)
-        outcome = numeric(gradient.outcome) if gradient.outcome in areas.frame else None
-        deprivation = numeric(gradient.deprivation) if gradient.deprivation in areas.frame else None
-        baseline = self._spend_table(tables.get("baseline"), area_ids, service_ids, "baseline")
-        locked = self._locked(tables.get("locked"), area_ids, service_ids, baseline)
+        return numeric
+
+    def _pace(self, baseline: np.ndarray | None) -> tuple[float, float] | None:
+        """(max decrease, max increase) from [pace_of_change], which needs a baseline."""
         pace = None
         if "pace_of_change" in self.data:
             pace = (float(self.data["pace_of_change"]["max_decrease"]),
@@ -201,48 +245,47 @@ class _Loader:
             if baseline is None:
                 self.check.add(self.shown, "[pace_of_change] needs a baseline table "
                                "([tables] baseline = \"baseline.csv\")")
-        share = self._service_share(services, unit_cost, floor, cost_index, target, baseline)
-        options = parse_options(self.data.get("option"), self.shown, service_ids, self.check.problems)
+        return pace
+
+    def _uncertain(self) -> tuple:
+        """The [[uncertain]] blocks as ((parameter, Distribution), ...); problems are collected."""
         try:
-            uncertain = tuple(uncertainty.blocks(self.data.get("uncertain"), self.shown).items())
+            return tuple(uncertainty.blocks(self.data.get("uncertain"), self.shown).items())
         except ScenarioError as exc:
             self.check.problems.extend(exc.problems)
-            uncertain = ()
-        if self.check.problems:
-            raise ScenarioError(self.check.problems)
+            return ()
+
+    def _assemble(self, areas: Table, services: Table, values: dict, need_models: dict,
+                  response_models: dict) -> Scenario:
+        """The `Scenario`: the manifest's settings, the tables and ``values`` (its other fields)."""
         info = self.data["scenario"]
-        scenario = Scenario(
+        return Scenario(
             name=info["name"], path=str(self.folder), description=info.get("description", ""),
             attribution=info.get("attribution", ""),
             budget_gbp=float(self.data["budget"]["total_gbp"]),
             budget_mode=self.data["budget"].get("mode", "exact"),
             objective=self.data["objective"]["name"],
             proportionality=self.data["proportionality"]["mode"],
-            min_slope=min_slope, tolerance=float(self.data["proportionality"].get("tolerance", 0.0)),
-            pace=pace, gradient=gradient, areas=areas.frame, services=services.frame,
-            area_ids=area_ids, area_names=tuple(areas.frame["area_name"].str.strip()),
-            service_ids=service_ids, service_names=tuple(services.frame["service_name"].str.strip()),
-            population=population, target_population=target, cost_index=cost_index,
-            unit_cost=unit_cost, floor=floor, cap=cap, need=need, modifier=modifier,
-            service_share=share, baseline=baseline, locked=locked,
-            deprivation=deprivation, outcome=outcome,
+            tolerance=float(self.data["proportionality"].get("tolerance", 0.0)),
+            areas=areas.frame, services=services.frame,
+            area_names=tuple(areas.frame["area_name"].str.strip()),
+            service_names=tuple(services.frame["service_name"].str.strip()),
             need_models=tuple(need_models[n] for n in services.frame["need_model"].str.strip()),
             response_models=tuple(response_models[n] for n in services.frame["response_model"].str.strip()),
-            inputs=tuple(self.inputs), options=options,
+            inputs=tuple(self.inputs),
             epsilon=float(self.data["objective"].get("epsilon", 1.0)),
             sii_reduction=_optional(self.data["objective"].get("sii_reduction")),
             gap_reduction=_optional(self.data["objective"].get("gap_reduction")),
             worst_off_at_least=_optional(self.data["objective"].get("worst_off_at_least")),
-            uncertain=uncertain)
-        for name, _ in uncertain:  # every uncertain input must name a real parameter
+            **values)
+
+    def _check_uncertain(self, scenario: Scenario) -> None:
+        """Every uncertain input must name a real parameter of ``scenario``."""
+        for name, _ in scenario.uncertain:
             try:
                 resolve(scenario, name, where=self.shown)
             except ScenarioError as exc:
                 self.check.problems.extend(exc.problems)
-        if self.check.problems:
-            raise ScenarioError(self.check.problems)
-        check_budget(scenario)
-        return scenario
 
     # -- files -------------------------------------------------------------------------
     def _tables(self) -> dict[str, Table]:

@@ -52,90 +52,123 @@ def parse(blocks: object, shown: str, service_ids: tuple[str, ...], problems: li
         return ()
     specs, names = [], set()
     for k, block in enumerate(blocks, start=1):
-        where = f"[[option]] number {k}"
-
-        def bad(text: str) -> None:
-            problems.append(Problem(shown, f"{where}: {text}"))
-
-        if not isinstance(block, dict):
-            bad("must be a table")
-            continue
-        name = block.get("name")
-        if not isinstance(name, str) or not name.strip():
-            bad(f"'name': expected text, got {name!r}")
-            continue
-        where = f"[[option]] '{name}'"
-        if name in names:
-            bad("the same name is used twice")
-        names.add(name)
-        for key in block:
-            if key not in KEYS:
-                bad(f"unknown key '{key}' (known: {', '.join(KEYS)})")
-        o = {}
-        if "total_gbp" in block:
-            if not _number(block["total_gbp"]) or block["total_gbp"] <= 0:
-                bad(f"'total_gbp': expected a number > 0, got {block['total_gbp']!r}")
-            else:
-                o["budget_gbp"] = float(block["total_gbp"])
-        for key, allowed, target in (("budget_mode", ("exact", "at-most"), "budget_mode"),
-                                     ("objective", OBJECTIVES, "objective"),
-                                     ("proportionality", PROPORTIONALITY, "proportionality")):
-            if key in block:
-                if block[key] not in allowed:
-                    bad(f"'{key}': expected one of {', '.join(allowed)}, got {block[key]!r}")
-                else:
-                    o[target] = block[key]
-        if isinstance(block.get("min_slope"), dict):
-            slopes = {}
-            for sid, value in block["min_slope"].items():
-                if sid not in service_ids:
-                    bad(f"'min_slope': unknown service '{sid}' (known: {', '.join(service_ids)})")
-                elif not _number(value) or value < 0:
-                    bad(f"'min_slope' for '{sid}': expected a number >= 0, got {value!r}")
-                else:
-                    slopes[sid] = float(value)
-            o["min_slopes"] = slopes
-        for key, upper in (("min_slope", None), ("tolerance", 1.0), ("floor_scale", None),
-                           ("epsilon", None), ("sii_reduction", None), ("gap_reduction", None)):
-            if key == "min_slope" and isinstance(block.get(key), dict):
-                continue
-            if key in block:
-                value = block[key]
-                if not _number(value) or value < 0 or (upper is not None and value >= upper):
-                    limit = f" below {upper:g}" if upper is not None else ""
-                    bad(f"'{key}': expected a number >= 0{limit}, got {value!r}")
-                else:
-                    o[key] = float(value)
-        if "pace_of_change" in block:
-            pace = block["pace_of_change"]
-            if pace is False:
-                o["pace"] = None
-            elif (isinstance(pace, dict) and set(pace) == {"max_decrease", "max_increase"}
-                  and all(_number(v) and v >= 0 for v in pace.values()) and pace["max_decrease"] <= 1):
-                o["pace"] = (float(pace["max_decrease"]), float(pace["max_increase"]))
-            else:
-                bad("'pace_of_change': expected false or { max_decrease = fraction, max_increase = "
-                    f"fraction }}, got {pace!r}")
-        for key in ("floors", "caps"):
-            if key not in block:
-                continue
-            table = block[key]
-            if not isinstance(table, dict):
-                bad(f"'{key}': expected a table of service_id = units per head, got {table!r}")
-                continue
-            values = {}
-            for sid, value in table.items():
-                if sid not in service_ids:
-                    bad(f"'{key}': unknown service '{sid}' (known: {', '.join(service_ids)})")
-                elif key == "caps" and value == "none":
-                    values[sid] = np.inf
-                elif not _number(value) or value < 0:
-                    bad(f"'{key}' for '{sid}': expected a number >= 0, got {value!r}")
-                else:
-                    values[sid] = float(value)
-            o[key] = values
-        specs.append(OptionSpec(name=name, description=str(block.get("description", "")), overrides=o))
+        spec = _parse_block(block, k, shown, service_ids, problems, names)
+        if spec is not None:
+            specs.append(spec)
     return tuple(specs)
+
+
+def _parse_block(block: object, k: int, shown: str, service_ids: tuple[str, ...],
+                 problems: list[Problem], names: set) -> OptionSpec | None:
+    """Option number ``k``, or None if it has no usable name; adds its name to ``names``."""
+    where = f"[[option]] number {k}"
+
+    def bad(text: str) -> None:
+        problems.append(Problem(shown, f"{where}: {text}"))
+
+    if not isinstance(block, dict):
+        bad("must be a table")
+        return None
+    name = block.get("name")
+    if not isinstance(name, str) or not name.strip():
+        bad(f"'name': expected text, got {name!r}")
+        return None
+    where = f"[[option]] '{name}'"
+    if name in names:
+        bad("the same name is used twice")
+    names.add(name)
+    for key in block:
+        if key not in KEYS:
+            bad(f"unknown key '{key}' (known: {', '.join(KEYS)})")
+    o = {}
+    _budget_and_modes(block, o, bad)
+    _min_slopes(block, o, bad, service_ids)
+    _numbers(block, o, bad)
+    _pace(block, o, bad)
+    _service_tables(block, o, bad, service_ids)
+    return OptionSpec(name=name, description=str(block.get("description", "")), overrides=o)
+
+
+def _budget_and_modes(block: dict, o: dict, bad) -> None:
+    """``total_gbp``, ``budget_mode``, ``objective`` and ``proportionality`` into overrides ``o``."""
+    if "total_gbp" in block:
+        if not _number(block["total_gbp"]) or block["total_gbp"] <= 0:
+            bad(f"'total_gbp': expected a number > 0, got {block['total_gbp']!r}")
+        else:
+            o["budget_gbp"] = float(block["total_gbp"])
+    for key, allowed, target in (("budget_mode", ("exact", "at-most"), "budget_mode"),
+                                 ("objective", OBJECTIVES, "objective"),
+                                 ("proportionality", PROPORTIONALITY, "proportionality")):
+        if key in block:
+            if block[key] not in allowed:
+                bad(f"'{key}': expected one of {', '.join(allowed)}, got {block[key]!r}")
+            else:
+                o[target] = block[key]
+
+
+def _min_slopes(block: dict, o: dict, bad, service_ids: tuple[str, ...]) -> None:
+    """A per-service ``min_slope`` table into ``o['min_slopes']``."""
+    if isinstance(block.get("min_slope"), dict):
+        slopes = {}
+        for sid, value in block["min_slope"].items():
+            if sid not in service_ids:
+                bad(f"'min_slope': unknown service '{sid}' (known: {', '.join(service_ids)})")
+            elif not _number(value) or value < 0:
+                bad(f"'min_slope' for '{sid}': expected a number >= 0, got {value!r}")
+            else:
+                slopes[sid] = float(value)
+        o["min_slopes"] = slopes
+
+
+def _numbers(block: dict, o: dict, bad) -> None:
+    """The plain numbers (a single ``min_slope``, ``tolerance``, ``epsilon`` ...) into ``o``."""
+    for key, upper in (("min_slope", None), ("tolerance", 1.0), ("floor_scale", None),
+                       ("epsilon", None), ("sii_reduction", None), ("gap_reduction", None)):
+        if key == "min_slope" and isinstance(block.get(key), dict):
+            continue
+        if key in block:
+            value = block[key]
+            if not _number(value) or value < 0 or (upper is not None and value >= upper):
+                limit = f" below {upper:g}" if upper is not None else ""
+                bad(f"'{key}': expected a number >= 0{limit}, got {value!r}")
+            else:
+                o[key] = float(value)
+
+
+def _pace(block: dict, o: dict, bad) -> None:
+    """``pace_of_change``: false (none) or both limits, into ``o['pace']``."""
+    if "pace_of_change" in block:
+        pace = block["pace_of_change"]
+        if pace is False:
+            o["pace"] = None
+        elif (isinstance(pace, dict) and set(pace) == {"max_decrease", "max_increase"}
+              and all(_number(v) and v >= 0 for v in pace.values()) and pace["max_decrease"] <= 1):
+            o["pace"] = (float(pace["max_decrease"]), float(pace["max_increase"]))
+        else:
+            bad("'pace_of_change': expected false or { max_decrease = fraction, max_increase = "
+                f"fraction }}, got {pace!r}")
+
+
+def _service_tables(block: dict, o: dict, bad, service_ids: tuple[str, ...]) -> None:
+    """``floors`` and ``caps``: service_id = units per head (a cap may be "none")."""
+    for key in ("floors", "caps"):
+        if key not in block:
+            continue
+        table = block[key]
+        if not isinstance(table, dict):
+            bad(f"'{key}': expected a table of service_id = units per head, got {table!r}")
+            continue
+        values = {}
+        for sid, value in table.items():
+            if sid not in service_ids:
+                bad(f"'{key}': unknown service '{sid}' (known: {', '.join(service_ids)})")
+            elif key == "caps" and value == "none":
+                values[sid] = np.inf
+            elif not _number(value) or value < 0:
+                bad(f"'{key}' for '{sid}': expected a number >= 0, got {value!r}")
+            else:
+                values[sid] = float(value)
+        o[key] = values
 
 
 def apply(scenario, spec: OptionSpec):
