@@ -21,7 +21,7 @@ from allocator.errors import (
     ScenarioError,
     SolverError,
 )
-from allocator.format import compact, gbp, plain
+from allocator.format import gbp
 from allocator.model.solver import METHODS, SOLVERS
 from allocator.scenario import OBJECTIVES, load
 from allocator.version import __version__
@@ -476,7 +476,7 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, no_mod
     import signal
 
     from allocator.analysis import sweeps as sw
-    from allocator.reports.sweep import write_outputs
+    from allocator.reports.sweep import summary_text, write_outputs
 
     s = _guard(lambda: load(scenario))
     settings: dict = {}
@@ -520,7 +520,7 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, no_mod
     finally:
         signal.signal(signal.SIGTERM, previous)
     if not quiet:
-        click.echo(sweep_summary_text(table, out))
+        click.echo(summary_text(table, out))
     if not (table["status"] == "ok").any():
         raise _Fail(f"every point failed (first reason: {table['reason'].iloc[0]}); the table and the "
                     f"reasons are in {out}", EXIT_FAILED)
@@ -539,62 +539,6 @@ def _progress_bar(total: int, already: int):
             bar.update(n)
 
     return advance
-
-
-def sweep_summary_text(table, out: Path) -> str:
-    """What a sweep found, in a few lines: points, failures, key measures, probabilities."""
-    from allocator.analysis.sweeps import probabilities, summary
-    from allocator.reports.outputs import text_table
-
-    points = table.drop_duplicates("point")
-    counts = points["status"].value_counts()
-    lines = [f"{len(points)} point{'s' if len(points) != 1 else ''}: "
-             + ", ".join(f"{n} {k}" for k, n in counts.items())]
-    failed = points[points["status"] != "ok"]
-    if len(failed):
-        first = failed.iloc[0]
-        lines.append(f"first failure (point {first['point']}): {first['reason']}")
-    key = ["sii_outcome", "gap_absolute_outcome", "mean_outcome", "total_gain"]
-    summ = summary(table)
-    summ = summ[summ["measure"].isin(key)]
-    if len(summ):
-        grid = table.attrs.get("grid", [])
-        drawn = table["draw"].notna().any()
-        cells = summ["mean"].map(lambda v: plain(v, 4))
-        if drawn:
-            cells = cells + " [" + summ["p05"].map(lambda v: plain(v, 4)) + ", " + summ["p95"].map(
-                lambda v: plain(v, 4)) + "]"
-        wide = (summ.assign(cell=cells).pivot_table(index=["option", *grid], columns="measure",
-                                                    values="cell", aggfunc="first", sort=False)
-                .reindex(columns=[k for k in key if k in set(summ["measure"])]).reset_index())
-        wide.columns.name = None
-        if drawn:
-            lines += ["", "mean [90% interval] over the draws:"]
-        lines += ["", text_table(wide.head(30))]
-        if len(wide) > 30:
-            lines.append(f"... {len(wide) - 30} more rows in {out / 'summary.csv'}")
-    probs = probabilities(table)
-    if len(probs):
-        order = {name: k for k, name in enumerate(dict.fromkeys(table["option"]))}
-        sii = probs[(probs["measure"] == "sii_outcome")
-                    & (probs["option_a"].map(order) < probs["option_b"].map(order))]
-        lines.append("")
-        grid = table.attrs.get("grid", [])
-        for row in sii.head(15).to_dict(orient="records"):
-            at = ", ".join(f"{k} = {compact(row[k])}" for k in grid)
-            closer, further = row["p_a_closer_to_zero"], row["p_a_further_from_zero"]
-            lines.append(f"P({row['option_a']} leaves a narrower gradient (smaller |SII|) than "
-                         f"{row['option_b']}" + (f" at {at}" if at else "")
-                         + f") = {closer:.3f}; wider {further:.3f}, the same "
-                         f"{1 - closer - further:.3f} ({row['draws']} draws)")
-        if len(sii) > 15:
-            lines.append(f"... {len(sii) - 15} more in {out / 'probabilities.csv'}")
-    from allocator.analysis.sweeps import OUTPUTS
-
-    written = [name + ("/" if name == "plots" else "") for name in OUTPUTS
-               if name != "sweep.sqlite" and (out / name).exists()]
-    lines += ["", f"Wrote in {out}: {', '.join(written)} (and sweep.sqlite, every point as it finished)"]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -280,8 +280,9 @@ def _sweep_cmd(out: Path, *extra: str) -> list[str]:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
 def test_a_killed_sweep_resumes_without_losing_or_repeating_a_point(tmp_path, sig):
-    whole, cut = tmp_path / "whole", tmp_path / "cut"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    whole, cut, temp = tmp_path / "whole", tmp_path / "cut", tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(temp)}
     subprocess.run(_sweep_cmd(whole), check=True, env=env, capture_output=True, timeout=600)
     child = subprocess.Popen(_sweep_cmd(cut), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True)
@@ -309,6 +310,8 @@ def test_a_killed_sweep_resumes_without_losing_or_repeating_a_point(tmp_path, si
     for p in points:
         runs[p["run"]] = runs.get(p["run"], 0) + 1
     assert runs[1] == saved and sum(runs.values()) == 400  # the resume ran only the missing points
+    assert list(temp.iterdir()) == []  # no worker context file left behind, even after kill -9
+    assert not (cut / "sweep.lock").exists() and not (whole / "sweep.lock").exists()
     with sqlite3.connect(cut / "sweep.sqlite") as con:
         per_run = dict(con.execute("SELECT run, points FROM runs"))
     assert per_run[max(per_run)] == 400 - saved

@@ -159,17 +159,35 @@ class _Worker:
 def run_local(context: Context, chunks: list[list[dict]], on_result, workers: int) -> None:
     """Run chunks on ``workers`` local processes; a dead worker's unfinished points are re-run."""
     ctx = mp.get_context("spawn")
-    # the context goes to workers in a file: a pipe would make start() wait for each reader
-    handle, context_file = tempfile.mkstemp(prefix="allocator-sweep-", suffix=".pickle")
-    with os.fdopen(handle, "wb") as out:
-        pickle.dump(context, out)
-    local = _LocalWorkers(ctx, context_file, [list(c) for c in chunks], on_result)
+    with _context_file(context) as context_file:
+        local = _LocalWorkers(ctx, context_file, [list(c) for c in chunks], on_result)
+        try:
+            local.start_workers(workers)
+            local.dispatch()
+        finally:
+            local.stop()
+
+
+@contextlib.contextmanager
+def _context_file(context: Context):
+    """The pickled context in a file the workers can open (a pipe would make start() wait for
+    each reader), which nothing outlives: on Linux the file is unlinked at once and workers open
+    it through /proc while this process holds it, so even a ``kill -9`` of this process leaves no
+    file behind; elsewhere it is removed when the sweep ends."""
+    handle, path = tempfile.mkstemp(prefix="allocator-sweep-", suffix=".pickle")
     try:
-        local.start_workers(workers)
-        local.dispatch()
+        with os.fdopen(os.dup(handle), "wb") as out:
+            pickle.dump(context, out)
+        held = f"/proc/{os.getpid()}/fd/{handle}"
+        if os.path.exists(held):
+            os.unlink(path)
+            path = held
+        yield path
     finally:
-        local.stop()
-        os.unlink(context_file)
+        os.close(handle)
+        with contextlib.suppress(FileNotFoundError):
+            if not path.startswith("/proc/"):
+                os.unlink(path)
 
 
 class _LocalWorkers:
