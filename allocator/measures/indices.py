@@ -233,8 +233,9 @@ def gini(values: ArrayLike, weights: ArrayLike) -> float:
     share = w / w.sum()
     _positive_mean("Gini coefficient", y, share, strictly_positive=False)
     order = np.argsort(y, kind="stable")
-    # The Gini is the concentration index of y ranked by y itself.
-    return concentration_index(y[order], w[order])
+    # The Gini is the concentration index of y ranked by y itself; it cannot be negative, so a
+    # rounding residue below zero (equal values: -4e-33) is zero.
+    return max(0.0, concentration_index(y[order], w[order]))
 
 
 def theil(values: ArrayLike, weights: ArrayLike) -> float:
