@@ -70,3 +70,10 @@ def test_a_finished_sweep_leaves_no_lock_file(tiny, tmp_path):
                             resume=True)  # the store can be taken again
     assert len(again) > 0
     assert not (out / "sweep.lock").exists()
+
+
+def test_the_api_progress_bar_counts_points_on_stderr(tiny, capsys):
+    allocator.sweep(tiny, {"budget": [95e3, 100e3, 105e3]}, workers=1, progress=True)
+    err = capsys.readouterr().err
+    assert "3 points: 3/3 (100%)" in err
+    assert err.endswith("\n")
