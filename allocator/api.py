@@ -19,7 +19,6 @@ from allocator.analysis.compare import Comparison, options_from
 from allocator.analysis.compare import compare as compare_options
 from allocator.analysis.pipeline import Result, run
 from allocator.analysis.sweeps import run_sweep
-from allocator.reports.sweep import write_outputs
 from allocator.scenario import Scenario, load
 
 solve = run  # the name analysts reach for: allocator.solve(scenario) -> Result
@@ -123,6 +122,8 @@ def sweep(scenario: Scenario | str | Path, vary: dict | None = None, *, design: 
                             progress=_stderr_bar if progress else None, chunk_size=chunk_size, solver=solver,
                             method=method, time_limit=time_limit, model_uncertainty=model_uncertainty)
     if out is not None:
+        from allocator.reports.sweep import write_outputs  # matplotlib only when there is a folder to fill
+
         write_outputs(Path(out), plan, scenario, table, plots=plots)
     return table
 
