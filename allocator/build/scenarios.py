@@ -31,6 +31,7 @@ from allocator.build.areas import (
 from allocator.build.assumptions import BUDGET_GBP, NORTH_EAST, QUICKSTART_BUDGET_GBP
 from allocator.build.checks import check
 from allocator.build.models import need_models, response_models
+from allocator.build.national import write_national
 from allocator.build.readmes import (
     la_readme,
     lsoa_readme,
@@ -197,6 +198,7 @@ def build(shared: Path, root: Path) -> None:
     """
     data = read_data(Path(shared))
     root = Path(root)
+    write_national(Path(shared), root / "allocator" / "build" / "data")
     write_models(data, root)
     write_england_lsoa(data, root)
     write_england_la(data, root)

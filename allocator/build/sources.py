@@ -1,7 +1,7 @@
 """Reading the shared public data folder (``../shared/data``).
 
-This module is the only code that reads the shared data folder; nothing else in the
-package or the tests does. `require_shared` checks up front that every file read
+This module and `national` are the only code that reads the shared data folder; nothing
+else in the package or the tests does. `require_shared` checks up front that every file read
 here exists, so that a missing one stops the build before anything is written.
 """
 
@@ -21,6 +21,7 @@ from allocator.build.assumptions import (
     YORK_MAIN_COMMIT,
 )
 from allocator.build.checks import SHARED_HINT, BuildError, MissingDataError, check
+from allocator.build.national import NATIONAL_FILES
 
 #: Every file the build reads, relative to the shared data folder.
 REQUIRED_FILES = (
@@ -33,6 +34,7 @@ REQUIRED_FILES = (
     "york_unmet_need/SOURCE.md",
     "york_unmet_need/CCG_IMD_population_2019.csv",
     "york_unmet_need/input_data_mQALE_values.csv",
+    *NATIONAL_FILES,
 )
 
 
