@@ -170,6 +170,15 @@ ATTRIBUTION = {
            "Licence v3.0 (Ministry of Housing, Communities and Local Government, "
            "English Indices of Deprivation 2019); packaged by github.com/humaniverse/IMD "
            "(MIT) and github.com/ScHARR-PHEDS/DoPE_Public (MIT).",
+    "imd2025": "Contains public sector information licensed under the Open Government "
+               "Licence v3.0 (Ministry of Housing, Communities and Local Government, "
+               "English Indices of Deprivation 2025); packaged by github.com/humaniverse/IMD (MIT).",
+    "census": "Office for National Statistics, Census 2021 (TS021 ethnic group, TS038 disability) "
+              "and mid-2020 small area population estimates, Open Government Licence v3.0; "
+              "packaged by github.com/humaniverse/demographr (MIT).",
+    "geography": "ONS Open Geography Portal lookups 2021 LSOA to 2024 ward, district and ICB, "
+                 "Open Government Licence v3.0 (contains OS data (c) Crown copyright and database "
+                 "right); packaged by github.com/humaniverse/geographr (MIT).",
     "nhs": "NHS England weighted populations 2024/25 (revenue allocations 2023/24 to "
            "2024/25), Crown copyright, from github.com/nhsx/AIF_Allocation_Tool "
            "(MIT and Open Government Licence v3.0).",

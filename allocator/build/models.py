@@ -96,6 +96,54 @@ def need_models(means: dict[str, float]) -> list[dict]:
 
 
 
+def current_need_models(means: dict[str, float]) -> list[dict]:
+    """The need models on IoD2025 and 2021 LSOAs (columns of `allocator.build.national`), for
+    scenarios built for a place by `allocator new`."""
+    source = ("English Indices of Deprivation 2025 (MHCLG), domain scores and underlying "
+              "indicators; Census 2021 and mid-2020 population estimates. " + ATTRIBUTION["imd2025"]
+              + " " + ATTRIBUTION["census"])
+    suppression = (f"Suppressed (blank) numerators are small counts, imputed as for IoD2019 "
+                   f"(models/README.md) and capped at {SUPPRESSED_COUNT_MAX} people.")
+    rate_note = ("Rates of an aggregate (a ward, a district) are its numerator over its population, "
+                 "clipped to at most 1 (IoD2025 counts people on its own denominators).")
+    ypll, cidr = means[YPLL], means[CIDR]
+    return [
+        dict(name="imd2025-income", title="Income deprivation, all ages (IoD2025)",
+             description="Need per head proportional to the IoD2025 income domain score: the share "
+                         "of people who are income deprived.",
+             source=source, assumptions=["Need per head is proportional to the income deprivation "
+                                         "rate; no universal component beyond the service floor.",
+                                         "Aggregates take the population-weighted mean of their "
+                                         "LSOAs' scores."],
+             terms=[("income_deprivation_rate", 1.0)]),
+        dict(name="imd2025-income-children", title="Income deprivation affecting children (IDACI, IoD2025)",
+             description="Need per child proportional to the share of children aged 0-15 living in "
+                         "income-deprived families (IDACI numerator / Census-scaled children 0-15).",
+             source=source, assumptions=["Need per child is proportional to the IDACI rate.",
+                                         suppression, rate_note,
+                                         "Children 0-15 stand in for both 0-4 (health visiting) "
+                                         "and 5-19 (school nursing)."],
+             terms=[("child_income_deprivation_rate", 1.0)]),
+        dict(name="imd2025-income-older", title="Income deprivation affecting older people (IDAOPI, IoD2025)",
+             description="Need per older person proportional to the share of people aged 60 and over "
+                         "who are income deprived (IDAOPI numerator / Census-scaled people 60+).",
+             source=source, assumptions=["Need per older person is proportional to the IDAOPI rate.",
+                                         suppression, rate_note],
+             terms=[("older_income_deprivation_rate", 1.0)]),
+        dict(name="imd2025-health", title="Premature mortality and illness (IoD2025 health indicators)",
+             description="Need per head from the IoD2025 health outcomes: half years of potential life "
+                         "lost (premature mortality), half the comparative illness and disability "
+                         "ratio, each divided by its national population-weighted mean.",
+             source=source,
+             assumptions=[f"Equal weights after scaling each indicator to a national mean of 1 "
+                          f"(2021 LSOAs weighted by Census 2021 residents: YPLL {ypll:.3f}, CIDR "
+                          f"{cidr:.3f}).",
+                          "Aggregates take the population-weighted mean of their LSOAs' indicators "
+                          "(standardised rates, so this is an approximation)."],
+             terms=[(YPLL, round(0.5 / ypll, 8)), (CIDR, round(0.5 / cidr, 8))]),
+    ]
+
+
 def scale_uncertainty(york: dict, uses_entropy: bool, group: str) -> tuple[dict, str]:
     """Effect-size uncertainty of a York curve: ``[uncertainty] scale`` and its explanation.
 
@@ -151,7 +199,8 @@ def gain_at(units: list[float], gains: list[float], intensity: float) -> float:
     return float(np.interp(intensity, units, gains))
 
 
-def response_outcomes(york: dict, england_le: float, ypll_mean: float) -> dict[str, dict]:
+def response_outcomes(york: dict, england_le: float, ypll_mean: float,
+                      ypll2025_mean: float | None = None) -> dict[str, dict]:
     """The two outcomes of the response curves and the York gain of £1 a head in each.
 
     The York marginal gain of £1 per head a year, in outcome units, at the
@@ -177,6 +226,13 @@ def response_outcomes(york: dict, england_le: float, ypll_mean: float) -> dict[s
                      scale=f"a proportional fall m in mortality under 75 cuts the YPLL "
                            f"indicator by the same proportion, from the national mean "
                            f"{ypll_mean:.3f} (LSOAs, population-weighted)"),
+        **({} if ypll2025_mean is None else {"ypll2025": dict(
+            units="YPLL indicator points (IoD2025)", per_gbp=ypll2025_mean * epsilon / one_percent,
+            label="the IoD 2025 years of potential life lost indicator (a fall counts as a gain)",
+            uses_entropy=False,
+            scale=f"a proportional fall m in mortality under 75 cuts the IoD2025 YPLL indicator by "
+                  f"the same proportion, from the national mean {ypll2025_mean:.3f} (2021 LSOAs, "
+                  f"weighted by Census 2021 residents)")}),
     }
 
 
@@ -201,7 +257,7 @@ def _response_source(outcome: str) -> str:
               f"{YORK_MAIN_COMMIT}."
             + (" England persons life expectancy: " + ATTRIBUTION["le"]
                if outcome == "le" else
-               " YPLL national mean: " + ATTRIBUTION["imd"]))
+               " YPLL national mean: " + ATTRIBUTION["imd2025" if outcome == "ypll2025" else "imd"]))
 
 
 def _curve_assumption(service, spec: dict, units: list[float], gains: list[float]) -> str:
@@ -277,7 +333,7 @@ def response_model(service, outcome: str, spec: dict, york: dict, modifier: dict
 
 
 def response_models(services: pd.DataFrame, york: dict, england_le: float,
-                    ypll_mean: float) -> list[dict]:
+                    ypll_mean: float, ypll2025_mean: float | None = None) -> list[dict]:
     """Per-service concave curves calibrated to the York elasticity, two outcomes.
 
     Life expectancy (``york-le-*``) first, then YPLL (``york-ypll-*``), each in the
@@ -285,7 +341,7 @@ def response_models(services: pd.DataFrame, york: dict, england_le: float,
     """
     modifier = {str(q + 1): round(float(v), 4) for q, v in enumerate(york["modifier"])}
     models = []
-    for outcome, spec in response_outcomes(york, england_le, ypll_mean).items():
+    for outcome, spec in response_outcomes(york, england_le, ypll_mean, ypll2025_mean).items():
         uncertainty = scale_uncertainty(york, spec["uses_entropy"], f"york-{outcome}-effect-size")
         models += [response_model(service, outcome, spec, york, modifier, uncertainty)
                    for service in services.itertuples()]

@@ -93,6 +93,21 @@ def icb_regions(shared: Path) -> pd.Series:
     return main.drop_duplicates("ICS22").set_index("ICS22")["Region22"]
 
 
+def nhs_need(shared: Path) -> pd.Series:
+    """NHS England's weighted population per registered person ('Final WP' / 'pop 2022/23') of
+    the GP practices in each 2021 district, relative to England's, for each English 2021 LSOA
+    through its 2021 (= 2022) district in the ONS 2011 -> 2021 lookup."""
+    nhs = pd.read_csv(shared / "nhs_weighted_populations" / "2024_2025.csv",
+                      usecols=["LAD21", "pop 2022/23", "Final WP"])
+    by = nhs.groupby("LAD21")[["pop 2022/23", "Final WP"]].sum()
+    index = (by["Final WP"] / by["pop 2022/23"]) / (nhs["Final WP"].sum() / nhs["pop 2022/23"].sum())
+    lookup = _english(pd.read_csv(shared / "geography" / "lookup_lsoa11_lsoa21_ltla22.csv",
+                                  usecols=["lsoa21_code", "ltla22_code"])).drop_duplicates("lsoa21_code")
+    out = lookup.set_index("lsoa21_code")["ltla22_code"].map(index)
+    check(out.notna().all(), "a 2021 district has no GP practice in the NHS weighted populations")
+    return out.rename("nhs_need_index")
+
+
 def read_census(shared: Path) -> pd.DataFrame:
     """Census 2021 usual residents, by the five ethnic groups and by disability."""
     census = shared / "census2021"
@@ -202,18 +217,27 @@ def national_table(shared: Path) -> pd.DataFrame:
     table = table.merge(read_deprivation(shared), on="lsoa21_code", how="inner", validate="one_to_one")
     check(len(table) == ENGLAND_LSOAS_2021, f"{len(table):,} LSOAs after joining, expected {ENGLAND_LSOAS_2021:,}")
     table = impute_numerators(table)
+    table["nhs_need_index"] = table["lsoa21_code"].map(nhs_need(shared))
+    check(table["nhs_need_index"].notna().all(), "an LSOA has no NHS need index")
     return table.sort_values("lsoa21_code").reset_index(drop=True)
 
 
-def write_national(shared: Path, folder: Path) -> Path:
+def national_means(table: pd.DataFrame) -> dict[str, float]:
+    """Population-weighted national means of the health indicators (for need weights and curves)."""
+    weight = table["population"] / table["population"].sum()
+    return {column: float((table[column] * weight).sum()) for column in (
+        "years_of_potential_life_lost_indicator", "comparative_illness_and_disability_ratio_indicator")}
+
+
+def write_national(table: pd.DataFrame, folder: Path) -> Path:
     """Write the national table as compressed Parquet (deterministic bytes) into ``folder``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = national_table(shared)
+    table = table.copy()
     for column in table.columns:  # people to a hundredth (carried and imputed counts), scores as published
         if table[column].dtype.kind == "f":
-            table[column] = table[column].round(2 if column in COUNTS else 3)
+            table[column] = table[column].round(2 if column in COUNTS else 6 if column == "nhs_need_index" else 3)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "lsoa21.parquet"
     arrow = pa.Table.from_pandas(table, preserve_index=False).replace_schema_metadata(None)

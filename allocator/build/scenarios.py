@@ -30,8 +30,9 @@ from allocator.build.areas import (
 )
 from allocator.build.assumptions import BUDGET_GBP, NORTH_EAST, QUICKSTART_BUDGET_GBP
 from allocator.build.checks import check
-from allocator.build.models import need_models, response_models
-from allocator.build.national import write_national
+from allocator.build.models import current_need_models, need_models, response_models
+from allocator.build.national import national_means as current_means
+from allocator.build.national import national_table, write_national
 from allocator.build.readmes import (
     la_readme,
     lsoa_readme,
@@ -93,6 +94,7 @@ class BuildData:
     nhs_stats: dict  # counts and mappings of the NHS need index
     imputed: dict[str, int]  # LSOAs with each income numerator suppressed
     income_score_difference: float  # district income rate against File 10's Income_Score
+    national: pd.DataFrame  # every 2021 LSOA on current data (`allocator.build.national`)
 
 
 def read_data(shared: Path) -> BuildData:
@@ -110,7 +112,7 @@ def read_data(shared: Path) -> BuildData:
         lsoas=lsoas, small_areas=lsoa_areas(lsoas, need), districts=districts,
         services=service_table(national_populations(lsoas)), york=york, england_le=england_le,
         means=national_means(lsoas), nhs_stats=nhs_stats, imputed=imputed_counts(lsoas),
-        income_score_difference=income_score_difference)
+        income_score_difference=income_score_difference, national=national_table(shared))
 
 
 def write_models(data: BuildData, root: Path) -> None:
@@ -118,8 +120,9 @@ def write_models(data: BuildData, root: Path) -> None:
     for folder in ["need", "response"]:
         for old in sorted((root / "models" / folder).glob("*.toml")):
             old.unlink()
-    needs = need_models(data.means)
-    responses = response_models(data.services, data.york, data.england_le, data.means[YPLL])
+    current = current_means(data.national)
+    needs = need_models(data.means) + current_need_models(current)
+    responses = response_models(data.services, data.york, data.england_le, data.means[YPLL], current[YPLL])
     for model in needs:
         write_need_model(model, root / "models" / "need")
     for model in responses:
@@ -198,7 +201,7 @@ def build(shared: Path, root: Path) -> None:
     """
     data = read_data(Path(shared))
     root = Path(root)
-    write_national(Path(shared), root / "allocator" / "build" / "data")
+    write_national(data.national, root / "allocator" / "build" / "data")
     write_models(data, root)
     write_england_lsoa(data, root)
     write_england_la(data, root)
