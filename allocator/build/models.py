@@ -332,8 +332,18 @@ def response_model(service, outcome: str, spec: dict, york: dict, modifier: dict
         uncertainty=table)
 
 
+def current_response_models(services: pd.DataFrame, york: dict, ypll2025_mean: float) -> list[dict]:
+    """The York curves for the IoD2025 YPLL outcome (``york-ypll2025-*``), calibrated at the
+    reference intensities of ``services`` on 2021 populations (`allocator.build.new.current_services`)."""
+    spec = response_outcomes(york, 0.0, 0.0, ypll2025_mean)["ypll2025"]
+    modifier = {str(q + 1): round(float(v), 4) for q, v in enumerate(york["modifier"])}
+    uncertainty = scale_uncertainty(york, spec["uses_entropy"], "york-ypll2025-effect-size")
+    return [response_model(service, "ypll2025", spec, york, modifier, uncertainty)
+            for service in services.itertuples()]
+
+
 def response_models(services: pd.DataFrame, york: dict, england_le: float,
-                    ypll_mean: float, ypll2025_mean: float | None = None) -> list[dict]:
+                    ypll_mean: float) -> list[dict]:
     """Per-service concave curves calibrated to the York elasticity, two outcomes.
 
     Life expectancy (``york-le-*``) first, then YPLL (``york-ypll-*``), each in the
@@ -341,7 +351,7 @@ def response_models(services: pd.DataFrame, york: dict, england_le: float,
     """
     modifier = {str(q + 1): round(float(v), 4) for q, v in enumerate(york["modifier"])}
     models = []
-    for outcome, spec in response_outcomes(york, england_le, ypll_mean, ypll2025_mean).items():
+    for outcome, spec in response_outcomes(york, england_le, ypll_mean).items():
         uncertainty = scale_uncertainty(york, spec["uses_entropy"], f"york-{outcome}-effect-size")
         models += [response_model(service, outcome, spec, york, modifier, uncertainty)
                    for service in services.itertuples()]

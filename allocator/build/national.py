@@ -81,7 +81,7 @@ def read_geography(shared: Path) -> pd.DataFrame:
     check(out["icb24_code"].notna().all(), "an English 2021 LSOA has no 2024 ICB")
     out["nhs_region"] = out["icb24_code_nhs"].map(icb_regions(shared))
     check(out["nhs_region"].notna().all(), "an ICB has no NHS region among the practices of 2024/25")
-    return out.drop(columns="icb24_code_nhs")
+    return out
 
 
 def icb_regions(shared: Path) -> pd.Series:
@@ -106,6 +106,14 @@ def nhs_need(shared: Path) -> pd.Series:
     out = lookup.set_index("lsoa21_code")["ltla22_code"].map(index)
     check(out.notna().all(), "a 2021 district has no GP practice in the NHS weighted populations")
     return out.rename("nhs_need_index")
+
+
+def former_districts(shared: Path) -> pd.DataFrame:
+    """The 2021/22 district of each 2021 LSOA (``ltla22_code``, ``ltla22_name``): districts abolished
+    in 2023 (Cumbria, North Yorkshire, Somerset) are still found by their old names."""
+    lookup = pd.read_csv(shared / "geography" / "lookup_lsoa11_lsoa21_ltla22.csv",
+                         usecols=["lsoa21_code", "ltla22_code", "ltla22_name"])
+    return _english(lookup).drop_duplicates("lsoa21_code")
 
 
 def read_census(shared: Path) -> pd.DataFrame:
@@ -218,6 +226,7 @@ def national_table(shared: Path) -> pd.DataFrame:
     check(len(table) == ENGLAND_LSOAS_2021, f"{len(table):,} LSOAs after joining, expected {ENGLAND_LSOAS_2021:,}")
     table = impute_numerators(table)
     table["nhs_need_index"] = table["lsoa21_code"].map(nhs_need(shared))
+    table = table.merge(former_districts(shared), on="lsoa21_code", how="left", validate="one_to_one")
     check(table["nhs_need_index"].notna().all(), "an LSOA has no NHS need index")
     return table.sort_values("lsoa21_code").reset_index(drop=True)
 

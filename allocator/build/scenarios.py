@@ -30,9 +30,15 @@ from allocator.build.areas import (
 )
 from allocator.build.assumptions import BUDGET_GBP, NORTH_EAST, QUICKSTART_BUDGET_GBP
 from allocator.build.checks import check
-from allocator.build.models import current_need_models, need_models, response_models
+from allocator.build.models import (
+    current_need_models,
+    current_response_models,
+    need_models,
+    response_models,
+)
 from allocator.build.national import national_means as current_means
 from allocator.build.national import national_table, write_national
+from allocator.build.new import current_services
 from allocator.build.readmes import (
     la_readme,
     lsoa_readme,
@@ -122,7 +128,8 @@ def write_models(data: BuildData, root: Path) -> None:
             old.unlink()
     current = current_means(data.national)
     needs = need_models(data.means) + current_need_models(current)
-    responses = response_models(data.services, data.york, data.england_le, data.means[YPLL], current[YPLL])
+    responses = (response_models(data.services, data.york, data.england_le, data.means[YPLL])
+                 + current_response_models(current_services(data.national), data.york, current[YPLL]))
     for model in needs:
         write_need_model(model, root / "models" / "need")
     for model in responses:

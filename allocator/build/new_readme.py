@@ -1,0 +1,89 @@
+"""The README of a scenario written by `allocator new`: what is in it, every assumption, every source."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from allocator.build.place import Place
+from allocator.format import gbp
+
+SOURCES = """\
+| data | publisher, licence | packaged by |
+|---|---|---|
+| English Indices of Deprivation 2025: IMD and domain scores, ranks and deciles; health and income indicators (2021 LSOAs) | Ministry of Housing, Communities and Local Government, Open Government Licence v3.0 | github.com/humaniverse/IMD (MIT) |
+| Census 2021 usual residents, ethnic group (TS021), disability (TS038) by 2021 LSOA | Office for National Statistics, Open Government Licence v3.0 | github.com/humaniverse/demographr (MIT) |
+| Mid-2020 population by single year of age, 2011 LSOAs | Office for National Statistics, Open Government Licence v3.0 | github.com/humaniverse/demographr (MIT) |
+| Lookups 2011 -> 2021 LSOA, 2021 LSOA -> 2024 ward, district, ICB | ONS Open Geography Portal, Open Government Licence v3.0; contains OS data (c) Crown copyright and database right | github.com/humaniverse/geographr (MIT) |
+| NHS England weighted populations 2024/25 (need index; NHS region of each ICB) | NHS England, Crown copyright, Open Government Licence v3.0 | github.com/nhsx/AIF_Allocation_Tool (MIT) |
+| Mortality elasticity to NHS spend by IMD quintile (response curves) | University of York unmet-need calculator | github.com/dark-peak-analytics/unmet-needs (MIT) |
+"""
+
+
+def _services(services: pd.DataFrame) -> str:
+    rows = ["| service | target population | unit cost | floor | cap | need model | response model |",
+            "|---|---|---:|---:|---:|---|---|"]
+    for s in services.itertuples():
+        rows.append(f"| {s.service_name} | `{s.target_population}` | £{float(s.unit_cost_gbp):,.2f} | "
+                    f"{float(s.floor_units_per_head):.6g} | {s.cap_units_per_head or 'none'} | "
+                    f"`{s.need_model}` | `{s.response_model}` |")
+    return "\n".join(rows)
+
+
+def readme(title: str, place: Place, level: str, frame: pd.DataFrame, services: pd.DataFrame,
+           gradient: dict, budget: float, note: str, baseline: bool, pace) -> str:
+    unit = {"lsoa": "2021 LSOA", "ward": "2024 electoral ward", "district": "2024 district"}[level]
+    groups = ", ".join(f"`{g}`" for g in gradient["group_columns"]) or "none"
+    return f"""# {title}
+
+Written by `allocator new` for **{place.name}** ({place.kind}{'' if place.kind == 'england' else ', ' + place.code}):
+{len(frame):,} areas, each a {unit}, {frame['population'].sum():,.0f} people (Census 2021 usual
+residents), {len(services)} services, a budget of **{gbp(budget)}** ({note}).
+
+```sh
+allocator validate {{this folder}}
+allocator run {{this folder}} --out out
+```
+
+Edit anything: `scenario.toml` (budget, objective, proportionality, gradient{', pace of change' if pace else ''}),
+`areas.csv`, `services.csv`{', `baseline.csv`' if baseline else ''}, and the models in `models/` (copies of the
+bundled ones: change them here without touching anyone else's). docs/scenario-format.md says what each
+setting and column means.
+
+## What is in it
+
+- **Areas** (`areas.csv`): one row per {unit}: `population`, age bands `pop_*` (the services' target
+  populations), `imd_score` (IoD2025: higher is more deprived; the gradient's ranking), `imd_quintile`
+  (national; the response curves' effectiveness modifier), the need models' rates, the outcome
+  `{gradient['outcome']}`, and grouping columns ({groups}).
+- **Services** (`services.csv`):
+
+{_services(services)}
+
+- **Outcome**: {gradient['outcome_label']} (lower is better); the gradient is measured across
+  {gradient['quantiles']} population-weighted groups of areas by IMD score.
+
+## Assumptions
+
+- **Budget**: {note}.
+- **Age bands on 2021 LSOAs**: mid-2020 counts by single year of age exist for 2011 LSOAs only; each 2011
+  LSOA's counts are shared among the 2021 LSOAs it maps to by Census 2021 residents, giving each 2021 LSOA
+  its age shares, applied to its Census 2021 total. Unchanged LSOAs keep their own shares; the parts of a
+  split LSOA share one age profile.
+- **Aggregates** (wards, districts): counts add up over their LSOAs; scores and indicators are
+  population-weighted means of their LSOAs'; `imd_quintile` is the national quintile where most of the
+  area's people live. Every English 2021 LSOA lies in one 2024 ward.
+- **Need**: per head from IoD2025 income deprivation (all ages, children, older people), the IoD2025
+  health indicators, or NHS England's weighted-population index of the LSOA's 2021 district (the same for
+  every LSOA of a district). Suppressed small income counts are imputed (at most 7.5 people) and counted in
+  `imputed_numerators`.
+- **Response curves** are gains per head against *units of service* per head: a different local unit cost
+  changes what a pound buys, not what a unit does. They are calibrated to the York mortality elasticities
+  at the national reference intensity (see each model's assumptions in `models/response/`).
+- **Costs**: `cost_index` is 1 everywhere: the public data here hold no market-forces or rurality index.
+  Put your own in `areas.csv` (e.g. the NHS market forces factor of your area).
+- **Floors and caps** are the bundled services' (0.3-0.6 and 3 times the national reference intensity):
+  a universal offer everywhere, and a limit on intensity.
+
+## Sources
+
+{SOURCES}"""
