@@ -91,3 +91,18 @@ def test_import_allocator_loads_no_solver_or_dataframe_library():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == ""
+
+
+def test_every_folder_of_the_package_ships():
+    """pyproject lists every subpackage and data folder by name (a missing one is left out of the
+    wheel, and setuptools warns on install); the bundled models and scenarios ship too."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    folders = {"allocator." + ".".join(p.relative_to(PACKAGE).parts) for p in PACKAGE.rglob("*")
+               if p.is_dir() and p.name != "__pycache__" and any(f.is_file() for f in p.iterdir())}
+    folders |= {f"allocator.bundled.scenarios.{p.name}" for p in (ROOT / "scenarios").iterdir()
+                if p.is_dir() and p.name.isidentifier()}
+    assert folders - listed == set()
+    assert config["package-dir"] == {"allocator.bundled.models": "models", "allocator.bundled.scenarios": "scenarios"}
