@@ -6,21 +6,15 @@ exit code (0 ok, 1 solve failed or infeasible, 2 bad input), never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
 import click
 import numpy as np
 
-from allocator.errors import (
-    AllocatorError,
-    InfeasibleError,
-    InvariantError,
-    ScenarioError,
-    SolverError,
-)
+from allocator.errors import AllocatorError, InfeasibleError
 from allocator.format import gbp
 from allocator.model.solver import METHODS, SOLVERS
 from allocator.scenario import OBJECTIVES, load
@@ -35,24 +29,37 @@ class _Fail(click.ClickException):
         self.exit_code = code
 
 
-def _failure(exc: AllocatorError) -> _Fail:
-    """The message and exit code of one of allocator's errors."""
-    from allocator.analysis.workers import WorkerError
-
-    if isinstance(exc, (InfeasibleError, SolverError, InvariantError, WorkerError)):
-        return _Fail(str(exc), EXIT_FAILED)
-    return _Fail(str(exc), EXIT_BAD_INPUT)
+def exit_code(exc: BaseException) -> int:
+    """The exit code of an error: its class says (bad input 2; could not solve 1)."""
+    return getattr(exc, "exit_code", EXIT_BAD_INPUT)
 
 
-def _guard(call):
-    """Run ``call``; turn allocator's errors into messages and exit codes."""
-    try:
-        return call()
-    except AllocatorError as exc:
-        raise _failure(exc) from None
+class _Commands(click.Group):
+    """Every command's expected errors become one message and an exit code, never a traceback:
+    allocator's errors by their class, and an operating-system error (a full disk, a folder
+    that cannot be written, ...) as bad input, exit 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AllocatorError as exc:
+            raise _Fail(str(exc), exit_code(exc)) from None
+        except OSError as exc:
+            from allocator.reports.files import any_os_message
+
+            raise _Fail(any_os_message(exc), EXIT_BAD_INPUT) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _output(folder: Path | None, inputs=(), option: str = "--out"):
+    """The output layer on ``folder`` (locked; written all at once, never over ``inputs``), or nothing."""
+    if folder is None:
+        return contextlib.nullcontext()
+    from allocator.reports.files import output
+
+    return output(folder, [Path(p) for p in inputs], option)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="allocator")
 def main() -> None:
     """Split a fixed budget across areas and services, proportionate to need,
@@ -74,7 +81,7 @@ def validate(scenario: Path) -> None:
     Example:
       allocator validate scenarios/england-lsoa
     """
-    s = _guard(lambda: load(scenario))
+    s = load(scenario)
     free = ~s.is_locked
     floors = float(np.where(free, s.unit_spend * s.floor[None, :], 0).sum())
     locked = float(np.where(free, 0, s.locked).sum())
@@ -135,7 +142,7 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
     from allocator.model.solver import write_lp as write_lp_file
     from allocator.reports import outputs as report
 
-    s = _guard(lambda: load(scenario))
+    s = load(scenario)
     if objective:
         s = s.with_(objective=objective)
     if quantiles:
@@ -147,26 +154,26 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
         except InfeasibleError:
             raise InfeasibleError(diagnose.explain(s)) from None
 
-    result = _guard(solve)
-    options = {"objective": s.objective, "solver": solver, "method": method, "time_limit": time_limit}
-    comparison = None
-    if out is not None or explain:
-        from allocator.analysis.compare import comparison_of
+    # the places are checked and locked before solving; files go in when all are written
+    with _output(out, s.inputs), _output(write_lp and write_lp.parent, s.inputs, "--write-lp") as lp_place:
+        if write_lp is not None:
+            lp_place.check(write_lp)
+        result = solve()
+        options = {"objective": s.objective, "solver": solver, "method": method, "time_limit": time_limit}
+        comparison = None
+        if out is not None or explain:
+            from allocator.analysis.compare import comparison_of
 
-        comparison = _guard(lambda: comparison_of((s.name,), (result,), waterfall=explain, prices=explain))
-    if out is not None:
-        from allocator.reports.results import report_data, save
+            comparison = comparison_of((s.name,), (result,), waterfall=explain, prices=explain)
+        if out is not None:
+            from allocator.reports.results import report_data, save
 
-        _guard(lambda: report.write_outputs(result, out, options))
-        protected = {Path(p).resolve() for p in s.inputs}
-        _guard(lambda: save(report_data(comparison, "run"), out, protected, report.manifest(result, options)))
-    if write_lp is not None:
-        protected = {Path(p).resolve() for p in s.inputs}
-        if write_lp.resolve() in protected:
-            raise _Fail(f"refusing to overwrite the input file {write_lp}", EXIT_BAD_INPUT)
-        _guard(lambda: write_lp_file(result.lp, write_lp))
-        if not quiet:
-            click.echo(f"Wrote the LP ({result.lp.n_rows:,} rows x {result.lp.n_cols:,} columns) to {write_lp}")
+            report.write_outputs(result, out, options)
+            save(report_data(comparison, "run"), out, set(), report.manifest(result, options))
+        if write_lp is not None:
+            lp_place.external(write_lp, lambda temp: write_lp_file(result.lp, temp))
+    if write_lp is not None and not quiet:
+        click.echo(f"Wrote the LP ({result.lp.n_rows:,} rows x {result.lp.n_cols:,} columns) to {write_lp}")
     if not quiet:
         click.echo(report.summary_text(result))
         if explain:
@@ -180,29 +187,6 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
 
 
 FORMATS = ("csv", "json", "html", "xlsx", "md")
-
-
-def _write_reports(data, out: Path, formats: tuple[str, ...], protected: set[Path], manifest: dict) -> list[Path]:
-    """The HTML, XLSX and Markdown reports of saved report data, as asked."""
-    from allocator.reports.outputs import atomic_write
-
-    written = []
-    if "html" in formats:
-        from allocator.reports.html import render_html
-
-        atomic_write(out / "report.html", render_html(data).encode(), protected)
-        written.append(out / "report.html")
-    if "md" in formats:
-        from allocator.reports.markdown import render_markdown
-
-        atomic_write(out / "report.md", render_markdown(data).encode(), protected)
-        written.append(out / "report.md")
-    if "xlsx" in formats:
-        from allocator.reports.workbook import write_workbook
-
-        write_workbook(data, out / "report.xlsx", manifest, protected)
-        written.append(out / "report.xlsx")
-    return written
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -237,11 +221,10 @@ def compare(scenarios, solver, method, out, formats, explain) -> None:
     """
     from allocator.analysis import compare as cmp
     from allocator.reports.outputs import text_table
-    from allocator.reports.results import save_comparison
 
     formats = _formats(formats)
-    loaded = [_guard(lambda path=path: load(path)) for path in scenarios]
-    options = _guard(lambda: cmp.options_from(loaded))
+    loaded = [load(path) for path in scenarios]
+    options = cmp.options_from(loaded)
 
     def solve_all():
         try:
@@ -249,26 +232,28 @@ def compare(scenarios, solver, method, out, formats, explain) -> None:
         except InfeasibleError as exc:
             raise InfeasibleError(f"an option could not be solved: {exc}") from None
 
-    comparison = _guard(solve_all)
-    wide = cmp.wide_metrics(comparison.tables["options_metrics"])
-    click.echo(f"{len(comparison.names)} options compared: {', '.join(comparison.names)}\n")
-    formats_ = {c: ".4g" for c in wide.columns}
-    click.echo(text_table(wide, formats_))
-    spend = comparison.tables["spend_by_group"]
-    click.echo("\nSpend per head (£) by deprivation group (1 = most deprived):")
-    click.echo(text_table(spend, {c: (",.0f" if c == "population" else ",.2f") for c in spend.columns}))
-    if explain and "prices" in comparison.tables:
-        click.echo("")
-        for name in comparison.names:
-            rows = comparison.tables["prices"]
-            for text in rows.loc[rows["option"] == name, "text"]:
-                click.echo(f"[{name}] {text}")
+    with _output(out, [p for s in loaded for p in s.inputs]):
+        comparison = solve_all()
+        wide = cmp.wide_metrics(comparison.tables["options_metrics"])
+        click.echo(f"{len(comparison.names)} options compared: {', '.join(comparison.names)}\n")
+        click.echo(text_table(wide, {c: ".4g" for c in wide.columns}))
+        spend = comparison.tables["spend_by_group"]
+        click.echo("\nSpend per head (£) by deprivation group (1 = most deprived):")
+        click.echo(text_table(spend, {c: (",.0f" if c == "population" else ",.2f") for c in spend.columns}))
+        if explain and "prices" in comparison.tables:
+            click.echo("")
+            for name in comparison.names:
+                rows = comparison.tables["prices"]
+                for text in rows.loc[rows["option"] == name, "text"]:
+                    click.echo(f"[{name}] {text}")
+        if out is not None:
+            from allocator.reports.documents import write_reports
+            from allocator.reports.results import save_comparison
+
+            data, manifest = save_comparison(comparison, out, {"solver": solver, "method": method,
+                                                               "explain": explain})
+            write_reports(data, out, formats, manifest)
     if out is not None:
-        run_options = {"solver": solver, "method": method, "explain": explain}
-        data = _guard(lambda: save_comparison(comparison, out, run_options))
-        protected = {Path(p).resolve() for r in comparison.results for p in r.scenario.inputs}
-        manifest = json.loads((out / "run.json").read_text())
-        _guard(lambda: _write_reports(data, out, formats, protected, manifest))
         click.echo(f"\nWritten to {out}/: tables (CSV, JSON)"
                    + "".join(f", report.{f}" for f in formats if f in ("html", "xlsx", "md")) + ".")
 
@@ -286,24 +271,9 @@ def report(result_dir, fmt, output) -> None:
       allocator report out/options --format html
       allocator report out/england-la --format xlsx --output board.xlsx
     """
-    from allocator.reports.outputs import atomic_write
-    from allocator.reports.results import load as load_result
+    from allocator.reports.documents import rebuild
 
-    data = _guard(lambda: load_result(result_dir))
-    target = output or result_dir / f"report.{fmt}"
-    manifest_path = result_dir / "run.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    if fmt == "xlsx":
-        from allocator.reports.workbook import write_workbook
-
-        _guard(lambda: write_workbook(data, target, manifest))
-    else:
-        if fmt == "html":
-            from allocator.reports.html import render_html as render
-        else:
-            from allocator.reports.markdown import render_markdown as render
-        _guard(lambda: atomic_write(target, render(data).encode()))
-    click.echo(f"Wrote {target}")
+    click.echo(f"Wrote {rebuild(result_dir, fmt, output)}")
 
 
 @main.command()
@@ -324,28 +294,25 @@ def frontier(scenario: Path, points: int, out) -> None:
       allocator frontier scenarios/england-la --points 21 --out out/frontier
     """
     from allocator.analysis import frontier as fr
-    from allocator.reports.outputs import (
-        atomic_write,
-        csv_bytes,
-        json_bytes,
-        text_table,
-    )
+    from allocator.reports.outputs import csv_bytes, json_bytes, text_table
 
-    s = _guard(lambda: load(scenario))
-    table, _ = _guard(lambda: fr.frontier(s, points))
-    units = s.gradient.outcome_units
-    click.echo(f"Equity-efficiency frontier of {s.name} ({points} points; outcome in {units}):")
-    view = table[["point", "worst_off_outcome", "total_gain", "health_gain", "sii", "sii_reduction", "gap"]]
-    click.echo(text_table(view, {"worst_off_outcome": ".4f", "total_gain": ",.0f", "health_gain": ",.0f",
-                                 "sii": ".4f", "sii_reduction": ".4f", "gap": ".4f"}))
+    s = load(scenario)
+    with _output(out, s.inputs) as place:
+        table, _ = fr.frontier(s, points)
+        units = s.gradient.outcome_units
+        click.echo(f"Equity-efficiency frontier of {s.name} ({points} points; outcome in {units}):")
+        view = table[["point", "worst_off_outcome", "total_gain", "health_gain", "sii", "sii_reduction", "gap"]]
+        click.echo(text_table(view, {"worst_off_outcome": ".4f", "total_gain": ",.0f", "health_gain": ",.0f",
+                                     "sii": ".4f", "sii_reduction": ".4f", "gap": ".4f"}))
+        if out is not None:
+            from allocator.reports.frontier import figures
+
+            svg, png = figures(table, units)
+            files = {"frontier.csv": csv_bytes(table), "frontier.json": json_bytes(table),
+                     "frontier.svg": svg, "frontier.png": png}
+            for name, data in files.items():
+                place.put(out / name, data)
     if out is not None:
-        protected = {Path(p).resolve() for p in s.inputs}
-        for name, data in (("frontier.csv", csv_bytes(table)), ("frontier.json", json_bytes(table))):
-            _guard(lambda name=name, data=data: atomic_write(out / name, data, protected))
-        out.mkdir(parents=True, exist_ok=True)
-        from allocator.reports.frontier import plot
-
-        plot(table, units, out / "frontier.svg", out / "frontier.png")
         click.echo(f"\nWritten to {out}/: frontier.csv, frontier.json, frontier.svg, frontier.png.")
 
 
@@ -386,6 +353,7 @@ def gradient(table, bundled_le, area, quantile, value, population, se, by, most_
         raise _Fail("give a TABLE (CSV) or --bundled-le, not both", EXIT_BAD_INPUT)
     if not bundled_le and table is None:
         raise _Fail("give a TABLE (CSV) or --bundled-le", EXIT_BAD_INPUT)
+    source = "the bundled table" if bundled_le else table
     if bundled_le:
         frame = load_bundled_le()
     else:
@@ -393,6 +361,9 @@ def gradient(table, bundled_le, area, quantile, value, population, se, by, most_
             raise _Fail(f"{table}: file not found", EXIT_BAD_INPUT)
         try:
             frame = pd.read_csv(table)
+        except pd.errors.EmptyDataError:
+            raise _Fail(f"{table}: the file is empty: give a CSV with a header row and one row per area "
+                        "and quantile", EXIT_BAD_INPUT) from None
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise _Fail(f"{table}: cannot be read as CSV: {exc}", EXIT_BAD_INPUT) from None
     if only:
@@ -400,17 +371,13 @@ def gradient(table, bundled_le, area, quantile, value, population, se, by, most_
         frame = frame[frame[area].astype(str).isin(keep)] if area in frame else frame
     groups = tuple(c.strip() for c in by.split(",") if c.strip()) if by else ()
     groups = tuple(c for c in groups if c in frame.columns)
-
-    def compute():
-        try:
-            return gradient_table(frame, area=area, quantile=quantile, value=value, population=population,
-                                  se=se if se in frame.columns else None, by=groups,
-                                  most_deprived=most_deprived, value_type=value_type, transform=transform,
-                                  multiplier=multiplier, seed=seed)
-        except ValueError as exc:
-            raise ScenarioError(str(exc)) from None
-
-    result = _guard(compute)
+    try:
+        result = gradient_table(frame, area=area, quantile=quantile, value=value, population=population,
+                                se=se if se in frame.columns else None, by=groups,
+                                most_deprived=most_deprived, value_type=value_type, transform=transform,
+                                multiplier=multiplier, seed=seed)
+    except (ValueError, KeyError) as exc:
+        raise _Fail(f"{source}: {exc}", EXIT_BAD_INPUT) from None
     shown = [c for c in [area, *groups, "sii", "sii_lower", "sii_upper", "rii", "gap_absolute", "flag", "note"]
              if c in result.columns]
     click.echo(text_table(result[shown].head(50), {"sii": ".3f", "sii_lower": ".3f", "sii_upper": ".3f",
@@ -418,7 +385,7 @@ def gradient(table, bundled_le, area, quantile, value, population, se, by, most_
     if len(result) > 50:
         click.echo(f"... {len(result) - 50} more rows (use --out)")
     if out is not None:
-        _guard(lambda: atomic_write(out, csv_bytes(result)))
+        atomic_write(out, csv_bytes(result), {table} if table is not None else set(), option="--out")
         click.echo(f"Wrote {out}")
 
 
@@ -478,14 +445,14 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, no_mod
     from allocator.analysis import sweeps as sw
     from allocator.reports.sweep import summary_text, write_outputs
 
-    s = _guard(lambda: load(scenario))
+    s = load(scenario)
     settings: dict = {}
     grid: dict = {}
     uncertain: dict = {}
     if sweep_file is not None:
-        spec = _guard(lambda: sw.read_sweep_file(sweep_file))
+        spec = sw.read_sweep_file(sweep_file)
         settings, grid, uncertain = spec["settings"], dict(spec["vary"]), spec["uncertain"]
-    grid.update(_guard(lambda: sw.parse_vary(vary)))
+    grid.update(sw.parse_vary(vary))
     model_uncertainty = settings.get("model_uncertainty", True) and not no_model_uncertainty
     design = "one-at-a-time" if one_at_a_time else settings.get("design", "grid")
     samples = samples if samples is not None else settings.get("samples", 0)
@@ -507,16 +474,15 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, no_mod
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        plan, table = sw.run_sweep(s, grid, design=design, samples=samples, seed=seed, uncertain=uncertain,
-                                   options=options, out=out, resume=resume, workers=workers,
-                                   scheduler=scheduler, progress=None if quiet else _progress_bar,
-                                   chunk_size=chunk_size, solver=solver, method=method,
-                                   time_limit=time_limit, model_uncertainty=model_uncertainty)
-        write_outputs(out, plan, s, table, plots=not no_plots)
+        with _output(out, s.inputs):  # checked and locked before the first point is solved
+            plan, table = sw.run_sweep(s, grid, design=design, samples=samples, seed=seed, uncertain=uncertain,
+                                       options=options, out=out, resume=resume, workers=workers,
+                                       scheduler=scheduler, progress=None if quiet else _progress_bar,
+                                       chunk_size=chunk_size, solver=solver, method=method,
+                                       time_limit=time_limit, model_uncertainty=model_uncertainty)
+            write_outputs(out, plan, s, table, plots=not no_plots)
     except sw.SweepInterrupted as exc:
         raise _Fail(str(exc), 130) from None
-    except AllocatorError as exc:
-        raise _failure(exc) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     if not quiet:

@@ -1,8 +1,9 @@
 """Write a result's tables (CSV, JSON) safely, and say what happened in plain text.
 
-Outputs are written atomically (a temporary file renamed into place), never over
-an input, with spreadsheet formulas neutralised in every text cell and a fixed
-float format, so that the same inputs give the same bytes.
+Outputs go through the output layer (`allocator.reports.files`: all at once, never
+over an input, in a locked folder), with spreadsheet formulas neutralised in every
+text cell (reversibly: `restore`) and a fixed float format, so that the same inputs
+give the same bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,41 +21,73 @@ import pandas as pd
 
 from allocator.analysis.gradient import binding, quantile_label
 from allocator.analysis.pipeline import Result
-from allocator.errors import AllocatorError
 from allocator.format import aligned, cell, gbp, plain
+from allocator.reports.files import (
+    atomic_write,  # noqa: F401 - where the writers have always found it
+    output,
+    unique_stems,
+)
 
 FLOAT_FORMAT = "%.10g"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ESCAPED_STARTS = (*FORMULA_STARTS, "'")  # after a leading "'": escaped too, so `restore` is exact
+
+
+def _risky(text: str) -> bool:
+    return text.startswith(FORMULA_STARTS) or text.startswith("'") and text[1:].startswith(ESCAPED_STARTS)
 
 
 def neutralise(text: str) -> str:
     """Stop a spreadsheet from running a cell as a formula (OWASP CSV injection).
 
+    A leading "'" is added to text starting with = + - @ or a tab or carriage return
+    (and to text already starting with "'" and one of those, so that `restore` gives
+    back exactly what was neutralised).
+
     Examples
     --------
     >>> neutralise("=HYPERLINK(\\"http://x\\")")
     '\\'=HYPERLINK("http://x")'
-    >>> neutralise("Barking and Dagenham")
-    'Barking and Dagenham'
+    >>> neutralise("Barking and Dagenham"), neutralise("'Fair' share")
+    ('Barking and Dagenham', "'Fair' share")
+    >>> restore(neutralise("'=x")), restore(neutralise("-5% cut"))
+    ("'=x", '-5% cut')
     """
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if _risky(text) else text
+
+
+def restore(text: str) -> str:
+    """The text `neutralise` was given (for tables read back from a saved folder)."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(ESCAPED_STARTS) else text
+
+
+def _map_text(frame: pd.DataFrame, change) -> pd.DataFrame:
+    """A copy with ``change`` applied to every text cell and column name; numbers stay numbers."""
+    out = frame.copy()
+    out.columns = [change(c) if isinstance(c, str) else c for c in out.columns]
+    for k in range(out.shape[1]):
+        values = out.iloc[:, k]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        rows = np.flatnonzero(values.astype(str).str.startswith(ESCAPED_STARTS).to_numpy(bool))
+        texts = {i: v for i in rows if isinstance(v := values.iat[i], str)}
+        new = {i: changed for i, v in texts.items() if (changed := change(v)) != v}
+        if new:
+            column = values.astype(object).copy()
+            for i, v in new.items():
+                column.iat[i] = v
+            out.isetitem(k, column)
+    return out
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy with every text cell (and column name) neutralised; numbers stay numbers."""
-    out = frame.copy()
-    out.columns = [neutralise(c) if isinstance(c, str) else c for c in out.columns]
-    for column in out.columns:
-        values = out[column]
-        if values.dtype == object or pd.api.types.is_string_dtype(values):
-            text = values.astype(str)
-            risky = text.str.startswith(FORMULA_STARTS).to_numpy() & values.map(
-                lambda v: isinstance(v, str)).to_numpy()
-            if risky.any():
-                values = values.astype(object).copy()
-                values[risky] = "'" + text[risky]
-                out[column] = values
-    return out
+    return _map_text(frame, neutralise)
+
+
+def restored_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A saved table's text as it was before `safe_frame` (see `restore`)."""
+    return _map_text(frame, restore)
 
 
 def significant(values: np.ndarray, digits: int = 10) -> np.ndarray:
@@ -74,28 +106,6 @@ def rounded_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if out[column].dtype.kind == "f":
             out[column] = significant(out[column].to_numpy())
     return out
-
-
-def atomic_write(path: Path, data: bytes, protected: set[Path] = frozenset()) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename; never over an input."""
-    path = Path(path)
-    if path.resolve() in protected:
-        raise AllocatorError(f"refusing to overwrite the input file {path}: choose another --out")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -142,7 +152,7 @@ def manifest(result: Result, options: dict) -> dict:
 
     s = result.scenario
     return {
-        "scenario": s.name, "path": s.path,
+        "scenario": s.name, "path": s.path, "working_directory": os.getcwd(),
         "inputs": {p: file_hash(p) for p in s.inputs},
         "options": options,
         "versions": {"allocator": __version__, "python": platform.python_version(),
@@ -187,6 +197,21 @@ def json_bytes(frame: pd.DataFrame) -> bytes:
 
 
 SMALL_TABLES = ("by_group", "metrics")
+RESERVED = ("allocation", "by_area", "by_group", "metrics", "result", "run", "comparison", "report")
+
+
+def result_tables(result: Result) -> dict[str, pd.DataFrame]:
+    """A result's tables by file name: ``by_<column>`` of each group column made a safe,
+    unique name (``by_area-2`` for a column named 'area': never over another table)."""
+    g = result.gradient
+    tables = {"allocation": g.allocation, "by_area": g.by_area, "by_group": g.by_group, "metrics": g.metrics}
+    stems = unique_stems(g.by_column, prefix="by_", reserved=RESERVED, fallback="column")
+    tables.update(zip(stems, g.by_column.values()))
+    return tables
+
+
+def json_text(data) -> bytes:
+    return (json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
 def write_outputs(result: Result, out: str | Path, options: dict) -> list[Path]:
@@ -195,27 +220,22 @@ def write_outputs(result: Result, out: str | Path, options: dict) -> list[Path]:
     ``result.json`` holds the headline numbers and the small tables (by group,
     metrics, by grouping column); ``run.json`` the inputs' hashes, versions,
     options and timings (the only file that differs between identical runs).
+    All are written at once, or none (see `allocator.reports.files.output`).
     """
     out = Path(out)
-    protected = {Path(p).resolve() for p in result.scenario.inputs}
-    files = [(out / f"{name}{suffix}", frame, encode) for name, frame in result.tables.items()
+    tables = result_tables(result)
+    small = {name: records(safe_frame(frame)) for name, frame in tables.items()
+             if name in SMALL_TABLES or name.startswith("by_") and name != "by_area"}
+    files = [(f"{name}{suffix}", lambda f=frame, e=encode: e(f)) for name, frame in tables.items()
              for suffix, encode in ((".csv", csv_bytes), (".json", json_bytes))]
-    for path in [p for p, _, _ in files] + [out / "result.json", out / "run.json"]:
-        if path.resolve() in protected:
-            raise AllocatorError(f"refusing to overwrite the input file {path}: choose another --out")
-    written = []
-    for path, frame, encode in files:
-        atomic_write(path, encode(frame), protected)
-        written.append(path)
-    small = {name: records(safe_frame(frame)) for name, frame in result.tables.items()
-             if name in SMALL_TABLES or name.startswith("by_") and name not in ("by_area",)}
-    payload = {"summary": summary(result), "tables": small}
-    for name, data in (("result.json", payload), ("run.json", manifest(result, options))):
-        path = out / name
-        atomic_write(path, (json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode(),
-                     protected)
-        written.append(path)
-    return written
+    files += [("result.json", lambda: json_text({"summary": summary(result), "tables": small})),
+              ("run.json", lambda: json_text(manifest(result, options)))]
+    with output(out, result.scenario.inputs) as place:
+        for name, _ in files:  # every target checked before anything is written
+            place.check(out / name)
+        for name, encode in files:
+            place.put(out / name, encode())
+    return [out / name for name, _ in files]
 
 
 # -- terminal ---------------------------------------------------------------------------

@@ -8,6 +8,8 @@ JSON tables back into DataFrames.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -17,17 +19,20 @@ import pandas as pd
 
 from allocator.analysis.compare import Comparison
 from allocator.analysis.gradient import quantile_label
-from allocator.errors import ScenarioError
+from allocator.errors import AllocatorError
+from allocator.reports.files import OutputError, output, safe_stem, unique_stems
 from allocator.reports.outputs import (
-    atomic_write,
     csv_bytes,
     json_bytes,
     manifest,
+    restored_frame,
     write_outputs,
 )
 from allocator.version import __version__
 
-META = "comparison.json"
+META, MANIFEST = "comparison.json", "run.json"
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+REBUILD = "save the folder again with `allocator run --out` or `allocator compare --out`"
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,8 @@ class ReportData:
 
 
 def slug(name: str) -> str:
-    """A file-name-safe version of an option name."""
-    text = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.").lower()
-    return text or "option"
+    """A file-name-safe version of an option name (`allocator.reports.files.safe_stem`)."""
+    return safe_stem(name, lower=True, fallback="option")
 
 
 def _base_names(comparison: Comparison) -> str:
@@ -82,52 +86,179 @@ def report_data(comparison: Comparison, kind: str) -> ReportData:
 
 
 def save(data: ReportData, out: str | Path, protected: set[Path], run_manifest: dict) -> list[Path]:
-    """Write the report data's tables (CSV + JSON), comparison.json and run.json atomically."""
+    """Write the report data's tables (CSV + JSON), run.json and comparison.json, all at once.
+
+    comparison.json, written last, lists the sha256 of every table file (and of its own
+    content), so that `load` can tell a folder edited after it was saved.
+    """
     out = Path(out)
-    targets = [out / f"{name}{suffix}" for name in data.tables for suffix in (".csv", ".json")]
-    for path in targets + [out / META, out / "run.json"]:
-        if path.resolve() in protected:
-            raise ScenarioError(f"refusing to overwrite the input file {path}: choose another --out")
-    written = []
-    for name, frame in data.tables.items():
-        for suffix, encode in ((".csv", csv_bytes), (".json", json_bytes)):
-            atomic_write(out / f"{name}{suffix}", encode(frame), protected)
-            written.append(out / f"{name}{suffix}")
-    meta = dict(data.meta, tables=sorted(data.tables))
-    atomic_write(out / META, (json.dumps(meta, indent=1, ensure_ascii=False) + "\n").encode(), protected)
-    atomic_write(out / "run.json", (json.dumps(run_manifest, indent=1, ensure_ascii=False) + "\n").encode(),
-                 protected)
-    return written + [out / META, out / "run.json"]
+    bad = [name for name in data.tables if not _safe_name(name)]
+    if bad:
+        raise OutputError(f"cannot save a table named {bad[0]!r} in {out}: not a safe file name")
+    files = [(f"{name}{suffix}", lambda f=frame, e=encode: e(f)) for name, frame in data.tables.items()
+             for suffix, encode in ((".csv", csv_bytes), (".json", json_bytes))]
+    files.append((MANIFEST, lambda: (json.dumps(run_manifest, indent=1, ensure_ascii=False) + "\n").encode()))
+    hashes = {}
+    with output(out, protected) as place:
+        for name in [n for n, _ in files] + [META]:
+            place.check(out / name)
+        for name, encode in files:
+            body = encode()
+            if name != MANIFEST:  # it holds timings: the same inputs give the same comparison.json
+                hashes[name] = hashlib.sha256(body).hexdigest()
+            place.put(out / name, body)
+        meta = dict(data.meta, tables=sorted(data.tables), files=hashes)
+        meta["sha256"] = _meta_hash(meta)
+        place.put(out / META, (json.dumps(meta, indent=1, ensure_ascii=False) + "\n").encode())
+    return [out / name for name, _ in files] + [out / META]
 
 
-def save_comparison(comparison: Comparison, out: str | Path, options: dict, kind: str = "compare") -> ReportData:
-    """Save a comparison and, for each option, its full run outputs under ``options/<name>/``."""
+def save_comparison(comparison: Comparison, out: str | Path, options: dict,
+                    kind: str = "compare") -> tuple[ReportData, dict]:
+    """Save a comparison and, for each option, its full run outputs under ``options/<name>/``.
+
+    Each option's folder is a safe, unique name (ignoring case) made from its name; the run
+    manifest says which (``options.<name>.folder``).  Returns the report data and manifest.
+    """
     out = Path(out)
     protected = {Path(p).resolve() for r in comparison.results for p in r.scenario.inputs}
     data = report_data(comparison, kind)
     run_manifest = {"options": {name: manifest(r, options) for name, r in zip(comparison.names, comparison.results)}}
-    save(data, out, protected, run_manifest)
+    folders = unique_stems(comparison.names, lower=True, fallback="option")
     if kind == "compare":
-        for name, result in zip(comparison.names, comparison.results):
-            write_outputs(result, out / "options" / slug(name), options)
-    return data
+        for name, folder in zip(comparison.names, folders):
+            run_manifest["options"][name]["folder"] = f"options/{folder}"
+    with output(out, protected):
+        save(data, out, protected, run_manifest)
+        if kind == "compare":
+            for folder, result in zip(folders, comparison.results):
+                write_outputs(result, out / "options" / folder, options)
+    return data, run_manifest
+
+
+# -- reading a saved folder back ----------------------------------------------------------
+class SavedResultError(AllocatorError):
+    """A saved result folder lacks a file, or was changed after it was saved (exit code 2)."""
+
+    exit_code = 2
+
+
+def _meta_hash(meta: dict) -> str:
+    """The sha256 of comparison.json's content but this hash (keys sorted: any edit changes it)."""
+    body = {k: v for k, v in meta.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _safe_name(name: object) -> bool:
+    return isinstance(name, str) and bool(SAFE_NAME.fullmatch(name)) and ".." not in name
+
+
+def _read_json(path: Path, kind: type):
+    """A saved JSON file's content, which must be a ``kind`` (dict or list)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SavedResultError(f"{path}: file not found; {REBUILD}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SavedResultError(f"{path}: cannot be read ({exc}); {REBUILD}") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SavedResultError(f"{path}: not valid JSON ({exc}); {REBUILD}") from None
+    if not isinstance(value, kind):
+        raise SavedResultError(f"{path}: expected a JSON {'object' if kind is dict else 'list'}, got "
+                               f"{type(value).__name__}; {REBUILD}")
+    return value, text
+
+
+def _check_meta(meta: dict, path: Path) -> None:
+    """The shape of comparison.json: what the report reads from it."""
+    def fail(what: str) -> SavedResultError:
+        return SavedResultError(f"{path}: {what}; {REBUILD}")
+
+    tables = meta.get("tables")
+    if not isinstance(tables, list) or not all(_safe_name(t) for t in tables):
+        raise fail("'tables' should be a list of table names (letters, digits, '_', '-', '.')")
+    options = meta.get("options", [])
+    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+        raise fail("'options' should be a list of option names")
+    for key in ("scenario", "explanations"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise fail(f"'{key}' should be an object")
+    files = meta.get("files", {})
+    if not isinstance(files, dict) or not all(_safe_name(k) and isinstance(v, str) for k, v in files.items()):
+        raise fail("'files' should map each saved file to its sha256")
+
+
+def _check_hashes(folder: Path, files: dict[str, str]) -> None:
+    for name, expected in files.items():
+        path = folder / name
+        try:
+            found = hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            raise SavedResultError(f"{path}: file not found (listed in {folder / META}); {REBUILD}") from None
+        except OSError as exc:
+            raise SavedResultError(f"{path}: cannot be read ({exc}); {REBUILD}") from None
+        if found != expected:
+            raise SavedResultError(f"{path} was changed after allocator saved it, so a report from the folder "
+                                   f"would not match it; {REBUILD}")
 
 
 def load(folder: str | Path) -> ReportData:
-    """Read a saved run or comparison back (no solving)."""
+    """Read a saved run or comparison back (no solving), exactly as it was saved.
+
+    Text that was neutralised for spreadsheets is restored; a missing or unreadable
+    file, a file changed since it was saved, or a table of the wrong shape is a
+    `SavedResultError` naming the file.
+    """
     folder = Path(folder)
     meta_path = folder / META
     if not meta_path.is_file():
-        raise ScenarioError(f"{meta_path}: file not found: give a folder written by "
-                            "`allocator run --out` or `allocator compare --out`")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{meta_path}: not valid JSON: {exc}") from None
+        raise SavedResultError(f"{meta_path}: file not found: give a folder written by "
+                               "`allocator run --out` or `allocator compare --out`")
+    meta, _ = _read_json(meta_path, dict)
+    saved_hash = meta.pop("sha256", None)
+    if saved_hash is not None and saved_hash != _meta_hash(meta):
+        raise SavedResultError(f"{meta_path} was changed after allocator saved it, so a report from the "
+                               f"folder would not match it; {REBUILD}")
+    _check_meta(meta, meta_path)
+    files = meta.pop("files", None)
+    if files is not None:
+        _check_hashes(folder, files)
     tables = {}
-    for name in meta.get("tables", []):
+    for name in meta["tables"]:
         path = folder / f"{name}.json"
-        if not path.is_file():
-            raise ScenarioError(f"{path}: file not found (listed in {meta_path})")
-        tables[name] = pd.read_json(path, orient="records", dtype=False)
+        rows, text = _read_json(path, list)
+        if not all(isinstance(r, dict) for r in rows):
+            raise SavedResultError(f"{path}: expected a list of rows (JSON objects); {REBUILD}")
+        tables[name] = restored_frame(pd.read_json(io.StringIO(text), orient="records", dtype=False)
+                                      if rows else pd.DataFrame())
     return ReportData(meta=meta, tables=tables)
+
+
+def load_manifest(folder: str | Path) -> dict:
+    """The saved run manifest (run.json), or {} when the folder has none."""
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        return {}
+    return _read_json(path, dict)[0]
+
+
+def protected_inputs(folder: str | Path, run_manifest: dict) -> set[Path]:
+    """What a report rebuilt from ``folder`` must never overwrite: the inputs of the run(s) it
+    came from (as the manifest lists them) and every file of the saved folder but its reports."""
+    folder = Path(folder)
+    runs = [run_manifest, *(run_manifest.get("options") or {}).values()]
+    paths = set()
+    for run in [r for r in runs if isinstance(r, dict)]:
+        inputs = run.get("inputs") if isinstance(run.get("inputs"), dict) else {}
+        named = [*inputs, *([run["path"]] if isinstance(run.get("path"), str) else [])]
+        base = run.get("working_directory")
+        for name in named:
+            paths.add(Path(name).resolve())
+            if isinstance(base, str):
+                paths.add((Path(base) / name).resolve())
+    if folder.is_dir():
+        paths |= {p.resolve() for p in folder.rglob("*")
+                  if p.is_file() and not (p.parent == folder and p.name.startswith("report."))}
+    return paths

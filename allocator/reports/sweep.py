@@ -14,6 +14,7 @@ from allocator.analysis.store import read
 from allocator.analysis.sweep_plan import Plan
 from allocator.analysis.sweeps import OUTPUTS, probabilities, summary
 from allocator.format import compact, plain
+from allocator.reports.files import output
 from allocator.reports.outputs import atomic_write, csv_bytes, text_table
 from allocator.reports.sweep_plots import plot_sweep
 from allocator.scenario import Scenario, parameters
@@ -38,31 +39,31 @@ def write_outputs(out: Path, plan: Plan, scenario: Scenario, table: pd.DataFrame
 
     written = []
     protected = {Path(p).resolve() for p in scenario.inputs}
+    with output(out, protected):  # every file at once, or none; locked against another command
+        def put(name: str, data: bytes) -> None:
+            atomic_write(out / name, data, protected)
+            written.append(out / name)
 
-    def put(name: str, data: bytes) -> None:
-        atomic_write(out / name, data, protected)
-        written.append(out / name)
-
-    put("sweep.csv", csv_bytes(table))
-    sink = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), sink)
-    put("sweep.parquet", sink.getvalue())
-    put("summary.csv", csv_bytes(summary(table)))
-    probs = probabilities(table)
-    if not probs.empty:
-        put("probabilities.csv", csv_bytes(probs))
-    stored = read(out)[1] if (out / "sweep.sqlite").exists() else []
-    status = table.drop_duplicates("point")["status"].value_counts().to_dict()
-    info = {"scenario": scenario.name, "scenario_path": scenario.path, "plan": {
-        k: v for k, v in plan.to_json().items() if k != "points"}, "points": len(plan.points),
-        "status": status, "parameters": plan.parameters,
-        "runs": sorted({r["run"] for r in stored}), "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    if plots:
-        base = None
-        if plan.design == "one-at-a-time":
-            base = {k: parameters.base_value(scenario, k) for k in plan.grid}
-        written += plot_sweep(table, list(plan.grid), out / "plots", base=base)
-    put("sweep.json", (json.dumps(_finite(info), indent=2, sort_keys=True) + "\n").encode())
+        put("sweep.csv", csv_bytes(table))
+        sink = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(table, preserve_index=False), sink)
+        put("sweep.parquet", sink.getvalue())
+        put("summary.csv", csv_bytes(summary(table)))
+        probs = probabilities(table)
+        if not probs.empty:
+            put("probabilities.csv", csv_bytes(probs))
+        stored = read(out)[1] if (out / "sweep.sqlite").exists() else []
+        status = table.drop_duplicates("point")["status"].value_counts().to_dict()
+        info = {"scenario": scenario.name, "scenario_path": scenario.path, "plan": {
+            k: v for k, v in plan.to_json().items() if k != "points"}, "points": len(plan.points),
+            "status": status, "parameters": plan.parameters,
+            "runs": sorted({r["run"] for r in stored}), "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        if plots:
+            base = None
+            if plan.design == "one-at-a-time":
+                base = {k: parameters.base_value(scenario, k) for k in plan.grid}
+            written += plot_sweep(table, list(plan.grid), out / "plots", base=base)
+        put("sweep.json", (json.dumps(_finite(info), indent=2, sort_keys=True) + "\n").encode())
     return written
 
 

@@ -25,7 +25,6 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from allocator.format import compact
-
 from allocator.reports.outputs import atomic_write
 
 DEFAULT_MEASURES = ("sii_outcome", "gap_absolute_outcome", "mean_outcome", "total_gain",
@@ -309,11 +308,10 @@ def plot_sweep(tidy: pd.DataFrame, parameters, folder, *, measures=None, base: d
         rows, then ``tornado.png``.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     rows = _ok(tidy)
     present = list(dict.fromkeys(rows["measure"]))
     measures = [m for m in DEFAULT_MEASURES if m in present] if measures is None else list(measures)
-    written, taken = [], {"tornado"}
+    written, taken = [], {"tornado", "distributions"}
     for parameter in parameters:
         if parameter not in tidy.columns:
             raise ValueError(f"no column {parameter!r} in the sweep table: expected one of the parameters")

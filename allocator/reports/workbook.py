@@ -12,6 +12,7 @@ workbook's timestamps are fixed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import math
@@ -102,6 +103,20 @@ def workbook_bytes(data: ReportData, manifest: dict | None = None) -> bytes:
     book = Workbook(write_only=True)
     book.properties.creator = f"allocator {__version__}"
     book.properties.title = _text(data.meta.get("title", "allocator"))
+    try:
+        _sheets(book, data, manifest)
+    except BaseException:
+        for ws in book.worksheets:  # finish each sheet's writer now, not when it is collected
+            with contextlib.suppress(Exception):
+                ws.close()
+        raise
+    raw = io.BytesIO()
+    book.save(raw)
+    book.properties.created = book.properties.modified = FIXED_TIME
+    return _stable_zip(raw.getvalue(), {"docProps/core.xml": tostring(book.properties.to_tree())})
+
+
+def _sheets(book: Workbook, data: ReportData, manifest: dict | None) -> None:
     taken: set[str] = set()
     _summary_sheet(book, data, _sheet_name("Summary", taken))
     metrics = data.tables.get("options_metrics")
@@ -116,10 +131,6 @@ def workbook_bytes(data: ReportData, manifest: dict | None = None) -> bytes:
     if manifest is not None:
         rows = pd.DataFrame(list(_flatten(manifest)), columns=["key", "value"], dtype=object)
         _table_sheets(book, "Run manifest", rows, taken, {})  # General: seconds, counts, versions
-    raw = io.BytesIO()
-    book.save(raw)
-    book.properties.created = book.properties.modified = FIXED_TIME
-    return _stable_zip(raw.getvalue(), {"docProps/core.xml": tostring(book.properties.to_tree())})
 
 
 # -- cells --------------------------------------------------------------------------------
