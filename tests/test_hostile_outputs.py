@@ -371,7 +371,7 @@ def test_an_error_class_says_its_exit_code(world, monkeypatch):
 
 
 def test_an_os_error_anywhere_is_one_line_and_exit_2(world, monkeypatch):
-    import allocator.cli as cli
+    import allocator.cli.solving as cli
 
     def fail(path):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))

@@ -10,6 +10,7 @@ allocator run blackpool``.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from allocator.build.national import national_means
 from allocator.build.place import Place, PlaceError, areas, lsoas_of, national
 from allocator.build.services import service_table
 from allocator.build.writers import toml_value, write_csv, write_text
-from allocator.errors import Problem, ScenarioError
+from allocator.errors import AllocatorError, Problem, ScenarioError
 from allocator.format import gbp
 from allocator.scenario.bundled import bundled_root
 
@@ -313,15 +314,21 @@ def new_scenario(out: Path, place: Place, level: str = "lsoa", *, budget: float 
 
 
 def _validate(folder: Path, services, baseline) -> None:
-    """Load what was written, as `allocator validate` would; a problem names the user's own file."""
+    """Load what was written, as `allocator validate` would; a problem (or rules that admit no
+    allocation) is refused as bad input to `new`, naming the user's own files."""
     from allocator.scenario import load
+
+    def rename(text: str) -> str:
+        text = text.replace(str(folder / "services.csv"), str(services)).replace(str(folder / "baseline.csv"),
+                                                                               str(baseline))
+        return text.replace(str(folder), "the new scenario")
 
     try:
         load(folder)
-    except ScenarioError as exc:
-        text = str(exc).replace(str(folder / "services.csv"), str(services)).replace(
-            str(folder / "baseline.csv"), str(baseline))
-        raise ScenarioError(text.replace(str(folder), "the new scenario")) from None
+    except AllocatorError as exc:
+        problems = getattr(exc, "problems", None) or [Problem("the new scenario", str(exc))]
+        raise PlaceError([dataclasses.replace(p, file=rename(p.file), message=rename(p.message))
+                          for p in problems]) from None
 
 
 def _numeric_services(table: pd.DataFrame) -> pd.DataFrame:

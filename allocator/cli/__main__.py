@@ -1,0 +1,7 @@
+"""``python -m allocator.cli``: the command line."""
+
+import sys
+
+from allocator.cli import main
+
+sys.exit(main())
