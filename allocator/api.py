@@ -122,7 +122,9 @@ def sweep(scenario: Scenario | str | Path, vary: dict | None = None, *, design: 
                             progress=_stderr_bar if progress else None, chunk_size=chunk_size, solver=solver,
                             method=method, time_limit=time_limit, model_uncertainty=model_uncertainty)
     if out is not None:
-        from allocator.reports.sweep import write_outputs  # matplotlib only when there is a folder to fill
+        from allocator.reports.sweep import (
+            write_outputs,  # matplotlib only when there is a folder to fill
+        )
 
         write_outputs(Path(out), plan, scenario, table, plots=plots)
     return table

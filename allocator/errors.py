@@ -1,8 +1,11 @@
 """One hierarchy of errors, each a message a person can act on.
 
-The CLI turns `ScenarioError` into exit code 2 and `InfeasibleError` /
-`SolverError` into exit code 1, without a traceback.  A violated invariant is
-an `InvariantError`: that is a bug in allocator, never the user's fault.
+Every error carries the exit code the command line ends with, in one place: its
+``exit_code`` class attribute.  1: the scenario could not be solved (`InfeasibleError`:
+no allocation meets its rules; `SolverError`: the solver failed or hit its time limit;
+`InvariantError`: a solution broke an invariant, a bug in allocator).  2: bad input
+(`ScenarioError` and the rest).  The CLI prints ``str(exc)`` and exits with
+``exc.exit_code``, never with a traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ MAX_SHOWN = 10
 
 
 class AllocatorError(Exception):
-    """Base class of every error allocator raises on purpose."""
+    """Base class of every error allocator raises on purpose (exit code 2 unless a subclass says 1)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ def _show(value: object) -> str:
 class ScenarioError(AllocatorError):
     """The scenario files are missing, malformed or contradictory (exit code 2)."""
 
+    exit_code = 2
     subject = "the scenario"
 
     def __init__(self, problems: list[Problem] | str):
@@ -62,23 +68,52 @@ class ScenarioError(AllocatorError):
         self.problems = list(problems)
         super().__init__(self._text())
 
+    def _head(self) -> str:
+        count = len(self.problems)
+        return f"{count} problem{'s' if count != 1 else ''} in {self.subject}:"
+
     def _text(self) -> str:
         shown = [f"- {p}" for p in self.problems[:MAX_SHOWN]]
         more = len(self.problems) - MAX_SHOWN
         if more > 0:
             shown.append(f"+{more} more")
-        count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} in {self.subject}:"
-        return "\n".join([head, *shown])
+        return "\n".join([self._head(), *shown])
+
+
+class SettingsError(ScenarioError):
+    """A setting given beside the scenario is wrong: ``--time-limit``, a solver or method (exit code 2)."""
+
+    subject = "the settings"
 
 
 class InfeasibleError(AllocatorError):
     """No allocation satisfies every constraint; the message says which conflict (exit code 1)."""
 
+    exit_code = 1
+
+
+class InfeasibleBudgetError(InfeasibleError, ScenarioError):
+    """The money checks prove, before any solve, that no allocation meets the rules (exit code 1).
+
+    Floors and locked lines above the budget, caps below a budget that must be spent, a
+    pace of change the budget cannot meet: the files are well formed but the scenario has
+    no allocation.  Also a `ScenarioError` (it carries ``problems``, each naming the file),
+    so code that catches bad input sees it too; its exit code is `InfeasibleError`'s.
+    """
+
+    def _head(self) -> str:
+        count = len(self.problems)
+        return (f"the scenario is well formed, but no allocation meets its rules "
+                f"({count} problem{'s' if count != 1 else ''}):")
+
 
 class SolverError(AllocatorError):
-    """The solver failed or stopped before proving optimality (exit code 1)."""
+    """The solver failed, or stopped (time limit) before proving optimality (exit code 1)."""
+
+    exit_code = 1
 
 
 class InvariantError(AllocatorError):
-    """A solution broke an invariant of DESIGN.md: a bug in allocator, reported loudly."""
+    """A solution broke an invariant of DESIGN.md: a bug in allocator, reported loudly (exit code 1)."""
+
+    exit_code = 1

@@ -81,12 +81,16 @@ def gbp(amount: float) -> str:
     '-£950k'
     >>> gbp(12_345.67)
     '£12,346'
+    >>> gbp(9e15)
+    '£9,000,000bn'
     """
     if not math.isfinite(amount):
         return "£∞" if amount > 0 else "-£∞"
     sign = "-" if amount < 0 else ""
     value = abs(amount)
-    if value >= 1e9:
+    if value >= 1e12:  # thousands of billions still read as billions, never 9000000.00bn
+        text = f"{value / 1e9:,.0f}bn"
+    elif value >= 1e9:
         text = f"{value / 1e9:.2f}bn"
     elif value >= 1e6:
         text = f"{value / 1e6:.1f}m"

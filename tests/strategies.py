@@ -451,7 +451,8 @@ def scenario_specs(draw, *, min_areas: int = 2, max_areas: int = 30, max_service
                 response_models=response_models, budget=1.0, mode="exact", objective=objective,
                 proportionality=proportionality, min_slope=0.0, slope_column=False,
                 tolerance=draw(st.sampled_from((0.0, 0.1, 0.25, 0.5))), pace=None, baseline=None,
-                locked_rows=(), share_column=False, quantiles=draw(st.sampled_from((2, 3, 5, 10))),
+                locked_rows=(), share_column=False,
+                quantiles=draw(st.sampled_from([q for q in (2, 3, 5, 10) if q <= A])),  # at most the areas
                 most_deprived=draw(st.sampled_from(("high", "low"))),
                 group_columns=draw(st.sampled_from(((), ("region",)))), witness=np.zeros((A, S)))
     unit = unit_spend(spec)

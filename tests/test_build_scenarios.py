@@ -26,7 +26,7 @@ from allocator.build.assumptions import (
     SUPPRESSED_COUNT_MAX,
 )
 from allocator.build.models import need_models, response_models
-from allocator.build.readmes import COLUMN_NOTES, lsoa_readme, models_readme
+from allocator.build.readmes import models_readme
 from allocator.build.services import option_blocks, service_table, split_pennies
 from allocator.build.sources import CHILDREN, CIDR, INCOME, OLDER, REQUIRED_FILES, YPLL
 from allocator.build.writers import (
@@ -218,21 +218,6 @@ def test_models_readme_names_every_source_and_model():
         assert f"`{model['name']}`" in text
     assert text.endswith("\n") and not text.endswith("\n\n")
     assert "\n## Effect-size uncertainty" in text and "\n## Attribution\n" in text
-
-
-def test_lsoa_readme_documents_every_column_and_source():
-    services = service_table(NATIONAL)
-    areas = pd.DataFrame({"area_id": ["E01000001", "E01000002"], "population": [1500, 1700],
-                          "pop_0_15": [300, 400], "pop_16_59": [900, 1000], "pop_60_plus": [300, 300],
-                          YPLL: [40.0, 80.0]})
-    text = lsoa_readme(areas, services, {"income": 3, "children": 1_234, "older": 567})
-    for column in areas.columns:
-        assert f"- `{column}`: {COLUMN_NOTES[column]}" in text
-    for key in ["imd", "nhs", "york"]:
-        assert ATTRIBUTION[key] in text
-    assert ATTRIBUTION["le"] not in text  # the LSOA scenario uses no life expectancy
-    assert "children 1,234" in text and "all-age income 3 LSOAs" in text
-    assert "All 2 lower-layer super output areas" in text
 
 
 def test_scenario_toml_parses_with_pace_baseline_and_options():

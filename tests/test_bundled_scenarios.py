@@ -24,18 +24,21 @@ def test_bundled_scenario_runs_and_prints_the_gradient(name, tmp_path):
     assert "SII of outcome" in result.output
 
 
-def test_england_lsoa_covers_every_lsoa():
+def test_england_lsoa_covers_every_2021_lsoa_and_the_census_population():
     s = allocator.load(SCENARIOS / "england-lsoa")
-    assert s.n_areas == 32_844
-    assert s.population.sum() == 54_728_204  # IoD2019 File 6, mid-2015, excluding prisoners
-    deciles = np.bincount(s.areas["imd_decile"].astype(int))[1:]
-    assert deciles.min() >= 3284 and deciles.max() <= 3285
+    assert s.n_areas == 33_755  # English 2021 LSOAs (IoD2025)
+    # Census 2021 usual residents of England, 56,490,048; summed over LSOAs, ONS's perturbation moves it a little
+    assert s.population.sum() == pytest.approx(56_490_048, abs=100)
+    quintiles = np.bincount(s.areas["imd_quintile"].astype(int))[1:]
+    assert quintiles.min() >= 6_751 and quintiles.max() <= 6_751  # national IMD quintiles: a fifth of LSOAs
 
 
-def test_england_la_has_317_districts_and_a_pace_of_change():
+def test_england_la_has_the_296_districts_of_2024_and_a_pace_of_change():
     s = allocator.load(SCENARIOS / "england-la")
-    assert s.n_areas == 317
+    assert s.n_areas == 296
+    assert s.population.sum() == pytest.approx(56_490_048, abs=100)
     assert s.pace is not None and s.baseline is not None
+    assert s.baseline.sum() == pytest.approx(s.budget_gbp, abs=0.01)  # last year's spend: the same grant
 
 
 # York unmet-need calculator, ../shared/data/york_unmet_need/input_data_mQALE_values.csv,

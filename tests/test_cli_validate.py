@@ -5,17 +5,17 @@ from __future__ import annotations
 import re
 
 from click.testing import CliRunner
+from conftest import edit
 
 from allocator.cli import main
-from conftest import edit
 
 
 def validate(path):
     return CliRunner().invoke(main, ["validate", str(path)])
 
 
-def problems(result) -> list[str]:
-    assert result.exit_code == 2, result.output
+def problems(result, code: int = 2) -> list[str]:
+    assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
     return [line[2:] for line in result.output.splitlines() if line.startswith("- ")]
 
@@ -79,8 +79,11 @@ def test_unknown_service(tiny):
 
 
 def test_floors_above_budget(tiny):
+    # well formed but infeasible: exit 1 (could not solve), as `run` does, not 2 (bad input)
     edit(tiny / "scenario.toml", "total_gbp = 100000", "total_gbp = 20000")
-    assert problems(validate(tiny)) == [
+    result = validate(tiny)
+    assert "the scenario is well formed, but no allocation meets its rules (1 problem):" in result.output
+    assert problems(result, code=1) == [
         f"{tiny}/scenario.toml: floors alone need £42,000 but the budget is £20,000: the minimum "
         "feasible budget is £42,000; raise the budget by £22,000 or lower the floors (largest: "
         "checks £25,000, visits £17,000)"]

@@ -112,7 +112,9 @@ def test_frontier_is_monotone_and_ends_at_health_gain_and_maximin(england_la):
     assert np.all(np.diff(reduction) >= -1e-9)
     assert gain[0] == pytest.approx(ends["health-gain"].outcomes.gain.sum(), rel=1e-9)
     assert gain[-1] == pytest.approx(ends["maximin"].outcomes.gain.sum(), rel=1e-6)
-    assert curve["worst_off_outcome"].iloc[-1] == pytest.approx(group_outcome(ends["maximin"]).min(), abs=1e-6)
+    outcomes = group_outcome(ends["maximin"])  # the worst-off group: lowest life expectancy, highest YPLL
+    worst = outcomes.min() if england_la.gradient.higher_is_better else outcomes.max()
+    assert curve["worst_off_outcome"].iloc[-1] == pytest.approx(worst, abs=1e-6)
 
 
 def test_frontier_command_writes_the_plots(tmp_path):
@@ -134,12 +136,12 @@ def test_gradient_command_prints_the_england_sii():
 
 
 def test_a_missed_gradient_constraint_is_caught_from_the_allocation(england_la):
-    result = allocator.run(england_la)  # no constraint: the SII falls by about 0.04 years
+    result = allocator.run(england_la)  # no constraint: |SII| falls by about 0.24 YPLL points
+    before, after = (result.metrics.set_index("measure").loc["sii_outcome", k] for k in ("before", "after"))
+    assert 0 < abs(before) - abs(after) < 0.5
     problems = violations(england_la.with_(sii_reduction=0.5), result.allocation.spend)
-    assert len(problems) == 1 and problems[0].startswith("the SII fell from 4.60336")
-    lowest = group_outcome(result).min()
-    assert violations(england_la.with_(worst_off_at_least=lowest - 0.01), result.allocation.spend) == []
-    assert violations(england_la.with_(worst_off_at_least=lowest + 0.01), result.allocation.spend) != []
+    assert len(problems) == 1 and problems[0].startswith(f"the SII fell from {before:.9g} to {after:.9g}")
+    assert violations(england_la.with_(sii_reduction=0.1), result.allocation.spend) == []
 
 
 @pytest.mark.parametrize("objective", ["maximin", "level-up"])

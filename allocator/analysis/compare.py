@@ -9,6 +9,7 @@ lists the areas that gain and lose.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 
 from allocator.analysis import explain
 from allocator.analysis.pipeline import Result, run
+from allocator.errors import AllocatorError, ScenarioError
 from allocator.scenario import Scenario
 from allocator.scenario.options import apply
 
@@ -37,11 +39,35 @@ class Comparison:
     tables: dict[str, pd.DataFrame]
 
 
+def named(exc: AllocatorError, option: str, scenario: Scenario) -> AllocatorError:
+    """``exc`` (same class, same exit code) with the option and scenario it concerns in front."""
+    if isinstance(exc, ScenarioError):  # each problem already names its file
+        problems = [dataclasses.replace(p, message=f"option '{option}': {p.message}") for p in exc.problems]
+        try:
+            return type(exc)(problems)
+        except TypeError:
+            return ScenarioError(problems)
+    try:
+        return type(exc)(f"option '{option}' of scenario {scenario.path}: {exc}")
+    except TypeError:  # a class with its own constructor: keep it as it is
+        return exc
+
+
 def options_of(scenario: Scenario) -> list[tuple[str, Scenario]]:
-    """The scenario's declared options, or the scenario itself when it declares none."""
+    """The scenario's declared options, or the scenario itself when it declares none.
+
+    An option that cannot be applied (its budget below its floors, say) raises with the
+    option and the scenario named.
+    """
     if not scenario.options:
         return [(scenario.name, scenario)]
-    return [(spec.name, apply(scenario, spec)) for spec in scenario.options]
+    options = []
+    for spec in scenario.options:
+        try:
+            options.append((spec.name, apply(scenario, spec)))
+        except AllocatorError as exc:
+            raise named(exc, spec.name, scenario) from None
+    return options
 
 
 def options_from(scenarios: list[Scenario]) -> list[tuple[str, Scenario]]:
@@ -63,10 +89,19 @@ def options_from(scenarios: list[Scenario]) -> list[tuple[str, Scenario]]:
 
 def compare(options: list[tuple[str, Scenario]], *, solver: str = "highs", method: str = "auto",
             waterfall: bool = True, prices: bool = True) -> Comparison:
-    """Solve every option and build the comparison tables."""
+    """Solve every option and build the comparison tables.
+
+    An option that cannot be solved (infeasible, solver failure) or explained raises the
+    same error with the option and its scenario named in front.
+    """
     names = tuple(name for name, _ in options)
-    results = tuple(run(s, solver=solver, method=method) for _, s in options)
-    return comparison_of(names, results, waterfall=waterfall, prices=prices)
+    results = []
+    for name, s in options:
+        try:
+            results.append(run(s, solver=solver, method=method))
+        except AllocatorError as exc:
+            raise named(exc, name, s) from None
+    return comparison_of(names, tuple(results), waterfall=waterfall, prices=prices)
 
 
 def comparison_of(names, results, *, waterfall: bool = True, prices: bool = True) -> Comparison:
@@ -78,12 +113,21 @@ def comparison_of(names, results, *, waterfall: bool = True, prices: bool = True
     tables["winners_losers"] = _winners(names, results)
     tables["winners_losers_by_group"] = _winner_counts(tables["winners_losers"])
     if waterfall:
-        tables["waterfall"] = pd.concat([explain.waterfall(r).assign(option=n) for n, r in zip(names, results)],
-                                        ignore_index=True)
+        tables["waterfall"] = _each(names, results, explain.waterfall)
     if prices:
-        tables["prices"] = pd.concat([explain.prices(r).assign(option=n) for n, r in zip(names, results)],
-                                     ignore_index=True)
+        tables["prices"] = _each(names, results, explain.prices)
     return Comparison(names=names, results=results, tables=tables)
+
+
+def _each(names, results, table) -> pd.DataFrame:
+    """``table(result)`` of every option, one below the other with an ``option`` column."""
+    frames = []
+    for name, r in zip(names, results):
+        try:
+            frames.append(table(r).assign(option=name))
+        except AllocatorError as exc:
+            raise named(exc, name, r.scenario) from None
+    return pd.concat(frames, ignore_index=True)
 
 
 def _metrics(names, results) -> pd.DataFrame:

@@ -30,8 +30,10 @@ STEPS = ("need-weighted target", "floors and caps", "locked lines", "proportiona
 
 def _relaxed(scenario: Scenario, floors: bool, locked: bool, proportionality: bool, pace: bool,
              objective: str) -> Scenario:
+    """The scenario with families of rules relaxed; gradient constraints belong to the objective step."""
     return dataclasses.replace(
-        scenario, objective=objective,
+        scenario, objective=objective, sii_reduction=None, gap_reduction=None, worst_off_at_least=None,
+        levelled_at_least=None,
         floor=scenario.floor if floors else np.zeros_like(scenario.floor),
         cap=scenario.cap if floors else np.full_like(scenario.cap, np.inf),
         locked=scenario.locked if locked else np.full_like(scenario.locked, np.nan),
@@ -110,7 +112,7 @@ def prices(result) -> pd.DataFrame:
     rows = []
     for name, change in active:
         try:
-            without = objective_total(run(dataclasses.replace(s, **change)))
+            without = objective_total(run(dataclasses.replace(s, **change), diagnose=False))
         except InfeasibleError:
             rows.append(Price(name, None, None, f"Without the {name} the scenario is infeasible."))
             continue

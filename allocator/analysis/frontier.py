@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.analysis.pipeline import Result, run
+from allocator.errors import AllocatorError, ScenarioError
 from allocator.scenario import Scenario
 
 
@@ -37,18 +38,33 @@ def worst_off(result: Result) -> float:
     return float(sign * (sign * result.gradient.by_group["outcome_projected"]).min())
 
 
+def _solved(what: str, scenario: Scenario, solve: dict) -> Result:
+    """``run``, with the frontier point named in any error (same class, same exit code)."""
+    try:
+        return run(scenario, **solve)
+    except ScenarioError:  # bad input: the message already says where
+        raise
+    except AllocatorError as exc:
+        try:
+            failed = type(exc)(f"the frontier's {what} could not be solved: {exc}")
+        except TypeError:
+            raise exc from None
+        raise failed from None
+
+
 def frontier(scenario: Scenario, points: int = 21, **solve) -> tuple[pd.DataFrame, dict[str, Result]]:
     """The frontier as a table (one row per point) and the end-point and reference runs."""
     base = scenario.with_(objective="health-gain", sii_reduction=None, gap_reduction=None,
                           worst_off_at_least=None)
-    ends = {"health-gain": run(base, **solve), "maximin": run(base.with_(objective="maximin"), **solve),
-            "level-up": run(base.with_(objective="level-up"), **solve)}
+    ends = {name: _solved(f"the {name} end point", base.with_(objective=name), solve)
+            for name in ("health-gain", "maximin", "level-up")}
     low, high = worst_off(ends["health-gain"]), worst_off(ends["maximin"])
     rows = []
     for k, level in enumerate(np.linspace(low, high, points)):
         if k == points - 1:  # the maximin level itself, less a hair of solver tolerance
             level = high - 1e-9 * max(1.0, abs(high)) * (1 if scenario.gradient.higher_is_better else -1)
-        result = run(base.with_(worst_off_at_least=float(level)), **solve)
+        result = _solved(f"point {k + 1} (worst-off group at least {level:.6g})",
+                         base.with_(worst_off_at_least=float(level)), solve)
         rows.append(_row(f"{k + 1}", float(level), result))
     table = pd.DataFrame(rows)
     for name, result in ends.items():

@@ -11,10 +11,12 @@ import time
 from dataclasses import dataclass, field
 
 from allocator.analysis import gradient as gr
+from allocator.errors import AllocatorError, InfeasibleError, SolverError
 from allocator.model import equity, fairshare
 from allocator.model import evaluate as ev
+from allocator.model.diagnose import explain as explain_infeasible
 from allocator.model.lp import LinearProgram, build
-from allocator.model.solver import Solution, solve
+from allocator.model.solver import Solution, check_settings, solve
 from allocator.scenario import Scenario, load
 
 
@@ -78,14 +80,28 @@ def _most_health_among_optima(scenario: Scenario, lp, solution, solver, method, 
         target = levelled - 1e-7 * max(1.0, abs(levelled))
         second = scenario.with_(objective="health-gain", levelled_at_least=target)
     lp2 = build(second)
+    if time_limit is not None:  # one limit for both stages
+        time_limit -= solution.seconds
+        if time_limit <= 0:
+            raise SolverError(f"the time limit was spent on the first stage of {scenario.objective} "
+                              "before the second could start: raise --time-limit")
     solution2 = solve(lp2, solver=solver, method=method, time_limit=time_limit)
     solution2 = dataclasses.replace(solution2, seconds=solution.seconds + solution2.seconds,
                                     solver=solution2.solver + f", then most health among {scenario.objective} optima")
     return lp2, solution2
 
 
+def _why(scenario: Scenario, exc: InfeasibleError, time_limit: float | None) -> InfeasibleError:
+    """``exc`` with the reason in money and rules (`allocator.model.diagnose`), when it can be found."""
+    try:
+        return InfeasibleError(explain_infeasible(scenario, time_limit=time_limit))
+    except AllocatorError:  # the diagnosis is a courtesy: the solver's word stands
+        return exc
+
+
 def run(scenario: Scenario | str, *, objective: str | None = None, solver: str = "highs",
-        method: str = "auto", time_limit: float | None = None, resolver=None) -> Result:
+        method: str = "auto", time_limit: float | None = None, resolver=None,
+        diagnose: bool = True) -> Result:
     """Load (if given a path), build, solve, evaluate, check and measure one scenario.
 
     Parameters
@@ -96,10 +112,16 @@ def run(scenario: Scenario | str, *, objective: str | None = None, solver: str =
         Override the scenario's objective (``health-gain``, ``fair-share``, ...).
     solver, method, time_limit
         ``highs`` (default) or ``cbc``; HiGHS's method (``auto``, ``simplex``,
-        ``ipm``, ``pdlp``); seconds before giving up.
+        ``ipm``, ``pdlp``); seconds before giving up (a finite number > 0, else
+        `allocator.errors.SettingsError`: exit code 2).  A solve that hits the limit
+        raises `SolverError` (exit code 1).
     resolver : allocator.model.solver.Resolver, optional
         Re-use the HiGHS models of earlier, similar solves (warm starts); sweeps
         pass one per worker.
+    diagnose : bool
+        When no allocation exists, find out why (a few more solves) and say it in the
+        `InfeasibleError`: the budget the rules need, the rules that conflict, or the
+        most a gradient constraint can ask for.  Default True.
 
     Returns
     -------
@@ -117,6 +139,7 @@ def run(scenario: Scenario | str, *, objective: str | None = None, solver: str =
     >>> round(float(result.allocation.spend.sum() / s.budget_gbp), 6)
     1.1
     """
+    time_limit = check_settings(solver, method, time_limit)
     solve_lp = resolver.solve if resolver is not None else solve
     seconds = {}
     start = time.perf_counter()
@@ -129,9 +152,14 @@ def run(scenario: Scenario | str, *, objective: str | None = None, solver: str =
     lp = build(scenario)
     seconds["build"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    solution = fairshare.solve(scenario, lp) if solver == "highs" and method == "auto" else None
-    if solution is None:
-        solution = solve_lp(lp, solver=solver, method=method, time_limit=time_limit)
+    try:
+        solution = fairshare.solve(scenario, lp) if solver == "highs" and method == "auto" else None
+        if solution is None:
+            solution = solve_lp(lp, solver=solver, method=method, time_limit=time_limit)
+    except InfeasibleError as exc:
+        if not diagnose:
+            raise
+        raise _why(scenario, exc, time_limit) from None
     if scenario.objective in ("maximin", "level-up"):
         lp, solution = _most_health_among_optima(scenario, lp, solution, solver, method, time_limit,
                                                   solve=solve_lp)

@@ -28,6 +28,7 @@ import pandas as pd
 from allocator.analysis.workers import chunk_plan
 from allocator.errors import AllocatorError, Problem, ScenarioError
 from allocator.scenario import Scenario, parameters, uncertainty
+from allocator.scenario.files import read_toml
 
 DESIGNS = ("grid", "one-at-a-time")
 BASE = "base"  # the scenario as loaded, next to its [[option]] blocks
@@ -47,7 +48,9 @@ def _bad(where: str, text: str) -> SweepError:
 
 
 class SweepInterrupted(AllocatorError):
-    """Ctrl-C (or a signal) stopped the sweep; every finished point is saved."""
+    """Ctrl-C (or a signal) stopped the sweep; every finished point is saved (exit code 130, as for SIGINT)."""
+
+    exit_code = 130
 
     def __init__(self, done: int, total: int, out: Path | None):
         self.done, self.total, self.out = done, total, out
@@ -114,15 +117,11 @@ def parse_vary(items) -> dict[str, list[float]]:
 
 def read_sweep_file(path: Path) -> dict:
     """A sweep file (TOML): ``[sweep]`` settings, ``[vary]`` values, ``[[uncertain]]`` blocks."""
-    import tomllib
-
     shown = str(path)
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise _bad(shown, f"cannot read the sweep file: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise _bad(shown, f"not valid TOML: {exc}") from None
+        data = read_toml(Path(path), shown, missing="", allow=_uncapped)
+    except ScenarioError as exc:  # not a file, not UTF-8, not TOML, a number not finite
+        raise SweepError(exc.problems) from None
     unknown = sorted(set(data) - {"sweep", "vary", "uncertain"})
     if unknown:
         raise _bad(shown, f"unknown section [{unknown[0]}] (known: sweep, vary, uncertain)")
@@ -162,6 +161,12 @@ def read_sweep_file(path: Path) -> dict:
     except ScenarioError as exc:
         raise SweepError(exc.problems) from None
     return {"settings": settings, "vary": vary, "uncertain": uncertain, "path": shown}
+
+
+def _uncapped(path: tuple, value: float) -> bool:
+    """A cap's value in [vary] may be inf (no cap)."""
+    return (len(path) >= 2 and path[0] == "vary" and isinstance(path[1], str)
+            and parameters.split(path[1])[0] == "cap" and value == float("inf"))
 
 
 def _whole(value, least: int) -> bool:

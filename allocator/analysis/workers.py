@@ -42,7 +42,9 @@ MAX_RESTARTS = 5
 
 
 class WorkerError(AllocatorError):
-    """Local worker processes keep dying: the sweep stops (saved points are kept)."""
+    """Local worker processes keep dying: the sweep stops, saved points are kept (exit code 1)."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)

@@ -141,11 +141,3 @@ def district_areas(lsoas: pd.DataFrame, summary: pd.DataFrame, need: pd.DataFram
         (areas["income_deprivation_rate"] - summary["Income_Score"]).abs().max())
     areas = areas.reset_index(names="area_id").sort_values("area_id").reset_index(drop=True)
     return areas, income_score_difference
-
-
-def lsoa_areas(lsoas: pd.DataFrame, need: pd.DataFrame) -> pd.DataFrame:
-    """The LSOA scenario's areas: every LSOA with its district's NHS need index and region."""
-    areas = lsoas.rename(columns={"IMD_rank": "imd_rank", "IMD_decile": "imd_decile"})
-    areas = areas.join(need, on="lad19_code")
-    areas["cost_index"] = 1
-    return areas[LSOA_COLUMNS].sort_values("area_id").reset_index(drop=True)

@@ -132,11 +132,25 @@ def _area_table(frame: pd.DataFrame, gradient: dict) -> pd.DataFrame:
     return out
 
 
+HEADER = "# Written by allocator new: edit freely (docs/scenario-format.md says what each line means)."
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a folder is written: its own copy of the models (``allocator new``) or the shared
+    ``../../models`` of the bundled scenarios, a first line, and any ``[[option]]`` blocks."""
+
+    models: str = "models"
+    header: str = HEADER
+    options: tuple[str, ...] = ()
+    description: str | None = None
+
+
 def _manifest(name: str, description: str, budget: float, gradient: dict, baseline: bool,
-              pace: tuple[float, float] | None) -> str:
-    lines = ["# Written by allocator new: edit freely (docs/scenario-format.md says what each line means).",
+              pace: tuple[float, float] | None, layout: Layout = Layout()) -> str:
+    lines = [layout.header,
              "[scenario]", f"name = {toml_value(name)}", f"description = {toml_value(description)}",
-             f"attribution = {toml_value(ATTRIBUTION_TEXT)}", 'models = "models"', "",
+             f"attribution = {toml_value(ATTRIBUTION_TEXT)}", f"models = {toml_value(layout.models)}", "",
              "[budget]", f"total_gbp = {toml_value(int(round(budget)))}", 'mode = "exact"', "",
              "[objective]", 'name = "health-gain"', "",
              "[proportionality]", 'mode = "monotone"', "min_slope = 0.0", ""]
@@ -147,7 +161,9 @@ def _manifest(name: str, description: str, budget: float, gradient: dict, baseli
     lines += ["", "[tables]", 'areas = "areas.csv"', 'services = "services.csv"']
     if baseline:
         lines.append('baseline = "baseline.csv"')
-    return "\n".join(lines) + "\n"
+    if layout.options:
+        lines += ["", *layout.options]
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 ATTRIBUTION_TEXT = (
@@ -341,14 +357,15 @@ def _numeric_services(table: pd.DataFrame) -> pd.DataFrame:
 
 def _write_folder(folder: Path, frame: pd.DataFrame, services: pd.DataFrame, gradient: dict, budget: float,
                   title: str, place: Place, level: str, baseline: pd.DataFrame | None,
-                  pace: tuple[float, float] | None, note: str) -> None:
+                  pace: tuple[float, float] | None, note: str, layout: Layout = Layout()) -> None:
     from allocator.build.new_readme import readme
 
-    description = (f"{place.name} ({place.kind}), {len(frame):,} {level if level != 'lsoa' else 'LSOA'}s, "
-                   f"{len(services)} services; IoD2025 deprivation and Census 2021 people; gradient in "
-                   f"{gradient['outcome_label']} by IMD score.")
+    description = layout.description or (
+        f"{place.name} ({place.kind}), {len(frame):,} {level if level != 'lsoa' else 'LSOA'}s, "
+        f"{len(services)} services; IoD2025 deprivation and Census 2021 people; gradient in "
+        f"{gradient['outcome_label']} by IMD score.")
     write_text(folder / "scenario.toml", _manifest(title, description, budget, gradient, baseline is not None,
-                                                   pace))
+                                                   pace, layout))
     write_csv(_area_table(frame, gradient), folder / "areas.csv", AREA_DECIMALS)
     columns = ["service_id", "service_name", "unit_cost_gbp", "target_population", "floor_units_per_head",
                "cap_units_per_head", "need_model", "response_model", "life_course_stage"]
@@ -357,6 +374,29 @@ def _write_folder(folder: Path, frame: pd.DataFrame, services: pd.DataFrame, gra
               {"floor_units_per_head": 6, "cap_units_per_head": 6})
     if baseline is not None:
         baseline.to_csv(folder / "baseline.csv", index=False, lineterminator="\n")
-    _copy_models(services, folder)
+    if layout.models == "models":
+        _copy_models(services, folder)
+    made_by = "`allocator new`" if layout.models == "models" else "`python -m allocator.build` (as `allocator new` would)"
     write_text(folder / "README.md", readme(title, place, level, frame, services, gradient, budget, note,
-                                            baseline is not None, pace))
+                                            baseline is not None, pace, made_by))
+
+
+def write_bundled(folder: Path, place: Place, level: str, *, name: str, description: str, budget: float,
+                  baseline: pd.DataFrame | None = None, pace: tuple[float, float] | None = None,
+                  options: tuple[str, ...] = ()) -> None:
+    """A bundled scenario (``scenarios/<name>``) on current data: as `new_scenario` writes, with the
+    shared ``../../models``; the files it writes are replaced, any others (a sweep file) kept."""
+    frame = areas(place, level)
+    services = current_services()
+    gradient = _gradient(frame, level, "ypll")
+    layout = Layout(models="../../models", header="# Written by python -m allocator.build from the shared "
+                    "data: do not edit by hand.", options=options, description=description)
+    staging = Path(tempfile.mkdtemp(prefix=".bundled."))
+    try:
+        _write_folder(staging, frame, services, gradient, budget, name, place, level, baseline, pace,
+                      "the 2024/25-sized public health grant", layout)
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in sorted(staging.iterdir()):
+            shutil.copyfile(path, folder / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

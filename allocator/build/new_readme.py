@@ -30,12 +30,13 @@ def _services(services: pd.DataFrame) -> str:
 
 
 def readme(title: str, place: Place, level: str, frame: pd.DataFrame, services: pd.DataFrame,
-           gradient: dict, budget: float, note: str, baseline: bool, pace) -> str:
+           gradient: dict, budget: float, note: str, baseline: bool, pace,
+           made_by: str = "`allocator new`") -> str:
     unit = {"lsoa": "2021 LSOA", "ward": "2024 electoral ward", "district": "2024 district"}[level]
     groups = ", ".join(f"`{g}`" for g in gradient["group_columns"]) or "none"
     return f"""# {title}
 
-Written by `allocator new` for **{place.name}** ({place.kind}{'' if place.kind == 'england' else ', ' + place.code}):
+Written by {made_by} for **{place.name}** ({place.kind}{'' if place.kind == 'england' else ', ' + place.code}):
 {len(frame):,} areas, each a {unit}, {frame['population'].sum():,.0f} people (Census 2021 usual
 residents), {len(services)} services, a budget of **{gbp(budget)}** ({note}).
 

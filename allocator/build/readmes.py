@@ -16,10 +16,7 @@ from allocator.build.assumptions import (
     CCG_SPEND_PER_HEAD_GBP,
     LIFE_TABLE_ENTROPY,
     LIFE_TABLE_ENTROPY_RANGE,
-    PACE_MAX_DECREASE,
-    PACE_MAX_INCREASE,
     QUICKSTART_BUDGET_GBP,
-    SUCCESSOR_2021,
     SUPPRESSED_COUNT_MAX,
     YORK_MAIN_COMMIT,
 )
@@ -278,11 +275,14 @@ apart at random and the uncertainty of the total gain would be understated)."""
 
 
 def _models_sources(needs: list[dict], responses: list[dict]) -> str:
-    """Every need model in full, and the first LE and the first YPLL response model."""
+    """Every need model in full, and the first response model of each outcome."""
+    firsts: dict[str, dict] = {}
+    for model in responses:
+        firsts.setdefault(model["outcome_units"], model)
     assumption_text = "\n\n".join(
         f"### `{m['name']}`\n\n{m['description']}\n\nSource: {m['source']}\n\n"
         + "\n".join(f"- {a}" for a in m["assumptions"])
-        for m in needs + responses[:1] + responses[len(responses) // 2:len(responses) // 2 + 1])
+        for m in needs + list(firsts.values()))
     return f"""\
 ## Sources and assumptions, in full
 
@@ -293,7 +293,7 @@ target population), as the tables above show.
 
 ## Attribution
 
-{attribution_markdown(['imd', 'nhs', 'york', 'le'])}"""
+{attribution_markdown(['imd', 'imd2025', 'census', 'geography', 'nhs', 'york', 'le'])}"""
 
 
 def models_readme(needs: list[dict], responses: list[dict], york: dict) -> str:
@@ -306,161 +306,6 @@ def models_readme(needs: list[dict], responses: list[dict], york: dict) -> str:
 # ---------------------------------------------------------------------------
 # Scenario READMEs
 # ---------------------------------------------------------------------------
-
-
-def lsoa_readme(areas: pd.DataFrame, services: pd.DataFrame, imputed: dict) -> str:
-    """``scenarios/england-lsoa/README.md``."""
-    floors = cost_at(services, areas, "floor_units_per_head")
-    caps = cost_at(services, areas, "cap_units_per_head")
-    columns = "\n".join(f"- `{c}`: {COLUMN_NOTES[c]}" for c in areas.columns)
-    return f"""\
-# England LSOAs: public health grant by need
-
-All {len(areas):,} lower-layer super output areas (LSOA 2011) of England,
-{areas['population'].sum():,} people (mid-2015), and eight public health services
-across the life course. A national budget of £{BUDGET_GBP:,} is split so that every
-LSOA gets at least a universal floor of each service and intensity rises (never
-falls) with need; the objective is the largest total health gain. The report shows
-the gradient in premature mortality (IoD 2019 years of potential life lost, higher is
-worse) by national IMD decile (`imd_rank`, 1 = most deprived), and by NHS region.
-
-Written by `python -m allocator.build` from the shared data; rerun it rather than
-edit these files.
-
-## Budget
-
-£{BUDGET_GBP:,}: the 2024/25 England public health grant was about £3.6bn
-(assumption: the whole grant goes through these eight services). Mode `exact`.
-Floors cost £{floors:,.0f} ({floors / BUDGET_GBP:.0%} of the budget); caps allow
-£{caps:,.0f} ({caps / BUDGET_GBP:.1f} x the budget). No baseline, no pace of change.
-
-## Services
-
-{services_markdown(services, 'ypll')}
-
-## Areas (`areas.csv`)
-
-{columns}
-
-## Assumptions
-
-{common_assumptions(services)}
-- **Suppressed numerators imputed here:** all-age income {imputed['income']} LSOAs,
-  children {imputed['children']:,}, older people {imputed['older']:,}
-  (`imputed_numerators` marks them).
-- **NHS need index and region at LSOA level:** each LSOA takes its district's value
-  (no within-district variation).
-- **Outcome units.** The response models are in YPLL indicator points; their gain is a
-  *fall* in the indicator. The indicator's scale is IoD's (age/sex standardised,
-  shrunk); treat changes as relative.
-
-## Attribution
-
-{attribution_markdown(['imd', 'nhs', 'york'])}
-"""
-
-
-def _la_intro(areas: pd.DataFrame, services: pd.DataFrame, baseline: pd.DataFrame) -> str:
-    floors = cost_at(services, areas, "floor_units_per_head")
-    caps = cost_at(services, areas, "cap_units_per_head")
-    columns = "\n".join(f"- `{c}`: {DISTRICT_COLUMN_NOTES[c]}" for c in areas.columns)
-    return f"""\
-# England districts: public health grant by need, with pace of change
-
-The {len(areas)} local authority districts of 2019 (LAD19), {areas['population'].sum():,}
-people (mid-2015, summed from their LSOAs), and the same eight services as the LSOA
-scenario. The same national budget, £{BUDGET_GBP:,}, against last year's spend
-(`baseline.csv`) with a pace-of-change limit: each district's total may fall at most
-{PACE_MAX_DECREASE:.0%} and rise at most {PACE_MAX_INCREASE:.0%}. Objective: the
-largest gain in life expectancy; the report shows the gradient in persons life
-expectancy by population-weighted decile of district IMD score, and by NHS region.
-
-Written by `python -m allocator.build` from the shared data; rerun it rather than
-edit these files.
-
-## Budget and baseline
-
-- Budget £{BUDGET_GBP:,} (2024/25 public health grant, about £3.6bn), mode `exact`:
-  flat cash against the baseline.
-- **Baseline (assumption, not data):** no per-service spend by district is in the
-  shared data. Last year's spend is taken to be the same £{BUDGET_GBP:,} split
-  between services in the shares below, and each service's sum split between
-  districts by their share of its target population (to the penny, largest
-  remainder), i.e. a uniform intensity everywhere and no proportionality yet.
-  Baseline total £{baseline['spend_gbp'].sum():,.2f}.
-- Feasibility: the baseline itself meets every floor and cap (uniform reference
-  intensity), is monotone in need (flat) and is within the pace of change, so the
-  scenario is feasible. Floors cost £{floors:,.0f} ({floors / BUDGET_GBP:.0%} of the
-  budget); caps allow £{caps:,.0f}.
-
-## Services
-
-{services_markdown(services, 'le')}
-
-## Areas (`areas.csv`)
-
-{columns}"""
-
-
-def _la_assumptions(areas: pd.DataFrame, services: pd.DataFrame, nhs_stats: dict,
-                    imputed: dict, income_score_difference: float) -> str:
-    sources = areas["life_expectancy_source"].value_counts().sort_index()
-    source_lines = "\n".join(
-        f"  - {', '.join(areas.loc[areas['life_expectancy_source'] == s, 'area_name'])}: {s}"
-        for s in sources.index if s != "district")
-    no_gap = ", ".join(areas.loc[areas["le_gap_years"].isna(), "area_name"])
-    split = ", ".join(areas.set_index("area_id").loc[
-        [c for c in areas["area_id"] if SUCCESSOR_2021.get(c, c) in nhs_stats[
-            "split_region_districts"]], "area_name"]) or "none"
-    return f"""\
-## Assumptions and mappings
-
-{common_assumptions(services)}
-- **District deciles and quintiles** (`imd_decile`, `imd_quintile`): districts lined up
-  by IMD score, most deprived first; a district's decile is where the midpoint of its
-  population falls, so each decile holds about a tenth of the people. Quintile =
-  (decile + 1) // 2. Used by the response modifier, which York defines on national
-  LSOA quintiles: a district-level approximation.
-- **Need inputs at district level:** income rates = sum of (imputed) LSOA numerators /
-  sum of populations (suppressed numerators: all-age {imputed['income']} LSOAs,
-  children {imputed['children']:,}, older people {imputed['older']:,}); the all-age
-  rate differs from File 10's `Income_Score` by at most
-  {income_score_difference:.4f}. YPLL and CIDR = population-weighted
-  means of LSOA values.
-- **NHS need index:** {nhs_stats['practices']:,} practices summed to
-  {nhs_stats['lad21']} districts of 2021 (national Final WP / population =
-  {nhs_stats['national_index']:.6f}). The {nhs_stats['mapped_to_successor']} districts of
-  2019 abolished by 2021 take their successor's index and region (Aylesbury Vale,
-  Chiltern, South Bucks, Wycombe -> Buckinghamshire; Corby, East Northamptonshire,
-  Kettering, Wellingborough -> North Northamptonshire; Daventry, Northampton, South
-  Northamptonshire -> West Northamptonshire). Districts with practices in two NHS
-  regions take the region of most of their patients: {split}.
-- **Life expectancy** (`life_expectancy_years`): persons LE approximated as the
-  Pop-weighted mean of the 20 male and female by-decile LEs of the district (LE is not
-  additive; a pooled life table would be exact). `le_gap_years` = persons LE of
-  decile 10 minus decile 1, each Pop-weighted over the two sexes; the deciles rank the
-  district's own LSOAs. LE_data does not state its period (England's gaps, 9.3 years
-  male and 7.4 female, match ONS 2014-16). {len(areas) - int(sources.get('district', 0))}
-  of {len(areas)} districts are not in LE_data:
-{source_lines}
-  (pooled predecessors: the 2019 mergers; decile k of the new district = the pooled
-  decile-k rows of its predecessors, each ranked within its own old district). The
-  gap is left blank where it cannot be measured: {no_gap}.
-- **Known oddity kept:** Rutland (E06000017) female decile 3 has LE 107.96 (SE 15.8,
-  16 deaths); it is kept as published and raises Rutland's persons LE by about 0.86
-  years (84.82 with it, 83.96 without).
-
-## Attribution
-
-{attribution_markdown(['imd', 'nhs', 'york', 'le'])}"""
-
-
-def la_readme(areas: pd.DataFrame, services: pd.DataFrame, baseline: pd.DataFrame,
-              nhs_stats: dict, imputed: dict, income_score_difference: float) -> str:
-    """``scenarios/england-la/README.md``."""
-    return (_la_intro(areas, services, baseline) + "\n\n"
-            + _la_assumptions(areas, services, nhs_stats, imputed, income_score_difference)
-            + "\n")
 
 
 def quickstart_readme(areas: pd.DataFrame, services: pd.DataFrame, baseline: pd.DataFrame) -> str:
@@ -517,5 +362,5 @@ approximation are the same), and:
 
 ## Attribution
 
-{attribution_markdown(['imd', 'nhs', 'york', 'le'])}
+{attribution_markdown(['imd', 'imd2025', 'census', 'geography', 'nhs', 'york', 'le'])}
 """

@@ -23,12 +23,16 @@ from allocator.build.areas import (
     DISTRICT_COLUMNS,
     district_areas,
     impute_suppressed_numerators,
-    imputed_counts,
-    lsoa_areas,
     national_means,
     national_populations,
 )
-from allocator.build.assumptions import BUDGET_GBP, NORTH_EAST, QUICKSTART_BUDGET_GBP
+from allocator.build.assumptions import (
+    BUDGET_GBP,
+    NORTH_EAST,
+    PACE_MAX_DECREASE,
+    PACE_MAX_INCREASE,
+    QUICKSTART_BUDGET_GBP,
+)
 from allocator.build.checks import check
 from allocator.build.models import (
     current_need_models,
@@ -38,10 +42,9 @@ from allocator.build.models import (
 )
 from allocator.build.national import national_means as current_means
 from allocator.build.national import national_table, write_national
-from allocator.build.new import current_services
+from allocator.build.new import current_services, write_bundled
+from allocator.build.place import Place, areas
 from allocator.build.readmes import (
-    la_readme,
-    lsoa_readme,
     models_readme,
     quickstart_readme,
 )
@@ -72,6 +75,8 @@ from allocator.build.writers import (
     write_text,
 )
 
+ENGLAND = Place("england", "E92000001", "England")
+
 #: The gradient of the district scenarios: persons life expectancy by IMD score.
 LE_GRADIENT = {"outcome": "life_expectancy_years",
                "outcome_label": "Life expectancy at birth, persons (years)",
@@ -91,15 +96,12 @@ class BuildData:
     """Everything the bundled files are written from, read and checked from the shared data."""
 
     lsoas: pd.DataFrame  # every LSOA, suppressed numerators imputed
-    small_areas: pd.DataFrame  # the LSOA scenario's areas
     districts: pd.DataFrame  # the 317 districts of 2019
     services: pd.DataFrame  # the eight services with reference intensity, floor and cap
     york: dict  # York elasticities (`allocator.build.sources.read_york`)
     england_le: float  # England persons life expectancy
     means: dict[str, float]  # national YPLL and CIDR means
     nhs_stats: dict  # counts and mappings of the NHS need index
-    imputed: dict[str, int]  # LSOAs with each income numerator suppressed
-    income_score_difference: float  # district income rate against File 10's Income_Score
     national: pd.DataFrame  # every 2021 LSOA on current data (`allocator.build.national`)
 
 
@@ -112,13 +114,13 @@ def read_data(shared: Path) -> BuildData:
     need, nhs_stats = read_nhs_need(shared, lad19_codes)
     life, england_le = read_life_expectancy(shared, lad19_codes)
     york = read_york(shared)
-    districts, income_score_difference = district_areas(
+    districts, _ = district_areas(
         lsoas, read_district_summary(shared), need, life)
     return BuildData(
-        lsoas=lsoas, small_areas=lsoa_areas(lsoas, need), districts=districts,
+        lsoas=lsoas, districts=districts,
         services=service_table(national_populations(lsoas)), york=york, england_le=england_le,
-        means=national_means(lsoas), nhs_stats=nhs_stats, imputed=imputed_counts(lsoas),
-        income_score_difference=income_score_difference, national=national_table(shared))
+        means=national_means(lsoas), nhs_stats=nhs_stats,
+        national=national_table(shared))
 
 
 def write_models(data: BuildData, root: Path) -> None:
@@ -138,40 +140,27 @@ def write_models(data: BuildData, root: Path) -> None:
 
 
 def write_england_lsoa(data: BuildData, root: Path) -> None:
-    """``scenarios/england-lsoa``: every LSOA, eight services, the YPLL gradient."""
-    folder = root / "scenarios" / "england-lsoa"
-    write_csv(data.small_areas, folder / "areas.csv", AREA_DECIMALS)
-    write_services(data.services, folder / "services.csv", "ypll")
-    write_text(folder / "scenario.toml", scenario_toml(
-        name="England LSOAs: public health grant by need",
-        description="The 2024/25-sized public health grant split across the 32,844 English "
-                    "LSOAs and eight services across the life course, a universal floor "
-                    "everywhere and intensity rising with need; gradient in premature "
-                    "mortality (YPLL) by IMD decile.",
-        attribution=["imd", "nhs", "york"], budget=BUDGET_GBP, baseline=False, pace=False,
-        gradient=YPLL_GRADIENT))
-    write_text(folder / "README.md", lsoa_readme(data.small_areas, data.services, data.imputed))
+    """``scenarios/england-lsoa``: every 2021 LSOA, eight services, the IoD2025 YPLL gradient."""
+    write_bundled(root / "scenarios" / "england-lsoa", ENGLAND, "lsoa",
+                  name="England LSOAs: public health grant by need", budget=BUDGET_GBP,
+                  description="The 2024/25-sized public health grant split across the 33,755 English 2021 "
+                              "LSOAs and eight services across the life course, a universal floor everywhere "
+                              "and intensity rising with need; gradient in premature mortality (IoD2025 "
+                              "YPLL) by IMD score.")
 
 
 def write_england_la(data: BuildData, root: Path) -> None:
-    """``scenarios/england-la``: the 317 districts against a baseline, with pace of change."""
-    folder = root / "scenarios" / "england-la"
-    write_csv(data.districts[DISTRICT_COLUMNS], folder / "areas.csv", AREA_DECIMALS)
-    write_services(data.services, folder / "services.csv", "le")
-    baseline = baseline_table(data.districts, data.services, national_budgets(data.services))
-    write_csv(baseline, folder / "baseline.csv", {"spend_gbp": 2})
-    write_text(folder / "scenario.toml", scenario_toml(
-        name="England districts: public health grant by need, with pace of change",
-        description="The 2024/25-sized public health grant split across the 317 local "
-                    "authority districts of 2019 and eight services, against last year's "
-                    "spend (an assumed uniform split) with a pace-of-change limit; gradient "
-                    "in life expectancy by district IMD score.",
-        attribution=["imd", "nhs", "york", "le"], budget=BUDGET_GBP, baseline=True, pace=True,
-        gradient={**LE_GRADIENT, "quantiles": 10, "group_columns": ["nhs_region"]},
-        options=option_blocks(data.services)))
-    write_text(folder / "README.md",
-               la_readme(data.districts, data.services, baseline, data.nhs_stats, data.imputed,
-                         data.income_score_difference))
+    """``scenarios/england-la``: the 296 districts of 2024 against a baseline, with pace of change."""
+    services = current_services(data.national)
+    districts = areas(ENGLAND, "district")
+    write_bundled(root / "scenarios" / "england-la", ENGLAND, "district",
+                  name="England districts: public health grant by need, with pace of change", budget=BUDGET_GBP,
+                  description="The 2024/25-sized public health grant split across the 296 local authority "
+                              "districts of 2024 and eight services, against last year's spend (an assumed "
+                              "split by target population) with a pace-of-change limit; gradient in premature "
+                              "mortality (IoD2025 YPLL) by district IMD score.",
+                  baseline=baseline_table(districts, services, national_budgets(services)),
+                  pace=(PACE_MAX_DECREASE, PACE_MAX_INCREASE), options=tuple(option_blocks(services)))
 
 
 def write_quickstart(data: BuildData, root: Path) -> None:

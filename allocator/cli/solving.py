@@ -86,7 +86,6 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
       allocator run scenarios/england-lsoa --quantiles 5
     """
     from allocator.analysis.pipeline import run as run_pipeline
-    from allocator.model import diagnose
     from allocator.model.solver import write_lp as write_lp_file
     from allocator.reports import outputs as report
 
@@ -96,17 +95,11 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
     if quantiles:
         s = s.with_(gradient=dataclasses.replace(s.gradient, quantiles=quantiles))
 
-    def solve():
-        try:
-            return run_pipeline(s, solver=solver, method=method, time_limit=time_limit)
-        except InfeasibleError:
-            raise InfeasibleError(diagnose.explain(s)) from None
-
     # the places are checked and locked before solving; files go in when all are written
     with _output(out, s.inputs), _output(write_lp and write_lp.parent, s.inputs, "--write-lp") as lp_place:
         if write_lp is not None:
             lp_place.check(write_lp)
-        result = solve()
+        result = run_pipeline(s, solver=solver, method=method, time_limit=time_limit)  # explains infeasibility
         options = {"objective": s.objective, "solver": solver, "method": method, "time_limit": time_limit}
         comparison = None
         if out is not None or explain:

@@ -110,8 +110,6 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, no_mod
                                        chunk_size=chunk_size, solver=solver, method=method,
                                        time_limit=time_limit, model_uncertainty=model_uncertainty)
             write_outputs(out, plan, s, table, plots=not no_plots)
-    except sw.SweepInterrupted as exc:
-        raise _Fail(str(exc), 130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     if not quiet:

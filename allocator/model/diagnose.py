@@ -2,34 +2,43 @@
 
 The money checks that need no solver live in `scenario.check_budget` (floors,
 locked lines, caps and pace of change against the budget).  When those pass and
-the solver still finds no allocation, two LPs bound the budget that the rules
-allow (least and most total spend, every rule but the budget kept), and if the
-rules conflict whatever the budget, re-solves with each family of rules relaxed
-find which ones conflict.
+the solver still finds no allocation:
+
+* gradient constraints (``sii_reduction``, ``gap_reduction``, ``worst_off_at_least``)
+  are dropped first; if the rest is feasible, the constraints are the conflict, and the
+  most each can ask for is found by one more solve (the largest SII or gap reduction,
+  the highest worst-off level: the maximin optimum) with the budget and every other
+  rule kept;
+* otherwise two LPs bound the budget that the rules allow (least and most total
+  spend, every rule but the budget kept), and if the rules conflict whatever the
+  budget, re-solves with each family of rules relaxed find which ones conflict.
+
+Only rules the scenario has are ever named.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
-from allocator.errors import InfeasibleError, SolverError
+from allocator.errors import AllocatorError, InfeasibleError, SolverError
 from allocator.format import gbp, plain
-from allocator.model.lp import build
+from allocator.model.lp import EQUITY_CONSTRAINTS, LinearProgram, build, name_of
 from allocator.model.solver import solve
 from allocator.scenario import Scenario
 
 
-def _feasible(scenario: Scenario) -> bool:
+def _feasible(scenario: Scenario, time_limit: float | None = None) -> bool:
     try:
-        solve(build(scenario))
+        solve(build(scenario), time_limit=time_limit)
     except InfeasibleError:
         return False
     return True
 
 
-def spend_range(scenario: Scenario) -> tuple[float, float] | None:
+def spend_range(scenario: Scenario, time_limit: float | None = None) -> tuple[float, float] | None:
     """(least, most) total spend that meets every rule but the budget; None if none does.
 
     The most is ``inf`` when some line has no cap.
@@ -44,7 +53,7 @@ def spend_range(scenario: Scenario) -> tuple[float, float] | None:
                                    row_lower=np.concatenate([[-np.inf], lp.row_lower[1:]]),
                                    row_upper=np.concatenate([[np.inf], lp.row_upper[1:]]))
         try:
-            solution = solve(free)
+            solution = solve(free, time_limit=time_limit)
         except InfeasibleError:
             return None
         except SolverError:
@@ -56,7 +65,7 @@ def spend_range(scenario: Scenario) -> tuple[float, float] | None:
     return ends[0], ends[1]
 
 
-def _floor_fix(scenario: Scenario, shortfall: float) -> str:
+def _floor_fix(scenario: Scenario, shortfall: float, time_limit: float | None) -> str:
     """'lower the X floor from a to b units per head' for the service whose floor costs most."""
     free = ~scenario.is_locked
     per_unit = np.where(free, scenario.unit_spend, 0.0).sum(axis=0)
@@ -69,41 +78,191 @@ def _floor_fix(scenario: Scenario, shortfall: float) -> str:
         return ""
     floor = scenario.floor.copy()
     floor[s] = lower
-    if not _feasible(dataclasses.replace(scenario, floor=floor)):
+    if not _feasible(dataclasses.replace(scenario, floor=floor), time_limit):
         return ""
     return (f", or lower the {scenario.service_ids[s]} floor from {plain(scenario.floor[s], 4)} to "
             f"{plain(lower, 4)} units per head")
 
 
-def explain(scenario: Scenario) -> str:
-    """A sentence on which rules conflict, for a scenario the solver found infeasible."""
+def _fixed_rules(scenario: Scenario) -> list[str]:
+    """The rules on single lines the scenario has: floors, caps, locked lines."""
+    free = ~scenario.is_locked
+    rules = []
+    if np.any(scenario.floor > 0):
+        rules.append("floors")
+    if np.any(np.isfinite(scenario.cap)):
+        rules.append("caps")
+    if not free.all():
+        rules.append("locked lines")
+    return rules
+
+
+def _listed(names: list[str]) -> str:
+    """'the a, b and c' (or 'the a')."""
+    if not names:
+        return ""
+    return "the " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
+
+
+def explain(scenario: Scenario, time_limit: float | None = None) -> str:
+    """A sentence on which rules conflict, for a scenario the solver found infeasible.
+
+    ``time_limit`` bounds each of the diagnosis's solves (seconds).
+    """
+    if any(getattr(scenario, name) is not None for name in EQUITY_CONSTRAINTS):
+        without = scenario.with_(sii_reduction=None, gap_reduction=None, worst_off_at_least=None)
+        if _feasible(without, time_limit):
+            return equity_reason(scenario, time_limit)
+        return "even without its gradient constraints, " + explain(without, time_limit)
     budget = scenario.budget_gbp
-    span = spend_range(scenario)
+    span = spend_range(scenario, time_limit)
     if span is not None:
         least, most = span
         if least > budget * (1 + 1e-9):
             return (f"the rules need at least {gbp(least)} but the budget is {gbp(budget)}: the minimum "
                     f"feasible budget is {gbp(least)}; raise the budget by {gbp(least - budget)}"
-                    + _floor_fix(scenario, least - budget))
+                    + _floor_fix(scenario, least - budget, time_limit))
         if scenario.budget_mode == "exact" and most < budget * (1 - 1e-9):
             return (f"the caps and rules allow at most {gbp(most)} but the budget of {gbp(budget)} must "
                     f"be spent: lower the budget by {gbp(budget - most)}, raise the caps, or set "
                     "[budget] mode = \"at-most\"")
+    return _conflict(scenario, time_limit)
+
+
+def _conflict(scenario: Scenario, time_limit: float | None) -> str:
+    """Which family of rules conflicts with the others, whatever the budget."""
+    budget = scenario.budget_gbp
+    fixed = _fixed_rules(scenario)
+    locked = "locked lines" in fixed
     trials = []
     if scenario.proportionality != "none":
         trials.append((f"the {scenario.proportionality} proportionality rule",
                        scenario.with_(proportionality="none")))
     if scenario.pace is not None:
         trials.append(("the pace-of-change limits", scenario.with_(pace=None)))
-    alone = [name for name, relaxed in trials if _feasible(relaxed)]
+    alone = [name for name, relaxed in trials if _feasible(relaxed, time_limit)]
     if alone:
         rules = " or ".join(alone)
+        against = _listed(fixed) or "the budget"
         return (f"no allocation of {gbp(budget)} meets every rule; it becomes feasible "
-                f"without {rules}, which conflict{'s' if len(alone) == 1 else ''} with the floors, caps "
-                "and locked lines: loosen " + ("it" if len(alone) == 1 else "one of them")
-                + ", or review the locked lines")
-    if len(trials) == 2 and _feasible(scenario.with_(proportionality="none", pace=None)):
+                f"without {rules}, which conflict{'s' if len(alone) == 1 else ''} with {against}: loosen "
+                + ("it" if len(alone) == 1 else "one of them") + (", or review the locked lines" if locked else ""))
+    if len(trials) == 2 and _feasible(scenario.with_(proportionality="none", pace=None), time_limit):
         return (f"no allocation of {gbp(budget)} meets every rule: the proportionality "
                 "rule and the pace-of-change limits conflict with each other (each alone is feasible)")
-    return (f"no allocation of {gbp(budget)} meets the floors, caps, locked lines and "
-            "budget together: check the locked lines against the floors and caps")
+    rules = fixed + [name[4:] for name, _ in trials] + ["budget"]
+    return (f"no allocation of {gbp(budget)} meets {_listed(rules)} together"
+            + (": check the locked lines against the floors and caps" if locked else ""))
+
+
+# ------------------------------------------------------------------ gradient constraints
+
+def _down(value: float, digits: int = 4) -> float:
+    """``value`` rounded towards minus infinity to ``digits`` significant figures."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    step = 10.0 ** (math.floor(math.log10(abs(value))) - digits + 1)
+    return math.floor(value / step) * step
+
+
+def _rows_named(lp: LinearProgram, prefix: str) -> np.ndarray:
+    """Indices of the rows whose names start with ``prefix`` (checking each block's first name)."""
+    found = []
+    for block in lp.row_blocks:
+        if block.stop > block.start and name_of(lp.row_blocks, block.start).startswith(prefix):
+            found.extend(range(block.start, block.stop))
+    return np.array(found, dtype=np.int64)
+
+
+def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = None) -> float:
+    """The largest ``sii_reduction`` or ``gap_reduction`` the budget and the other rules allow.
+
+    The constraint's row reads ``a.x <= bound`` with ``bound = -asked - (fixed part)``, so
+    the reduction an allocation ``x`` reaches is ``asked + bound - a.x``: minimise ``a.x``
+    with every gradient constraint relaxed (the in-order binaries kept: the gains are exact).
+    """
+    lp = build(scenario)
+    row = int(_rows_named(lp, name)[0])
+    relax = np.concatenate([_rows_named(lp, n) for n in (*EQUITY_CONSTRAINTS, "worst_off(")])
+    lower, upper = lp.row_lower.copy(), lp.row_upper.copy()
+    lower[relax], upper[relax] = -np.inf, np.inf
+    coef = lp.matrix.getrow(row).toarray().ravel()
+    free = dataclasses.replace(lp, cost=coef, maximize=False, objective_scale=1.0,
+                               row_lower=lower, row_upper=upper)
+    solution = solve(free, time_limit=time_limit)
+    return float(getattr(scenario, name)) + float(lp.row_upper[row]) - float(coef @ solution.x)
+
+
+def worst_off_limit(scenario: Scenario, time_limit: float | None = None) -> float:
+    """The best mean outcome of the worst-off deprivation group the budget and rules allow (maximin)."""
+    best = scenario.with_(objective="maximin", sii_reduction=None, gap_reduction=None,
+                          worst_off_at_least=None, levelled_at_least=None)
+    lp = build(best)
+    column = next(b.start for b in lp.col_blocks
+                  if b.stop == b.start + 1 and name_of(lp.col_blocks, b.start) == "lowest_level")
+    level = float(solve(lp, time_limit=time_limit).x[column])
+    return level if scenario.gradient.higher_is_better else -level
+
+
+def _loosen(scenario: Scenario, name: str) -> str:
+    """'lower X', or 'raise X' for a worst-off level of an outcome where lower is better."""
+    up = name == "worst_off_at_least" and not scenario.gradient.higher_is_better
+    return f"{'raise' if up else 'lower'} {name}"
+
+
+def _limit_text(scenario: Scenario, name: str, limit: float) -> str:
+    units = scenario.gradient.outcome_units
+    asked = plain(getattr(scenario, name), 6 if name == "worst_off_at_least" else 4)
+    what = {"sii_reduction": "the SII (slope index of inequality)",
+            "gap_reduction": "the gap between the most and least deprived groups"}.get(name)
+    if what is not None:
+        if limit > 0:
+            can = f"can fall by at most {plain(_down(limit), 4)} {units}"
+        elif limit < 0:
+            can = f"cannot fall at all (it grows by at least {plain(-limit, 4)} {units})"
+        else:
+            can = "cannot fall at all"
+        return (f"{what} {can} with this budget and these rules, but [objective] {name} asks for "
+                f"{asked} {units}")
+    if scenario.gradient.higher_is_better:
+        return (f"the worst-off deprivation group's mean outcome can reach at most {plain(_down(limit, 6), 6)} "
+                f"{units} with this budget and these rules, but [objective] worst_off_at_least asks "
+                f"for {asked} {units}")
+    return (f"the worst-off deprivation group's mean outcome can fall to {plain(-_down(-limit, 6), 6)} "
+            f"{units} at best with this budget and these rules, but [objective] worst_off_at_least "
+            f"asks for {asked} {units}")
+
+
+def _unmet(scenario: Scenario, name: str, limit: float) -> bool:
+    asked = float(getattr(scenario, name))
+    if name == "worst_off_at_least" and not scenario.gradient.higher_is_better:
+        return asked < limit - 1e-9 * max(1.0, abs(limit))
+    return asked > limit + 1e-9 * max(1.0, abs(limit))
+
+
+def equity_reason(scenario: Scenario, time_limit: float | None = None) -> str:
+    """Why the gradient constraints cannot be met, when every other rule can."""
+    asked = [name for name in EQUITY_CONSTRAINTS if getattr(scenario, name) is not None]
+    texts, unmet = [], []
+    for name in asked:
+        try:
+            limit = (worst_off_limit(scenario, time_limit) if name == "worst_off_at_least"
+                     else reduction_limit(scenario, name, time_limit))
+        except AllocatorError as exc:  # the limit is a courtesy: say what is known without it
+            texts.append(f"[objective] {name} = {plain(getattr(scenario, name), 6)} may ask for more than "
+                         f"this budget and these rules allow (the most it can ask for was not found: {exc})")
+            unmet.append(name)
+            continue
+        if _unmet(scenario, name, limit):
+            texts.append(_limit_text(scenario, name, limit))
+            unmet.append(name)
+        elif len(asked) == 1:  # at the limit, within the solver's tolerance
+            texts.append(f"[objective] {name} = {plain(getattr(scenario, name), 6)} is at the most this "
+                         "budget and these rules allow, within the solver's tolerance")
+            unmet.append(name)
+    if texts:
+        loosen = " and ".join(_loosen(scenario, name) for name in unmet)
+        return "; ".join(texts) + f": every other rule can be met, so {loosen} or raise the budget"
+    return (f"the gradient constraints {' and '.join(asked)} can each be met alone with this budget and "
+            "these rules, but not together: loosen one of them or raise the budget")
+

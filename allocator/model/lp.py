@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from allocator.errors import Problem, ScenarioError
 from allocator.model import equity
 from allocator.model.rows import (
     Columns,
@@ -176,6 +177,49 @@ class LinearProgram:
 
     def row_names(self) -> list[str]:
         return _names(self.row_blocks, self.n_rows)
+
+
+def name_of(blocks: tuple[NameBlock, ...], index: int) -> str:
+    """The name of one column or row (``blocks``: `LinearProgram.col_blocks` or ``row_blocks``)."""
+    for block in blocks:
+        if block.start <= index < block.stop:
+            return block.names[index - block.start] if block.names else block.make(index - block.start)
+    return f"#{index}"
+
+
+def check_finite(lp: LinearProgram) -> None:
+    """Refuse a model holding a number no solver should see: NaN anywhere, an infinite cost or
+    coefficient, or a bound infinite on the wrong side.
+
+    Every input is checked when a scenario is loaded or changed, so this is a gap in those
+    checks; it is still the scenario's number that is wrong (exit code 2), and the message
+    names the column or row, whose name holds the area and service.
+    """
+    found = []
+    lower_ok = lambda v: ~np.isnan(v) & (v < INF)  # noqa: E731  (-inf: no lower bound)
+    upper_ok = lambda v: ~np.isnan(v) & (v > -INF)  # noqa: E731  (+inf: no upper bound)
+    parts = (("the objective coefficient of column", lp.cost, np.isfinite(lp.cost), lp.col_blocks),
+             ("the lower bound of column", lp.col_lower, lower_ok(lp.col_lower), lp.col_blocks),
+             ("the upper bound of column", lp.col_upper, upper_ok(lp.col_upper), lp.col_blocks),
+             ("the lower bound of row", lp.row_lower, lower_ok(lp.row_lower), lp.row_blocks),
+             ("the upper bound of row", lp.row_upper, upper_ok(lp.row_upper), lp.row_blocks))
+    for what, values, ok, blocks in parts:
+        bad = np.flatnonzero(~ok)
+        if bad.size:
+            more = f" (and {bad.size - 1} more)" if bad.size > 1 else ""
+            found.append(f"{what} {name_of(blocks, int(bad[0]))} is {values[bad[0]]}{more}")
+    data = lp.matrix.data
+    bad = np.flatnonzero(~np.isfinite(data))
+    if bad.size:
+        column = int(np.searchsorted(lp.matrix.indptr, bad[0], side="right") - 1)
+        row = int(lp.matrix.indices[bad[0]])
+        found.append(f"the coefficient of {name_of(lp.col_blocks, column)} in row "
+                     f"{name_of(lp.row_blocks, row)} is {data[bad[0]]}"
+                     + (f" (and {bad.size - 1} more)" if bad.size > 1 else ""))
+    if found:
+        raise ScenarioError([Problem("the linear program", f"{text}: a number of the scenario behind it is "
+                                     "not finite (NaN or infinite), which its checks should have refused")
+                             for text in found])
 
 
 def _names(blocks: tuple[NameBlock, ...], size: int) -> list[str]:
@@ -331,7 +375,12 @@ class _Setup:
 
 
 def build(scenario: Scenario) -> LinearProgram:
-    """The LP of DESIGN.md for ``scenario``; see the module docstring for the formulations."""
+    """The LP of DESIGN.md for ``scenario``; see the module docstring for the formulations.
+
+    Raises `ScenarioError` for settings the LP cannot honour (a pace of change without a
+    baseline, fair shares under a gradient constraint) and for a non-finite number.
+    """
+    _check_settings(scenario)
     m = _setup(scenario)
     b = _Builder()
     budget_row, budget_scale = add_budget_row(b, m)
@@ -345,7 +394,52 @@ def build(scenario: Scenario) -> LinearProgram:
         integral, fill_pairs = add_equity_rows(b, m, cols)
     if not m.gainful:
         add_fair_share_rows(b, m, intensity)
-    return _freeze(b, m, cols, intensity, integral, fill_pairs, budget_scale)
+    lp = _freeze(b, m, cols, intensity, integral, fill_pairs, budget_scale)
+    check_finite(lp)
+    return lp
+
+
+EQUITY_CONSTRAINTS = ("sii_reduction", "gap_reduction", "worst_off_at_least")
+
+
+def _check_settings(scenario: Scenario) -> None:
+    """Settings that would otherwise be solved as something else, refused by name."""
+    problems = []
+    shown = f"scenario '{scenario.name}'"
+    if scenario.pace is not None and scenario.baseline is None:
+        problems.append(Problem(shown, "a pace of change needs a baseline to measure it against, and "
+                                "this scenario has none: add a baseline table or set pace to None"))
+    bad = _not_finite(scenario)
+    if bad:
+        problems.append(Problem(shown, f"{', '.join(bad)}: expected finite numbers, got NaN or infinity "
+                                "(a scenario's checks should have refused them)"))
+    asked = [name for name in EQUITY_CONSTRAINTS if getattr(scenario, name) is not None]
+    if scenario.objective == "fair-share" and asked:
+        problems.append(Problem(shown, f"the fair-share objective cannot meet {' or '.join(asked)}: fair "
+                                "shares do not model health gains, so a gradient constraint cannot be "
+                                "checked; use health-gain (or equity-weighted, maximin, level-up), or "
+                                f"drop {' and '.join(asked)}"))
+    if problems:
+        raise ScenarioError(problems)
+
+
+def _not_finite(scenario: Scenario) -> list[str]:
+    """The scenario's numbers behind the LP and its measures that are NaN, or infinite where
+    that means nothing (a cap may be infinite: no cap; a locked amount NaN: not locked)."""
+    s = scenario
+    values = {"budget_gbp": s.budget_gbp, "unit_cost": s.unit_cost, "cost_index": s.cost_index,
+              "population": s.population, "target_population": s.target_population, "floor": s.floor,
+              "need": s.need, "modifier": s.modifier, "min_slope": s.min_slope,
+              "service_share": s.service_share, "tolerance": s.tolerance, "epsilon": s.epsilon,
+              "outcome": s.outcome, "deprivation": s.deprivation, "baseline": s.baseline, "pace": s.pace,
+              **{name: getattr(s, name) for name in (*EQUITY_CONSTRAINTS, "levelled_at_least")}}
+    bad = [name for name, v in values.items()
+           if v is not None and not np.all(np.isfinite(np.asarray(v, dtype=float)))]
+    if np.any(np.isnan(s.cap)):
+        bad.append("cap")
+    if np.any(np.isinf(s.locked)):
+        bad.append("locked")
+    return bad
 
 
 def _setup(scenario: Scenario) -> _Setup:

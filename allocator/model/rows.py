@@ -72,14 +72,17 @@ def add_gain_columns(b: _Builder, m: _Setup, budget_row: int, budget_scale: floa
 def _suffix_columns(b: _Builder, m: _Setup, s: int, cols: Columns, budget_row: int,
                     budget_scale: float) -> None:
     """Service ``s`` in suffix form: per piece, "raise everyone from position t" columns and a chain row."""
-    groups, sid, scale = m.groups, m.sid, m.scale
+    groups, sid = m.groups, m.sid
     mine, p = groups.order[s], m.pcs[s]
     w, c = groups.weight[mine], groups.unit_spend[mine]
     w_suf = np.cumsum(w[::-1])[::-1]
     c_suf = np.cumsum(c[::-1])[::-1]
     starts = []
     for k, (length, slope) in enumerate(zip(p.lengths, p.slopes)):
-        raise_cols = b.add_cols(-scale * slope * w_suf, 0.0, length,
+        # the gain's objective coefficient as in segment form: behind maximin and level-up
+        # only a tie-break (it was the full scale here, so those objectives traded the worst-off
+        # group's level against total gain one for one: not maximin)
+        raise_cols = b.add_cols(-m.gain_cost * slope * w_suf, 0.0, length,
                                 make=lambda j, s=s, k=k, mine=mine:
                                 f"raise({sid[s]},{k + 1},from_{groups.name(mine[j])})")
         b.coef(budget_row, raise_cols, c_suf * budget_scale)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from allocator.errors import InfeasibleError, SolverError
-from allocator.model.lp import LinearProgram
+from allocator.errors import InfeasibleError, Problem, SettingsError, SolverError
+from allocator.model.lp import LinearProgram, check_finite
 
 SOLVERS = ("highs", "cbc")
 METHODS = ("auto", "simplex", "ipm", "pdlp")
@@ -69,13 +69,42 @@ def choose_method(lp: LinearProgram) -> str:
     return "simplex"
 
 
+def check_settings(solver: str = "highs", method: str = "auto",
+                   time_limit: float | None = None) -> float | None:
+    """The time limit as seconds (or None); `SettingsError` (exit code 2) for a setting no solve can use.
+
+    A time limit must be a finite number of seconds > 0: 0 or less would stop every solve
+    at once, and NaN or infinity is no limit a person meant.
+    """
+    problems = []
+    if solver not in SOLVERS:
+        problems.append(Problem("--solver", f"expected one of {', '.join(SOLVERS)}, got {solver!r}"))
+    if method not in METHODS:
+        problems.append(Problem("--method", f"expected one of {', '.join(METHODS)}, got {method!r}"))
+    seconds = None
+    if time_limit is not None:
+        try:
+            seconds = float(time_limit) if not isinstance(time_limit, (bool, np.bool_, str)) else None
+        except (TypeError, ValueError, OverflowError):
+            seconds = None
+        if seconds is None or not np.isfinite(seconds) or seconds <= 0:
+            problems.append(Problem("--time-limit",
+                                    f"expected a finite number of seconds > 0, got {time_limit!r}"))
+    if problems:
+        raise SettingsError(problems)
+    return seconds
+
+
 def solve(lp: LinearProgram, solver: str = "highs", method: str = "auto",
           time_limit: float | None = None) -> Solution:
-    """Solve ``lp``; raise `InfeasibleError` or `SolverError` unless it is proven optimal."""
-    if solver not in SOLVERS:
-        raise SolverError(f"unknown solver {solver!r}: choose one of {', '.join(SOLVERS)}")
-    if method not in METHODS:
-        raise SolverError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    """Solve ``lp``; raise `InfeasibleError` or `SolverError` unless it is proven optimal.
+
+    Bad settings (an unknown solver or method, a time limit that is not a finite number of
+    seconds > 0) and a model holding a non-finite number raise `ScenarioError` (exit code 2)
+    before any solver runs.
+    """
+    time_limit = check_settings(solver, method, time_limit)
+    check_finite(lp)
     if lp.n_cols == 0:
         return _solve_empty(lp)
     if solver == "cbc":
@@ -104,19 +133,31 @@ def _solve_lazily(lp: LinearProgram, method: str, time_limit: float | None) -> S
     """
     integral = np.zeros(lp.n_cols, np.int8)
     binary_of_pair = lp.fill_pairs[:, 3].astype(np.int64)
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
     for rounds in range(1, 30):
         model = dataclasses.replace(lp, integrality=integral.copy() if integral.any() else None)
         chosen = choose_method(model) if method == "auto" else method
-        solution = _solve_highs(model, chosen, time_limit)
+        solution = _solve_highs(model, chosen, _remaining(deadline, time_limit))
         bad = lp.out_of_order(solution.x)
         if bad.size == 0:
             note = f", {int(integral.sum())} of {len(binary_of_pair)} binaries needed ({rounds} rounds)"
             return dataclasses.replace(solution, solver=solution.solver + note)
         integral[binary_of_pair[bad]] = 1
-    return _solve_highs(lp, "simplex", time_limit)
+    return _solve_highs(lp, "simplex", _remaining(deadline, time_limit))
 
 
-def highs_model(lp) -> "highspy.HighsLp":
+def _remaining(deadline: float | None, time_limit: float | None) -> float | None:
+    """Seconds left before ``deadline`` (None: no limit); `SolverError` once it has passed."""
+    if deadline is None:
+        return None
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        raise SolverError(f"HiGHS stopped at the time limit of {time_limit:g} s before proving "
+                          "optimality (adding binaries round by round): raise --time-limit")
+    return left
+
+
+def highs_model(lp) -> "highspy.HighsLp":  # noqa: F821 (imported inside)
     """``lp``'s arrays as a highspy HighsLp (CSC matrix, bounds, costs), for one passModel call.
 
     Takes anything with the attributes of a `LinearProgram` (the benchmark's naive model too).
@@ -267,11 +308,14 @@ class Resolver:
 
     def solve(self, lp: LinearProgram, solver: str = "highs", method: str = "auto",
               time_limit: float | None = None) -> Solution:
+        """As `solve`, warm-started from a loaded model of the same shape when there is one."""
+        time_limit = check_settings(solver, method, time_limit)
         if solver != "highs" or lp.n_cols == 0 or lp.integrality is not None:
             return solve(lp, solver=solver, method=method, time_limit=time_limit)
         chosen = choose_method(lp) if method == "auto" else method
         if chosen not in ("simplex", "ipm"):
             return solve(lp, solver=solver, method=chosen, time_limit=time_limit)
+        check_finite(lp)
         m = lp.matrix
         key = (lp.n_rows, lp.n_cols, m.nnz, hash(m.indptr.tobytes()), hash(m.indices.tobytes()))
         loaded = self._models.pop(key, None)
@@ -400,8 +444,12 @@ def _solve_cbc(lp: LinearProgram, time_limit: float | None) -> Solution:
     if prob.status == pulp.LpStatusUnbounded:
         raise SolverError("the model is unbounded: a bug in allocator's formulation")
     if prob.status != pulp.LpStatusOptimal or prob.sol_status != pulp.LpSolutionOptimal:
-        raise SolverError(f"{name} ended with status '{pulp.LpStatus[prob.status]}' and solution "
-                          f"status '{pulp.LpSolution[prob.sol_status]}': not a proven optimum")
+        statuses = (f"status '{pulp.LpStatus[prob.status]}', solution status "
+                    f"'{pulp.LpSolution[prob.sol_status]}'")
+        if time_limit is not None:  # CBC reports a time limit only through these statuses
+            raise SolverError(f"{name} stopped at the time limit of {time_limit:g} s before proving "
+                              f"optimality (PuLP reports {statuses}): raise --time-limit")
+        raise SolverError(f"{name} ended with {statuses}: not a proven optimum")
     x = np.array([v.varValue if v.varValue is not None else 0.0 for v in variables])
     x = _clip(lp, x)
     return Solution(x=x, objective=_objective(lp, x), status=Status.OPTIMAL, solver=name, seconds=seconds)

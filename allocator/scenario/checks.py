@@ -1,4 +1,9 @@
-"""Money checks that need no solver: floors, locked lines, caps and pace against the budget."""
+"""Money checks that need no solver: floors, locked lines, caps and pace against the budget.
+
+A failed check means the scenario is well formed but has no allocation: it raises
+`InfeasibleBudgetError` (exit code 1, like any infeasible scenario), which is also a
+`ScenarioError` carrying the problems, each naming the manifest.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from allocator.errors import Problem, ScenarioError
+from allocator.errors import InfeasibleBudgetError, Problem
 from allocator.format import gbp
 
 if TYPE_CHECKING:
@@ -17,7 +22,11 @@ MANIFEST = "scenario.toml"
 
 
 def check_budget(scenario: Scenario) -> None:
-    """Money checks that need no solver: floors, locked lines, caps and pace against the budget."""
+    """Money checks that need no solver: floors, locked lines, caps and pace against the budget.
+
+    Raises `InfeasibleBudgetError` (an `InfeasibleError` and a `ScenarioError`) listing every
+    check that failed.
+    """
     problems = []
     free = ~scenario.is_locked
     unit = scenario.unit_spend
@@ -66,4 +75,4 @@ def check_budget(scenario: Scenario) -> None:
                                     f"{gbp(area_floor[a])} but the pace of change allows at most "
                                     f"{gbp(high[a])} ({up:.1%} above its baseline {gbp(base[a])})"))
     if problems:
-        raise ScenarioError(problems)
+        raise InfeasibleBudgetError(problems)

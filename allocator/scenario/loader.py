@@ -5,14 +5,14 @@ found) and raises one `ScenarioError` listing them, or returns a frozen
 `Scenario` holding plain arrays ready for the LP.  Inputs are only ever read.
 """
 
-import tomllib
 from pathlib import Path
 
 import numpy as np
 
 from allocator.errors import Problem, ScenarioError
-from allocator.scenario import uncertainty
+from allocator.scenario import files, manifest, uncertainty
 from allocator.scenario.checks import check_budget
+from allocator.scenario.locks import locked_table, spend_table
 from allocator.scenario.models import (
     NeedModel,
     ResponseModel,
@@ -24,37 +24,15 @@ from allocator.scenario.options import parse as parse_options
 from allocator.scenario.parameters import resolve
 from allocator.scenario.spec import (
     AREA_COLUMNS,
-    BUDGET_MODES,
     MANIFEST,
-    OBJECTIVES,
-    PROPORTIONALITY,
     SERVICE_COLUMNS,
-    SPEND_COLUMNS,
     Gradient,
     Scenario,
 )
-from allocator.scenario.tables import Checker, Table, read_csv, read_workbook
+from allocator.scenario.tables import Checker, Table, read_csv
+from allocator.scenario.workbook import read_workbook
 
-# section -> {key: (type, required)}
-_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
-    "scenario": {"name": ((str,), True), "description": ((str,), False),
-                 "attribution": ((str,), False), "models": ((str,), False)},
-    "budget": {"total_gbp": ((int, float), True), "mode": ((str,), False)},
-    "objective": {"name": ((str,), True), "epsilon": ((int, float), False),
-                  "sii_reduction": ((int, float), False), "gap_reduction": ((int, float), False),
-                  "worst_off_at_least": ((int, float), False)},
-    "proportionality": {"mode": ((str,), True), "min_slope": ((int, float), False),
-                        "tolerance": ((int, float), False)},
-    "pace_of_change": {"max_decrease": ((int, float), True), "max_increase": ((int, float), True)},
-    "gradient": {"outcome": ((str,), True), "outcome_label": ((str,), False),
-                 "outcome_units": ((str,), True), "higher_is_better": ((bool,), True),
-                 "deprivation": ((str,), True), "most_deprived": ((str,), True),
-                 "quantiles": ((int,), False), "group_columns": ((list,), False)},
-    "tables": {"areas": ((str,), False), "services": ((str,), False),
-               "baseline": ((str,), False), "locked": ((str,), False),
-               "workbook": ((str,), False)},
-}
-_REQUIRED_SECTIONS = ("scenario", "budget", "objective", "proportionality", "gradient", "tables")
+_WHAT_A_SCENARIO_IS = ": a scenario is a folder with a scenario.toml manifest"
 
 
 def load(path: str | Path) -> Scenario:
@@ -62,87 +40,36 @@ def load(path: str | Path) -> Scenario:
 
     Raises `ScenarioError` listing every problem found.
     """
-    path = Path(path)
-    manifest = path if path.suffix == ".toml" else path / MANIFEST
-    folder = manifest.parent
-    shown = str(manifest)
-    if not manifest.is_file():
-        raise ScenarioError([Problem(shown, "file not found: a scenario is a folder with a "
-                                     "scenario.toml manifest")])
     try:
-        with manifest.open("rb") as handle:
-            data = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([Problem(shown, f"not valid TOML: {exc}")]) from None
+        path = Path(path)
+    except TypeError:
+        raise ScenarioError([Problem("allocator.load", "expected the path of a scenario folder (or of its "
+                                     f"scenario.toml), got {path!r}")]) from None
+    manifest_path = _manifest_path(path)
+    folder = manifest_path.parent
+    shown = str(manifest_path)
+    data = files.read_toml(manifest_path, shown, missing=_WHAT_A_SCENARIO_IS)
     check = Checker()
-    _check_manifest(data, shown, check)
+    manifest.check(data, shown, check)
     if check.problems:
         raise ScenarioError(check.problems)
     return _Loader(data, folder, shown, check).run()
 
 
-def _check_manifest(data: dict, shown: str, check: Checker) -> None:
-    for section in data:
-        if section not in _SCHEMA and section not in ("option", "uncertain"):
-            check.add(shown, f"unknown section [{section}] (known: {', '.join(_SCHEMA)})")
-    for section in _REQUIRED_SECTIONS:
-        if section not in data:
-            check.add(shown, f"missing section [{section}]")
-    for section, keys in _SCHEMA.items():
-        block = data.get(section)
-        if block is None:
-            continue
-        if not isinstance(block, dict):
-            check.add(shown, f"[{section}] must be a table")
-            continue
-        for key in block:
-            if key not in keys:
-                check.add(shown, f"[{section}] unknown key '{key}' (known: {', '.join(keys)})")
-        for key, (types, required) in keys.items():
-            if key not in block:
-                if required:
-                    check.add(shown, f"[{section}] missing key '{key}'")
-                continue
-            value = block[key]
-            wrong = not isinstance(value, types) or (bool not in types and isinstance(value, bool))
-            if wrong:
-                names = " or ".join({"str": "text", "int": "a number", "float": "a number",
-                                     "bool": "true or false", "list": "a list"}[t.__name__]
-                                    for t in types)
-                check.add(shown, f"[{section}] '{key}': expected {names}, got {value!r}")
+def _manifest_path(path: Path) -> Path:
+    """The manifest of ``path``: a folder's scenario.toml, or ``path`` itself if it is a file.
 
-    def choice(section: str, key: str, allowed: tuple[str, ...], default: str | None = None) -> None:
-        value = data.get(section, {}).get(key, default)
-        if isinstance(value, str) and value not in allowed:
-            check.add(shown, f"[{section}] '{key}': expected one of {', '.join(allowed)}, got {value!r}")
-
-    choice("objective", "name", OBJECTIVES)
-    choice("proportionality", "mode", PROPORTIONALITY)
-    choice("budget", "mode", BUDGET_MODES, "exact")
-    choice("gradient", "most_deprived", ("high", "low"))
-    numbers = [("budget", "total_gbp", 0, True), ("proportionality", "min_slope", 0, False),
-               ("objective", "epsilon", 0, False), ("objective", "sii_reduction", 0, False),
-               ("objective", "gap_reduction", 0, False),
-               ("proportionality", "tolerance", 0, False),
-               ("pace_of_change", "max_decrease", 0, False),
-               ("pace_of_change", "max_increase", 0, False), ("gradient", "quantiles", 2, False)]
-    for section, key, low, strict in numbers:
-        value = data.get(section, {}).get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not np.isfinite(value) or value < low or (strict and value <= low):
-                check.add(shown, f"[{section}] '{key}': expected a number "
-                          f"{'>' if strict else '>='} {low}, got {value!r}")
-    if data.get("proportionality", {}).get("tolerance", 0) >= 1:
-        check.add(shown, "[proportionality] 'tolerance': expected a number below 1, "
-                  f"got {data['proportionality']['tolerance']!r}")
-    if data.get("pace_of_change", {}).get("max_decrease", 0) > 1:
-        check.add(shown, "[pace_of_change] 'max_decrease': expected a fraction <= 1, "
-                  f"got {data['pace_of_change']['max_decrease']!r}")
-    tables = data.get("tables", {})
-    if isinstance(tables, dict) and "workbook" not in tables:
-        for key in ("areas", "services"):
-            if key not in tables:
-                check.add(shown, f"[tables] missing key '{key}' (or give 'workbook')")
+    A device, a pipe, a link loop (anything but a folder, a file or nothing) is refused
+    here, unread.
+    """
+    kind, text = files.describe(path)
+    if kind == files.FOLDER:
+        return path / MANIFEST
+    if kind == files.FILE or (kind == files.MISSING and path.suffix == ".toml"):
+        return path
+    if kind == files.MISSING:
+        return path / MANIFEST
+    raise ScenarioError([Problem(str(path), text + _WHAT_A_SCENARIO_IS)])
 
 
 class _Loader:
@@ -156,8 +83,8 @@ class _Loader:
         tables, areas, services = self._main_tables()
         values, need_models, response_models = self._area_service_values(areas, services)
         area_ids, service_ids = values["area_ids"], values["service_ids"]
-        baseline = self._spend_table(tables.get("baseline"), area_ids, service_ids, "baseline")
-        locked = self._locked(tables.get("locked"), area_ids, service_ids, baseline)
+        baseline = spend_table(tables.get("baseline"), area_ids, service_ids, self.check)
+        locked = locked_table(tables.get("locked"), area_ids, service_ids, baseline, self.check)
         pace = self._pace(baseline)
         share = self._service_share(services, values["unit_cost"], values["floor"], values["cost_index"],
                                     values["target_population"], baseline)
@@ -181,8 +108,9 @@ class _Loader:
         areas, services = tables.get("areas"), tables.get("services")
         if areas is None or services is None:
             raise ScenarioError(self.check.problems)
-        ok_a = self.check.columns(areas, AREA_COLUMNS)
-        ok_s = self.check.columns(services, SERVICE_COLUMNS)
+        ok_a = self.check.columns(areas, AREA_COLUMNS) and self.check.rows(areas, "one row per area")
+        ok_s = (self.check.columns(services, SERVICE_COLUMNS)
+                and self.check.rows(services, "one row per service"))
         if not (ok_a and ok_s):
             raise ScenarioError(self.check.problems)
         self.check.unique(areas, "area_id")
@@ -217,7 +145,7 @@ class _Loader:
         floor = self.check.number(services, "floor_units_per_head", minimum=0)
         cap = self.check.number(services, "cap_units_per_head", minimum=0, blank=np.inf)
         for pos in np.flatnonzero(np.isfinite(floor) & (cap < floor)):
-            self.check.add(services.name, "", row=int(pos) + 2, column="cap_units_per_head",
+            self.check.add(services.name, "", row=services.row(pos), column="cap_units_per_head",
                            expected=f"a cap >= the floor {floor[pos]:g} (or blank for no cap)",
                            found=services.frame["cap_units_per_head"].iloc[pos])
         slope_default = float(self.data["proportionality"].get("min_slope", 0.0))
@@ -293,9 +221,10 @@ class _Loader:
         if "workbook" in spec:
             path = self.folder / spec["workbook"]
             self.inputs.append(str(path))
+            before = len(self.check.problems)
             tables = read_workbook(path, str(path), self.check)
             for sheet in ("areas", "services"):
-                if tables is not None and sheet not in tables and path.is_file():
+                if sheet not in tables and len(self.check.problems) == before:
                     self.check.add(str(path), f"missing sheet '{sheet}'")
             return tables
         tables = {}
@@ -316,17 +245,21 @@ class _Loader:
             if column not in areas.frame.columns:
                 self.check.add(areas.name, f"missing column '{column}' (named by [gradient] {key} "
                                f"in {self.shown})")
+        quantiles = int(g.get("quantiles", max(2, min(10, len(areas.frame)))))  # default: deciles
+        if quantiles > len(areas.frame):
+            self.check.add(self.shown, f"[gradient] 'quantiles': expected a whole number from 2 to the "
+                           f"number of areas ({len(areas.frame):,}), got {quantiles:,}")
         return Gradient(outcome=g["outcome"], outcome_label=g.get("outcome_label", g["outcome"]),
                         outcome_units=g["outcome_units"], higher_is_better=g["higher_is_better"],
                         deprivation=g["deprivation"], most_deprived=g["most_deprived"],
-                        quantiles=int(g.get("quantiles", 10)), group_columns=groups)
+                        quantiles=quantiles, group_columns=groups)
 
     def _target_populations(self, areas: Table, services: Table, numeric) -> np.ndarray:
         columns = services.frame["target_population"].str.strip()
         target = np.zeros((len(areas.frame), len(columns)))
         for s, column in enumerate(columns):
             if column not in areas.frame.columns:
-                self.check.add(services.name, "", row=s + 2, column="target_population",
+                self.check.add(services.name, "", row=services.row(s), column="target_population",
                                expected="a column of the areas table", found=column)
                 continue
             target[:, s] = numeric(column, 0.0)
@@ -344,23 +277,33 @@ class _Loader:
             self.check.add(self.shown, f"models folder not found: {shown_dir}")
         need_models: dict[str, NeedModel] = {}
         response_models: dict[str, ResponseModel] = {}
-        for s, row in services.frame.iterrows():
-            for column, loader, store, kind in [
-                    ("need_model", load_need_model, need_models, "need"),
-                    ("response_model", load_response_model, response_models, "response")]:
-                name = str(row[column]).strip()
-                if name in store:
+        for column, loader, store, kind in [
+                ("need_model", load_need_model, need_models, "need"),
+                ("response_model", load_response_model, response_models, "response")]:
+            names = services.frame[column].astype(str).str.strip().tolist()
+            unknown: list[int] = []
+            broken: set[str] = set()  # unreadable or invalid: already reported
+            missing: set[str] = set()
+            for pos, name in enumerate(names):
+                if name in store or name in broken:
                     continue
-                model = None
+                if name in missing:
+                    unknown.append(pos)
+                    continue
+                model, before = None, len(self.check.problems)
                 if name and "/" not in name and "\\" not in name and not name.startswith("."):
                     model = loader(models_dir, name, shown_dir, self.check.problems)
-                if model is None:
-                    if not any(name in p.file for p in self.check.problems):
-                        self.check.add(services.name, "unknown model", row=int(s) + 2, column=column,
-                                       expected=f"a {kind} model in {shown_dir}/{kind}/", found=name)
-                    continue
-                store[name] = model
-                self.inputs.append(model.path)
+                if model is not None:
+                    store[name] = model
+                    self.inputs.append(model.path)
+                elif len(self.check.problems) > before:
+                    broken.add(name)
+                else:
+                    missing.add(name)
+                    unknown.append(pos)
+            self.check.cells(services, column, unknown, lambda pos, kind=kind, names=names: dict(
+                message="unknown model", expected=f"a {kind} model in {shown_dir}/{kind}/",
+                found=names[pos]))
         for name, model in response_models.items():
             if model.outcome_units != gradient.outcome_units:
                 self.check.add(model.path, f"outcome_units '{model.outcome_units}' differ from the "
@@ -406,13 +349,20 @@ class _Loader:
             self._unlisted(areas, column, keys[column], model.lookup.weights, model.path)
             if any(k not in model.lookup.weights for k in keys[column]):
                 return None
-        raw = model.raw({c: numeric(c) for c, _ in model.terms}, keys, len(areas.frame))
+        inputs = {c: numeric(c) for c, _ in model.terms}
+        with np.errstate(all="ignore"):
+            raw = model.raw(inputs, keys, len(areas.frame))
         if not np.all(np.isfinite(raw)):
-            return None  # the bad cells are already reported
+            if all(np.all(np.isfinite(v)) for v in inputs.values()):  # else the bad cells are reported
+                pos = int(np.flatnonzero(~np.isfinite(raw))[0])
+                self.check.add(model.path, f"need model '{model.name}' gives raw need {raw[pos]:g} for "
+                               f"area '{areas.frame['area_id'].iloc[pos]}' (data row {areas.row(pos) - 1} "
+                               f"of {areas.name}): need must be a finite number > 0 in every area")
+            return None
         bad = np.flatnonzero(raw <= 0)
         for pos in bad[:3]:
             self.check.add(areas.name, f"need model '{model.name}' gives raw need {raw[pos]:g} for area "
-                           f"'{areas.frame['area_id'].iloc[pos]}' (data row {pos + 1}); "
+                           f"'{areas.frame['area_id'].iloc[pos]}' (data row {areas.row(pos) - 1}); "
                            "need must be > 0 in every area")
         if bad.size > 3:
             self.check.add(areas.name, f"... and {bad.size - 3} more areas with need <= 0 "
@@ -423,7 +373,7 @@ class _Loader:
         unlisted = sorted(set(keys) - set(weights))
         if unlisted:
             pos = keys.index(unlisted[0])
-            self.check.add(areas.name, f"value not listed in {path}", row=pos + 2, column=column,
+            self.check.add(areas.name, f"value not listed in {path}", row=areas.row(pos), column=column,
                            expected=f"one of {', '.join(sorted(weights))}", found=unlisted[0])
 
     def _modifiers(self, areas: Table, services: Table, models: dict) -> np.ndarray:
@@ -441,70 +391,6 @@ class _Loader:
             self._unlisted(areas, column, keys, model.modifier.weights, model.path)
             modifier[:, s] = [model.modifier.weights.get(k, np.nan) for k in keys]
         return modifier
-
-    def _spend_table(self, table: Table | None, area_ids, service_ids, what: str) -> np.ndarray | None:
-        if table is None:
-            return None
-        if not self.check.columns(table, SPEND_COLUMNS):
-            return None
-        self.check.member(table, "area_id", set(area_ids), "areas' area_id")
-        self.check.member(table, "service_id", set(service_ids), "services' service_id")
-        spend = self.check.number(table, "spend_gbp", minimum=0)
-        pairs = table.frame["area_id"].str.strip() + "\x00" + table.frame["service_id"].str.strip()
-        for pos in np.flatnonzero(pairs.duplicated().to_numpy()):
-            self.check.add(table.name, "the same area and service appear twice", row=int(pos) + 2,
-                           column="service_id", expected="one row per area and service",
-                           found=table.frame["service_id"].iloc[pos])
-        a_index = {a: i for i, a in enumerate(area_ids)}
-        s_index = {s: j for j, s in enumerate(service_ids)}
-        matrix = np.zeros((len(area_ids), len(service_ids)))
-        for pos, (a, s) in enumerate(zip(table.frame["area_id"].str.strip(),
-                                         table.frame["service_id"].str.strip())):
-            if a in a_index and s in s_index and np.isfinite(spend[pos]):
-                matrix[a_index[a], s_index[s]] = spend[pos]
-        return matrix
-
-    def _locked(self, table: Table | None, area_ids, service_ids, baseline) -> np.ndarray:
-        locked = np.full((len(area_ids), len(service_ids)), np.nan)
-        if table is None or not self.check.columns(table, SPEND_COLUMNS):
-            return locked
-        self.check.member(table, "area_id", set(area_ids), "areas' area_id", wildcard=True)
-        self.check.member(table, "service_id", set(service_ids), "services' service_id", wildcard=True)
-        spend = self.check.number(table, "spend_gbp", minimum=0, blank=-1.0)
-        a_index = {a: i for i, a in enumerate(area_ids)}
-        s_index = {s: j for j, s in enumerate(service_ids)}
-        for pos, (a, s) in enumerate(zip(table.frame["area_id"].str.strip(),
-                                         table.frame["service_id"].str.strip())):
-            rows = list(range(len(area_ids))) if a == "*" else [a_index.get(a)]
-            cols = list(range(len(service_ids))) if s == "*" else [s_index.get(s)]
-            if None in rows or None in cols or not np.isfinite(spend[pos]):
-                continue
-            previous = {(i, j): locked[i, j] for i in rows for j in cols if np.isfinite(locked[i, j])}
-            if spend[pos] < 0:  # blank: lock at baseline
-                if baseline is None:
-                    self.check.add(table.name, "a blank spend locks the line at its baseline, "
-                                   "but the scenario has no baseline table", row=pos + 2,
-                                   column="spend_gbp")
-                    continue
-                if (a == "*" or s == "*") and (len(rows) > 1 or len(cols) > 1):
-                    for i in rows:
-                        for j in cols:
-                            locked[i, j] = baseline[i, j]
-                else:
-                    locked[rows[0], cols[0]] = baseline[rows[0], cols[0]]
-            else:
-                if a == "*" or s == "*":
-                    self.check.add(table.name, "a wildcard row locks many lines, so its spend "
-                                   "must be blank (locked at baseline)", row=pos + 2,
-                                   column="spend_gbp", expected="a blank cell", found=str(spend[pos]))
-                    continue
-                locked[rows[0], cols[0]] = spend[pos]
-            for (i, j), value in previous.items():
-                if abs(locked[i, j] - value) > 0.005:
-                    self.check.add(table.name, f"line {area_ids[i]} x {service_ids[j]} is locked twice: "
-                                   f"at £{value:,.2f} by an earlier row and at £{locked[i, j]:,.2f} here",
-                                   row=pos + 2, column="spend_gbp")
-        return locked
 
     def _service_share(self, services: Table, unit_cost, floor, cost_index, target, baseline):
         if "budget_share" in services.frame.columns:

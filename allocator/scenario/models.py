@@ -9,13 +9,13 @@ nothing in them is ever executed or evaluated.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from allocator.errors import Problem
+from allocator.errors import Problem, ScenarioError
+from allocator.scenario.files import number_problem, read_toml
 
 NEED_DIR = "need"
 RESPONSE_DIR = "response"
@@ -100,10 +100,24 @@ class ResponseModel:
 
 def _text(data: dict, key: str, path: str, problems: list[Problem], required: bool = True) -> str:
     value = data.get(key, "")
-    if required and (not isinstance(value, str) or not value.strip()):
+    if not isinstance(value, str) or (required and not value.strip()):
         problems.append(Problem(path, f"key '{key}': expected text, got {value!r}"))
         return ""
-    return str(value)
+    return value
+
+
+def _assumptions(data: dict, path: str, problems: list[Problem]) -> tuple[str, ...]:
+    value = data.get("assumptions", [])
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(Problem(path, f"key 'assumptions': expected a list of text, got {value!r}"))
+        return ()
+    return tuple(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and number_problem(value) is None
 
 
 def _lookup(data: object, path: str, section: str, problems: list[Problem]) -> Lookup | None:
@@ -118,7 +132,7 @@ def _lookup(data: object, path: str, section: str, problems: list[Problem]) -> L
         return None
     weights = {}
     for key, weight in values.items():
-        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
+        if not _is_number(weight) or weight < 0:
             problems.append(Problem(path, f"[{section}] value for '{key}': "
                                     f"expected a number >= 0, got {weight!r}"))
             continue
@@ -127,14 +141,12 @@ def _lookup(data: object, path: str, section: str, problems: list[Problem]) -> L
 
 
 def _read(path: Path, display: str, problems: list[Problem]) -> dict | None:
-    if not path.is_file():
-        return None
+    """The model file's TOML, or None: missing (nothing added) or unreadable (problems added)."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        problems.append(Problem(display, f"not valid TOML: {exc}"))
-        return {}
+        return read_toml(path, display)
+    except ScenarioError as exc:
+        problems.extend(exc.problems)
+        return None
 
 
 def load_need_model(folder: Path, name: str, display: str, problems: list[Problem]) -> NeedModel | None:
@@ -149,13 +161,18 @@ def load_need_model(folder: Path, name: str, display: str, problems: list[Proble
         problems.append(Problem(shown, "missing [formula] table"))
         return None
     constant = formula.get("constant", 0.0)
-    if not isinstance(constant, (int, float)) or isinstance(constant, bool):
+    if not _is_number(constant):
         problems.append(Problem(shown, f"[formula] 'constant': expected a number, got {constant!r}"))
         constant = 0.0
     terms = []
-    for k, term in enumerate(formula.get("terms", [])):
+    listed = formula.get("terms", [])
+    if not isinstance(listed, list):
+        problems.append(Problem(shown, "[formula] 'terms': expected a list like "
+                                f"[ {{ column = \"name\", weight = number }} ], got {listed!r}"))
+        listed = []
+    for k, term in enumerate(listed):
         ok = (isinstance(term, dict) and isinstance(term.get("column"), str)
-              and isinstance(term.get("weight"), (int, float)) and not isinstance(term.get("weight"), bool))
+              and _is_number(term.get("weight")))
         if not ok:
             problems.append(Problem(shown, f"[formula] terms[{k}]: expected "
                                     f"{{ column = \"name\", weight = number }}, got {term!r}"))
@@ -170,7 +187,7 @@ def load_need_model(folder: Path, name: str, display: str, problems: list[Proble
         name=name, title=_text(data, "title", shown, problems, False),
         description=_text(data, "description", shown, problems, False),
         source=_text(data, "source", shown, problems, False),
-        assumptions=tuple(map(str, data.get("assumptions", []))),
+        assumptions=_assumptions(data, shown, problems),
         constant=float(constant), terms=tuple(terms), lookup=lookup, path=shown)
 
 
@@ -186,12 +203,11 @@ def load_response_model(folder: Path, name: str, display: str,
     if not isinstance(curve, dict):
         problems.append(Problem(shown, "missing [curve] table"))
         return None
-    try:
-        units = np.asarray(curve.get("units_per_head"), dtype=float)
-        gains = np.asarray(curve.get("gain_per_head"), dtype=float)
-    except (TypeError, ValueError):
+    lists = [curve.get("units_per_head"), curve.get("gain_per_head")]
+    if not all(isinstance(v, list) and all(_is_number(x) for x in v) for v in lists):
         problems.append(Problem(shown, "[curve] 'units_per_head' and 'gain_per_head' must be lists of numbers"))
         return None
+    units, gains = (np.asarray(v, dtype=float) for v in lists)
     if units.ndim != 1 or units.shape != gains.shape or units.size < 2:
         problems.append(Problem(shown, "[curve] needs two lists of numbers of the same length (at least 2 points)"))
         return None
@@ -201,7 +217,13 @@ def load_response_model(folder: Path, name: str, display: str,
     if np.any(steps <= 0):
         problems.append(Problem(shown, "[curve] 'units_per_head' must be strictly increasing"))
     else:
-        slopes = np.diff(gains) / steps
+        with np.errstate(all="ignore"):
+            slopes = np.diff(gains) / steps
+        if not np.all(np.isfinite(slopes)):
+            k = int(np.flatnonzero(~np.isfinite(slopes))[0])
+            problems.append(Problem(shown, f"[curve] the slope between {units[k]:g} and {units[k + 1]:g} units "
+                                    "is too steep to compute: put the points further apart"))
+            slopes = np.zeros_like(slopes)
         if np.any(slopes < 0):
             problems.append(Problem(shown, "[curve] gains must not fall as units rise"))
         tol = 1e-12 * max(1.0, float(np.abs(slopes).max()))
@@ -220,19 +242,18 @@ def load_response_model(folder: Path, name: str, display: str,
         name=name, title=_text(data, "title", shown, problems, False),
         description=_text(data, "description", shown, problems, False),
         source=_text(data, "source", shown, problems, False),
-        assumptions=tuple(map(str, data.get("assumptions", []))),
+        assumptions=_assumptions(data, shown, problems),
         outcome_units=units_text, units_per_head=units, gain_per_head=gains,
         modifier=modifier, path=shown, uncertainty=uncertainty)
 
 
 def _uncertainty(table: object, shown: str, problems: list[Problem]) -> tuple:
     """``[uncertainty] scale = { distribution = ... }``: the effect size's distribution."""
-    from allocator.errors import ScenarioError
     from allocator.scenario.uncertainty import parse
 
     if table is None:
         return ()
-    if not isinstance(table, dict) or set(table) - {"scale"}:
+    if not isinstance(table, dict) or set(table) != {"scale"}:
         problems.append(Problem(shown, "[uncertainty] takes one key, 'scale' (a distribution of the "
                                 f"multiplier of every gain), got {table!r}"))
         return ()

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from allocator.errors import Problem
+from allocator.errors import Problem, ScenarioError
+from allocator.scenario.files import number_problem
 from allocator.scenario.parameters import apply as set_parameters
 from allocator.scenario.spec import OBJECTIVES, PROPORTIONALITY
 
@@ -40,7 +41,7 @@ class OptionSpec:
 
 
 def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and number_problem(value) is None
 
 
 def parse(blocks: object, shown: str, service_ids: tuple[str, ...], problems: list[Problem]) -> tuple[OptionSpec, ...]:
@@ -184,5 +185,9 @@ def apply(scenario, spec: OptionSpec):
                                           "min_slope", "floor_scale") if k in o})
     for key, prefix in (("min_slopes", "min_slope"), ("floors", "floor"), ("caps", "cap")):
         values.update({f"{prefix}.{sid}": value for sid, value in o.pop(key, {}).items()})
+    if fields.get("pace") is not None and scenario.baseline is None:
+        raise ScenarioError([Problem(f"{scenario.path} [[option]] '{spec.name}'", "'pace_of_change': a pace of "
+                                     "change limits change from last year's spend, and the scenario has no "
+                                     "baseline table: add [tables] baseline, or drop the option's pace")])
     renamed = dataclasses.replace(scenario, name=f"{scenario.name}: {spec.name}", **fields)
     return set_parameters(renamed, values, where=f"{scenario.path} [[option]] '{spec.name}'")

@@ -41,6 +41,7 @@ import pandas as pd
 
 from allocator.errors import Problem, ScenarioError
 from allocator.scenario.checks import check_budget
+from allocator.scenario.limits import MAX_NUMBER
 from allocator.scenario.models import category_key
 
 SCALARS = {"budget": "budget_gbp", "epsilon": "epsilon", "tolerance": "tolerance",
@@ -77,6 +78,8 @@ def _bad(name: str, text: str, where: str = "parameter") -> ScenarioError:
 
 def resolve(scenario, name: str, where: str = "parameter") -> Parameter:
     """The parameter called ``name`` in ``scenario``, or a `ScenarioError` saying what exists."""
+    if not isinstance(name, str):
+        raise _bad(_short(name), f"expected the name of a parameter (text; known: {HELP})", where)
     kind, rest = split(name.strip())
     services = scenario.service_ids
     if kind in SCALARS and not rest:
@@ -146,12 +149,19 @@ def base_value(scenario, name: str) -> float:
 
 def check_value(p: Parameter, value: float, where: str = "parameter") -> float:
     """``value`` as a float if it can be ``p``'s value in any scenario, else `ScenarioError`."""
+    if isinstance(value, (bool, np.bool_)):
+        raise _bad(p.name, f"expected a number, got {value!r}", where)
     try:
         value = float(value)
+    except OverflowError:
+        raise _bad(p.name, f"expected a number of at most {MAX_NUMBER:g} in size, got one too large "
+                   "for a float", where) from None
     except (TypeError, ValueError):
-        raise _bad(p.name, f"expected a number, got {value!r}", where) from None
+        raise _bad(p.name, f"expected a number, got {_short(value)}", where) from None
     if not np.isfinite(value) and not (p.kind == "cap" and value == np.inf):
         raise _bad(p.name, f"expected a finite number, got {value!r}", where)
+    if np.isfinite(value) and abs(value) > MAX_NUMBER:
+        raise _bad(p.name, f"expected a number of at most {MAX_NUMBER:g} in size, got {value:g}", where)
     positive = {"budget", "unit_cost"}
     at_least_zero = {"epsilon", "floor", "cap", "min_slope", "pace", "floor_scale", "cost_scale",
                      "response_scale", "response", "sii_reduction", "gap_reduction"}
@@ -166,6 +176,15 @@ def check_value(p: Parameter, value: float, where: str = "parameter") -> float:
     if p.kind == "pace" and p.target == "max_decrease" and value > 1:
         raise _bad(p.name, f"expected a fraction in [0, 1], got {value:g}", where)
     return value
+
+
+def _short(value: object) -> str:
+    """``repr(value)``, cut short (a 5,000-digit number is not shown)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return f"a {type(value).__name__}"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def apply(scenario, values: Mapping[str, float], where: str = "parameter", *, check: bool = True):

@@ -7,13 +7,17 @@ names of the settings a manifest may give. Reading and checking files is `loader
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from allocator.errors import Problem, ScenarioError
 from allocator.scenario.checks import MANIFEST  # noqa: F401  (one name for the manifest file)
+from allocator.scenario.files import number_problem
+from allocator.scenario.limits import MAX_NUMBER
 from allocator.scenario.models import NeedModel, ResponseModel
 
 if TYPE_CHECKING:
@@ -161,7 +165,17 @@ class Scenario:
         """
         fields = {f.name for f in dataclasses.fields(self)}
         named = {k: v for k, v in changes.items() if k not in fields}
-        changed = dataclasses.replace(self, **{k: v for k, v in changes.items() if k in fields})
+        direct = _checked(self, {k: v for k, v in changes.items() if k in fields})
+        changed = dataclasses.replace(self, **direct)
+        if direct.get("pace") is not None and changed.baseline is None:
+            raise ScenarioError([Problem(WITH, "'pace': a pace of change limits change from last year's "
+                                         "spend, and this scenario has no baseline: give baseline= too, or "
+                                         "a baseline table in the manifest")])
+        bad = np.flatnonzero(changed.cap < changed.floor)
+        if bad.size and ("cap" in direct or "floor" in direct):
+            j = int(bad[0])
+            raise ScenarioError([Problem(WITH, f"the cap of {changed.service_ids[j]} ({changed.cap[j]:g} units "
+                                         f"per head) is below its floor ({changed.floor[j]:g})")])
         if named:
             from allocator.scenario.parameters import apply
 
@@ -169,3 +183,113 @@ class Scenario:
         return changed
 
 
+
+
+WITH = "Scenario.with_"
+_CHOICES = {"objective": OBJECTIVES, "proportionality": PROPORTIONALITY, "budget_mode": BUDGET_MODES}
+_TEXT = ("name", "path", "description", "attribution")
+# field: (lowest, lowest excluded, highest (excluded), None allowed)
+_SCALARS = {"budget_gbp": (0, True, None, False), "tolerance": (0, False, 1, False),
+            "epsilon": (0, False, None, False), "sii_reduction": (0, False, None, True),
+            "gap_reduction": (0, False, None, True), "worst_off_at_least": (None, False, None, True),
+            "levelled_at_least": (None, False, None, True)}
+# field: (shape: A areas, S services, lowest, lowest excluded, what else is allowed)
+_ARRAYS = {"min_slope": ("S", 0, False, ""), "floor": ("S", 0, False, ""), "cap": ("S", 0, False, "inf"),
+           "unit_cost": ("S", 0, True, ""), "service_share": ("S", 0, False, ""),
+           "population": ("A", 0, True, ""), "cost_index": ("A", 0, True, ""),
+           "deprivation": ("A", None, False, ""), "outcome": ("A", None, False, ""),
+           "target_population": ("AS", 0, False, ""), "need": ("AS", 0, True, ""),
+           "modifier": ("AS", 0, False, ""), "baseline": ("AS", 0, False, "None"),
+           "locked": ("AS", 0, False, "nan")}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _checked(scenario: Scenario, changes: dict) -> dict:
+    """``changes`` to fields of ``scenario``, checked as the manifest's values are; arrays as floats.
+
+    A value outside a field's choices or range raises `ScenarioError` (never solved as something else).
+    """
+    problems, out = [], dict(changes)
+
+    def bad(key: str, text: str) -> None:
+        problems.append(Problem(WITH, f"'{key}': {text}"))
+
+    for key, value in changes.items():
+        if key in _CHOICES and (not isinstance(value, str) or value not in _CHOICES[key]):
+            bad(key, f"expected one of {', '.join(_CHOICES[key])}, got {value!r}")
+        elif key in _TEXT and not isinstance(value, str):
+            bad(key, f"expected text, got {value!r}")
+        elif key in _SCALARS and not (value is None and _SCALARS[key][3]):
+            low, low_open, high, _ = _SCALARS[key]
+            reason = (f"expected a number, got {value!r}" if not _is_number(value)
+                      else number_problem(float(value)))
+            if reason is None and low is not None and (value < low or (low_open and value <= low)):
+                reason = f"expected a number {'>' if low_open else '>='} {low}, got {value!r}"
+            if reason is None and high is not None and value >= high:
+                reason = f"expected a number below {high}, got {value!r}"
+            if reason:
+                bad(key, reason)
+            else:
+                out[key] = float(value)
+        elif key in _ARRAYS:
+            out[key] = _array(scenario, key, value, bad)
+        elif key == "pace" and value is not None:
+            ok = (isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_number(v) for v in value)
+                  and all(number_problem(float(v)) is None and v >= 0 for v in value) and value[0] <= 1)
+            if not ok:
+                bad(key, f"expected None or (max_decrease, max_increase), fractions >= 0 (the "
+                    f"decrease at most 1), got {value!r}")
+            else:
+                out[key] = (float(value[0]), float(value[1]))
+        elif key == "gradient":
+            _gradient(scenario, value, bad)
+    if problems:
+        raise ScenarioError(problems)
+    return out
+
+
+def _array(scenario: Scenario, key: str, value, bad):
+    """``value`` as a float array of the field's shape and range, or a problem (and None)."""
+    shape, low, low_open, also = _ARRAYS[key]
+    if value is None and also == "None":
+        return None
+    size = {"A": (scenario.n_areas,), "S": (scenario.n_services,),
+            "AS": (scenario.n_areas, scenario.n_services)}[shape]
+    try:
+        array = np.array(value, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        bad(key, f"expected an array of numbers of shape {size}, got {type(value).__name__}")
+        return None
+    if array.shape != size:
+        bad(key, f"expected an array of shape {size}, got shape {array.shape}")
+        return None
+    ok = np.isfinite(array) | (np.isnan(array) if also == "nan" else False) | (
+        (array == np.inf) if also == "inf" else False)
+    with np.errstate(invalid="ignore"):
+        ok &= ~(np.isfinite(array) & (np.abs(array) > MAX_NUMBER))
+        if low is not None:
+            ok &= np.isnan(array) | ((array > low) if low_open else (array >= low))
+    if not ok.all():
+        pos = np.unravel_index(int(np.flatnonzero(~ok.ravel())[0]), size)
+        limit = f"{'>' if low_open else '>='} {low}" if low is not None else "finite"
+        bad(key, f"expected numbers {limit} (at most {MAX_NUMBER:g} in size), got {float(array[pos])!r} "
+            f"at {tuple(int(p) for p in pos)}")
+        return None
+    return array
+
+
+def _gradient(scenario: Scenario, value, bad) -> None:
+    if not isinstance(value, Gradient):
+        bad("gradient", f"expected a Gradient, got {value!r}")
+        return
+    q = value.quantiles
+    if not isinstance(q, (int, np.integer)) or isinstance(q, bool) or not 2 <= q <= scenario.n_areas:
+        bad("gradient", f"quantiles: expected a whole number from 2 to the number of areas "
+            f"({scenario.n_areas:,}), got {q!r}")
+    if value.most_deprived not in ("high", "low"):
+        bad("gradient", f"most_deprived: expected high or low, got {value.most_deprived!r}")
+    if not isinstance(value.higher_is_better, (bool, np.bool_)):
+        bad("gradient", f"higher_is_better: expected true or false, got {value.higher_is_better!r}")

@@ -35,6 +35,7 @@ import numpy as np
 from scipy import stats
 
 from allocator.errors import Problem, ScenarioError
+from allocator.scenario.files import number_problem
 
 KINDS = {"normal": ("mean", "sd"), "lognormal": ("median", "sigma"), "uniform": ("low", "high"),
          "triangular": ("low", "mode", "high")}
@@ -82,7 +83,7 @@ def parse(table: object, shown: str, name: str) -> Distribution:
     if not isinstance(table, dict):
         raise bad(f"expected a table like {{ distribution = \"normal\", mean = 1, sd = 0.1 }}, got {table!r}")
     kind = table.get("distribution")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise bad(f"'distribution': expected one of {', '.join(KINDS)}, got {kind!r}")
     allowed = KINDS[kind] + OPTIONAL.get(kind, ())
     extra = sorted(set(table) - set(allowed) - {"distribution", "parameter", "draw_group"})
@@ -98,8 +99,10 @@ def parse(table: object, shown: str, name: str) -> Distribution:
                 raise bad(f"a {kind} distribution needs '{key}'")
             continue
         value = table[key]
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise bad(f"'{key}': expected a number, got {value!r}")
+        if number_problem(value):
+            raise bad(f"'{key}': {number_problem(value)}")
         values.append((key, float(value)))
     v = dict(values)
     if kind == "normal" and v["sd"] <= 0:
