@@ -85,3 +85,48 @@ def test_the_template_workbook_has_every_sheet_notes_lists_and_an_example(tmp_pa
     assert set(lists) == {"G", "H", "I"} and all(f.startswith("lists!") for f in lists.values())
     assert services["H2"].value == "york-ypll2025-stop-smoking"
     expect(2, ["template", "--xlsx", path], "already exists")
+
+
+def _fill(path, scenario_folder):
+    """The template at ``path`` filled in with the tables of a scenario folder (as a person would paste)."""
+    import csv
+
+    book = openpyxl.load_workbook(path)
+    for sheet, name in (("areas", "areas.csv"), ("services", "services.csv")):
+        ws = book[sheet]
+        ws.delete_rows(1, ws.max_row)
+        with (scenario_folder / name).open() as handle:
+            for row in csv.reader(handle):
+                ws.append([_number(v) for v in row])
+    for sheet in ("baseline", "locked"):
+        book[sheet].delete_rows(2, book[sheet].max_row)  # the example rows go: no baseline, nothing locked
+    settings = book["scenario"]
+    for row in settings.iter_rows(min_row=2):
+        if (row[0].value, row[1].value) == ("gradient", "quantiles"):
+            row[2].value = 10
+        if (row[0].value, row[1].value) == ("budget", "total_gbp"):
+            row[2].value = 15_000_000
+    book.save(path)
+
+
+def _number(text):
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return text
+
+
+def test_a_filled_in_template_validates_and_runs_as_a_scenario(tmp_path):
+    path = tmp_path / "blackpool.xlsx"
+    expect(0, ["template", "--xlsx", path])
+    expect(2, ["validate", path], "sheet scenario", "quantiles")  # one example area: not yet a scenario
+    expect(0, ["new", "--district", "Blackpool", "--out", tmp_path / "bp", "-q"])
+    _fill(path, tmp_path / "bp")
+    expect(0, ["validate", path], "OK: My place: public health budget by need", "94 areas, 8 services")
+    out = expect(0, ["run", path], "Budget £15.0m (exact)")
+    assert "every invariant re-checked from the allocation: OK" in out.output
+
+
+def test_a_bundled_scenario_is_found_by_name_from_any_directory(tmp_path):
+    expect(0, ["validate", "quickstart"], "OK: Quickstart", cwd=tmp_path)
+    expect(2, ["validate", "no-such-scenario"], "no-such-scenario", cwd=tmp_path)

@@ -9,6 +9,8 @@ gradient), `sweeping` (sweep) and `building` (new, template).
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -40,6 +42,10 @@ class _Commands(click.Group):
             return super().invoke(ctx)
         except AllocatorError as exc:
             raise _Fail(str(exc), exit_code(exc)) from None
+        except BrokenPipeError:  # the reader went away (`allocator ... | head`): stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(0) from None
         except OSError as exc:
             from allocator.reports.files import any_os_message
 

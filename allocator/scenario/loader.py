@@ -11,6 +11,8 @@ import numpy as np
 
 from allocator.errors import Problem, ScenarioError
 from allocator.scenario import files, manifest, uncertainty
+from allocator.scenario.bundled import bundled_root
+from allocator.scenario.bundled import resolve as resolve_name
 from allocator.scenario.checks import check_budget
 from allocator.scenario.locks import locked_table, spend_table
 from allocator.scenario.models import (
@@ -30,9 +32,10 @@ from allocator.scenario.spec import (
     Scenario,
 )
 from allocator.scenario.tables import Checker, Table, read_csv
-from allocator.scenario.workbook import read_workbook
+from allocator.scenario.workbook import read_settings, read_workbook
 
 _WHAT_A_SCENARIO_IS = ": a scenario is a folder with a scenario.toml manifest"
+BUNDLED = "bundled"  # [scenario] models = "bundled": the models that ship with allocator
 
 
 def load(path: str | Path) -> Scenario:
@@ -45,6 +48,9 @@ def load(path: str | Path) -> Scenario:
     except TypeError:
         raise ScenarioError([Problem("allocator.load", "expected the path of a scenario folder (or of its "
                                      f"scenario.toml), got {path!r}")]) from None
+    path = resolve_name(path)  # a bundled scenario's name ("quickstart") from anywhere
+    if path.suffix.lower() == ".xlsx":
+        return _load_workbook(path)
     manifest_path = _manifest_path(path)
     folder = manifest_path.parent
     shown = str(manifest_path)
@@ -54,6 +60,21 @@ def load(path: str | Path) -> Scenario:
     if check.problems:
         raise ScenarioError(check.problems)
     return _Loader(data, folder, shown, check).run()
+
+
+def _load_workbook(path: Path) -> Scenario:
+    """A scenario held wholly in one workbook: settings in its ``scenario`` sheet, the tables in its
+    areas, services, baseline and locked sheets, the bundled models unless it names a folder."""
+    shown = f"{path}, sheet scenario"
+    data = read_settings(path, str(path))
+    data.setdefault("scenario", {}).setdefault("models", BUNDLED)
+    data["tables"] = {**(data.get("tables") if isinstance(data.get("tables"), dict) else {}),
+                      "workbook": path.name}
+    check = Checker()
+    manifest.check(data, shown, check)
+    if check.problems:
+        raise ScenarioError(check.problems)
+    return _Loader(data, path.parent, shown, check).run()
 
 
 def _manifest_path(path: Path) -> Path:
@@ -226,6 +247,9 @@ class _Loader:
             for sheet in ("areas", "services"):
                 if sheet not in tables and len(self.check.problems) == before:
                     self.check.add(str(path), f"missing sheet '{sheet}'")
+            for sheet in ("baseline", "locked"):  # an optional sheet left with its header only: not given
+                if sheet in tables and tables[sheet].frame.empty:
+                    del tables[sheet]
             return tables
         tables = {}
         for key in ("areas", "services", "baseline", "locked"):
@@ -267,11 +291,15 @@ class _Loader:
 
     def _models(self, services: Table, gradient: Gradient):
         folder = self.data["scenario"].get("models")
-        if folder is not None:
+        bundled = bundled_root()
+        if folder == BUNDLED and bundled is not None:
+            models_dir = bundled / "models"
+        elif folder is not None:
             models_dir = (self.folder / folder)
-        else:
+        else:  # the nearest models/ folder up the tree, else the bundled models
             models_dir = next((p / "models" for p in [self.folder, *self.folder.resolve().parents]
-                               if (p / "models").is_dir()), self.folder / "models")
+                               if (p / "models").is_dir()),
+                              bundled / "models" if bundled is not None else self.folder / "models")
         shown_dir = str(models_dir)
         if not models_dir.is_dir():
             self.check.add(self.shown, f"models folder not found: {shown_dir}")

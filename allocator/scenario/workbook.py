@@ -41,6 +41,57 @@ def read_workbook(path: Path, display: str, checker) -> dict[str, Table]:
         return {}
 
 
+SETTINGS_SHEET = "scenario"
+#: Settings given in a workbook as text that the manifest holds as lists.
+LIST_SETTINGS = {("gradient", "group_columns")}
+
+
+def read_settings(path: Path, display: str) -> dict:
+    """The manifest held in a workbook's ``scenario`` sheet: rows of section, key, value (a header
+    row and blank rows skipped), as the dict a scenario.toml would give; `ScenarioError` if absent."""
+    import openpyxl
+
+    with files.open_regular(path, display, limits.MAX_TABLE_BYTES, "MAX_TABLE_BYTES") as handle:
+        _check_archive(handle, display)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                book = openpyxl.load_workbook(handle, read_only=True, data_only=True, keep_links=False)
+        except Exception as exc:  # openpyxl raises many types for a bad workbook
+            raise _bad(display, f"cannot be read as an XLSX workbook: {exc}") from None
+        try:
+            names = {str(n).strip().lower(): n for n in book.sheetnames}
+            if SETTINGS_SHEET not in names:
+                raise _bad(display, "has no sheet named 'scenario' (rows of section, key, value: the settings "
+                           "of scenario.toml); `allocator template --xlsx FILE` writes one to fill in")
+            rows = list(book[names[SETTINGS_SHEET]].iter_rows(min_col=1, max_col=3, values_only=True))
+        finally:
+            book.close()
+    return _settings(rows, f"{display}, sheet scenario")
+
+
+def _settings(rows: list[tuple], shown: str) -> dict:
+    data: dict = {}
+    problems = []
+    for number, (section, key, value) in enumerate(rows, start=1):
+        if section is None and key is None or (number == 1 and str(section).strip().lower() == "section"):
+            continue
+        section, key = str(section or "").strip(), str(key or "").strip()
+        if not section or not key:
+            problems.append(Problem(shown, "a setting needs a section and a key", row=number))
+            continue
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue  # a blank value: the setting is not given
+        if (section, key) in LIST_SETTINGS and isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        elif isinstance(value, str):
+            value = value.strip()
+        data.setdefault(section, {})[key] = value
+    if problems:
+        raise ScenarioError(problems)
+    return data
+
+
 def _bad(display: str, message: str) -> ScenarioError:
     return ScenarioError([Problem(display, message)])
 
