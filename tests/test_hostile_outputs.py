@@ -596,3 +596,42 @@ def test_two_runs_at_once_never_mix_their_files(world, tmp_path):
     load(out)  # every table as comparison.json's hashes say: all from one run
     assert leftovers(out) == []
     assert fingerprint(world["scenario"]) == before
+
+
+def test_a_sweep_store_on_a_full_disk_is_bad_output_not_a_traceback(tmp_path):
+    import sqlite3
+
+    from allocator.analysis.store import Store, StoreError
+
+    store = Store.open(tmp_path, {"points": []}, resume=False, executor="this process")
+
+    class FullDisk:
+        def __init__(self, db):
+            self.db = db
+
+        def __enter__(self):
+            return self.db.__enter__()
+
+        def __exit__(self, *exc):
+            return self.db.__exit__(*exc)
+
+        def execute(self, sql, *args):
+            if sql.startswith(("INSERT", "UPDATE", "BEGIN")):
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.db.execute(sql, *args)
+
+        def executemany(self, sql, *args):
+            raise sqlite3.OperationalError("database or disk is full")
+
+    real = store._db
+    store._db = FullDisk(real)
+    try:
+        row = {"point": 0, "status": "ok", "reason": "", "seconds": 0.1, "measures": []}
+        with pytest.raises(StoreError, match="cannot save the finished points .*disk is full.*--resume") as caught:
+            store.add([row])
+        assert caught.value.exit_code == 2
+        with pytest.raises(StoreError, match="disk is full"):
+            store.finish()
+    finally:
+        store._db = real
+        store.close()

@@ -106,13 +106,25 @@ class Store:
             return
         rows = [(int(r["point"]), r["status"], r["reason"], float(r["seconds"]), self.run,
                  json.dumps(r["measures"], allow_nan=True)) for r in results]
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)", rows)
-            self._db.execute("UPDATE runs SET points = points + ? WHERE run = ?", (len(rows), self.run))
+        with self._writing():
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)", rows)
+                self._db.execute("UPDATE runs SET points = points + ? WHERE run = ?", (len(rows), self.run))
 
     def finish(self) -> None:
-        self._db.execute("UPDATE runs SET finished = ? WHERE run = ?", (time.time(), self.run))
+        with self._writing():
+            self._db.execute("UPDATE runs SET finished = ? WHERE run = ?", (time.time(), self.run))
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """A write the disk refuses (full, read-only, gone) is bad output, exit 2, not a traceback;
+        the points saved before it stay saved (each batch is one transaction)."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: cannot save the finished points ({exc}): free some space or "
+                             "choose another --out, then run again with --resume") from None
 
     def runs(self) -> pd.DataFrame:
         """One row per invocation: when, on what, how many points it saved."""
