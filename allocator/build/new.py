@@ -235,7 +235,7 @@ def _budget_warning(folder: Path, budget: float, frame: pd.DataFrame, services: 
     if share <= TIGHT:
         return []
     floor, cap = _line_costs(frame, services)
-    grid = np.geomspace(floor * 1.001, cap * 0.999, 13)
+    grid = np.geomspace(floor * 1.001, cap * 0.999, 9)
     good = [b for b in grid if _bounds_share(scenario, float(b)) <= TIGHT]
     where = (f"budgets from about {gbp(min(good))} to {gbp(max(good))} keep at most {TIGHT:.0%} of lines "
              f"at a bound" if good else f"no budget between {gbp(floor)} and {gbp(cap)} keeps fewer than "

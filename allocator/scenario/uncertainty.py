@@ -32,7 +32,6 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from allocator.errors import Problem, ScenarioError
 from allocator.scenario.files import number_problem
@@ -60,6 +59,9 @@ class Distribution:
 
     def quantiles(self, q) -> np.ndarray:
         """The distribution's quantiles at ``q`` (in [0, 1]): how every draw is made."""
+        # only Monte Carlo draws need scipy.stats, and it takes a second to import
+        from scipy import stats
+
         v = dict(self.values)
         q = np.asarray(q, dtype=float)
         if self.kind == "normal":
