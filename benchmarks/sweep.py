@@ -242,7 +242,7 @@ def table(cases: list[Case], local: float) -> list[str]:
 def explanation(points: int, cli_runs: int, missed: list[str], busy: list[str]) -> list[str]:
     text = (
         f"`benchmarks/sweep.py` times a {points:,}-point budget sweep of `scenarios/england-la` "
-        f"(317 districts x 8 services, budget {BUDGETS[0] / 1e9:.2f}–{BUDGETS[1] / 1e9:.2f} bn GBP), "
+        f"(296 districts x 8 services, budget {BUDGETS[0] / 1e9:.2f}–{BUDGETS[1] / 1e9:.2f} bn GBP), "
         f"each run into a fresh temporary output folder (SQLite store, tidy tables; no plots), "
         f"from `allocator.sweep` being called (with the scenario's path) to its table coming back. "
         f"*local* runs it on {WORKERS} worker processes in chunks of {chunk_plan(points)} consecutive "
