@@ -101,8 +101,10 @@ def test_every_folder_of_the_package_ships():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(config["packages"])
     folders = {"allocator." + ".".join(p.relative_to(PACKAGE).parts) for p in PACKAGE.rglob("*")
-               if p.is_dir() and p.name != "__pycache__" and any(f.is_file() for f in p.iterdir())}
-    folders |= {f"allocator.bundled.scenarios.{p.name}" for p in (ROOT / "scenarios").iterdir()
-                if p.is_dir() and p.name.isidentifier()}
+               if p.is_dir() and p.name != "__pycache__" and any(f.is_file() for f in p.iterdir())
+               and all(part.isidentifier() for part in p.relative_to(PACKAGE).parts)}
+    assert "allocator.bundled.scenarios.quickstart" in folders
     assert folders - listed == set()
-    assert config["package-dir"] == {"allocator.bundled.models": "models", "allocator.bundled.scenarios": "scenarios"}
+    # a folder that is not a Python name (england-la) ships as data of its parent package
+    assert "*/*.csv" in config["package-data"]["allocator.bundled.scenarios"]
+    assert (ROOT / "scenarios").resolve() == PACKAGE / "bundled" / "scenarios"  # the link at the top

@@ -1,9 +1,9 @@
 """The scenarios and models that ship with allocator, found from anywhere.
 
-A checkout keeps them at the top of the repository (``models/``, ``scenarios/``); an
-installed wheel carries the same folders as ``allocator/bundled/`` (pyproject maps
-them there). `bundled_root` finds whichever is present, so ``allocator run quickstart``
-and ``allocator new`` work from any directory.
+They live in ``allocator/bundled/`` (``models/`` and ``scenarios/`` at the top of the
+repository are links to them), so a checkout and an installed wheel hold them in the
+same place. `bundled_root` finds them, so ``allocator run quickstart`` and ``allocator
+new`` work from any directory.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 
 def bundled_root() -> Path | None:
     """The folder holding the bundled ``models/`` and ``scenarios/``, or None if neither is there."""
-    for root in (_PACKAGE / "bundled", _PACKAGE.parent):
+    for root in (_PACKAGE / "bundled",):
         if (root / "models" / "need").is_dir() and (root / "scenarios").is_dir():
             return root
     return None
