@@ -93,18 +93,24 @@ def test_import_allocator_loads_no_solver_or_dataframe_library():
     assert run.stdout.strip() == ""
 
 
-def test_every_folder_of_the_package_ships():
-    """pyproject lists every subpackage and data folder by name (a missing one is left out of the
-    wheel, and setuptools warns on install); the bundled models and scenarios ship too."""
+def test_every_file_of_the_package_ships():
+    """Every data file under allocator/ is matched by a package-data pattern of its package (the
+    nearest folder with a Python name), so the wheel carries it; packages are found, not listed."""
+    import fnmatch
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    listed = set(config["packages"])
-    folders = {"allocator." + ".".join(p.relative_to(PACKAGE).parts) for p in PACKAGE.rglob("*")
-               if p.is_dir() and p.name != "__pycache__" and any(f.is_file() for f in p.iterdir())
-               and all(part.isidentifier() for part in p.relative_to(PACKAGE).parts)}
-    assert "allocator.bundled.scenarios.quickstart" in folders
-    assert folders - listed == set()
-    # a folder that is not a Python name (england-la) ships as data of its parent package
-    assert "*/*.csv" in config["package-data"]["allocator.bundled.scenarios"]
+    assert config["packages"]["find"]["include"] == ["allocator", "allocator.*"]
+    patterns = config["package-data"]
+    missing = []
+    for path in PACKAGE.rglob("*"):
+        if not path.is_file() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+            continue
+        parts = path.relative_to(PACKAGE).parts
+        depth = max(k for k in range(len(parts)) if all(p.isidentifier() for p in parts[:k]))
+        package = ".".join(("allocator", *parts[:depth]))
+        rest = "/".join(parts[depth:])
+        if not any(fnmatch.fnmatch(rest, pattern) for pattern in patterns.get(package, [])):
+            missing.append(str(path.relative_to(ROOT)))
+    assert missing == []
     assert (ROOT / "scenarios").resolve() == PACKAGE / "bundled" / "scenarios"  # the link at the top
