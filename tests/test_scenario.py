@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import edit
 
 import allocator
 from allocator.errors import ScenarioError
-from conftest import edit
 
 
 def to_workbook(folder):
@@ -124,3 +124,27 @@ def test_with_returns_a_changed_copy(tiny):
     t = s.with_(budget_gbp=90_000)
     assert (s.budget_gbp, t.budget_gbp) == (100_000, 90_000)
     assert allocator.run(t).allocation.spend.sum() == pytest.approx(90_000, abs=1e-9)
+
+
+def test_a_service_can_have_its_own_cost_index(tiny):
+    rows = (tiny / "areas.csv").read_text().splitlines()
+    costs = ["1.0", "1.2", "0.9", "1.5"]  # a community-services market forces index, one per area
+    rows = [rows[0] + ",cost_visits"] + [f"{row},{cost}" for row, cost in zip(rows[1:], costs)]
+    (tiny / "areas.csv").write_text("\n".join(rows) + "\n")
+    edit(tiny / "services.csv", "life_course_stage\n", "life_course_stage,cost_index_column\n")
+    edit(tiny / "services.csv", "early years\n", "early years,cost_visits\n")
+    edit(tiny / "services.csv", "working age\n", "working age,\n")
+    s = allocator.load(tiny)
+    assert s.cost_index[:, 0].tolist() == [1.0, 1.2, 0.9, 1.5]  # visits: its own column
+    assert s.cost_index[:, 1].tolist() == [1.0, 1.0, 1.0, 1.0]  # checks: the areas' cost_index (none: 1)
+    assert np.allclose(s.unit_spend[:, 0], s.unit_cost[0] * np.array(costs, float) * s.target_population[:, 0])
+    result = allocator.solve(s)
+    assert result.allocation.spend.sum() == pytest.approx(s.budget_gbp, abs=0.01)
+
+
+def test_a_cost_index_column_that_is_not_there_is_named(tiny):
+    edit(tiny / "services.csv", "life_course_stage\n", "life_course_stage,cost_index_column\n")
+    edit(tiny / "services.csv", "early years\n", "early years,mff_community\n")
+    edit(tiny / "services.csv", "working age\n", "working age,\n")
+    with pytest.raises(ScenarioError, match=r"services.csv, row 2 .*column 'cost_index_column'.*mff_community"):
+        allocator.load(tiny)

@@ -450,6 +450,9 @@ def _solve_cbc(lp: LinearProgram, time_limit: float | None) -> Solution:
             raise SolverError(f"{name} stopped at the time limit of {time_limit:g} s before proving "
                               f"optimality (PuLP reports {statuses}): raise --time-limit")
         raise SolverError(f"{name} ended with {statuses}: not a proven optimum")
+    if time_limit is not None and seconds > time_limit:  # CBC checks its clock only now and then
+        raise SolverError(f"{name} took {seconds:.3g} s, past the time limit of {time_limit:g} s, before "
+                          f"proving optimality: raise --time-limit")
     x = np.array([v.varValue if v.varValue is not None else 0.0 for v in variables])
     x = _clip(lp, x)
     return Solution(x=x, objective=_objective(lp, x), status=Status.OPTIMAL, solver=name, seconds=seconds)

@@ -144,9 +144,8 @@ class _Loader:
         service_ids = tuple(services.frame["service_id"].str.strip())
         gradient = self._gradient(areas)
         population = self.check.number(areas, "population", minimum=0, strict=True)
-        cost_index = (self.check.number(areas, "cost_index", minimum=0, strict=True)
-                      if "cost_index" in areas.frame else np.ones(len(area_ids)))
         unit_cost, floor, cap, min_slope = self._service_numbers(services, len(service_ids))
+        cost_index = self._cost_index(areas, services, len(area_ids))
         numeric = self._numeric(areas, population)
         target = self._target_populations(areas, services, numeric)
         need_models, response_models = self._models(services, gradient)
@@ -159,6 +158,26 @@ class _Loader:
                       floor=floor, cap=cap, min_slope=min_slope, target_population=target,
                       need=need, modifier=modifier, outcome=outcome, deprivation=deprivation)
         return values, need_models, response_models
+
+    def _cost_index(self, areas: Table, services: Table, n_areas: int) -> np.ndarray:
+        """(A, S) relative unit cost: the areas' ``cost_index`` (1 if absent), or for a service whose
+        ``cost_index_column`` names an areas column (a service-specific market forces index), that."""
+        base = (self.check.number(areas, "cost_index", minimum=0, strict=True)
+                if "cost_index" in areas.frame else np.ones(n_areas))
+        columns = (services.frame["cost_index_column"].str.strip() if "cost_index_column" in services.frame
+                   else [""] * len(services.frame))
+        matrix = np.repeat(base[:, None], len(services.frame), axis=1)
+        for s, column in enumerate(columns):
+            if not column:
+                continue
+            if column not in areas.frame:
+                self.check.add(services.name, "names no column of the areas table: give an areas column of "
+                               "relative unit costs (> 0), or leave it blank for cost_index",
+                               row=services.row(s), column="cost_index_column", expected="an areas column",
+                               found=column)
+                continue
+            matrix[:, s] = self.check.number(areas, column, minimum=0, strict=True)
+        return matrix
 
     def _service_numbers(self, services: Table, n_services: int):
         """(unit cost, floor, cap, minimum slope) of every service; a cap below its floor is a problem."""
@@ -427,7 +446,7 @@ class _Loader:
         elif baseline is not None:
             share, basis = baseline.sum(axis=0), "baseline spend"
         else:
-            share = (unit_cost * floor)[None, :] * cost_index[:, None] * target
+            share = (unit_cost * floor)[None, :] * cost_index * target
             share, basis = share.sum(axis=0), "the cost of the floors"
         total = np.nansum(share)
         if not np.all(np.isfinite(share)):

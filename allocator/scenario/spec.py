@@ -71,7 +71,7 @@ class Scenario:
     service_names: tuple[str, ...]
     population: np.ndarray  # (A,)
     target_population: np.ndarray  # (A, S)
-    cost_index: np.ndarray  # (A,)
+    cost_index: np.ndarray  # (A, S): the areas' cost_index, or a service's own column (cost_index_column)
     unit_cost: np.ndarray  # (S,)
     floor: np.ndarray  # (S,) units per head
     cap: np.ndarray  # (S,) units per head, inf = no cap
@@ -104,7 +104,7 @@ class Scenario:
     @property
     def unit_spend(self) -> np.ndarray:
         """(A, S) cost of one unit per head of the target population, in GBP."""
-        return self.unit_cost[None, :] * self.cost_index[:, None] * self.target_population
+        return self.unit_cost[None, :] * self.cost_index * self.target_population
 
     @property
     def gain_weight(self) -> np.ndarray:
@@ -118,7 +118,7 @@ class Scenario:
     @property
     def fair_share(self) -> np.ndarray:
         """(A, S) need-weighted target spend: budget x service share x area's weighted share."""
-        weighted = self.cost_index[:, None] * self.target_population * self.need
+        weighted = self.cost_index * self.target_population * self.need
         totals = weighted.sum(axis=0)
         share = np.divide(weighted, totals, out=np.zeros_like(weighted), where=totals > 0)
         return self.budget_gbp * self.service_share[None, :] * share
@@ -196,7 +196,7 @@ _SCALARS = {"budget_gbp": (0, True, None, False), "tolerance": (0, False, 1, Fal
 # field: (shape: A areas, S services, lowest, lowest excluded, what else is allowed)
 _ARRAYS = {"min_slope": ("S", 0, False, ""), "floor": ("S", 0, False, ""), "cap": ("S", 0, False, "inf"),
            "unit_cost": ("S", 0, True, ""), "service_share": ("S", 0, False, ""),
-           "population": ("A", 0, True, ""), "cost_index": ("A", 0, True, ""),
+           "population": ("A", 0, True, ""), "cost_index": ("AS", 0, True, ""),
            "deprivation": ("A", None, False, ""), "outcome": ("A", None, False, ""),
            "target_population": ("AS", 0, False, ""), "need": ("AS", 0, True, ""),
            "modifier": ("AS", 0, False, ""), "baseline": ("AS", 0, False, "None"),
