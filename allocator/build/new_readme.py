@@ -81,7 +81,8 @@ setting and column means.
   changes what a pound buys, not what a unit does. They are calibrated to the York mortality elasticities
   at the national reference intensity (see each model's assumptions in `models/response/`).
 - **Costs**: `cost_index` is 1 everywhere: the public data here hold no market-forces or rurality index.
-  Put your own in `areas.csv` (e.g. the NHS market forces factor of your area).
+  Put your own in `areas.csv` (e.g. the NHS market forces factor of your area); a service whose costs
+  differ takes its own areas column through `cost_index_column` in `services.csv`.
 - **Floors and caps** are the bundled services' (0.3-0.6 and 3 times the national reference intensity):
   a universal offer everywhere, and a limit on intensity.
 
