@@ -292,7 +292,7 @@ def test_interior_point_and_simplex_agree_on_the_optimum(spec):
     folder = gen.write(spec, gen.fresh_folder())
     simplex = allocator.run(folder, method="simplex")
     ipm = allocator.run(folder, method="ipm")
-    assert "(ipm)" in ipm.solution.solver
+    assert "(ipm)" in ipm.solution.solver or ipm.solution.solver == "none (nothing to decide)"  # all fixed
     a, b = simplex.solution.objective, ipm.solution.objective
     ref = allocator_objective(spec, simplex) if spec.objective == "health-gain" else 0.0
     assert abs(a - b) <= REL * _scale(spec, a, b, ref), (a, b)
