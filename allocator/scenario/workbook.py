@@ -49,16 +49,9 @@ LIST_SETTINGS = {("gradient", "group_columns")}
 def read_settings(path: Path, display: str) -> dict:
     """The manifest held in a workbook's ``scenario`` sheet: rows of section, key, value (a header
     row and blank rows skipped), as the dict a scenario.toml would give; `ScenarioError` if absent."""
-    import openpyxl
-
     with files.open_regular(path, display, limits.MAX_TABLE_BYTES, "MAX_TABLE_BYTES") as handle:
         _check_archive(handle, display)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                book = openpyxl.load_workbook(handle, read_only=True, data_only=True, keep_links=False)
-        except Exception as exc:  # openpyxl raises many types for a bad workbook
-            raise _bad(display, f"cannot be read as an XLSX workbook: {exc}") from None
+        book = _open_book(handle, display)
         try:
             names = {str(n).strip().lower(): n for n in book.sheetnames}
             if SETTINGS_SHEET not in names:
@@ -144,15 +137,20 @@ def _count_cells(archive: zipfile.ZipFile, part: zipfile.ZipInfo, display: str, 
         raise _bad(display, f"cannot be read as an XLSX workbook: part {part.filename}: {exc}") from None
 
 
-def _read_sheets(handle: BinaryIO, display: str, checker) -> dict[str, Table]:
+def _open_book(handle: BinaryIO, display: str):
+    """The workbook, read-only, values not formulas, no external links; `ScenarioError` if broken."""
     import openpyxl
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            book = openpyxl.load_workbook(handle, read_only=True, data_only=True, keep_links=False)
+            return openpyxl.load_workbook(handle, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # openpyxl raises many types for a bad workbook
         raise _bad(display, f"cannot be read as an XLSX workbook: {exc}") from None
+
+
+def _read_sheets(handle: BinaryIO, display: str, checker) -> dict[str, Table]:
+    book = _open_book(handle, display)
     try:
         chosen = _choose_sheets(book.sheetnames, display)
         tables = {}
