@@ -24,7 +24,7 @@ from allocator.build.models import current_need_models
 from allocator.build.national import national_means
 from allocator.build.place import Place, PlaceError, areas, lsoas_of, national
 from allocator.build.services import service_table
-from allocator.build.writers import toml_value, write_csv, write_text
+from allocator.build.writers import scenario_toml, write_csv, write_text
 from allocator.errors import AllocatorError, Problem, ScenarioError
 from allocator.format import gbp
 from allocator.scenario.bundled import bundled_root
@@ -148,22 +148,8 @@ class Layout:
 
 def _manifest(name: str, description: str, budget: float, gradient: dict, baseline: bool,
               pace: tuple[float, float] | None, layout: Layout = Layout()) -> str:
-    lines = [layout.header,
-             "[scenario]", f"name = {toml_value(name)}", f"description = {toml_value(description)}",
-             f"attribution = {toml_value(ATTRIBUTION_TEXT)}", f"models = {toml_value(layout.models)}", "",
-             "[budget]", f"total_gbp = {toml_value(int(round(budget)))}", 'mode = "exact"', "",
-             "[objective]", 'name = "health-gain"', "",
-             "[proportionality]", 'mode = "monotone"', "min_slope = 0.0", ""]
-    if pace is not None:
-        lines += ["[pace_of_change]", f"max_decrease = {toml_value(float(pace[0]))}",
-                  f"max_increase = {toml_value(float(pace[1]))}", ""]
-    lines += ["[gradient]"] + [f"{k} = {toml_value(v)}" for k, v in gradient.items()]
-    lines += ["", "[tables]", 'areas = "areas.csv"', 'services = "services.csv"']
-    if baseline:
-        lines.append('baseline = "baseline.csv"')
-    if layout.options:
-        lines += ["", *layout.options]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return scenario_toml(name, description, ATTRIBUTION_TEXT, budget, gradient, baseline, pace,
+                         list(layout.options), models=layout.models, header=layout.header)
 
 
 ATTRIBUTION_TEXT = (

@@ -115,24 +115,30 @@ def write_services(services: pd.DataFrame, path: Path, response_outcome: str) ->
                                      "cap_units_per_head": 6})
 
 
-def scenario_toml(name: str, description: str, attribution: list[str], budget: int,
-                  gradient: dict, baseline: bool, pace: bool, options: list[str] | None = None) -> str:
-    """The ``scenario.toml`` of a bundled scenario (models in ``../../models``)."""
-    lines = [GENERATED,
+def scenario_toml(name: str, description: str, attribution: list[str] | str, budget: float,
+                  gradient: dict, baseline: bool, pace: bool | tuple[float, float] | None,
+                  options: list[str] | None = None, *, models: str = "../../models",
+                  header: str = GENERATED) -> str:
+    """A ``scenario.toml``: a bundled scenario's (models in ``../../models``) or, with ``models`` and
+    ``header``, one written by `allocator new`. ``attribution`` is keys of ATTRIBUTION or the text;
+    ``pace`` True for the bundled limits, or (max_decrease, max_increase)."""
+    credit = attribution if isinstance(attribution, str) else " ".join(ATTRIBUTION[a] for a in attribution)
+    lines = [header,
              "[scenario]", f"name = {toml_value(name)}",
              f"description = {toml_value(description)}",
-             f"attribution = {toml_value(' '.join(ATTRIBUTION[a] for a in attribution))}",
-             'models = "../../models"', "",
-             "[budget]", f"total_gbp = {toml_value(budget)}", 'mode = "exact"', "",
+             f"attribution = {toml_value(credit)}",
+             f"models = {toml_value(models)}", "",
+             "[budget]", f"total_gbp = {toml_value(int(round(budget)))}", 'mode = "exact"', "",
              "[objective]", 'name = "health-gain"', "",
              "[proportionality]", 'mode = "monotone"', "min_slope = 0.0", ""]
     if pace:
-        lines += ["[pace_of_change]", f"max_decrease = {PACE_MAX_DECREASE}",
-                  f"max_increase = {PACE_MAX_INCREASE}", ""]
+        down, up = (PACE_MAX_DECREASE, PACE_MAX_INCREASE) if pace is True else pace
+        lines += ["[pace_of_change]", f"max_decrease = {toml_value(float(down))}",
+                  f"max_increase = {toml_value(float(up))}", ""]
     lines += ["[gradient]"] + [f"{k} = {toml_value(v)}" for k, v in gradient.items()]
     lines += ["", "[tables]", 'areas = "areas.csv"', 'services = "services.csv"']
     if baseline:
         lines.append('baseline = "baseline.csv"')
     if options:
-        lines += [""] + options
+        lines += [""] + list(options)
     return "\n".join(lines).rstrip("\n") + "\n"
