@@ -114,3 +114,11 @@ def test_every_file_of_the_package_ships():
             missing.append(str(path.relative_to(ROOT)))
     assert missing == []
     assert (ROOT / "scenarios").resolve() == PACKAGE / "bundled" / "scenarios"  # the link at the top
+
+
+def test_the_command_line_answers_help_without_numpy_pandas_or_a_solver():
+    code = ("import sys, allocator.cli; heavy = sorted(m for m in ('pandas', 'numpy', 'highspy', 'scipy', "
+            "'matplotlib', 'pulp', 'openpyxl') if m in sys.modules); print(','.join(heavy))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == ""

@@ -6,8 +6,8 @@ import dataclasses
 from pathlib import Path
 
 import click
-import numpy as np
 
+from allocator.choices import METHODS, OBJECTIVES, SOLVERS
 from allocator.cli.base import (
     EXIT_BAD_INPUT,
     _Fail,
@@ -16,8 +16,13 @@ from allocator.cli.base import (
 )
 from allocator.errors import InfeasibleError
 from allocator.format import gbp
-from allocator.model.solver import METHODS, SOLVERS
-from allocator.scenario import OBJECTIVES, load
+
+
+def load(path):
+    """`allocator.scenario.load`, imported when a command runs (``--help`` needs no numpy)."""
+    from allocator.scenario import load as load_scenario
+
+    return load_scenario(path)
 
 
 @main.command()
@@ -29,6 +34,8 @@ def validate(scenario: Path) -> None:
     Example:
       allocator validate scenarios/england-lsoa
     """
+    import numpy as np
+
     s = load(scenario)
     free = ~s.is_locked
     floors = float(np.where(free, s.unit_spend * s.floor[None, :], 0).sum())

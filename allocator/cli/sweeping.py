@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from allocator.choices import METHODS, SOLVERS
 from allocator.cli.base import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -14,8 +15,7 @@ from allocator.cli.base import (
     _output,
     main,
 )
-from allocator.model.solver import METHODS, SOLVERS
-from allocator.scenario import load
+from allocator.cli.solving import load
 
 
 @main.command()

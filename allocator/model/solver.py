@@ -18,11 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from allocator.choices import METHODS, SOLVERS  # noqa: F401  (re-exported)
 from allocator.errors import InfeasibleError, Problem, SettingsError, SolverError
 from allocator.model.lp import LinearProgram, check_finite
-
-SOLVERS = ("highs", "cbc")
-METHODS = ("auto", "simplex", "ipm", "pdlp")
 
 
 class Status(str, Enum):

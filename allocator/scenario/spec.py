@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from allocator.choices import BUDGET_MODES, OBJECTIVES, PROPORTIONALITY  # noqa: F401  (re-exported)
 from allocator.errors import Problem, ScenarioError
 from allocator.scenario.checks import MANIFEST  # noqa: F401  (one name for the manifest file)
 from allocator.scenario.files import number_problem
@@ -23,9 +24,6 @@ from allocator.scenario.models import NeedModel, ResponseModel
 if TYPE_CHECKING:
     from allocator.scenario.options import OptionSpec
 
-OBJECTIVES = ("health-gain", "fair-share", "equity-weighted", "level-up", "maximin")
-PROPORTIONALITY = ("monotone", "proportional", "none")
-BUDGET_MODES = ("exact", "at-most")
 AREA_COLUMNS = ["area_id", "area_name", "population"]
 SERVICE_COLUMNS = ["service_id", "service_name", "unit_cost_gbp", "target_population",
                    "floor_units_per_head", "cap_units_per_head", "need_model",

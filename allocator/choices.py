@@ -1,0 +1,8 @@
+"""The names a setting can take, in one light module: the command line offers them as choices
+without importing numpy, pandas or a solver (so ``allocator --help`` answers at once)."""
+
+OBJECTIVES = ("health-gain", "fair-share", "equity-weighted", "level-up", "maximin")
+PROPORTIONALITY = ("monotone", "proportional", "none")
+BUDGET_MODES = ("exact", "at-most")
+SOLVERS = ("highs", "cbc")
+METHODS = ("auto", "simplex", "ipm", "pdlp")
