@@ -100,7 +100,8 @@ def default_budget(place: Place, services: pd.DataFrame) -> tuple[float, str]:
     """The place's need-weighted share of the national budget, service by service, to the pound."""
     shares = need_share(place, services)
     budget = sum(BUDGET_GBP * s.budget_share * shares[s.service_id] for s in services.itertuples())
-    note = (f"{place.name}'s need-weighted share of a national budget of {gbp(BUDGET_GBP)} (the "
+    owner = place.name + ("'" if place.name.endswith("s") else "'s")
+    note = (f"{owner} need-weighted share of a national budget of {gbp(BUDGET_GBP)} (the "
             f"2024/25-sized public health grant), service by service: each service's national share "
             f"times the place's share of England's need-weighted target population "
             f"({min(shares.values()):.3%} to {max(shares.values()):.3%})")
