@@ -133,6 +133,7 @@ def _count_cells(archive: zipfile.ZipFile, part: zipfile.ZipInfo, display: str, 
                 if not chunk:
                     return count
                 tail = buffer[max(cut, 0):]
+    # zipfile raises NotImplementedError for a compression method it lacks, RuntimeError for encryption
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
         raise _bad(display, f"cannot be read as an XLSX workbook: part {part.filename}: {exc}") from None
 
