@@ -30,13 +30,20 @@ def test_run_prints_budget_and_gradient(tiny):
     assert re.search(r"^SII of outcome\s+7\.0000", out, re.M)  # 81.5 - 78.0 between two halves
 
 
-def test_run_writes_every_table_as_csv_and_json(tiny, tmp_path):
+def test_run_writes_every_table_as_csv_and_json_or_parquet(tiny, tmp_path):
+    import pandas as pd
+
     out = tmp_path / "out"
     result = run(tiny, "--out", out)
     assert result.exit_code == 0, result.output
-    for name in ("allocation", "by_area", "by_group", "metrics", "by_region"):
+    for name in ("by_group", "metrics", "by_region"):
         assert (out / f"{name}.csv").is_file()
         assert isinstance(json.loads((out / f"{name}.json").read_text()), list)
+    for name in ("allocation", "by_area"):  # the tables that grow with the areas: Parquet, not JSON
+        assert not (out / f"{name}.json").exists()
+        parquet, text = pd.read_parquet(out / f"{name}.parquet"), pd.read_csv(out / f"{name}.csv")
+        assert list(parquet.columns) == list(text.columns) and len(parquet) == len(text)
+        assert parquet["spend_gbp"].to_numpy() == pytest.approx(text["spend_gbp"].to_numpy())
     with (out / "allocation.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 8
@@ -82,8 +89,10 @@ def test_formula_like_names_are_neutralised(tiny, tmp_path):
     with (tmp_path / "out" / "by_area.csv").open() as handle:
         names = [r["area_name"] for r in csv.DictReader(handle)]
     assert names[:2] == ['\'=HYPERLINK("http://evil","x")', "'@SUM(1+1)"]
-    by_area = json.loads((tmp_path / "out" / "by_area.json").read_text())
-    assert by_area[0]["area_name"].startswith("'=")
+    import pandas as pd
+
+    by_area = pd.read_parquet(tmp_path / "out" / "by_area.parquet")
+    assert by_area["area_name"].iloc[0].startswith("'=")
 
 
 def test_outputs_never_overwrite_inputs(tiny):

@@ -196,6 +196,31 @@ def json_bytes(frame: pd.DataFrame) -> bytes:
     return (rounded.to_json(orient="records", double_precision=15, force_ascii=False) + "\n").encode()
 
 
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """Parquet (zstd) with neutralised text and 10 significant figures: the big tables' JSON.
+
+    The same table gives the same bytes (no timestamps in pyarrow's metadata).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(rounded_frame(frame), preserve_index=False)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+# Tables that grow with the areas (x services x options): saved as Parquet beside the CSV, not
+# as JSON (at LSOA scale allocation.json was 129 MB; the Parquet file is a few MB).
+BIG_TABLES = ("allocation", "by_area", "waterfall", "winners_losers", "input_areas")
+
+
+def encodings(name: str) -> tuple[tuple[str, object], ...]:
+    """(suffix, encoder) pairs a table is saved with: CSV, and JSON or (big tables) Parquet."""
+    second = (".parquet", parquet_bytes) if name in BIG_TABLES else (".json", json_bytes)
+    return (".csv", csv_bytes), second
+
+
 SMALL_TABLES = ("by_group", "metrics")
 RESERVED = ("allocation", "by_area", "by_group", "metrics", "result", "run", "comparison", "report")
 
@@ -215,7 +240,8 @@ def json_text(data) -> bytes:
 
 
 def write_outputs(result: Result, out: str | Path, options: dict) -> list[Path]:
-    """Every table as CSV and JSON, a summary JSON and the run manifest; returns the paths.
+    """Every table as CSV and JSON (Parquet for the big ones), a summary JSON and the run
+    manifest; returns the paths.
 
     ``result.json`` holds the headline numbers and the small tables (by group,
     metrics, by grouping column); ``run.json`` the inputs' hashes, versions,
@@ -227,7 +253,7 @@ def write_outputs(result: Result, out: str | Path, options: dict) -> list[Path]:
     small = {name: records(safe_frame(frame)) for name, frame in tables.items()
              if name in SMALL_TABLES or name.startswith("by_") and name != "by_area"}
     files = [(f"{name}{suffix}", lambda f=frame, e=encode: e(f)) for name, frame in tables.items()
-             for suffix, encode in ((".csv", csv_bytes), (".json", json_bytes))]
+             for suffix, encode in encodings(name)]
     files += [("result.json", lambda: json_text({"summary": summary(result), "tables": small})),
               ("run.json", lambda: json_text(manifest(result, options)))]
     with output(out, result.scenario.inputs) as place:

@@ -22,15 +22,16 @@ from allocator.analysis.gradient import quantile_label
 from allocator.errors import AllocatorError
 from allocator.reports.files import OutputError, output, safe_stem, unique_stems
 from allocator.reports.outputs import (
-    csv_bytes,
-    json_bytes,
+    encodings,
     manifest,
     restored_frame,
+    result_tables,
     write_outputs,
 )
 from allocator.version import __version__
 
 META, MANIFEST = "comparison.json", "run.json"
+OPTION_PREFIX = "options_"
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 REBUILD = "save the folder again with `allocator run --out` or `allocator compare --out`"
 
@@ -79,14 +80,35 @@ def report_data(comparison: Comparison, kind: str) -> ReportData:
                      "comparator": first.outcomes.before_label},
         "explanations": texts,
     }
+    if kind == "run":  # a run's folder already holds these tables (allocation.csv, ...): not twice
+        meta["aliases"] = {f"{OPTION_PREFIX}{t}": t for t in result_tables(first) if t not in ("by_group", "metrics")}
     tables = dict(comparison.tables)
+    tables.update(_option_tables(comparison))
     tables["input_areas"] = s.areas
     tables["input_services"] = s.services
     return ReportData(meta=meta, tables=tables)
 
 
+def _option_tables(comparison: Comparison) -> dict[str, pd.DataFrame]:
+    """Each option's allocation, by-area and by-grouping tables (``options_allocation``,
+    ``options_by_area``, ``options_by_<column>``), one below the other with an ``option`` column
+    first: what the workbook, the maps and find-my-area show."""
+    out: dict[str, list[pd.DataFrame]] = {}
+    for name, result in zip(comparison.names, comparison.results):
+        for table, frame in result_tables(result).items():
+            if table in ("by_group", "metrics"):
+                continue  # already in the comparison tables, by option
+            out.setdefault(f"{OPTION_PREFIX}{table}", []).append(_with_option(frame, name))
+    return {table: pd.concat(frames, ignore_index=True) for table, frames in out.items()}
+
+
+def _with_option(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    return frame.assign(option=name)[["option", *[c for c in frame.columns if c != "option"]]]
+
+
 def save(data: ReportData, out: str | Path, protected: set[Path], run_manifest: dict) -> list[Path]:
-    """Write the report data's tables (CSV + JSON), run.json and comparison.json, all at once.
+    """Write the report data's tables (CSV, and JSON or Parquet), run.json and comparison.json, all
+    at once.
 
     comparison.json, written last, lists the sha256 of every table file (and of its own
     content), so that `load` can tell a folder edited after it was saved.
@@ -95,8 +117,9 @@ def save(data: ReportData, out: str | Path, protected: set[Path], run_manifest: 
     bad = [name for name in data.tables if not _safe_name(name)]
     if bad:
         raise OutputError(f"cannot save a table named {bad[0]!r} in {out}: not a safe file name")
+    aliases = data.meta.get("aliases") or {}
     files = [(f"{name}{suffix}", lambda f=frame, e=encode: e(f)) for name, frame in data.tables.items()
-             for suffix, encode in ((".csv", csv_bytes), (".json", json_bytes))]
+             if name not in aliases for suffix, encode in encodings(name)]
     files.append((MANIFEST, lambda: (json.dumps(run_manifest, indent=1, ensure_ascii=False) + "\n").encode()))
     hashes = {}
     with output(out, protected) as place:
@@ -182,6 +205,9 @@ def _check_meta(meta: dict, path: Path) -> None:
     options = meta.get("options", [])
     if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
         raise fail("'options' should be a list of option names")
+    aliases = meta.get("aliases", {})
+    if not isinstance(aliases, dict) or not all(_safe_name(k) and _safe_name(v) for k, v in aliases.items()):
+        raise fail("'aliases' should map table names to the run's own table names")
     for key in ("scenario", "explanations"):
         if not isinstance(meta.get(key, {}), dict):
             raise fail(f"'{key}' should be an object")
@@ -226,14 +252,28 @@ def load(folder: str | Path) -> ReportData:
     if files is not None:
         _check_hashes(folder, files)
     tables = {}
+    aliases = meta.get("aliases") or {}
     for name in meta["tables"]:
-        path = folder / f"{name}.json"
-        rows, text = _read_json(path, list)
-        if not all(isinstance(r, dict) for r in rows):
-            raise SavedResultError(f"{path}: expected a list of rows (JSON objects); {REBUILD}")
-        tables[name] = restored_frame(pd.read_json(io.StringIO(text), orient="records", dtype=False)
-                                      if rows else pd.DataFrame())
+        if name in aliases:  # a run's own table, read back with its option's name
+            tables[name] = _with_option(_read_table(folder, aliases[name]), (meta.get("options") or [""])[0])
+        else:
+            tables[name] = _read_table(folder, name)
     return ReportData(meta=meta, tables=tables)
+
+
+def _read_table(folder: Path, name: str) -> pd.DataFrame:
+    parquet = folder / f"{name}.parquet"
+    if parquet.exists():
+        try:
+            return restored_frame(pd.read_parquet(parquet))
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise SavedResultError(f"{parquet}: cannot be read as Parquet ({exc}); {REBUILD}") from None
+    path = folder / f"{name}.json"
+    rows, text = _read_json(path, list)
+    if not all(isinstance(r, dict) for r in rows):
+        raise SavedResultError(f"{path}: expected a list of rows (JSON objects); {REBUILD}")
+    return restored_frame(pd.read_json(io.StringIO(text), orient="records", dtype=False)
+                          if rows else pd.DataFrame())
 
 
 def load_manifest(folder: str | Path) -> dict:
