@@ -71,8 +71,9 @@ def test_structure_sections_and_every_option(page):
     assert page.startswith("<!DOCTYPE html>\n")
     assert doc.text["title"][0] == TITLE  # the page's; the charts' titles follow
     assert doc.text["h1"] == [TITLE]
-    assert doc.text["h2"] == ["Summary", "The social gradient", "Winners and losers",
-                              "Why: from 'before' to the allocation", "Tables"]
+    assert doc.text["h2"] == ["The brief", "Detail", "The social gradient", "Winners and losers",
+                              "Why: from 'before' to the allocation", "Find your area", "Tables"]
+    assert page.index('id="brief"') < page.index("<svg"), "the brief comes before any chart"
     h3 = doc.text["h3"]
     for name in OPTIONS:
         assert f"Largest gains and losses: {name}" in h3
@@ -87,7 +88,8 @@ def test_structure_sections_and_every_option(page):
 def test_tables_have_captions_and_headers(page):
     doc = Parsed(page)
     tables = doc.named("table")
-    assert len(tables) == 6 + 2 * len(OPTIONS)
+    # the brief, every area, and the detail: 7 tables (with spend by service and by region) + 2 per option
+    assert len(tables) == 2 + 8 + 2 * len(OPTIONS)
     assert len(doc.text["caption"]) == len(tables)
     assert all(a.get("scope") in ("col", "row") for a in doc.named("th"))
     best = re.findall(r'<td class="num best"><strong>([^<]+)</strong>', page)
@@ -98,6 +100,7 @@ def test_numbers_are_formatted(page):
     assert re.search(r'<th scope="row">1 \(most deprived\)</th><td class="num">3,000</td>'
                      r'<td class="num">£\d+\.\d\d</td>', page)
     assert "Budget £100k across 4 areas and 2 services." in page
+    assert "3 options for £100k across 4 areas and 2 services" in page  # the brief's lead
     text = re.sub(r"<svg.*?</svg>", "", page, flags=re.S)  # chart coordinates are not for reading
     assert not re.search(r"\d[eE][+-]\d", text), "no scientific notation"
     assert not re.search(r"\bnan\b", text, re.I)
@@ -117,9 +120,15 @@ def test_charts_are_inline_svg_with_text_and_titles(page):
 
 def test_hostile_names_are_escaped_in_the_page_and_in_the_svg(page):
     lowered = page.lower()
-    assert "<script" not in lowered and "<img" not in lowered and "<b>" not in lowered and "<i>" not in lowered
+    assert lowered.count("<script") == 1, "one script: find-my-area's, allowed by its hash"
+    assert "<img" not in lowered and "<b>" not in lowered and "<i>" not in lowered
     doc = Parsed(page)
-    assert not [t for t, _ in doc.tags if t in ("script", "img", "iframe", "object", "embed", "b", "i")]
+    assert not [t for t, _ in doc.tags if t in ("img", "iframe", "object", "embed", "b", "i")]
+    assert [a for t, a in doc.tags if t == "script"] == [{}], "the script is inline, with no src"
+    csp = next(a["content"] for t, a in doc.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    from allocator.reports.html_parts import script_hash
+
+    assert f"script-src {script_hash()}" in csp and "unsafe-inline'; img" not in csp.split("script-src")[1]
     assert not [k for _, attrs in doc.tags for k in attrs if k.startswith("on")]
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror="
     svg_text = re.findall(r"<text\b[^>]*>([^<]*)</text>", page)
@@ -172,7 +181,7 @@ def test_chromium_renders_the_page_without_errors(page, tmp_path):
     seen = browser.visit(path, expressions=CHECKS, print_width=794)  # A4 paper is 794 CSS pixels wide
     assert seen.errors == []
     assert seen.title == TITLE, "no injected handler changed the title"
-    assert seen.values == {"scripts": 0, "images": 0, "svgs": CHARTS, "payload_as_text": True, "overflow": 0}
+    assert seen.values == {"scripts": 1, "images": 0, "svgs": CHARTS, "payload_as_text": True, "overflow": 0}
     rgb = _pixels(seen.png)
     assert rgb.shape == (2000, 1200, 3)
     colours = np.unique(rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2])

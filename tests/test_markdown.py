@@ -46,20 +46,22 @@ def tables_of(page: str) -> dict[str, list[str]]:
 
 def test_sections_and_every_option_named(page):
     assert page.startswith("# Options for Tiny test scenario\n")
-    for heading in ("## Summary", "## Tables"):
+    for heading in ("## The brief", "## Detail", "## Tables"):
         assert f"\n{heading}\n" in page
+    assert page.index("## The brief") < page.index("## Detail") < page.index("## Tables")
     for name in OPTIONS:
         assert md_text(name) in page
     assert "- **Health gain**: health-gain objective, monotone proportionality; allocates £100k;" in page
     assert "Best option on each measure (where 'best' has a meaning):" in page
-    assert "Why Health gain comes out as it does:" in page
+    assert "Rules that bind, and what they cost:" in page
+    assert "“Health gain” gains the most health" in page
 
 
 def test_every_table_is_present_and_well_formed(page):
     tables = tables_of(page)
     expected = ["Options at a glance", "The measures side by side", "Spend per head by deprivation group",
                 "Outcome by deprivation group", "Areas gaining and losing, by deprivation group",
-                "The price of each rule"]
+                "The price of each rule", "Spend by service", "Spend per head by region"]
     expected += [f"Largest gains and losses: {md_text(n)}" for n in OPTIONS]
     expected += [f"From 'before' to the allocation: {md_text(n)}" for n in OPTIONS]
     assert sorted(tables) == sorted(expected)

@@ -74,7 +74,9 @@ def validate(scenario: Path) -> None:
               help="HiGHS method; auto picks interior point for wide or large models.")
 @click.option("--time-limit", type=float, help="Seconds; a solve that hits it fails (exit 1).")
 @click.option("--out", "out", type=click.Path(path_type=Path),
-              help="Folder for the tables (CSV), result.json and run.json.")
+              help="Folder for the tables (CSV, JSON or Parquet), the reports, result.json and run.json.")
+@click.option("--format", "formats", default="csv,json,html,xlsx,md", show_default=True,
+              help="Reports to write with --out (comma-separated): html (with brief.html), xlsx, md.")
 @click.option("--write-lp", type=click.Path(path_type=Path),
               help="Also write the model as an LP file with readable names.")
 @click.option("--quantiles", type=click.IntRange(2, 100),
@@ -82,7 +84,7 @@ def validate(scenario: Path) -> None:
 @click.option("--explain", is_flag=True,
               help="Also the waterfall by constraint and the price of each rule (re-solves).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, quantiles, explain,
+def run(scenario: Path, objective, solver, method, time_limit, out, formats, write_lp, quantiles, explain,
         quiet) -> None:
     """Solve a scenario and print the allocation's social gradient before and after.
 
@@ -96,6 +98,7 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
     from allocator.model.solver import write_lp as write_lp_file
     from allocator.reports import outputs as report
 
+    formats = _formats(formats)
     s = load(scenario)
     if objective:
         s = s.with_(objective=objective)
@@ -114,10 +117,14 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
 
             comparison = comparison_of((s.name,), (result,), waterfall=explain, prices=explain)
         if out is not None:
+            from allocator.reports.documents import write_reports
             from allocator.reports.results import report_data, save
 
+            run_manifest = report.manifest(result, options)
+            data = report_data(comparison, "run")
             report.write_outputs(result, out, options)
-            save(report_data(comparison, "run"), out, set(), report.manifest(result, options))
+            save(data, out, set(), run_manifest)
+            write_reports(data, out, formats, run_manifest, protected=set(s.inputs))
         if write_lp is not None:
             lp_place.external(write_lp, lambda temp: write_lp_file(result.lp, temp))
     if write_lp is not None and not quiet:
@@ -130,11 +137,27 @@ def run(scenario: Path, objective, solver, method, time_limit, out, write_lp, qu
             for text in comparison.tables["prices"]["text"]:
                 click.echo(f"- {text}")
         if out is not None:
-            click.echo(f"\nTables written to {out}/ (CSV and JSON); `allocator report {out}` "
-                       "builds the HTML report from them.")
+            click.echo(f"\n{written(out)}")
 
 
 FORMATS = ("csv", "json", "html", "xlsx", "md")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB" if n >= 100_000 else f"{n / 1e3:,.0f} kB"
+
+
+def written(out: Path) -> str:
+    """What a command left in ``out``: the reports, how many tables, the size in all and the largest."""
+    files = sorted((p for p in Path(out).rglob("*") if p.is_file() and not p.name.startswith(".")),
+                   key=lambda p: (-p.stat().st_size, str(p)))
+    reports = [p.name for p in files if p.parent == Path(out) and (p.name.startswith("report.") or p.name == "brief.html")]
+    tables = {p.stem for p in files if p.suffix in (".csv", ".parquet") and p.parent == Path(out)}
+    total = sum(p.stat().st_size for p in files)
+    largest = ", ".join(f"{p.relative_to(out)} {_size(p.stat().st_size)}" for p in files[:2])
+    lead = f"{', '.join(sorted(reports))} and " if reports else ""
+    return (f"Written to {out}/: {lead}{len(tables)} tables (CSV, with JSON or Parquet); {_size(total)} in all "
+            f"(largest: {largest}). `allocator report {out}` rebuilds a report without solving.")
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -202,8 +225,7 @@ def compare(scenarios, solver, method, out, formats, explain) -> None:
                                                                "explain": explain})
             write_reports(data, out, formats, manifest)
     if out is not None:
-        click.echo(f"\nWritten to {out}/: tables (CSV, JSON)"
-                   + "".join(f", report.{f}" for f in formats if f in ("html", "xlsx", "md")) + ".")
+        click.echo(f"\n{written(out)}")
 
 
 @main.command()

@@ -29,11 +29,15 @@ def render(data: ReportData, fmt: str, manifest: dict | None = None) -> bytes:
     if fmt == "html":
         from allocator.reports.html import render_html
 
-        return render_html(data).encode()
+        return render_html(data, manifest).encode()
+    if fmt == "brief":
+        from allocator.reports.html import render_brief_html
+
+        return render_brief_html(data, manifest).encode()
     if fmt == "md":
         from allocator.reports.markdown import render_markdown
 
-        return render_markdown(data).encode()
+        return render_markdown(data, manifest).encode()
     if fmt == "xlsx":
         from allocator.reports.workbook import workbook_bytes
 
@@ -46,6 +50,8 @@ def write_reports(data: ReportData, out: str | Path, formats, manifest: dict,
     """``report.<format>`` in ``out`` for each report format asked for (the others are ignored)."""
     out = Path(out)
     targets = [(fmt, out / f"report.{fmt}") for fmt in REPORTS if fmt in formats]
+    if "html" in formats:
+        targets.append(("brief", out / "brief.html"))
     with output(out, protected) as place:
         for _, path in targets:
             place.check(path)

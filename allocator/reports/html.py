@@ -20,8 +20,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from allocator.format import gbp, short_gbp
+from allocator.format import gbp, plain, short_gbp
 from allocator.reports import markdown as text
+from allocator.reports.html_parts import SCRIPT, brief_section, find_my_area, script_hash
 from allocator.reports.results import ReportData
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")  # Okabe-Ito
@@ -64,14 +65,31 @@ tbody th{font-weight:400}
 td.num{white-space:nowrap}
 td.best{font-weight:700;background:#fff3cc;white-space:nowrap}
 .sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-footer{font-size:.8rem;color:#444;border-top:1px solid #ccc;margin-top:3rem;padding-bottom:2rem}
+footer{font-size:.8rem;color:#444;border-top:1px solid #ccc;margin-top:3rem;padding-bottom:2rem;
+ overflow-wrap:anywhere}
+.lead{font-size:1.05rem}
+.verdict{border-left:4px solid #0072B2;background:#f2f7fb;padding:.4rem .9rem;margin:.75rem 0}
+.verdict p{margin:.35rem 0;font-weight:600}
+ul.options li,ul.rules li{margin:.35rem 0}
+.notes{font-size:.85rem;color:#444}
+.brief-table th[scope=row]{max-width:22rem}
+.tall{max-height:32rem;overflow:auto}
+#areas-table thead th{position:sticky;top:0}
+th button{font:inherit;font-weight:700;background:none;border:0;padding:0;color:inherit;cursor:pointer;
+ text-align:inherit}
+#find-box{font:inherit;padding:.2rem .4rem;max-width:100%}
+h1,h2,h3,p,li,caption{overflow-wrap:break-word}
 @media print{
  @page{size:A4;margin:14mm}
  body{font-size:10pt}
  header,nav,main,footer{max-width:none;padding:0}
  nav{display:none}
  h2{break-before:page;break-after:avoid}
- #summary{break-before:auto}
+ #brief h2{break-before:auto}
+ #brief{break-after:page}
+ .tall{max-height:none;overflow:visible}
+ #areas,nav{display:none}
+ @page{@bottom-right{content:"Page " counter(page) " of " counter(pages);font-size:8pt;color:#444}}
  h3{break-after:avoid}
  figure,tr,li{break-inside:avoid}
  figure svg{width:100%}
@@ -83,7 +101,7 @@ footer{font-size:.8rem;color:#444;border-top:1px solid #ccc;margin-top:3rem;padd
  a{color:inherit;text-decoration:none}
 }
 """
-CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 
 def esc(value) -> str:
@@ -144,7 +162,8 @@ def spend_chart(data: ReportData, charts: Charts) -> str:
     fig = Figure(figsize=(WIDTH, 3.4))
     ax = fig.subplots()
     before = f"Before ({text.scenario(data).get('comparator', 'baseline')})"
-    handles, labels = _gradient_lines(ax, frame, data, before, lambda v, _: f"£{v:,g}")
+    handles, labels = _gradient_lines(ax, frame, data, before, lambda v, _: "£" + plain(v, 4))
+    ax.set_ylim(bottom=0)  # spend from zero: the gradient at its true size
     ax.set_ylabel("Spend per head (£)")
     _legend(ax, handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=min(4, len(labels)))
     return charts.svg(fig, "Spend per head by deprivation group",
@@ -157,7 +176,9 @@ def outcome_chart(data: ReportData, charts: Charts) -> str:
     s = text.scenario(data)
     fig = Figure(figsize=(WIDTH, 3.4))
     left, right = fig.subplots(1, 2, gridspec_kw={"wspace": 0.35})
-    handles, labels = _gradient_lines(left, frame, data, "Before")
+    handles, labels = _gradient_lines(left, frame, data, "Before", lambda v, _: plain(v, 4))
+    if np.nanmin(frame.iloc[:, 2:].to_numpy(float)) >= 0:
+        left.set_ylim(bottom=0)  # levels from zero: the gap at its true size
     left.set_ylabel(f"{s.get('outcome_units', 'outcome')}")
     left.set_title("Level, before and after", loc="left")
     groups = frame.iloc[:, 0].tolist()
@@ -167,6 +188,7 @@ def outcome_chart(data: ReportData, charts: Charts) -> str:
         change = frame.iloc[:, 3 + i] - frame.iloc[:, 2]
         right.bar(np.arange(len(groups)) - 0.4 + width * (i + 0.5), change, width, color=PALETTE[i % len(PALETTE)])
     right.axhline(0, color="#333", lw=0.8)
+    right.yaxis.set_major_formatter(FuncFormatter(lambda v, _: plain(v, 3)))
     _group_ticks(right, groups, data)
     right.set_title("Change from before", loc="left")
     right.set_ylabel(f"change ({s.get('outcome_units', '')})")
@@ -196,11 +218,15 @@ def sii_chart(data: ReportData, charts: Charts) -> str | None:
                     arrowprops={"arrowstyle": "->", "color": PALETTE[k % len(PALETTE)], "lw": 1.5})
         ax.plot([row["before"]], [y], "o", mfc="white", color=BEFORE, ms=7)
         ax.plot([row["after"]], [y], "o", color=PALETTE[k % len(PALETTE)], ms=7)
-        ax.annotate(f"{text.number(row['before'])} → {text.number(row['after'])}", (row["after"], y),
-                    xytext=(0, 7), textcoords="offset points", ha="center", fontsize=8)
-    ax.set_yticks(np.arange(len(names)), names[::-1])
+        ax.annotate(f"{text.number(row['before'])} → {text.number(row['after'])}",
+                    (max(row["after"], row["before"]), y), xytext=(10, 0), textcoords="offset points",
+                    ha="left", va="center", fontsize=8)
+    ax.set_yticks(np.arange(len(names)), [_clip(n, 32) for n in names[::-1]])
     ax.set_ylim(-0.6, len(names) - 0.3)
-    ax.margins(x=0.15)
+    ends = np.concatenate([sii["before"].to_numpy(float), sii["after"].to_numpy(float), [0.0]])
+    span = np.nanmax(ends) - np.nanmin(ends)
+    ax.set_xlim(np.nanmin(ends) - 0.08 * span, np.nanmax(ends) + 0.08 * span)  # zero shown: no exaggeration
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: plain(v, 4)))
     label, units = s.get("outcome_label", "the outcome"), s.get("outcome_units", "")
     if units and f"({units})" not in label:
         label += f" ({units})"
@@ -405,8 +431,48 @@ def _charts(data: ReportData) -> list[tuple[str, str]]:
     return [(title, "\n".join(parts)) for title, parts in sections if any(parts)]
 
 
-def render_html(data: ReportData) -> str:
-    """The report as one self-contained, script-free HTML page with inline SVG charts.
+def _css_string(value: str) -> str:
+    """Text inside a CSS string: quotes, backslashes and '<' escaped, no line breaks."""
+    out = " ".join(str(value).split()).replace("\\", "\\5C ").replace('"', "\\22 ").replace("<", "\\3C ")
+    return f'"{out}"'
+
+
+def _page(title: str, header: str, sections: list[tuple[str, str, str]], footer: list[str], stamp: str,
+          nav: bool = True, script: bool = False) -> str:
+    """A whole page: head (CSP, CSS with the print footer's date), header, sections, footer."""
+    csp = CSP + (f"; script-src {script_hash()}" if script else "")
+    css = CSS + f"@media print{{@page{{@bottom-left{{content:{_css_string(stamp)};font-size:8pt;color:#444}}}}}}"
+    links = "".join(f'<li><a href="#{key}">{esc(t)}</a></li>' for key, t, _ in sections)
+    parts = ["<!DOCTYPE html>", '<html lang="en-GB">', "<head>", '<meta charset="utf-8">',
+             f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>{esc(title)}</title>", f"<style>{css}</style>", "</head>", "<body>", header]
+    if nav:
+        parts.append(f'<nav aria-label="Contents"><ol>{links}</ol></nav>')
+    parts.append("<main>")
+    for key, t, body in sections:
+        parts.append(f'<section id="{key}" aria-labelledby="{key}-h"><h2 id="{key}-h">{esc(t)}</h2>\n'
+                     f"{body}\n</section>")
+    parts += ["</main>", "<footer>" + "".join(f"<p>{esc(line)}</p>" for line in footer) + "</footer>"]
+    if script:
+        parts.append(f"<script>{SCRIPT}</script>")
+    return "\n".join(parts + ["</body>", "</html>"]) + "\n"
+
+
+def _header(c: text.Content) -> str:
+    return (f"<header><h1>{esc(c.title)}</h1>"
+            + (f'<p class="subtitle">{esc(c.subtitle)}</p>' if c.subtitle else "")
+            + (f'<p class="description">{esc(c.description)}</p>' if c.description else "") + "</header>")
+
+
+def _stamp(c: text.Content) -> str:
+    solved = next((n for n in (c.brief.notes if c.brief else []) if n.startswith("Solved on")), "")
+    return f"allocator report. {solved}".strip()  # no names from the input in CSS
+
+
+def render_html(data: ReportData, manifest: dict | None = None) -> str:
+    """The report as one self-contained HTML page: the brief first, then charts, every area
+    (searchable) and the tables.  ``manifest``: the run's run.json (date, input hashes).
 
     Examples
     --------
@@ -414,24 +480,23 @@ def render_html(data: ReportData) -> str:
     >>> "<title>&lt;b&gt;A &amp; B&lt;/b&gt;</title>" in page, "<script" in page
     (True, False)
     """
-    c = text.content(data)
-    sections = [("summary", "Summary", _summary(c.summary))]
+    c = text.content(data, manifest)
+    sections = [("brief", "The brief", brief_section(c.brief))] if c.brief else []
+    sections.append(("summary", "Detail", _summary(c.summary)))
     for k, (title, body) in enumerate(_charts(data)):
         sections.append((f"charts-{k + 1}", title, body))
+    areas = find_my_area(data)
+    if areas:
+        sections.append(("areas", "Find your area", areas))
     if c.tables:
         sections.append(("tables", "Tables", "\n".join(_table(t) for t in c.tables)))
-    nav = "".join(f'<li><a href="#{key}">{esc(title)}</a></li>' for key, title, _ in sections)
-    parts = ["<!DOCTYPE html>", '<html lang="en-GB">', "<head>", '<meta charset="utf-8">',
-             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{esc(c.title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
-             f"<header><h1>{esc(c.title)}</h1>"
-             + (f'<p class="subtitle">{esc(c.subtitle)}</p>' if c.subtitle else "")
-             + (f'<p class="description">{esc(c.description)}</p>' if c.description else "") + "</header>",
-             f'<nav aria-label="Contents"><ol>{nav}</ol></nav>', "<main>"]
-    for key, title, body in sections:
-        parts.append(f'<section id="{key}" aria-labelledby="{key}-h"><h2 id="{key}-h">{esc(title)}</h2>\n'
-                     f"{body}\n</section>")
-    parts += ["</main>", "<footer>" + "".join(f"<p>{esc(line)}</p>" for line in c.footer) + "</footer>",
-              "</body>", "</html>"]
-    return "\n".join(parts) + "\n"
+    return _page(c.title, _header(c), sections, c.footer, _stamp(c), script=areas is not None)
+
+
+def render_brief_html(data: ReportData, manifest: dict | None = None) -> str:
+    """The brief alone, as a page that prints on one or two A4 sheets."""
+    c = text.content(data, manifest)
+    body = brief_section(c.brief) if c.brief else "<p>No options to report.</p>"
+    shown = set(c.brief.notes if c.brief else [])
+    footer = [line for line in c.footer if not line.startswith("Input files") and line not in shown]
+    return _page(c.title, _header(c), [("brief", "The brief", body)], footer, _stamp(c), nav=False)

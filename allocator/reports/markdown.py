@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.format import money, number  # noqa: F401  (html.py reads them as text.number)
+from allocator.reports.brief import Brief, brief, input_hashes, notes_from
 from allocator.reports.results import ReportData
 
 TOLERANCE_GBP = 0.5  # changes smaller than this count as unchanged (as allocator.analysis.compare)
@@ -74,7 +75,7 @@ class Table:
 
 @dataclass(frozen=True)
 class Content:
-    """Title, summary blocks (('p', text) or ('ul', [(lead, text), ...])) and tables."""
+    """Title, the brief, summary blocks (('p', text) or ('ul', [(lead, text), ...])) and tables."""
 
     title: str
     subtitle: str
@@ -82,6 +83,7 @@ class Content:
     summary: list[tuple]
     tables: list[Table]
     footer: list[str]
+    brief: Brief | None = None
 
 
 def option_names(data: ReportData) -> list[str]:
@@ -148,11 +150,10 @@ def summary(data: ReportData) -> list[tuple]:
         blocks.append(("ul", [(name, ", ".join(best[name]) + "." if best[name] else "best on no measure.")
                               for name in names]))
     explanations = data.meta.get("explanations") or {}
-    for name in names:
-        texts = [str(t) for t in explanations.get(name, [])]
-        if texts:
-            blocks.append(("p", f"Why {name} comes out as it does:" if len(names) > 1 else "Why:"))
-            blocks.append(("ul", [("", t) for t in texts]))
+    free = sorted({str(t) for name in names for t in explanations.get(name, []) if "cost nothing" in str(t)})
+    if free:
+        blocks.append(("p", f"{len(free)} rules cost nothing under any option (the optimum meets them "
+                            "anyway); the table 'The price of each rule' lists every rule."))
     return blocks
 
 
@@ -184,20 +185,26 @@ def _headlines(data: ReportData) -> list[tuple[str, str]]:
     return out
 
 
-def content(data: ReportData) -> Content:
-    """Everything the report says, as plain text and formatted tables."""
+def content(data: ReportData, manifest: dict | None = None) -> Content:
+    """Everything the report says, as plain text and formatted tables (``manifest``: the run's
+    run.json, for the date and the inputs' hashes)."""
     s = scenario(data)
-    builders = (_options_table, _measures_table, _by_group_tables, _winner_count_table, _top_tables,
-                _waterfall_tables, _prices_table)
+    builders = (_options_table, _measures_table, _by_group_tables, _service_table, _grouping_tables,
+                _winner_count_table, _top_tables, _waterfall_tables, _prices_table)
     tables = []
     for build in builders:
         tables.extend(t for t in build(data) if t is not None)
     footer = [f"Made by allocator {data.meta.get('allocator', '')} from the scenario '{s.get('name', '')}'."]
     if s.get("attribution"):
         footer.append(f"Data: {s['attribution']}")
-    return Content(title=str(data.meta.get("title", "Allocation report")), subtitle=str(s.get("name", "")),
+    notes = notes_from(manifest)
+    footer += notes
+    if input_hashes(manifest):
+        footer.append("Input files (sha256): " + "; ".join(input_hashes(manifest)) + ".")
+    subtitle = f"Scenario: {s['name']}" if s.get("name") and data.meta.get("kind") != "run" else ""
+    return Content(title=str(data.meta.get("title", "Allocation report")), subtitle=subtitle,
                    description=str(s.get("description", "")), summary=summary(data), tables=tables,
-                   footer=footer)
+                   footer=footer, brief=brief(data, notes) if option_names(data) else None)
 
 
 def _options_table(data):
@@ -270,6 +277,63 @@ def _by_group_tables(data):
             cells = [f"{v:,.3f}" if units == "outcome" else number(v, units) for v in values.iloc[i]]
             rows.append([group_label(data, group, groups), f"{frame.iloc[i, 1]:,.0f}"] + cells)
         out.append(Table(key, title, caption, columns, rows, [False] + [True] * (len(columns) - 1)))
+    return out
+
+
+def _service_table(data):
+    """Spend by service: before and under each option (from the allocation table)."""
+    frame = data.tables.get("options_allocation")
+    if frame is None or frame.empty:
+        return []
+    names = option_names(data)
+    first = rows_of(frame, names[0])
+    services = list(dict.fromkeys(first["service_id"].astype(str)))
+    labels = dict(zip(first["service_id"].astype(str), first["service_name"].astype(str)))
+    before = "baseline_spend_gbp" if "baseline_spend_gbp" in first else None
+    columns = ["Service"] + (["Before"] if before else []) + [f"{n}" for n in names] + (
+        [f"{names[0]}: change"] if before else [])
+    rows = []
+    for service in services:
+        spend = [rows_of(frame, n).loc[lambda f: f["service_id"].astype(str) == service, "spend_gbp"].sum()
+                 for n in names]
+        row = [str(labels.get(service, service))]
+        if before:
+            base = first.loc[first["service_id"].astype(str) == service, before].sum()
+            row += [money(base)] + [money(v) for v in spend] + [money(spend[0] - base, signed=True)]
+        else:
+            row += [money(v) for v in spend]
+        rows.append(row)
+    return [Table("by_service", "Spend by service", "Each service's total spend, before and under each option.",
+                  columns, rows, [False] + [True] * (len(columns) - 1))]
+
+
+def _grouping_tables(data):
+    """Spend per head by each grouping column of the scenario (region, ICB, ...), by option."""
+    out = []
+    names = option_names(data)
+    for key in sorted(k for k in data.tables if k.startswith("options_by_") and k != "options_by_area"):
+        frame = data.tables[key]
+        if frame.empty or len(frame.columns) < 2:
+            continue
+        column = str(frame.columns[1])
+        first = rows_of(frame, names[0])
+        places = first[column].astype(str).tolist()
+        before = "baseline_spend_per_head_gbp" if "baseline_spend_per_head_gbp" in first else None
+        columns = [column.replace("_", " ").capitalize(), "Areas", "Population"] + (
+            ["Before (£ per head)"] if before else []) + [f"{n} (£ per head)" for n in names]
+        rows = []
+        for place, r in zip(places, first.itertuples(index=False)):
+            cells = [place, f"{int(r.areas):,}", f"{float(r.population):,.0f}"]
+            if before:
+                cells.append(number(getattr(r, before), "GBP per head"))
+            for n in names:
+                here = rows_of(frame, n)
+                value = here.loc[here[column].astype(str) == place, "spend_per_head_gbp"]
+                cells.append(number(value.iloc[0], "GBP per head") if len(value) else "n/a")
+            rows.append(cells)
+        out.append(Table(key.removeprefix("options_"), f"Spend per head by {column.replace('_', ' ')}",
+                         f"Spend per head in each {column.replace('_', ' ')}, before and under each option.",
+                         columns, rows, [False] + [True] * (len(columns) - 1)))
     return out
 
 
@@ -416,7 +480,19 @@ def md_table(table: Table) -> list[str]:
     return lines
 
 
-def render_markdown(data: ReportData) -> str:
+def md_brief(b: Brief) -> list[str]:
+    """The brief in Markdown: lead, verdict, one bullet per option, the table, the rules, notes."""
+    out = ["## The brief", "", md_text(b.lead, block=True), ""]
+    out += [md_text(line, block=True) for line in b.verdict] + ([""] if b.verdict else [])
+    out += [f"- **{md_text(name)}**: {md_text(says)}" for name, says in b.options] + [""]
+    out += md_table(Table("brief", "", "", b.columns, b.rows, [False] + [True] * (len(b.columns) - 1))) + [""]
+    out += ["Rules that bind, and what they cost:", ""]
+    out += [f"- **{md_text(name)}**: {md_text(rules)}" for name, rules in b.rules] + [""]
+    out += [md_text(line, block=True) for line in b.notes] + ([""] if b.notes else [])
+    return out
+
+
+def render_markdown(data: ReportData, manifest: dict | None = None) -> str:
     """The report as GitHub-flavoured Markdown: the same text and tables as the HTML, no charts.
 
     Examples
@@ -425,13 +501,15 @@ def render_markdown(data: ReportData) -> str:
     >>> render_markdown(data).splitlines()[0]
     '# A \\\\| B'
     """
-    c = content(data)
+    c = content(data, manifest)
     out = [f"# {md_text(c.title)}", ""]
     if c.subtitle:
         out += [f"*{md_text(c.subtitle)}*", ""]
     if c.description:
         out += [md_text(c.description), ""]
-    out += ["## Summary", ""]
+    if c.brief is not None:
+        out += md_brief(c.brief)
+    out += ["## Detail", ""]
     for kind, body in c.summary:
         if kind == "p":
             out += [md_text(body, block=True), ""]

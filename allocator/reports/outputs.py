@@ -14,6 +14,7 @@ import json
 import math
 import os
 import platform
+import time
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +154,7 @@ def manifest(result: Result, options: dict) -> dict:
     s = result.scenario
     return {
         "scenario": s.name, "path": s.path, "working_directory": os.getcwd(),
+        "written": time.strftime("%Y-%m-%d"),
         "inputs": {p: file_hash(p) for p in s.inputs},
         "options": options,
         "versions": {"allocator": __version__, "python": platform.python_version(),
@@ -212,7 +214,8 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 # Tables that grow with the areas (x services x options): saved as Parquet beside the CSV, not
 # as JSON (at LSOA scale allocation.json was 129 MB; the Parquet file is a few MB).
-BIG_TABLES = ("allocation", "by_area", "waterfall", "winners_losers", "input_areas")
+BIG_TABLES = ("allocation", "by_area", "options_allocation", "options_by_area", "waterfall", "winners_losers",
+              "input_areas")
 
 
 def encodings(name: str) -> tuple[tuple[str, object], ...]:

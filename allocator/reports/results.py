@@ -73,7 +73,7 @@ def report_data(comparison: Comparison, kind: str) -> ReportData:
     meta = {
         "kind": kind, "title": s.name if kind == "run" else f"Options for {_base_names(comparison)}",
         "allocator": __version__, "options": list(comparison.names),
-        "scenario": {"name": s.name, "description": s.description, "attribution": s.attribution,
+        "scenario": {"name": s.name if kind == "run" else _base_names(comparison), "description": s.description, "attribution": s.attribution,
                      "areas": s.n_areas, "services": s.n_services, "budget_gbp": s.budget_gbp,
                      "outcome_label": g.outcome_label, "outcome_units": g.outcome_units,
                      "higher_is_better": g.higher_is_better, "groups": quantile_label(g.quantiles),
@@ -300,5 +300,5 @@ def protected_inputs(folder: str | Path, run_manifest: dict) -> set[Path]:
                 paths.add((Path(base) / name).resolve())
     if folder.is_dir():
         paths |= {p.resolve() for p in folder.rglob("*")
-                  if p.is_file() and not (p.parent == folder and p.name.startswith("report."))}
+                  if p.is_file() and not (p.parent == folder and (p.name.startswith("report.") or p.name == "brief.html"))}
     return paths
