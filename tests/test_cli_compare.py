@@ -43,7 +43,10 @@ def test_compare_prints_measures_side_by_side(with_options):
     header = next(line for line in out.splitlines() if line.startswith("measure"))
     for name in ("Health gain", "Fair share", "Bigger budget"):
         assert name in header
-    assert "[Fair share] " in out and "[Bigger budget] One more £1 of budget buys" in out
+    assert "[Bigger budget] One more £1 of budget buys" in out
+    assert "rules cost nothing under any option" in out and "cost nothing:" not in out  # counted, not listed
+    assert "rii_alternative_outcome" not in out and "RII in the outcome (SII / mean)" in out  # plain names
+    assert "In brief: “Bigger budget” gains the most health" in out
 
 
 def test_compare_writes_tables_that_report_rebuilds(with_options, tmp_path):

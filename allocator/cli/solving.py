@@ -143,6 +143,30 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
 FORMATS = ("csv", "json", "html", "xlsx", "md")
 
 
+def _echo_verdict(comparison) -> None:
+    """The brief's verdict: which option gains most health, which narrows the gap most, the trade-off."""
+    from allocator.reports.brief import brief
+    from allocator.reports.results import report_data
+
+    lines = brief(report_data(comparison, "compare")).verdict
+    if lines:
+        click.echo("\nIn brief: " + " ".join(lines))
+
+
+def _echo_prices(comparison) -> None:
+    """The rules that cost something, per option; the rules that cost nothing, counted once."""
+    rows = comparison.tables["prices"]
+    free = set()
+    click.echo("")
+    for name in comparison.names:
+        texts = rows.loc[rows["option"] == name, "text"].astype(str)
+        free |= {t for t in texts if "cost nothing" in t}
+        for text in (t for t in texts if "cost nothing" not in t):
+            click.echo(f"[{name}] {text}")
+    if free:
+        click.echo(f"{len(free)} rules cost nothing under any option (the optimum meets them anyway).")
+
+
 def _size(n: int) -> str:
     return f"{n / 1e6:,.1f} MB" if n >= 100_000 else f"{n / 1e3:,.0f} kB"
 
@@ -191,7 +215,8 @@ def compare(scenarios, solver, method, out, formats, explain) -> None:
       allocator compare scenarios/quickstart scenarios/england-la --no-explain
     """
     from allocator.analysis import compare as cmp
-    from allocator.reports.outputs import text_table
+    from allocator.reports.markdown import measure_name
+    from allocator.reports.outputs import measures_text, text_table
 
     formats = _formats(formats)
     loaded = [load(path) for path in scenarios]
@@ -207,16 +232,13 @@ def compare(scenarios, solver, method, out, formats, explain) -> None:
         comparison = solve_all()
         wide = cmp.wide_metrics(comparison.tables["options_metrics"])
         click.echo(f"{len(comparison.names)} options compared: {', '.join(comparison.names)}\n")
-        click.echo(text_table(wide, {c: ".4g" for c in wide.columns}))
+        click.echo(measures_text(wide, measure_name))
         spend = comparison.tables["spend_by_group"]
         click.echo("\nSpend per head (£) by deprivation group (1 = most deprived):")
         click.echo(text_table(spend, {c: (",.0f" if c == "population" else ",.2f") for c in spend.columns}))
         if explain and "prices" in comparison.tables:
-            click.echo("")
-            for name in comparison.names:
-                rows = comparison.tables["prices"]
-                for text in rows.loc[rows["option"] == name, "text"]:
-                    click.echo(f"[{name}] {text}")
+            _echo_prices(comparison)
+        _echo_verdict(comparison)
         if out is not None:
             from allocator.reports.documents import write_reports
             from allocator.reports.results import save_comparison

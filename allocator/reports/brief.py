@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from allocator.format import money, percent, plain
+from allocator.format import money, number, percent, plain
 from allocator.reports.results import ReportData
 
 GAIN_TOLERANCE = 1e-9  # relative: health gains closer than this count as equal
@@ -201,7 +201,7 @@ def health_text(value: float | None, units: str) -> str:
     if value is None:
         return "n/a"
     word = "gains" if value >= 0 else "loses"
-    return f"{word} {plain(abs(value), 6)} {units} × people of health"
+    return f"{word} {number(abs(value))} {units} × people of health"
 
 
 def _best_health(facts: list[OptionFacts]) -> OptionFacts | None:
@@ -227,7 +227,7 @@ def option_sentence(f: OptionFacts, best: OptionFacts | None, units: str, groups
     if f.health_gain is not None:
         health = health_text(f.health_gain, units) + " against 'before'"
         if best is not None and best.name != f.name and best.health_gain is not None:
-            health += f" ({plain(best.health_gain - f.health_gain, 6)} less than “{best.name}”)"
+            health += f" ({number(best.health_gain - f.health_gain)} less than “{best.name}”)"
         parts.append(health)
     if f.to_most_deprived_gbp is not None:
         verb = "moves" if f.to_most_deprived_gbp >= 0 else "takes"
@@ -247,12 +247,12 @@ def verdict(facts: list[OptionFacts], units: str) -> list[str]:
     best, narrow = _best_health(facts), _narrowest(facts)
     out = []
     if best is not None:
-        out.append(f"“{best.name}” gains the most health ({plain(best.health_gain, 6)} {units} × people "
+        out.append(f"“{best.name}” gains the most health ({number(best.health_gain)} {units} × people "
                    "against 'before').")
     if narrow is not None and best is not None and narrow.name != best.name:
         cost = best.health_gain - narrow.health_gain
         out.append(f"“{narrow.name}” narrows the gap in the outcome the most (SII {plain(narrow.sii_before, 4)} "
-                   f"→ {plain(narrow.sii_after, 4)}), but gives up {plain(cost, 6)} {units} × people of health "
+                   f"→ {plain(narrow.sii_after, 4)}), but gives up {number(cost)} {units} × people of health "
                    f"against “{best.name}” to do so ({plain(cost / abs(best.health_gain) * 100, 3)}% of its "
                    "gain)." if best.health_gain else f"“{narrow.name}” narrows the gap in the outcome the most.")
         if narrow.health_gain is not None and narrow.health_gain < 0:
@@ -277,11 +277,11 @@ def _table(facts: list[OptionFacts], units: str) -> tuple[list[str], list[list[s
             [f"{plain(f.fifth_gap_before, 4)} → {plain(f.fifth_gap_after, 4)}"
              if f.fifth_gap_after is not None else "n/a" for f in facts]),
         row(f"Total health gain against 'before' ({units} × people)",
-            [plain(f.health_gain, 6, signed=True) if f.health_gain is not None else "n/a" for f in facts]),
+            [number(f.health_gain, signed=True) if f.health_gain is not None else "n/a" for f in facts]),
     ]
     if best is not None and len(facts) > 1:
         rows.append(row(f"Against the option gaining most (“{best.name}”)",
-                        [plain(f.health_gain - best.health_gain, 6, signed=True) if f.health_gain is not None
+                        [number(f.health_gain - best.health_gain, signed=True) if f.health_gain is not None
                          else "n/a" for f in facts]))
     rows += [
         row("Money moved to the most deprived fifth",

@@ -22,7 +22,7 @@ import pandas as pd
 
 from allocator.analysis.gradient import binding, quantile_label
 from allocator.analysis.pipeline import Result
-from allocator.format import aligned, cell, gbp, plain
+from allocator.format import aligned, cell, gbp, number, percent, plain
 from allocator.reports.files import (
     atomic_write,  # noqa: F401 - where the writers have always found it
     output,
@@ -268,6 +268,16 @@ def write_outputs(result: Result, out: str | Path, options: dict) -> list[Path]:
 
 
 # -- terminal ---------------------------------------------------------------------------
+def measures_text(wide: pd.DataFrame, name_of) -> str:
+    """The compare command's measures table: plain names, numbers by their units (£, %, ...)."""
+    options = [c for c in wide.columns if c not in ("measure", "units", "before", "best")]
+    rows = []
+    for r in wide.to_dict(orient="records"):
+        units = str(r["units"])
+        rows.append({"measure": name_of(str(r["measure"])), "units": units,
+                     "before": number(r["before"], units),
+                     **{o: number(r[o], units) for o in options}, "best": r["best"]})
+    return text_table(pd.DataFrame(rows))
 def text_table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
     """A plain fixed-width table for the terminal."""
     formats = formats or {}
@@ -344,7 +354,11 @@ def summary_text(result: Result) -> str:
              "mean_outcome": "Mean outcome"}
     for key, text in names.items():
         if key in m.index:
-            before, after, change = aligned([m.at[key, "before"], m.at[key, "after"], m.at[key, "change"]])
+            values = [m.at[key, "before"], m.at[key, "after"], m.at[key, "change"]]
+            if m.at[key, "units"] == "share":
+                before, after, change = percent(values[0]), percent(values[1]), percent(values[2], signed=True)
+            else:
+                before, after, change = aligned(values)
             rows.append({"measure": text, "before": before, "after": after, "change": change})
     out.append("")
     out.append("The social gradient, before -> after:")
