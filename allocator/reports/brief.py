@@ -276,7 +276,7 @@ def _table(facts: list[OptionFacts], units: str) -> tuple[list[str], list[list[s
         row(f"Gap, least − most deprived fifth ({units}), before → after",
             [f"{plain(f.fifth_gap_before, 4)} → {plain(f.fifth_gap_after, 4)}"
              if f.fifth_gap_after is not None else "n/a" for f in facts]),
-        row(f"Total health gain against 'before' ({units} × people)",
+        row(f"Health gain against 'before' ({units} × people)",
             [number(f.health_gain, signed=True) if f.health_gain is not None else "n/a" for f in facts]),
     ]
     if best is not None and len(facts) > 1:

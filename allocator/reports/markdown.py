@@ -36,7 +36,7 @@ MEASURES = {
     "proportionality_index": "Proportionality (spend per head per unit of need)",
     "share_of_spend_most_deprived_fifth": "Share of spend in the most deprived fifth",
     "mean_outcome": "Mean outcome",
-    "total_gain": "Total health gain",
+    "total_gain": "Health gain over the universal floors (total)",
     "total_spend": "Total spend",
     "distance_from_target_gbp": "Distance from the fair shares",
 }
@@ -175,7 +175,7 @@ def _headlines(data: ReportData) -> list[tuple[str, str]]:
         r = rows.iloc[0]
         parts = [f"{r['objective']} objective, {r['proportionality']} proportionality; "
                  f"allocates {money(float(r['allocated_gbp']))}",
-                 f"total health gain {number(r['health_gain'])} {units} x people",
+                 f"health gain against 'before' {number(r['health_gain'], signed=True)} {units} × people",
                  f"SII in the outcome {number(r['sii_outcome_before'])} → {number(r['sii_outcome_after'])} "
                  f"{units}"]
         share = f"{number(r['share_most_deprived_fifth'], 'share')} of spend goes to the most deprived fifth"
@@ -212,7 +212,7 @@ def _options_table(data):
     if frame is None:
         return []
     units = scenario(data).get("outcome_units", "")
-    columns = ["Option", "Objective", "Proportionality", "Allocated", f"Health gain ({units} x people)",
+    columns = ["Option", "Objective", "Proportionality", "Allocated", f"Health gain against 'before' ({units} × people)",
                f"SII before ({units})", f"SII after ({units})", "Spend in most deprived fifth"]
     rows = []
     for name in option_names(data):
