@@ -72,7 +72,7 @@ def test_structure_sections_and_every_option(page):
     assert doc.text["title"][0] == TITLE  # the page's; the charts' titles follow
     assert doc.text["h1"] == [TITLE]
     assert doc.text["h2"] == ["The brief", "Detail", "The social gradient", "Winners and losers",
-                              "Why: from 'before' to the allocation", "Find your area", "Tables"]
+                              "Why: from 'before' to the allocation", "Maps", "Find your area", "Tables"]
     assert page.index('id="brief"') < page.index("<svg"), "the brief comes before any chart"
     h3 = doc.text["h3"]
     for name in OPTIONS:

@@ -1,4 +1,4 @@
-"""Rebuild the bundled scenarios and models from the shared public data.
+"""Rebuild the bundled scenarios and models, and the maps' boundaries, from the shared public data.
 
     python -m allocator.build --shared ../shared/data [--out PROJECT_ROOT]
 
@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from allocator.build import boundaries
 from allocator.build.checks import BuildError, MissingDataError
 from allocator.build.scenarios import build
 
@@ -22,8 +23,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m allocator.build",
-        description="Build scenarios/{england-lsoa,england-la,quickstart} and models/ "
-                    "from the shared public data.")
+        description="Build scenarios/{england-lsoa,england-la,quickstart}, models/ and the maps' "
+                    "boundaries (allocator/reports/data) from the shared public data.")
     parser.add_argument("--shared", type=Path, required=True,
                         help="the shared data folder, e.g. ../shared/data")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT,
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         build(args.shared, args.out)
+        boundaries.build(args.shared, args.out / "allocator" / "reports" / "data")
     except MissingDataError as error:
         print(error, file=sys.stderr)
         return 2

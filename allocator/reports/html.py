@@ -22,7 +22,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from allocator.format import gbp, plain, short_gbp
 from allocator.reports import markdown as text
-from allocator.reports.html_parts import SCRIPT, brief_section, find_my_area, script_hash
+from allocator.reports.html_parts import SCRIPT, brief_section, find_my_area, maps_section, script_hash
 from allocator.reports.results import ReportData
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")  # Okabe-Ito
@@ -55,7 +55,7 @@ ul.summary li{margin:.25rem 0}
 figure{margin:.5rem 0 1.5rem}
 figure svg{display:block;max-width:100%;height:auto}
 figcaption{font-size:.9rem;color:#333;margin-top:.3rem}
-.table-wrap{overflow-x:auto;margin:.25rem 0 1.5rem}
+.table-wrap{overflow-x:auto;margin:.25rem 0 1.5rem;position:relative}
 table{border-collapse:collapse;font-size:.85rem;font-variant-numeric:tabular-nums}
 caption{caption-side:top;text-align:left;color:#333;padding:.2rem 0 .4rem;font-size:.9rem}
 th,td{padding:.25rem .55rem;border-bottom:1px solid #d6d6d6;vertical-align:top;text-align:left}
@@ -74,6 +74,9 @@ ul.options li,ul.rules li{margin:.35rem 0}
 .notes{font-size:.85rem;color:#444}
 .brief-table th[scope=row]{max-width:22rem}
 .tall{max-height:32rem;overflow:auto}
+.maps{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:0 1.5rem}
+.maps h3{grid-column:1/-1}
+figure.map svg{width:100%;height:auto}
 #areas-table thead th{position:sticky;top:0}
 th button{font:inherit;font-weight:700;background:none;border:0;padding:0;color:inherit;cursor:pointer;
  text-align:inherit}
@@ -89,7 +92,7 @@ h1,h2,h3,p,li,caption{overflow-wrap:break-word}
  #brief{break-after:page}
  .tall{max-height:none;overflow:visible}
  #areas,nav{display:none}
- @page{@bottom-right{content:"Page " counter(page) " of " counter(pages);font-size:8pt;color:#444}}
+ @page{@bottom-right{content:"Page " counter(page) " of " counter(pages);font:8pt sans-serif;color:#444}}
  h3{break-after:avoid}
  figure,tr,li{break-inside:avoid}
  figure svg{width:100%}
@@ -370,7 +373,7 @@ def _table(table: text.Table) -> str:
                      f'<span class="sr-only"> (best)</span>' if best else esc(cell))
             cells.append(f'<th scope="row"{attr}>{inner}</th>' if j == 0 else f"<td{attr}>{inner}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<h3 id="{table.key}">{esc(table.title)}</h3>\n<div class="table-wrap"><table>'
+    return (f'<h3 id="{table.key}">{esc(table.title)}</h3>\n<div class="table-wrap" tabindex="0"><table>'
             f"<caption>{esc(table.caption)}</caption><thead><tr>{head}</tr></thead>"
             f"<tbody>\n" + "\n".join(body) + "\n</tbody></table></div>")
 
@@ -441,7 +444,9 @@ def _page(title: str, header: str, sections: list[tuple[str, str, str]], footer:
           nav: bool = True, script: bool = False) -> str:
     """A whole page: head (CSP, CSS with the print footer's date), header, sections, footer."""
     csp = CSP + (f"; script-src {script_hash()}" if script else "")
-    css = CSS + f"@media print{{@page{{@bottom-left{{content:{_css_string(stamp)};font-size:8pt;color:#444}}}}}}"
+    css = CSS + f"@media print{{@page{{@bottom-left{{content:{_css_string(stamp)};font:8pt sans-serif;color:#444}}}}}}"
+    if not nav:  # the brief alone: no page break after it
+        css += "@media print{#brief{break-after:auto}}"
     links = "".join(f'<li><a href="#{key}">{esc(t)}</a></li>' for key, t, _ in sections)
     parts = ["<!DOCTYPE html>", '<html lang="en-GB">', "<head>", '<meta charset="utf-8">',
              f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
@@ -485,6 +490,9 @@ def render_html(data: ReportData, manifest: dict | None = None) -> str:
     sections.append(("summary", "Detail", _summary(c.summary)))
     for k, (title, body) in enumerate(_charts(data)):
         sections.append((f"charts-{k + 1}", title, body))
+    maps = maps_section(data)
+    if maps:
+        sections.append(("maps", "Maps", maps))
     areas = find_my_area(data)
     if areas:
         sections.append(("areas", "Find your area", areas))

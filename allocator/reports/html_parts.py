@@ -14,7 +14,7 @@ import html
 import numpy as np
 import pandas as pd
 
-from allocator.format import money, plain
+from allocator.format import money
 from allocator.reports.brief import Brief
 from allocator.reports.results import ReportData
 
@@ -61,13 +61,47 @@ def brief_section(b: Brief) -> str:
     head = "".join(f'<th scope="col"{"" if i == 0 else " class=num"}>{esc(c)}</th>' for i, c in enumerate(b.columns))
     body = "".join("<tr>" + f'<th scope="row">{esc(r[0])}</th>' + "".join(
         f'<td class="num">{esc(c)}</td>' for c in r[1:]) + "</tr>" for r in b.rows)
-    parts.append(f'<div class="table-wrap"><table class="brief-table"><caption>The options in numbers '
+    parts.append(f'<div class="table-wrap" tabindex="0"><table class="brief-table"><caption>The options in numbers '
                  f"(against 'before')</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
     parts.append('<h3 id="brief-rules">Rules that bind, and what they cost</h3><ul class="rules">' + "".join(
         f"<li><strong>{esc(name)}</strong>: {esc(text)}</li>" for name, text in b.rules) + "</ul>")
     if b.notes:
         parts.append('<p class="notes">' + " ".join(esc(n) for n in b.notes) + "</p>")
     return "\n".join(parts)
+
+
+# -- maps ------------------------------------------------------------------------------------
+def maps_section(data: ReportData) -> str | None:
+    """Each option's choropleths by district (inline SVG), or the note saying why there are none."""
+    from allocator.reports.maps import district_maps
+
+    names = [str(o) for o in data.meta.get("options", [])]
+    if "options_by_area" not in data.tables or not names:
+        return None
+    parts, notes = [], []
+    for name in names:
+        maps, note = district_maps(data, name)
+        if note and note not in notes:
+            notes.append(note)
+        if maps and len(names) > 1:
+            parts.append(f"<h3>{esc(name)}</h3>")
+        for m in maps:
+            parts.append(f'<figure class="map"><figcaption><strong>{esc(m.title)}</strong></figcaption>{m.svg}'
+                         f"<figcaption>{esc(m.caption)}</figcaption></figure>")
+    lead = "".join(f'<p class="notes">{esc(n)}</p>' for n in notes)
+    return (lead + '<div class="maps">' + "\n".join(parts) + "</div>") if parts or notes else None
+
+
+def map_pngs(data: ReportData) -> dict[str, bytes]:
+    """The maps as PNG files by name (``maps/<key>.png``), for the output folder."""
+    from allocator.reports.maps import district_maps
+
+    out = {}
+    for name in [str(o) for o in data.meta.get("options", [])]:
+        if "options_by_area" in data.tables:
+            for m in district_maps(data, name, png=True)[0]:
+                out[f"maps/{m.key}.png"] = m.png
+    return out
 
 
 # -- find my area ----------------------------------------------------------------------------
@@ -110,7 +144,7 @@ def _cell(column: str, value) -> str:
     elif column == "Population":
         text = f"{v:,.0f}"
     elif column.endswith("%"):
-        text = plain(v, 3, signed=True) + "%"
+        text = f"{v:+.1f}%" if round(v, 1) != 0 else "0.0%"
     else:
         text = money(v)
     return f'<td class="num" data-v="{_key(v)}">{esc(text)}</td>'
@@ -139,6 +173,6 @@ def find_my_area(data: ReportData) -> str | None:
             '<p><label for="find-box">Find an area</label> <input id="find-box" type="search" '
             'autocomplete="off" spellcheck="false"> <span id="find-count" role="status" aria-live="polite">'
             f"{len(table):,} areas</span></p>"
-            f'<div class="table-wrap tall"><table id="areas-table"><caption>Every area, in deprivation order '
+            f'<div class="table-wrap tall" tabindex="0"><table id="areas-table"><caption>Every area, in deprivation order '
             f"(group 1 most deprived)</caption><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(rows)
             + "\n</tbody></table></div>")
