@@ -2,10 +2,13 @@
 
 `files` (the one output layer every write passes: a locked folder, written all at
 once, never over an input, safe names from the input, an OS error as one line),
-`outputs` (the tables of a run as CSV and JSON, the terminal summary, formula
-neutralisation), `results` (saved result folders, read back exactly for
-`allocator report`), `documents` (the reports of a comparison or a saved folder),
-`html`, `markdown`, `workbook` (XLSX), `frontier` (its chart), `sweep` and
-`sweep_plots` (a sweep's tables and plots). Every number goes through
-`allocator.format`.
+`outputs` (the tables of a run as CSV with JSON or, for the big ones, Parquet; the
+terminal summary; formula neutralisation), `results` (saved result folders, read back
+exactly for `allocator report`), `documents` (the reports of a comparison or a saved
+folder), `brief` (what each option does, in words and numbers: the page read first),
+`html` and `html_parts` (the page: brief, charts, maps, find-your-area, tables),
+`markdown`, `maps` and `maps_draw` (choropleths by district, from the boundaries in
+`data/`), `workbook` and `workbook_sheets` (the finance workbook, XLSX), `frontier`
+(its chart), `sweep`, `sweep_plots` and `sweep_report` (a sweep's tables, plots and
+page). Every number goes through `allocator.format`.
 """
