@@ -85,7 +85,7 @@ def test_local_workers_give_the_same_table_as_one_process():
 def test_a_point_that_changes_the_objective_and_one_that_does_not_share_a_sweep():
     s = allocator.load(QUICKSTART)
     table = allocator.sweep(s, {"budget": [90e6, 110e6]}, options=True, workers=1)
-    assert set(table["option"]) == {"base", *[o.name for o in s.options]}
+    assert set(table["option"]) == {o.name for o in s.options}  # 'Health gain' is the base: solved once
     fair = table[(table["option"] == "Fair share") & (table["measure"] == "objective")]
     s_fair = allocator.scenario.options.apply(s, next(o for o in s.options if o.name == "Fair share"))
     expected = [allocator.solve(s_fair.with_(budget_gbp=b)).solution.objective for b in (90e6, 110e6)]
@@ -239,7 +239,7 @@ def test_outputs_are_tidy_csv_and_parquet_with_neutralised_names(tmp_path):
     assert "'=HYPERLINK(\"http://x\")" in set(csv["option"])  # a spreadsheet will not run it
     assert '=HYPERLINK("http://x")' in set(parquet["option"])  # the data itself keeps the name
     info = json.loads((out / "sweep.json").read_text())
-    assert info["points"] == 8 and info["status"] == {"ok": 8}
+    assert info["points"] == 6 and info["status"] == {"ok": 6}  # "base" is "Health gain": solved once
     summary = pd.read_csv(out / "summary.csv")
     assert {"mean", "p05", "p95", "n"} <= set(summary.columns)
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
@@ -618,3 +618,130 @@ def test_an_option_and_the_same_parameters_give_the_same_scenario():
         np.testing.assert_array_equal(getattr(via_option, field), getattr(via_parameters, field), err_msg=field)
     assert via_parameters.floor[0] == 0.7  # a service's own floor is not scaled again
     np.testing.assert_allclose(via_parameters.floor[1:], s.floor[1:] * 1.1)
+
+
+# ------------------------------------------------------------------ paired comparisons, per-service draws, base
+
+
+def _uncertain(tiny: Path, group: str = 'draw_group = "tiny-effect-size"') -> Path:
+    """The tiny scenario with a triangular effect size on both response curves (one draw group)."""
+    for model in (tiny / "models" / "response").glob("*.toml"):
+        model.write_text(model.read_text() + '\n[uncertainty]\nscale = { distribution = "triangular", '
+                         f'low = 0.8, mode = 1.0, high = 1.1, {group} }}\n')
+    return tiny
+
+
+def _hand_table() -> pd.DataFrame:
+    """Two options, four draws, three measures, numbers small enough to check by hand."""
+    after = {("A", "sii_outcome"): [-1.0, -3.0, -2.0, 2.0], ("B", "sii_outcome"): [-2.0, -2.0, -2.0, -1.0],
+             ("A", "total_gain"): [10.0, 12.0, 8.0, 9.0], ("B", "total_gain"): [11.0, 12.0, 7.0, 9.5],
+             ("A", "mean_outcome"): [5.0, 5.0, 5.0, 5.0], ("B", "mean_outcome"): [6.0, 4.0, 6.0, 6.0]}
+    rows = [{"point": 4 * (option == "B") + draw, "option": option, "draw": draw, "status": "ok", "reason": "",
+             "measure": measure, "units": "years", "before": 0.0, "after": values[draw]}
+            for (option, measure), values in after.items() for draw in range(4)]
+    table = pd.DataFrame(rows).astype({"draw": "Int64"})
+    table.attrs["grid"] = []
+    return table
+
+
+def test_paired_differences_match_a_table_checked_by_hand():
+    d = sw.paired_differences(_hand_table(), higher_is_better=False).set_index("measure")
+    assert (d["option_a"] == "A").all() and (d["option_b"] == "B").all() and (d["draws"] == 4).all()
+    sii = d.loc["sii_outcome"]  # A - B = 1, -1, 0, 3; closer to zero: A, B, tied, B
+    assert sii["mean_difference"] == pytest.approx(0.75)
+    assert sii["p05"] == pytest.approx(-0.85) and sii["p50"] == pytest.approx(0.5) and sii["p95"] == pytest.approx(2.7)
+    assert (sii["p_a_better"], sii["p_b_better"], sii["p_tied"]) == (0.25, 0.5, 0.25)
+    gain = d.loc["total_gain"]  # A - B = -1, 0, 1, -0.5; higher is better: B, tied, A, B
+    assert gain["mean_difference"] == pytest.approx(-0.125)
+    assert (gain["p_a_better"], gain["p_b_better"], gain["p_tied"]) == (0.25, 0.5, 0.25)
+    assert d.loc["mean_outcome", "p_a_better"] == 0.75  # lower is better here: 5 < 6 three times
+    unknown = sw.paired_differences(_hand_table()).set_index("measure").loc["mean_outcome"]
+    assert unknown["mean_difference"] == pytest.approx(-0.5) and np.isnan(unknown["p_a_better"])
+    best = sw.best_shares(_hand_table(), higher_is_better=True).set_index(["measure", "option"])["p_best"]
+    assert best["sii_outcome", "A"] == 0.5 and best["sii_outcome", "B"] == 0.75  # draw 2 tied: best for both
+    assert best["mean_outcome", "A"] == 0.25 and best["total_gain", "B"] == 0.75
+
+
+def test_paired_differences_pair_draws_within_each_grid_value_and_skip_failed_points():
+    one, two = _hand_table().assign(budget=1.0), _hand_table().assign(budget=2.0, point=lambda t: t["point"] + 8)
+    two.loc[(two["option"] == "B") & (two["draw"] == 3), ["status", "after"]] = ["infeasible", np.nan]
+    table = pd.concat([one, two], ignore_index=True)
+    table.attrs["grid"] = ["budget"]
+    d = sw.paired_differences(table, measures=["sii_outcome"]).set_index("budget")
+    assert d.loc[1.0, "draws"] == 4 and d.loc[1.0, "mean_difference"] == pytest.approx(0.75)
+    assert d.loc[2.0, "draws"] == 3 and d.loc[2.0, "mean_difference"] == pytest.approx(0.0)  # 1, -1, 0
+    pooled = sw.paired_differences(table, measures=["sii_outcome"], by=[])
+    assert pooled["draws"].tolist() == [7]
+
+
+def test_per_service_effect_sizes_are_drawn_independently_and_reproducibly(tiny):
+    s = allocator.load(_uncertain(tiny))
+    names = ["response.checks-curve.scale", "response.visits-curve.scale"]
+
+    def drawn(**kw) -> pd.DataFrame:
+        return pd.DataFrame([p["values"] for p in sw.make_plan(s, samples=200, **kw).points])[names]
+
+    common = drawn(seed=5)
+    assert (common.nunique(axis=1) == 1).all()  # one draw group: the same factor for both services
+    apart = drawn(seed=5, model_uncertainty=sw.PER_SERVICE)
+    assert (apart[names[0]] != apart[names[1]]).all()
+    assert abs(np.corrcoef(apart[names[0]], apart[names[1]])[0, 1]) < 0.2  # independent streams
+    assert apart.min().min() >= 0.8 and apart.max().max() <= 1.1
+    pd.testing.assert_frame_equal(apart, drawn(seed=5, model_uncertainty=sw.PER_SERVICE))  # the seed reproduces
+    assert not np.allclose(apart, drawn(seed=6, model_uncertainty=sw.PER_SERVICE))
+    dist = s.response_models[0].uncertainty[0][1]
+    own = allocator.scenario.uncertainty.draw(allocator.scenario.uncertainty.independent(
+        {names[1]: dist}), 200, 5)[names[1]]
+    np.testing.assert_array_equal(apart[names[1]], own)  # its own stream, whatever else is drawn
+    plan = sw.make_plan(s, samples=2, seed=5, model_uncertainty=sw.PER_SERVICE)
+    assert "draw_group" not in json.dumps(plan.to_json())
+    with pytest.raises(sw.SweepError, match="model_uncertainty"):
+        sw.make_plan(s, samples=2, model_uncertainty="sometimes")
+
+
+def test_a_sweep_file_asks_for_per_service_effect_sizes_and_the_summary_says_what_moves_together(tiny, tmp_path):
+    scenario = _uncertain(tiny)
+    spec = tmp_path / "sweep.toml"
+    runs = {}
+    for setting in ("true", '"per-service"'):
+        spec.write_text(f'[sweep]\nsamples = 4\nseed = 9\nmodel_uncertainty = {setting}\n')
+        out = tmp_path / f"out-{len(runs)}"
+        result = CliRunner().invoke(main, ["sweep", str(scenario), "--sweep-file", str(spec), "--out", str(out),
+                                           "--workers", "1", "--no-plots"])
+        assert result.exit_code == 0, result.output
+        runs[setting] = (pd.read_parquet(out / "sweep.parquet").drop_duplicates("point"), result.output)
+    common, per_service = runs["true"], runs['"per-service"']
+    names = ["response.checks-curve.scale", "response.visits-curve.scale"]
+    assert (common[0][names].nunique(axis=1) == 1).all() and (per_service[0][names].nunique(axis=1) == 2).all()
+    assert "Every uncertain input moves together: in each draw one common factor" in common[1]
+    assert 'model_uncertainty = "per-service"' in common[1]
+    assert "moves together" not in per_service[1] and "drawn each on its own (per service)" in per_service[1]
+    spec.write_text('[sweep]\nsamples = 4\nmodel_uncertainty = "sometimes"\n')
+    result = CliRunner().invoke(main, ["sweep", str(scenario), "--sweep-file", str(spec), "--out",
+                                       str(tmp_path / "bad"), "--workers", "1", "-q"])
+    assert result.exit_code == 2 and 'expected true, false or "per-service"' in result.output
+
+
+def test_common_factor_says_when_every_drawn_input_moves_together():
+    table = pd.DataFrame({"point": range(3), "option": "base", "draw": pd.array([0, 1, 2], "Int64"),
+                          "response.a.scale": [0.9, 1.0, 1.1], "response.b.scale": [0.9, 1.0, 1.1],
+                          "status": "ok", "measure": "sii_outcome", "after": 1.0})
+    table.attrs.update(grid=[], drawn=["response.a.scale", "response.b.scale"])
+    assert sw.common_factor(table, ["a", "b"]) == "scale"  # every curve times one factor
+    assert sw.common_factor(table, ["a", "b", "c"]) == "together"  # curve c stays put: rankings can move
+    table["response.b.scale"] = [1.0, 1.05, 1.2]
+    assert sw.common_factor(table, ["a", "b"]) == "together"  # other values, the same order
+    table["response.b.scale"] = [1.2, 1.0, 1.05]
+    assert sw.common_factor(table, ["a", "b"]) == ""
+
+
+def test_base_is_not_solved_again_when_an_option_has_its_settings(tiny):
+    edit(tiny / "scenario.toml", "[tables]", '[[option]]\nname = "Fair share"\nobjective = "fair-share"\n\n'
+                                             '[[option]]\nname = "Same"\nobjective = "health-gain"\n\n[tables]')
+    s = allocator.load(tiny)
+    plan = sw.make_plan(s, {"budget": [1e5]}, options=True)
+    assert plan.options == ("Fair share", "Same") and plan.same_as_base == "Same"
+    assert plan.to_json()["same_as_base"] == "Same"
+    kept = sw.make_plan(s, {"budget": [1e5]}, options=["base", "Fair share"])
+    assert kept.options == ("base", "Fair share") and kept.same_as_base == ""
+    assert "same_as_base" not in kept.to_json()  # a plan saved before keeps its JSON, so --resume works

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import io
 import itertools
+import re
 
+import matplotlib
 import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from allocator.reports.sweep_plots import compact, measure_plot, plot_sweep, safe_name, tornado_plot, tornado_table
+from allocator.reports.markdown import measure_name
+from allocator.reports.sweep_plots import (
+    NOT_FROM_ZERO,
+    Ticks,
+    compact,
+    distribution_figure,
+    figures,
+    measure_figure,
+    measure_plot,
+    plot_sweep,
+    safe_name,
+    tornado_figure,
+    tornado_plot,
+    tornado_table,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 MEASURES = {"sii_outcome": "years", "mean_outcome": "years", "total_gain": "person-years",
@@ -144,7 +162,7 @@ def test_tornado_table_drops_parameters_with_no_usable_rows_and_may_lack_a_base_
     assert table["parameter"].tolist() == ["budget"]
     assert table.loc[0, ["at_low", "at_high", "swing"]].tolist() == [1.0, 3.0, 2.0]
     assert np.isnan(table.loc[0, "base_result"])  # no point has every parameter at base
-    check_png(tornado_plot(table, "sii_outcome", "years", tmp_path / "t.png"), height=185, width=750)
+    check_png(tornado_plot(table, "sii_outcome", "years", tmp_path / "t.png"), height=205, width=750)
     empty = tornado_table(tidy, ["floor", "scale"], {"floor": 0.5, "scale": 0.5}, "sii_outcome")
     assert empty.empty and list(empty.columns)[-1] == "swing"
     assert plot_sweep(tidy, ["floor", "scale"], tmp_path / "sweep", base={"floor": 0.5, "scale": 0.5},
@@ -218,3 +236,86 @@ def test_a_two_parameter_grid_draws_one_line_per_value_of_the_other(tmp_path):
     by_hand = measure_plot(lines, "budget", ["sii_outcome"], tmp_path / "by_hand.png",
                            title="Sensitivity to budget")
     assert written[0].read_bytes() == by_hand.read_bytes()
+
+
+SCIENTIFIC = re.compile(r"\d[eE][+-]?\d|×\s*10")
+
+
+def svg_text(fig) -> str:
+    """The text a person reads in a figure saved as SVG with text kept as text."""
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "x"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    return " ".join(re.findall(r"<text[^>]*>([^<]*)</text>", buffer.getvalue()))
+
+
+def big_and_small(option, p, draw, measure):
+    """Values that matplotlib's own formatter writes as '1e8' with an offset like '+1.5e8'."""
+    scale = {"total_gain": 1.5e8, "mean_outcome": 1e-5, "sii_outcome": 79.0}.get(measure, 0.2)
+    return scale * (1 + 1e-3 * (p["budget"] / 1e9) + 1e-4 * (draw or 0) + 1e-3 * options_index(option))
+
+
+def options_index(option):
+    return ("base", "Fair share").index(option)
+
+
+def test_tick_labels_never_use_scientific_notation_or_an_offset():
+    tidy = tidy_frame(budget_points(3.5e9, 3.6e9, 3.7e9, 3.8e9), options=("base", "Fair share"), draws=(0, 1, 2),
+                      after=big_and_small)
+    made = [measure_figure(tidy, "budget", list(MEASURES), current=3.6e9),
+            distribution_figure(tidy, list(MEASURES)),
+            tornado_figure(tornado_table(tidy, ["budget"], {"budget": 3.6e9}, "total_gain"), "total_gain", "years")]
+    for fig in made:
+        FigureCanvasAgg(fig).draw()
+        for ax in [ax for ax in fig.axes if ax.get_visible()]:
+            for axis in (ax.xaxis, ax.yaxis):
+                labels = [t.get_text() for t in axis.get_ticklabels()]
+                named = labels and not any(ch.isdigit() for ch in "".join(labels))  # options, parameters
+                assert isinstance(axis.get_major_formatter(), Ticks) or named, labels
+                assert axis.get_offset_text().get_text() == ""
+                labels = [t.get_text() for t in axis.get_ticklabels()]
+                assert not any(SCIENTIFIC.search(text) for text in labels), labels
+        text = svg_text(fig)
+        assert "e+" not in text and not SCIENTIFIC.search(text), text
+    labels = " ".join(t.get_text() for ax in made[0].axes for t in ax.xaxis.get_ticklabels())
+    assert "£3.6bn" in labels or "£3.60bn" in labels  # money on the budget axis
+    assert "150m" in svg_text(made[0]) or "150.0m" in svg_text(made[0])  # k/m/bn, not 1e8
+
+
+def test_titles_are_plain_measure_names_and_axes_show_zero_or_say_they_do_not():
+    tidy = tidy_frame(budget_points(1e9, 2e9, 3e9), after=lambda o, p, d, m: {
+        "sii_outcome": 79.0 + p["budget"] / 1e9 / 100, "mean_outcome": p["budget"] / 1e9 / 2}.get(m, -1.0))
+    tidy.loc[tidy["measure"] == "total_gain", "measure"] = "rii_alternative_outcome"
+    tidy["before"] = np.nan  # no 'before' line: the axes hold only the values after
+    fig = measure_figure(tidy, "budget", ["sii_outcome", "mean_outcome", "rii_alternative_outcome"])
+    FigureCanvasAgg(fig).draw()
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == [measure_name("sii_outcome"), measure_name("mean_outcome"),
+                      measure_name("rii_alternative_outcome")]
+    assert "rii_alternative_outcome" not in svg_text(fig) and "RII in the outcome (SII / mean)" in svg_text(fig)
+    sii, mean, _ = fig.axes[:3]
+    assert NOT_FROM_ZERO in sii.get_ylabel()  # 79.01 to 79.03: zero is far, so the label says so
+    assert mean.get_ylim()[0] == 0 and NOT_FROM_ZERO not in mean.get_ylabel()  # 0.5 to 1.5: zero is near, so shown
+
+
+def test_the_current_budget_is_marked_when_the_budget_is_swept(tmp_path):
+    tidy = tidy_frame(budget_points(3.5e9, 3.6e9, 3.9e9), options=("base", "Fair share"))
+    fig = measure_figure(tidy, "budget", ["sii_outcome"], current=3.6e9)
+    assert "Current budget £3.60bn" in svg_text(fig)
+    lines = [line for ax in fig.axes for line in ax.get_lines() if line.get_label().startswith("Current budget")]
+    assert len(lines) == 1 and list(lines[0].get_xdata()) == [3.6e9, 3.6e9]
+    assert "Current budget" not in svg_text(measure_figure(tidy, "budget", ["sii_outcome"]))
+    floors = tidy.rename(columns={"budget": "floor_scale"})
+    assert "Current budget" not in svg_text(measure_figure(floors, "floor_scale", ["sii_outcome"], current=1.0))
+    stems = [stem for stem, fig in figures(tidy, ["budget"], current={"budget": 3.6e9})]
+    assert stems == ["budget"]
+    written = plot_sweep(tidy, ["budget"], tmp_path, current={"budget": 3.6e9})
+    assert written[0].read_bytes() != plot_sweep(tidy, ["budget"], tmp_path / "plain")[0].read_bytes()
+
+
+def test_the_monte_carlo_boxes_are_drawn_at_the_current_budget_not_pooled_over_the_grid():
+    tidy = tidy_frame(budget_points(1e9, 2e9, 3e9), options=("base", "Fair share"), draws=(0, 1, 2, 3))
+    fig = distribution_figure(tidy, ["sii_outcome"], grid=["budget"], current={"budget": 2e9})
+    assert fig.get_suptitle().startswith("Monte Carlo at budget £2bn: 4 draws")
+    middle = distribution_figure(tidy, ["sii_outcome"], grid=["budget"])
+    assert middle.get_suptitle().startswith("Monte Carlo at budget £2bn")  # no current value: the middle one

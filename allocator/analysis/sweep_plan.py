@@ -10,7 +10,13 @@ A sweep is a *plan* of points, each a scenario with some parameters set
   the scenario's ``[[uncertain]]`` blocks, in response models' ``[uncertainty]``
   tables, or given here), with a seed, crossed with the grid and the options.
   Every option is solved on the same draws, so "option A reduces the SII more
-  than option B" is a paired comparison.
+  than option B" is a paired comparison.  The response models' effect sizes are
+  drawn as their models declare (the bundled ones share one ``draw_group``: a
+  common factor, which cannot change a ranking) or, with ``model_uncertainty =
+  "per-service"``, each service's on its own stream.
+
+When an ``[[option]]`` has the same settings as the scenario as loaded, ``base`` is
+not solved again: the option stands for it (`Plan.same_as_base`).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ DESIGNS = ("grid", "one-at-a-time")
 BASE = "base"  # the scenario as loaded, next to its [[option]] blocks
 DEFAULT_SEED = 1
 SWEEP_KEYS = {"design", "samples", "seed", "options", "chunk_size", "model_uncertainty"}
+PER_SERVICE = "per-service"  # model_uncertainty: each response model's effect size on its own stream
+EACH_RESPONSE = "response.*.scale"  # how a sweep file's per-service setting travels with its [[uncertain]]
 MAX_POINTS = 2_000_000  # a plan is listed in memory and saved with the results
 
 
@@ -116,7 +124,12 @@ def parse_vary(items) -> dict[str, list[float]]:
 
 
 def read_sweep_file(path: Path) -> dict:
-    """A sweep file (TOML): ``[sweep]`` settings, ``[vary]`` values, ``[[uncertain]]`` blocks."""
+    """A sweep file (TOML): ``[sweep]`` settings, ``[vary]`` values, ``[[uncertain]]`` blocks.
+
+    ``model_uncertainty = "per-service"`` is also returned among the uncertain inputs, as
+    ``{EACH_RESPONSE: PER_SERVICE}``, so that a caller passing on only the file's ``vary``
+    and ``uncertain`` (with ``model_uncertainty=True``) still draws as the file says.
+    """
     shown = str(path)
     try:
         data = read_toml(Path(path), shown, missing="", allow=_uncapped)
@@ -136,7 +149,8 @@ def read_sweep_file(path: Path) -> dict:
               "samples": (lambda v: _whole(v, 0), "a whole number >= 0"),
               "seed": (lambda v: _whole(v, 0), "a whole number >= 0"),
               "chunk_size": (lambda v: _whole(v, 1), "a whole number >= 1"),
-              "model_uncertainty": (lambda v: isinstance(v, bool), "true or false"),
+              "model_uncertainty": (lambda v: isinstance(v, bool) or v == PER_SERVICE,
+                                    f'true, false or "{PER_SERVICE}"'),
               "options": (lambda v: isinstance(v, bool) or isinstance(v, str) or (
                   isinstance(v, list) and all(isinstance(x, str) for x in v)),
                   "true, or a list of option names")}
@@ -160,6 +174,8 @@ def read_sweep_file(path: Path) -> dict:
         uncertain = uncertainty.blocks(data.get("uncertain"), shown)
     except ScenarioError as exc:
         raise SweepError(exc.problems) from None
+    if settings.get("model_uncertainty") == PER_SERVICE:
+        uncertain[EACH_RESPONSE] = PER_SERVICE
     return {"settings": settings, "vary": vary, "uncertain": uncertain, "path": shown}
 
 
@@ -173,12 +189,19 @@ def _whole(value, least: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
-def declared_uncertainty(scenario: Scenario, models: bool = True) -> dict[str, uncertainty.Distribution]:
-    """Distributions declared by the scenario (and its response models, unless ``models`` is False)."""
+def declared_uncertainty(scenario: Scenario, models: bool | str = True) -> dict[str, uncertainty.Distribution]:
+    """Distributions declared by the scenario and its response models.
+
+    ``models``: True, the response models' ``[uncertainty]`` as declared (with their
+    ``draw_group``); ``"per-service"``, the same distributions each drawn on its own
+    stream; False, none of them.
+    """
     out = {}
     for model in scenario.response_models if models else ():
         for key, dist in model.uncertainty:
             out[f"response.{model.name}.{key}"] = dist
+    if models == PER_SERVICE:
+        out = uncertainty.independent(out)
     out.update(dict(scenario.uncertain))
     return out
 
@@ -240,6 +263,7 @@ class Plan:
     points: tuple[dict, ...]
     fingerprint: str
     solver: dict = dataclasses.field(default_factory=dict)  # solver, method, time limit
+    same_as_base: str = ""  # the option with the settings of the scenario as loaded: base is not solved
 
     @property
     def parameters(self) -> list[str]:
@@ -266,15 +290,19 @@ class Plan:
                 "uncertain": {k: d.describe() for k, d in sorted(self.distributions.items())},
                 "samples": self.samples, "seed": self.seed, "options": list(self.options),
                 "chunk_size": self.chunk_size, "scenario": self.fingerprint, "solver": self.solver,
+                **({"same_as_base": self.same_as_base} if self.same_as_base else {}),
                 "points": [[p["option"], p["draw"], [p["values"][k] for k in self.parameters]]
                            for p in self.points]}
 
 
 def make_plan(scenario: Scenario, vary: dict | None = None, *, design: str = "grid", samples: int = 0,
               seed: int | None = None, uncertain: dict | None = None, options=None,
-              chunk_size: int | None = None, model_uncertainty: bool = True,
+              chunk_size: int | None = None, model_uncertainty: bool | str = True,
               solver: dict | None = None) -> Plan:
     """Check the sweep's settings against ``scenario`` and list its points.
+
+    ``model_uncertainty``: True draws the response models' ``[uncertainty]`` as
+    declared, ``"per-service"`` each model's on its own stream, False none of them.
 
     Points run option by option, grid point by grid point, draw by draw (the draws
     innermost: consecutive points differ only in drawn inputs, the cheapest change
@@ -304,28 +332,8 @@ def make_plan(scenario: Scenario, vary: dict | None = None, *, design: str = "gr
     if chunk_size is not None and not _whole(chunk_size, 1):
         raise _bad(where, f"chunk_size: expected a whole number >= 1, got {chunk_size!r}")
     samples = int(samples)
-    distributions = {}
-    if samples:
-        distributions = declared_uncertainty(scenario, model_uncertainty)
-        for name, d in (uncertain or {}).items():
-            distributions[name] = d if isinstance(d, uncertainty.Distribution) else uncertainty.parse(d, where, name)
-        if not distributions:
-            raise _bad(where, "Monte Carlo needs uncertain inputs: declare [[uncertain]] blocks "
-                       "(parameter = \"...\", distribution = ...) in the scenario or a sweep file"
-                       + (", or [uncertainty] in a response model" if model_uncertainty else
-                          " (the response models' [uncertainty] is switched off)"))
-        try:
-            for name in distributions:
-                parameters.resolve(scenario, name, where="[[uncertain]]")
-        except ScenarioError as exc:
-            raise SweepError(exc.problems) from None
-        both = sorted(set(distributions) & set(grid))
-        if both:
-            raise _bad(where, f"'{both[0]}' is both varied on a grid and drawn at random: drop one of the two")
-        seed = DEFAULT_SEED if seed is None else int(seed)
-    elif uncertain:
-        raise _bad(where, "[[uncertain]] inputs are only drawn with samples > 0 (--samples N)")
-    names = _options(scenario, options)
+    distributions, seed = _distributions(scenario, grid, samples, seed, uncertain, model_uncertainty)
+    names, same_as_base = _options(scenario, options)
     if design == "grid":
         per_option = math.prod(len(v) for v in grid.values())  # Python integers: no overflow
     else:
@@ -346,10 +354,78 @@ def make_plan(scenario: Scenario, vary: dict | None = None, *, design: str = "gr
     chunk = chunk_plan(len(points), chunk_size)
     return Plan(grid=grid, design=design, distributions=distributions, samples=samples,
                 seed=seed if samples else None, options=names, chunk_size=chunk, points=tuple(points),
-                fingerprint=fingerprint(scenario), solver=dict(solver or {}))
+                fingerprint=fingerprint(scenario), solver=dict(solver or {}), same_as_base=same_as_base)
 
 
-def _options(scenario: Scenario, options) -> tuple[str, ...]:
+def _distributions(scenario: Scenario, grid: dict, samples: int, seed, uncertain: dict | None,
+                   model_uncertainty) -> tuple[dict[str, uncertainty.Distribution], int | None]:
+    """The checked distributions to draw, and the seed (default `DEFAULT_SEED`) if any are drawn."""
+    where = "sweep"
+    uncertain = dict(uncertain or {})
+    if uncertain.pop(EACH_RESPONSE, None) == PER_SERVICE and model_uncertainty:
+        model_uncertainty = PER_SERVICE  # from a sweep file: model_uncertainty = "per-service"
+    if model_uncertainty not in (True, False, PER_SERVICE):
+        raise _bad(where, f'model_uncertainty: expected true, false or "{PER_SERVICE}", got {model_uncertainty!r}')
+    if not samples:
+        if uncertain:
+            raise _bad(where, "[[uncertain]] inputs are only drawn with samples > 0 (--samples N)")
+        return {}, seed
+    distributions = declared_uncertainty(scenario, model_uncertainty)
+    for name, d in uncertain.items():
+        distributions[name] = d if isinstance(d, uncertainty.Distribution) else uncertainty.parse(d, where, name)
+    if not distributions:
+        raise _bad(where, "Monte Carlo needs uncertain inputs: declare [[uncertain]] blocks "
+                   "(parameter = \"...\", distribution = ...) in the scenario or a sweep file"
+                   + (", or [uncertainty] in a response model" if model_uncertainty else
+                      " (the response models' [uncertainty] is switched off)"))
+    try:
+        for name in distributions:
+            parameters.resolve(scenario, name, where="[[uncertain]]")
+    except ScenarioError as exc:
+        raise SweepError(exc.problems) from None
+    both = sorted(set(distributions) & set(grid))
+    if both:
+        raise _bad(where, f"'{both[0]}' is both varied on a grid and drawn at random: drop one of the two")
+    return distributions, DEFAULT_SEED if seed is None else int(seed)
+
+
+def _options(scenario: Scenario, options) -> tuple[tuple[str, ...], str]:
+    """The options to solve, and the one that stands for ``base`` (the same settings), if any."""
+    names = _option_names(scenario, options)
+    if BASE not in names:
+        return names, ""
+    twin = _same_as_base(scenario, [n for n in names if n != BASE])
+    return (tuple(n for n in names if n != BASE), twin) if twin else (names, "")
+
+
+def _same_as_base(scenario: Scenario, names: list[str]) -> str:
+    """The first of ``names`` whose option leaves every setting of the scenario as it is."""
+    from allocator.scenario.options import apply
+
+    specs = {o.name: o for o in scenario.options}
+    base = None
+    for name in names:
+        if not specs[name].overrides:
+            return name
+        try:
+            varied = dataclasses.replace(apply(scenario, specs[name]), name=scenario.name)
+        except ScenarioError:
+            continue
+        base = base or _settings(scenario)
+        if _settings(varied) == base:
+            return name
+    return ""
+
+
+def _settings(scenario: Scenario) -> str:
+    """A digest of every setting of a scenario in memory (not its files: an option changes none)."""
+    digest = hashlib.sha256()
+    _digest(digest, {f.name: getattr(scenario, f.name) for f in dataclasses.fields(scenario)
+                     if f.name not in ("path", "inputs")})
+    return digest.hexdigest()
+
+
+def _option_names(scenario: Scenario, options) -> tuple[str, ...]:
     known = [o.name for o in scenario.options]
     if options is None or options is False:
         return (BASE,)

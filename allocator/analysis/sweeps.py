@@ -29,7 +29,9 @@ from allocator.analysis.sweep_plan import (  # noqa: F401  (the sweep API in one
     BASE,
     DEFAULT_SEED,
     DESIGNS,
+    EACH_RESPONSE,
     MAX_POINTS,
+    PER_SERVICE,
     Plan,
     SweepError,
     SweepInterrupted,
@@ -41,7 +43,7 @@ from allocator.analysis.sweep_plan import (  # noqa: F401  (the sweep API in one
     parse_vary,
     read_sweep_file,
 )
-from allocator.scenario import Scenario, load
+from allocator.scenario import Scenario, load, parameters
 
 # ------------------------------------------------------------------ running
 
@@ -51,10 +53,13 @@ def run_sweep(scenario: Scenario | str | Path, vary: dict | None = None, *, desi
               out: str | Path | None = None, resume: bool = False, workers: int | None = None,
               scheduler=None, progress=None, chunk_size: int | None = None,
               solver: str = "highs", method: str = "auto", time_limit: float | None = None,
-              model_uncertainty: bool = True) -> tuple[Plan, pd.DataFrame]:
+              model_uncertainty: bool | str = True) -> tuple[Plan, pd.DataFrame]:
     """Solve every point of the sweep; return its plan and tidy table (see `allocator.sweep`).
 
-    ``progress`` is None or a progress-bar factory, as in `run_plan`.
+    ``progress`` is None or a progress-bar factory, as in `run_plan`.  ``model_uncertainty``:
+    True, False or ``"per-service"`` (see `make_plan`).  The table's ``attrs`` say what the
+    comparisons need: the scenario's response models, whether a higher outcome is better,
+    and the option that stands for ``base`` (`Plan.same_as_base`).
     """
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
@@ -69,11 +74,21 @@ def run_sweep(scenario: Scenario | str | Path, vary: dict | None = None, *, desi
                                 solver=solver, method=method, time_limit=time_limit)
     results = run_plan(plan, context, out=out, resume=resume, workers=workers, scheduler=scheduler,
                        progress=progress)
-    return plan, tidy(plan, results)
+    table = tidy(plan, results)
+    table.attrs.update(facts(plan, scenario))
+    return plan, table
 
 
-OUTPUTS = ("sweep.sqlite", "sweep.csv", "sweep.parquet", "summary.csv", "probabilities.csv", "sweep.json",
-           "plots")
+def facts(plan: Plan, scenario: Scenario) -> dict:
+    """What a sweep's comparisons need to know of its scenario (kept in ``sweep.json`` too)."""
+    return {"design": plan.design, "response_models": sorted({m.name for m in scenario.response_models}),
+            "higher_is_better": bool(scenario.gradient.higher_is_better),
+            "same_as_base": plan.same_as_base,
+            "base_values": {k: float(parameters.base_value(scenario, k)) for k in plan.grid}}
+
+
+OUTPUTS = ("sweep.sqlite", "sweep.csv", "sweep.parquet", "summary.csv", "probabilities.csv", "differences.csv",
+           "best.csv", "sweep.json", "plots")
 
 
 def _check_out(out: Path, scenario: Scenario) -> None:
@@ -286,3 +301,182 @@ def probabilities(table: pd.DataFrame, by: list[str] | None = None, rtol: float 
     return out[["measure", *by, *columns[1:]]]
 
 
+
+
+# ------------------------------------------------------------------ paired comparisons
+
+
+KEY_MEASURES = ("sii_outcome", "gap_absolute_outcome", "mean_outcome", "total_gain")
+NARROWER = ("sii_outcome", "gap_absolute_outcome")  # closer to zero: a narrower social gradient
+
+
+def direction(measure: str, higher_is_better: bool | None = None) -> str:
+    """Which way is better for a measure: ``"zero"`` (a narrower gradient), ``"higher"``,
+    ``"lower"``, or ``""`` (no better way: the spend measures, or an outcome of unknown sense).
+
+    >>> direction("sii_outcome"), direction("total_gain"), direction("mean_outcome", False)
+    ('zero', 'higher', 'lower')
+    >>> direction("mean_outcome"), direction("share_of_spend_most_deprived_fifth")
+    ('', '')
+    """
+    if measure in NARROWER:
+        return "zero"
+    if measure == "total_gain":
+        return "higher"
+    if measure == "mean_outcome" and higher_is_better is not None:
+        return "higher" if higher_is_better else "lower"
+    return ""
+
+
+def _score(values: pd.DataFrame | pd.Series, way: str):
+    """Values turned so that higher is better (NaN: no better way)."""
+    if way == "zero":
+        return -values.abs()
+    if way == "lower":
+        return -values
+    return values if way == "higher" else values * np.nan
+
+
+def _paired(table: pd.DataFrame, measures, units: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The ok values of ``measures`` with one column per option, matched on ``units`` and the draw.
+
+    Only rows where every option has a value are kept: each comparison is on the same inputs.
+    """
+    ok = table[(table["status"] == "ok") & table["measure"].isin(list(measures))]
+    names = list(dict.fromkeys(ok["option"]))
+    if ok.empty or len(names) < 2:
+        return pd.DataFrame(), names
+    ok = ok.assign(draw=ok["draw"].astype("float").fillna(-1.0))  # a sweep without draws: one per point
+    wide = ok.set_index(["measure", *units, "draw", "option"])["after"].unstack("option")
+    return wide[names].dropna(), names
+
+
+def paired_differences(table: pd.DataFrame, measures=KEY_MEASURES, by: list[str] | None = None,
+                       higher_is_better: bool | None = None, rtol: float = TIE_RTOL) -> pd.DataFrame:
+    """Option A minus option B on the same draw, for every pair of options and measure.
+
+    Every option is solved on the same draws (and grid values), so A − B on one draw is a
+    paired difference: its mean, 5th, 50th and 95th percentiles over the draws, and the
+    share of draws where A is better, B is better, or the two are tied (within ``rtol``,
+    relative: the solver's tolerance).  Better is `direction`: for an SII or a gap, closer
+    to zero; NaN where a measure has no better way.  Pairs are in option order (A first).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"point": range(6), "option": ["A"] * 3 + ["B"] * 3,
+    ...                   "draw": [0, 1, 2] * 2, "status": "ok", "measure": "total_gain",
+    ...                   "after": [5.0, 7.0, 6.0, 4.0, 8.0, 3.0]})
+    >>> d = paired_differences(t, by=[]).iloc[0]
+    >>> float(d["mean_difference"]), float(d["p_a_better"]), float(d["p_b_better"])
+    (1.0, 0.6666666666666666, 0.3333333333333333)
+    """
+    columns = ["measure", "option_a", "option_b", "draws", "mean_difference", "p05", "p50", "p95",
+               "p_a_better", "p_b_better", "p_tied"]
+    by = grid_columns(table) if by is None else list(by)
+    higher_is_better = table.attrs.get("higher_is_better") if higher_is_better is None else higher_is_better
+    wide, names = _paired(table, measures, list(dict.fromkeys([*grid_columns(table), *by])))
+    if wide.empty:
+        return pd.DataFrame(columns=["measure", *by, *columns[1:]])
+    frames = []
+    for measure in dict.fromkeys(wide.index.get_level_values("measure")):
+        part = wide.xs(measure, level="measure", drop_level=False)
+        way = direction(measure, higher_is_better)
+        for a, b in itertools.combinations(names, 2):
+            frames.append(_pair(part[a], part[b], way, ["measure", *by], rtol).assign(option_a=a, option_b=b))
+    return pd.concat(frames, ignore_index=True)[["measure", *by, *columns[1:]]]
+
+
+def _pair(x: pd.Series, y: pd.Series, way: str, levels: list[str], rtol: float) -> pd.DataFrame:
+    """`paired_differences` of two options' values on one measure."""
+    sa, sb = _score(x, way), _score(y, way)
+    tied = (sa - sb).abs() <= rtol * np.maximum(x.abs(), y.abs())
+    flags = pd.DataFrame({"difference": x - y, "a": (sa > sb) & ~tied, "b": (sb > sa) & ~tied, "tied": tied})
+    groups = flags.groupby(level=levels, sort=False, dropna=False)
+    difference = groups["difference"]
+    frame = pd.DataFrame({
+        "draws": groups.size(), "mean_difference": difference.mean(), "p05": difference.quantile(0.05),
+        "p50": difference.median(), "p95": difference.quantile(0.95), "p_a_better": groups["a"].mean(),
+        "p_b_better": groups["b"].mean(), "p_tied": groups["tied"].mean()})
+    if not way:
+        frame[["p_a_better", "p_b_better", "p_tied"]] = np.nan
+    return frame.reset_index()
+
+
+def best_shares(table: pd.DataFrame, measures=KEY_MEASURES, by: list[str] | None = None,
+                higher_is_better: bool | None = None, rtol: float = TIE_RTOL) -> pd.DataFrame:
+    """How often each option is the best on each measure: P(option ranks best).
+
+    Counted over the draws (and over the grid values not in ``by``), on the draws where
+    every option solved.  An option tied with the best (within ``rtol``) counts as best, so
+    with ties the shares of one measure add up to more than 1.  Measures with no better way
+    (`direction`) are left out.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"point": range(6), "option": ["A"] * 3 + ["B"] * 3,
+    ...                   "draw": [0, 1, 2] * 2, "status": "ok", "measure": "sii_outcome",
+    ...                   "after": [-1.0, -3.0, -2.0, -2.0, -2.0, -2.0]})
+    >>> best_shares(t, by=[])[["option", "draws", "p_best"]].to_string(index=False)
+    'option  draws   p_best\\n     A      3 0.666667\\n     B      3 0.666667'
+    """
+    by = grid_columns(table) if by is None else list(by)
+    higher_is_better = table.attrs.get("higher_is_better") if higher_is_better is None else higher_is_better
+    measures = [m for m in measures if direction(m, higher_is_better)]
+    wide, _ = _paired(table, measures, list(dict.fromkeys([*grid_columns(table), *by])))
+    columns = ["measure", *by, "option", "draws", "p_best"]
+    if wide.empty:
+        return pd.DataFrame(columns=columns)
+    frames = []
+    for measure in measures:
+        if measure not in wide.index.get_level_values("measure"):
+            continue
+        part = wide.xs(measure, level="measure", drop_level=False)
+        score = _score(part, direction(measure, higher_is_better))
+        tolerance = rtol * part.abs().max(axis=1)
+        best = score.ge(score.max(axis=1) - tolerance, axis=0)
+        groups = best.groupby(level=["measure", *by], sort=False, dropna=False)
+        shares = groups.mean().reset_index().melt(id_vars=["measure", *by], var_name="option",
+                                                  value_name="p_best")
+        frames.append(shares.merge(groups.size().rename("draws").reset_index(), on=["measure", *by]))
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def drawn_columns(table: pd.DataFrame) -> list[str]:
+    """The drawn (Monte Carlo) parameters of a sweep table: from its attrs, or inferred."""
+    if "drawn" in table.attrs:
+        return [c for c in table.attrs["drawn"] if c in table.columns]
+    columns = list(table.columns)
+    if "draw" not in columns or "status" not in columns or not table["draw"].notna().any():
+        return []
+    grid = set(grid_columns(table))
+    return [c for c in columns[columns.index("draw") + 1:columns.index("status")] if c not in grid]
+
+
+def common_factor(table: pd.DataFrame, response_models=None) -> str:
+    """Whether every uncertain input of a Monte Carlo sweep moves together.
+
+    ``"scale"``: one common factor scales every response curve in each draw (the inputs
+    are response-curve scales, equal in every draw, and cover all of ``response_models``,
+    or ``response_scale`` is drawn).  It cannot change which allocation an option chooses,
+    so it cannot change how the options rank.  ``"together"``: several inputs rise and fall
+    together (the same order over the draws), one source of uncertainty.  ``""`` otherwise.
+    """
+    drawn = drawn_columns(table)
+    if response_models is None:
+        response_models = table.attrs.get("response_models")
+    points = table.drop_duplicates("point")
+    values = points.loc[points["draw"].notna(), drawn].astype(float).dropna()
+    if not drawn or len(values) < 2:
+        return ""
+    scales = all(c == "response_scale" or (c.startswith("response.") and c.endswith(".scale")) for c in drawn)
+    covered = "response_scale" in drawn or (response_models is not None and {
+        f"response.{m}.scale" for m in response_models} <= set(drawn))
+    equal = np.allclose(values.max(axis=1), values.min(axis=1), rtol=1e-12, atol=0)
+    if scales and covered and equal:
+        return "scale"
+    ranks = values.rank(method="average")
+    if len(drawn) > 1 and ranks.eq(ranks.iloc[:, 0], axis=0).all().all():
+        return "together"
+    return ""

@@ -252,16 +252,21 @@ def compare(scenarios, solver, method, out, formats, explain) -> None:
 
 @main.command()
 @click.argument("result_dir", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "md"]), default="html", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "md"]), default="html", show_default=True,
+              help="Report format (a sweep folder: html only).")
 @click.option("--output", type=click.Path(path_type=Path),
               help="File to write (default: RESULT_DIR/report.FORMAT).")
 def report(result_dir, fmt, output) -> None:
-    """Rebuild a report from a saved run or comparison, without solving again.
+    """Rebuild a report from a saved run, comparison or sweep, without solving again.
+
+    A sweep's folder (written by `allocator sweep --out`) gets report.html: what the
+    sweep found, its plots and tables in one page (HTML only).
 
     \b
     Example:
       allocator report out/options --format html
       allocator report out/england-la --format xlsx --output board.xlsx
+      allocator report out/la-sweep
     """
     from allocator.reports.documents import rebuild
 

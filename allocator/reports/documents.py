@@ -47,25 +47,43 @@ def render(data: ReportData, fmt: str, manifest: dict | None = None) -> bytes:
 
 def write_reports(data: ReportData, out: str | Path, formats, manifest: dict,
                   protected=frozenset()) -> list[Path]:
-    """``report.<format>`` in ``out`` for each report format asked for (the others are ignored)."""
+    """``report.<format>`` in ``out`` for each report format asked for (the others are ignored);
+    with ``html``, also ``brief.html`` and the maps as PNG (``maps/*.png``)."""
     out = Path(out)
     targets = [(fmt, out / f"report.{fmt}") for fmt in REPORTS if fmt in formats]
+    pngs: dict[str, bytes] = {}
     if "html" in formats:
+        from allocator.reports.html_parts import map_pngs
+
         targets.append(("brief", out / "brief.html"))
+        pngs = map_pngs(data)
     with output(out, protected) as place:
-        for _, path in targets:
+        for path in [p for _, p in targets] + [out / name for name in pngs]:
             place.check(path)
         for fmt, path in targets:
             place.put(path, render(data, fmt, manifest))
-    return [path for _, path in targets]
+        for name, body in pngs.items():
+            place.put(out / name, body)
+    return [path for _, path in targets] + [out / name for name in pngs]
 
 
 def rebuild(folder: str | Path, fmt: str, target: str | Path | None = None) -> Path:
-    """Write the ``fmt`` report of a saved folder to ``target`` (default ``folder/report.<fmt>``)."""
+    """Write the ``fmt`` report of a saved folder to ``target`` (default ``folder/report.<fmt>``).
+
+    A sweep's folder (it has ``sweep.json``) gets its HTML page (`allocator.reports.sweep_report`).
+    """
     folder = Path(folder)
     if not folder.is_dir():
-        raise SavedResultError(f"{folder}: not a folder; give a folder written by `allocator run --out` "
-                               "or `allocator compare --out`")
+        raise SavedResultError(f"{folder}: not a folder; give a folder written by `allocator run --out`, "
+                               "`allocator compare --out` or `allocator sweep --out`")
+    if (folder / "sweep.json").is_file():
+        if fmt != "html":
+            raise OutputError(f"{folder} holds a sweep, whose report is HTML only: leave out --format or give "
+                              "--format html")
+        # imported here: matplotlib is loaded only when a sweep is reported
+        from allocator.reports.sweep_report import write
+
+        return write(folder, target)
     data = load(folder)
     manifest = load_manifest(folder)
     target = Path(target) if target is not None else folder / f"report.{fmt}"

@@ -9,7 +9,10 @@ A distribution is a small TOML table, never code::
 
 Add ``draw_group = "name"`` to draw several parameters together (perfectly
 correlated: the same quantile of each), for inputs with one common source of
-uncertainty.  They are declared for a named parameter (`allocator.scenario.parameters`) in a sweep file
+uncertainty.  A common factor that scales every response curve cannot change which
+allocation is best, so it cannot change how options rank; `independent` drops the
+groups, so that each input (each service's effect size) is drawn on its own stream
+and a ranking can change (a sweep's ``model_uncertainty = "per-service"``).  They are declared for a named parameter (`allocator.scenario.parameters`) in a sweep file
 or the scenario's manifest (``[[uncertain]]`` blocks with ``parameter = "..."``),
 or for a response curve's effect size in its model file (``[uncertainty]`` with
 ``scale = {...}``).  Draws use one random stream per parameter, seeded from the
@@ -24,10 +27,18 @@ Examples
 (True, 3)
 >>> bool((draw({"budget": d}, 3, seed=7)["budget"] == x).all())
 True
+>>> g = parse({"distribution": "uniform", "low": 1, "high": 2, "draw_group": "g"}, "m.toml", "scale")
+>>> together = draw({"a": g, "b": g}, samples=3, seed=7)
+>>> bool((together["a"] == together["b"]).all())
+True
+>>> apart = draw(independent({"a": g, "b": g}), samples=3, seed=7)
+>>> bool((apart["a"] != apart["b"]).all())
+True
 """
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from dataclasses import dataclass
 
@@ -156,3 +167,13 @@ def draw(distributions: dict[str, Distribution], samples: int, seed: int) -> dic
         u = np.clip(stream(seed, key).random(samples), 1e-15, 1 - 1e-15)  # finite at the tails
         out[name] = np.asarray(d.quantiles(u), dtype=float)
     return out
+
+
+def independent(distributions: dict[str, Distribution]) -> dict[str, Distribution]:
+    """The same distributions with no ``draw_group``: each parameter drawn from its own stream.
+
+    The stream of a parameter is seeded from the sweep's seed and the parameter's name
+    (`stream`), so the draws stay reproducible, and one parameter's draws do not depend on
+    which others are drawn.
+    """
+    return {name: dataclasses.replace(d, group="") for name, d in distributions.items()}
