@@ -197,3 +197,26 @@ def test_the_checks_can_fail(chrome, tmp_path):
         assert {"image-alt", "html-has-lang"} <= {v["id"] for v in seen.violations}
         assert "image-alt (critical)" in seen.describe_violations()
     assert seen.pdf_pages >= 1 and "wide and tall" in seen.pdf_text[0]
+
+
+# -- a sweep's page (`allocator report SWEEP_DIR`) ---------------------------------------------------
+@pytest.fixture(scope="module")
+def sweep_page(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sweep-browser") / "sweep"
+    made = CliRunner().invoke(main, ["sweep", str(SCENARIO), "--vary", "budget=80e6:120e6:3", "--samples", "4",
+                                     "--seed", "3", "--options", "--workers", "1", "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    written = CliRunner().invoke(main, ["report", str(out)])
+    assert written.exit_code == 0, written.output
+    return out / "report.html"
+
+
+@EVERY_VIEW
+def test_the_sweep_page_reads_on_a_phone_and_a_laptop(sweep_page, chrome, width):
+    seen = browser.visit(sweep_page, browser=chrome, width=width, height=VIEWPORTS[width], screenshot=False,
+                         axe=AXE)
+    assert seen.errors == []
+    assert seen.network == []
+    assert not seen.horizontal_scroll, seen.overflowing
+    if AXE:
+        assert seen.violations == [], seen.describe_violations()
