@@ -1,62 +1,65 @@
-"""Write a run or comparison as one Excel workbook, for finance teams.
+"""Write a run or comparison as one Excel workbook that a finance business partner takes into a
+budget meeting.
 
-A 'Summary' sheet (title, scenario, options, the best option on each measure, what
-each option's rules cost), a 'Measures' sheet (measures down, options across), one
-sheet per table (the scenario's inputs last) and the run manifest.  Numbers are
-stored as numbers with a format chosen from the column name (``*_gbp`` in pounds,
-``*_pct`` as percentages, shares as %, counts with thousands separators); text is
-neutralised exactly as in the CSV files, so no cell is ever a formula.  The same
-data gives the same bytes: floats carry the CSV's 10 significant figures and the
-workbook's timestamps are fixed.
+'About' comes first: the scenario, when it was solved, what each option does, the budget and a
+check that the live ``SUM`` of the allocation lines equals it to the penny ("Reconciles: yes"),
+the input files' sha256 and the allocator version.  Then the data sheets of
+`allocator.reports.workbook_sheets` (the allocation, by area, by service, by deprivation group,
+by each grouping column, options, measures, winners and losers, rule costs, the inputs and the
+run manifest), each an Excel Table with filters, a totals row of SUBTOTAL formulas, frozen
+headers, plain-English headers with units, number formats (never scientific notation), set
+column widths and print setup (landscape, one page wide, header row repeated, page numbers).
+
+Every text cell is neutralised (`allocator.reports.outputs.neutralise`) and written as a string,
+never as a formula; the only formulas are the totals and checks written here.  XlsxWriter writes
+the workbook's frame (About, each sheet's header and totals rows, tables, formats, print setup,
+document properties); the data cells, almost all of the file, go in as XML written straight from
+the columns (`allocator.reports.workbook_xml`), many times faster than cell by cell.  The same
+saved folder gives the same bytes: the document's date is the run's, and every zip entry
+carries a fixed time.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import io
 import math
+import posixpath
 import re
-import zipfile
+import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.filters import AutoFilter
-from openpyxl.xml.functions import tostring
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 
-from allocator.analysis.compare import wide_metrics
 from allocator.errors import AllocatorError
-from allocator.reports.outputs import atomic_write, neutralise, significant
+from allocator.format import gbp
+from allocator.reports.brief import brief
+from allocator.reports.outputs import atomic_write, significant
 from allocator.reports.results import ReportData
+from allocator.reports.workbook_sheets import (
+    FORMATS,
+    MONEY,
+    OBJECTIVES,
+    SUM,
+    Column,
+    Sheet,
+    data_sheets,
+)
+from allocator.reports.workbook_xml import FIXED_TIME, ILLEGAL, package
+from allocator.reports.workbook_xml import cell_text as _text
 from allocator.version import __version__
 
-GBP, GBP_WHOLE, PCT, SHARE = "£#,##0.00", "£#,##0", '0.0"%"', "0.0%"
-COUNT, LABEL, INDEX, NUMBER = "#,##0", "0", "0.0000", "#,##0.00##"
-WHOLE_POUNDS = {"budget_gbp", "allocated_gbp"}  # totals in the £m-£bn: pennies are noise there
-COUNTS = {"population", "areas", "services", "gain", "lose", "unchanged", "amount_pennies"}
-LABELS = ("_decile", "_quintile", "_group", "quintile", "decile")
-INDICES = ("sii_", "rii_", "concentration_", "atkinson_")
-PER_OPTION = {"spend_by_group": GBP, "outcome_by_group": INDEX}  # option columns hold £/head, outcomes
-BY_UNITS = {"options_metrics": ("before", "after", "change", "change_vs_first_option")}
-
-MAX_ROWS = 1_048_576  # Excel's rows per sheet, header included
-MAX_TEXT = 32_767  # Excel's characters per cell
-FIXED_TIME = datetime.datetime(2000, 1, 1)  # workbook and zip timestamps, so bytes are stable
-FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
-NUMERIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-INTEGER = re.compile(r"[-+]?\d+")
-LEADING_ZERO = re.compile(r"[-+]?0\d")  # codes such as '007' stay text
-NEUTRALISED_SIGN = re.compile(r"^'([-+])")
-ORDER = ("options_summary", "options_metrics", "spend_by_group", "outcome_by_group", "winners_losers",
-         "winners_losers_by_group", "waterfall", "prices")
-BOLD, TITLE = Font(bold=True), Font(bold=True, size=14)
-WRAP = Alignment(wrap_text=True, vertical="top")
+MAX_ROWS = 1_048_576  # Excel's rows per sheet: a longer table continues on more sheets
+OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+FORBIDDEN = re.compile(r"[\[\]:*?/\\]")  # not allowed in a sheet name
+TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+CELL_LIKE = re.compile(r"[A-Za-z]{1,3}[0-9]+|[RrCc]")  # a table may not be named like a cell
+ABOUT_WIDTHS = (30, 20, 26, 18, 12, 70)  # columns A-F of the About sheet
+STYLE = "Table Style Medium 2"
 
 
 def write_workbook(data: ReportData, path: str | Path, manifest: dict | None = None,
@@ -70,7 +73,7 @@ def write_workbook(data: ReportData, path: str | Path, manifest: dict | None = N
     path : str or Path
         The workbook to write; must end in ``.xlsx``.
     manifest : dict, optional
-        The run manifest (``run.json``), flattened onto a 'Run manifest' sheet.
+        The run manifest (``run.json``): its date, input hashes and versions.
     protected : set of Path
         Input files: writing over one of them raises `AllocatorError`.
 
@@ -80,13 +83,13 @@ def write_workbook(data: ReportData, path: str | Path, manifest: dict | None = N
     >>> data = ReportData(meta={"title": "Example"},
     ...                   tables={"by_group": pd.DataFrame({"group": [1, 2], "spend_gbp": [10.5, 20.0]})})
     >>> path = Path(tempfile.mkdtemp()) / "example.xlsx"
-    >>> write_workbook(data, path, {"inputs": {"areas.csv": "ab12"}})
+    >>> write_workbook(data, path, {"written": "2025-04-01", "inputs": {"areas.csv": "ab12"}})
     >>> book = openpyxl.load_workbook(path)
-    >>> book.sheetnames
-    ['Summary', 'by_group', 'Run manifest']
-    >>> cell = book["by_group"]["B2"]
-    >>> cell.value, cell.number_format
-    (10.5, '£#,##0.00')
+    >>> book.sheetnames, book.properties.created
+    (['About', 'By group', 'Run manifest'], datetime.datetime(2025, 4, 1, 0, 0))
+    >>> cell = book["By group"]["B2"]
+    >>> book["By group"]["B1"].value, cell.value, cell.number_format
+    ('Spend (£)', 10.5, '£#,##0.00')
     """
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
@@ -100,143 +103,26 @@ def write_workbook(data: ReportData, path: str | Path, manifest: dict | None = N
 
 def workbook_bytes(data: ReportData, manifest: dict | None = None) -> bytes:
     """The workbook's bytes: the same data and manifest give the same bytes."""
-    book = Workbook(write_only=True)
-    book.properties.creator = f"allocator {__version__}"
-    book.properties.title = _text(data.meta.get("title", "allocator"))
-    try:
-        _sheets(book, data, manifest)
-    except BaseException:
-        for ws in book.worksheets:  # finish each sheet's writer now, not when it is collected
-            with contextlib.suppress(Exception):
-                ws.close()
-        raise
-    raw = io.BytesIO()
-    book.save(raw)
-    book.properties.created = book.properties.modified = FIXED_TIME
-    return _stable_zip(raw.getvalue(), {"docProps/core.xml": tostring(book.properties.to_tree())})
+    taken = {"about"}
+    sheets = [replace(part, name=_sheet_name(part.name, taken), columns=tuple(_rounded(c) for c in part.columns))
+              for sheet in data_sheets(data, manifest) for part in split(sheet, MAX_ROWS - 2)]
+    frame, styles = _frame(data, manifest, sheets)
+    return package(frame, sheets, {kind: style.xf_index for kind, style in styles.cell.items()})
 
 
-def _sheets(book: Workbook, data: ReportData, manifest: dict | None) -> None:
-    taken: set[str] = set()
-    _summary_sheet(book, data, _sheet_name("Summary", taken))
-    metrics = data.tables.get("options_metrics")
-    if metrics is not None and len(metrics):
-        wide = wide_metrics(metrics)
-        formats = {c: [_units_format(u) for u in wide["units"]] for c in wide.columns[2:-1]}
-        _table_sheets(book, "Measures", wide, taken, formats)
-    options = set(data.meta.get("options", []))
-    for name in sorted(data.tables, key=_sheet_order):
-        frame = data.tables[name]
-        _table_sheets(book, name, frame, taken, _formats(name, frame, options))
-    if manifest is not None:
-        rows = pd.DataFrame(list(_flatten(manifest)), columns=["key", "value"], dtype=object)
-        _table_sheets(book, "Run manifest", rows, taken, {})  # General: seconds, counts, versions
+def _rounded(column: Column) -> Column:
+    """Money to the penny, other numbers to the 10 significant figures of the saved tables: no float
+    noise in the file, and the same cells from a saved folder as from memory."""
+    if column.values.dtype.kind != "f":
+        return column
+    money = isinstance(column.kind, str) and column.kind == MONEY
+    return replace(column, values=np.round(column.values, 2) if money else significant(column.values))
 
 
-# -- cells --------------------------------------------------------------------------------
-def _text(value: object) -> str:
-    """Text a spreadsheet shows as it is: no control characters, never run as a formula."""
-    text = neutralise(ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(value)))
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
-
-
-def _missing(value: object) -> bool:
-    return (value is None or value is pd.NA or value is pd.NaT
-            or isinstance(value, (float, np.floating)) and math.isnan(value))
-
-
-def _value(value: object):
-    """A cell's value: numbers as numbers, NaN and inf as empty, text neutralised."""
-    if _missing(value):
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return _text(value) if value != "" else None
-
-
-def _column_values(series: pd.Series) -> list:
-    """A column's cell values; text columns holding only numbers (scenario inputs) become numbers."""
-    kind, values = series.dtype.kind, series.tolist()
-    if kind in "biuf" and not series.isna().any() or kind == "f":
-        if kind == "f":
-            return [v if math.isfinite(v) else None for v in significant(series.to_numpy(float)).tolist()]
-        return [bool(v) if kind == "b" else int(v) for v in values]
-    # a saved folder's inputs hold '-2.5 for -2.5: neutralised like any text starting with '-'
-    texts = [NEUTRALISED_SIGN.sub(r"\1", v.strip()) if isinstance(v, str) else v for v in values]
-    present = [v for v in texts if not _missing(v) and v != ""]
-    numeric = present and not str(series.name).endswith(("_id", "_code")) and all(
-        isinstance(v, str) and NUMERIC.fullmatch(v) and not LEADING_ZERO.match(v) for v in present)
-    if not numeric:
-        return [_value(v) for v in values]
-    cast = int if all(INTEGER.fullmatch(v) for v in present) else float
-    return [cast(v) if isinstance(v, str) and v else None for v in texts]
-
-
-def _sheet_order(name: str) -> tuple:
-    """Comparison tables in reading order, then other tables, then the scenario's inputs."""
-    known = ORDER.index(name) if name in ORDER else len(ORDER)
-    return (name.startswith("input_"), known, name)
-
-
-def _formats(table: str, frame: pd.DataFrame, options: set[str]) -> dict[str, str | list[str]]:
-    """The number format of each column (or, for measures of mixed units, of each row)."""
-    formats: dict[str, str | list[str]] = {}
-    for column in frame.columns:
-        if table in PER_OPTION and (column == "before" or column in options):
-            formats[column] = PER_OPTION[table]
-        elif column in BY_UNITS.get(table, ()) and "units" in frame:
-            formats[column] = [_units_format(u) for u in frame["units"]]
-        else:
-            formats[column] = number_format(str(column), frame[column].dtype.kind in "iu")
-    return formats
-
-
-def number_format(column: str, integer: bool = False) -> str:
-    """The Excel number format for a column, from its name.
-
-    Examples
-    --------
-    >>> [number_format(c) for c in ("spend_gbp", "budget_gbp", "change_pct", "share_most_deprived_fifth")]
-    ['£#,##0.00', '£#,##0', '0.0"%"', '0.0%']
-    >>> [number_format(c) for c in ("population", "deprivation_decile", "need_index", "life_expectancy")]
-    ['#,##0', '0', '0.0000', '#,##0.00##']
-    """
-    name = column.lower()
-    if name.endswith("_gbp"):
-        return GBP_WHOLE if name in WHOLE_POUNDS or name.startswith("total") else GBP
-    if name.endswith("_pct"):
-        return PCT
-    if "share" in name:
-        return SHARE
-    if name in COUNTS or name.startswith(("pop_", "n_")) or name.endswith(("_count", "_rank")) or "rank_" in name:
-        return COUNT
-    if name.endswith(LABELS):
-        return LABEL
-    if "index" in name or name.startswith(INDICES):
-        return INDEX
-    return COUNT if integer else NUMBER
-
-
-def _units_format(units: object) -> str:
-    """The format of a measure from its units ('GBP', 'GBP per head', 'share', 'years', ...)."""
-    text = str(units).lower()
-    if text == "gbp":
-        return GBP_WHOLE
-    if text.startswith("gbp"):
-        return GBP
-    if text == "share":
-        return SHARE
-    return COUNT if "people" in text else INDEX
-
-
-# -- sheets -------------------------------------------------------------------------------
+# -- text and names ------------------------------------------------------------------------------
 def _sheet_name(name: str, taken: set[str]) -> str:
     """A legal, unique sheet name: at most 31 characters, none of []:*?/\\, not quoted."""
-    base = FORBIDDEN.sub("-", ILLEGAL_CHARACTERS_RE.sub("", name)).strip("'").strip() or "Sheet"
+    base = FORBIDDEN.sub("-", ILLEGAL.sub("", name)).strip("'").strip() or "Sheet"
     if base.lower() == "history":  # reserved by Excel
         base = "history table"
     candidate, number = base[:31], 1
@@ -248,122 +134,346 @@ def _sheet_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _table_sheets(book: Workbook, name: str, frame: pd.DataFrame, taken: set[str],
-                  formats: dict[str, str | list[str]]) -> None:
-    """One sheet per table (more when it has more rows than Excel allows on a sheet)."""
-    columns = [_column_values(frame[c]) for c in frame.columns]
-    headers = [_text(c) for c in frame.columns]
-    per_sheet = MAX_ROWS - 1
-    for start in range(0, max(len(frame), 1), per_sheet):
-        stop = min(start + per_sheet, len(frame))
-        ws = book.create_sheet(_sheet_name(name, taken))
-        ws.freeze_panes = "A2"
-        last = get_column_letter(max(len(headers), 1))
-        ws.auto_filter = AutoFilter(ref=f"A1:{last}{stop - start + 1}")
-        for j, (header, values) in enumerate(zip(headers, columns), start=1):
-            ws.column_dimensions[get_column_letter(j)].width = _width(header, values[start:stop])
-        ws.append([_styled(ws, h, font=BOLD) for h in headers])
-        column_formats = [formats.get(c) for c in frame.columns]
-        for i in range(start, stop):
-            ws.append([_styled(ws, values[i], fmt[i] if isinstance(fmt, list) else fmt)
-                       for values, fmt in zip(columns, column_formats)])
+def _table_name(sheet: str, taken: set[str]) -> str:
+    """A legal, unique Excel Table name from the sheet's ('By area' -> 'By_area')."""
+    base = re.sub(r"\W+", "_", sheet, flags=re.ASCII).strip("_")
+    if not TABLE_NAME.fullmatch(base) or CELL_LIKE.fullmatch(base):
+        base = f"Table_{base}"
+    candidate, number = base[:250], 1
+    while candidate.lower() in taken:
+        number += 1
+        candidate = f"{base[:240]}_{number}"
+    taken.add(candidate.lower())
+    return candidate
 
 
-def _styled(ws, value, number_format: str | None = None, font: Font | None = None,
-            alignment: Alignment | None = None):
-    """A value, or a write-only cell carrying its style when it needs one."""
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not (numeric and number_format or font or alignment):
-        return value
-    cell = WriteOnlyCell(ws, value)
-    if numeric and number_format:
-        cell.number_format = number_format
-    if font:
-        cell.font = font
-    if alignment:
-        cell.alignment = alignment
-    return cell
+def _headers(sheet: Sheet) -> list[str]:
+    """Each column's header as written: on one line, neutralised, unique ignoring case (as a table needs)."""
+    out, seen = [], set()
+    for column in sheet.columns:
+        base = _text(" ".join(str(column.header).split()) or "Column")[:255]
+        header, number = base, 1
+        while header.lower() in seen:
+            number += 1
+            header = f"{base} ({number})"
+        seen.add(header.lower())
+        out.append(header)
+    return out
 
 
-def _width(header: str, values: list) -> float:
-    """A column width that shows the header (and its filter button) and typical values."""
-    longest = len(header) + 3
-    numbers = [abs(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if numbers:
-        longest = max(longest, len(f"{max(numbers):,.2f}") + 3)
-    texts = [len(v) for v in values if isinstance(v, str)]
-    if texts:
-        longest = max(longest, max(texts) + 1)
-    if any(isinstance(v, bool) for v in values):
-        longest = max(longest, 6)
-    return float(min(max(longest, 8), 60))
+def _ref(header: str) -> str:
+    """A header inside a structured reference (``[Change (£)]``): ' [ ] # escaped with '."""
+    return re.sub(r"(['\[\]#])", r"'\1", header)
 
 
-def _summary_sheet(book: Workbook, data: ReportData, title: str) -> None:
-    """Title, scenario labels, options, the best option on each measure, what the rules cost."""
-    meta, s = data.meta, data.meta.get("scenario", {})
-    ws = book.create_sheet(title)
-    for column, width in zip("ABC", (34, 90, 32)):
-        ws.column_dimensions[column].width = width
-
-    def heading(*texts: str) -> None:
-        ws.append([])
-        ws.append([_styled(ws, t, font=BOLD) for t in texts])
-
-    ws.append([_styled(ws, _text(meta.get("title", "allocator")), font=TITLE)])
-    ws.append([])
-    labels = [("Scenario", s.get("name")), ("Description", s.get("description")),
-              ("Data sources", s.get("attribution")), ("Areas", s.get("areas")),
-              ("Services", s.get("services")), ("Budget", s.get("budget_gbp")),
-              ("Outcome", s.get("outcome_label")), ("Outcome units", s.get("outcome_units")),
-              ("Higher outcome is better", s.get("higher_is_better")),
-              ("Deprivation groups", s.get("groups")), ("Compared with", s.get("comparator")),
-              ("Report", meta.get("kind")), ("allocator version", meta.get("allocator"))]
-    formats = {"Areas": COUNT, "Services": COUNT, "Budget": GBP_WHOLE}
-    for label, value in labels:
-        if value is not None:
-            ws.append([_styled(ws, label, font=BOLD),
-                       _styled(ws, _value(value), formats.get(label), alignment=WRAP)])
-    options = meta.get("options", [])
-    if options:
-        heading("Option", "Name")
-        for number, option in enumerate(options, start=1):
-            ws.append([number, _value(option)])
-    metrics = data.tables.get("options_metrics")
-    if metrics is not None and len(metrics):
-        heading("Measure", "Best option", "Units")
-        wide = wide_metrics(metrics)
-        for measure, units, best in zip(wide["measure"], wide["units"], wide["best"]):
-            ws.append([_value(measure), _value(best) or "–", _value(units)])
-        ws.append(["– : the options tie, or the measure has no better direction; "
-                   "the 'Measures' sheet has the values."])
-    explanations = meta.get("explanations") or {}
-    if any(explanations.values()):
-        heading("Option", "What its rules cost")
-        for option, texts in explanations.items():
-            for text in texts:
-                ws.append([_value(option), _styled(ws, _value(text), alignment=WRAP)])
+def _quote(sheet: str) -> str:
+    return "'" + sheet.replace("'", "''") + "'"
 
 
-def _flatten(value, key: str = ""):
-    """(dotted key, value) rows of a nested manifest; lists numbered from 0."""
-    if isinstance(value, dict) and value:
-        for k, v in value.items():
-            yield from _flatten(v, f"{key}.{k}" if key else str(k))
-    elif isinstance(value, (list, tuple)) and value:
-        for i, v in enumerate(value):
-            yield from _flatten(v, f"{key}[{i}]")
+# -- sheets that do not fit --------------------------------------------------------------------
+def split(sheet: Sheet, limit: int) -> list[Sheet]:
+    """The sheet as parts of at most ``limit`` rows, an option's rows never sharing a part with another's."""
+    if sheet.rows <= limit:
+        return [sheet]
+    option = sheet.column("Option")
+    starts = [0]
+    if option is not None:
+        values = option.values
+        starts += [i for i in range(1, len(values)) if values[i] != values[i - 1]]
+    bounds = [(a, min(a + limit, b)) for a, b in zip(starts, starts[1:] + [sheet.rows]) for a in range(a, b, limit)]
+    return [replace(sheet, columns=tuple(replace(c, values=c.values[a:b],
+                                                 kind=c.kind if isinstance(c.kind, str) else c.kind[a:b])
+                                         for c in sheet.columns)) for a, b in bounds]
+
+
+# -- the frame: XlsxWriter ------------------------------------------------------------------------
+class Styles:
+    """The workbook's cell formats: one per kind of number, and those of the About sheet."""
+
+    def __init__(self, book: xlsxwriter.Workbook):
+        self.cell = {kind: book.add_format({"num_format": code}) for kind, code in FORMATS.items()}
+        for style in self.cell.values():  # numbered now, so that cells written outside XlsxWriter can name them
+            style._get_xf_index()
+        self.header = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
+        self.title = book.add_format({"bold": True, "font_size": 16})
+        self.bold = book.add_format({"bold": True, "valign": "top"})
+        self.wrap = book.add_format({"text_wrap": True, "valign": "top"})
+        self.money = book.add_format({"num_format": FORMATS[MONEY], "valign": "top"})
+        self.check = book.add_format({"bold": True, "align": "center"})
+
+
+
+def _written(manifest: dict | None) -> str | None:
+    """The date the run was solved (``written`` in its manifest, or in its options' manifests)."""
+    runs = [manifest or {}, *((manifest or {}).get("options") or {}).values()]
+    return next((r["written"] for r in runs if isinstance(r, dict) and isinstance(r.get("written"), str)), None)
+
+
+def _created(manifest: dict | None) -> datetime.datetime:
+    try:
+        return datetime.datetime.strptime(_written(manifest) or "", "%Y-%m-%d")
+    except ValueError:
+        return FIXED_TIME
+
+
+def _title(data: ReportData) -> str:
+    return str((data.meta.get("scenario") or {}).get("name") or data.meta.get("title") or "allocator")
+
+
+def _frame(data: ReportData, manifest: dict | None, sheets: list[Sheet]) -> tuple[bytes, Styles]:
+    """The workbook written by XlsxWriter: About, and each data sheet without its data rows."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, OPTIONS)
+    styles = Styles(book)
+    title = _title(data)
+    n = len(data.meta.get("options") or [])
+    book.set_properties({
+        "title": ILLEGAL.sub("", title), "author": "allocator", "company": "",
+        "subject": "Budget allocation: " + ("one run" if data.meta.get("kind") == "run" else f"{n} options compared"),
+        "keywords": "budget allocation, proportionate universalism, fair shares",
+        "comments": f"Written by allocator {__version__}.", "created": _created(manifest)})
+    about = book.add_worksheet("About")
+    About(about, styles).write(data, manifest, sheets)
+    tables: set[str] = set()
+    footer = "&L&A&CPage &P of &N&R" + ILLEGAL.sub("", title)[:60].replace("&", "&&")
+    for sheet in sheets:
+        _table_sheet(book.add_worksheet(sheet.name), sheet, styles, _table_name(sheet.name, tables), footer)
+    book.close()
+    return buffer.getvalue(), styles
+
+
+def _total(sheet: Sheet, j: int, headers: list[str], table: str) -> dict:
+    """The totals-row cell of column ``j``: 'Total', or a live SUBTOTAL (a sum, or a ratio of two sums),
+    its references qualified with the table's name (as Excel writes them, and LibreOffice needs)."""
+    column = sheet.columns[j]
+    position = {c.header: k for k, c in enumerate(sheet.columns)}
+
+    def subtotal(k: int) -> str:
+        return f"SUBTOTAL(109,{table}[{_ref(headers[k])}])"
+
+    if column.total == SUM:  # money to the penny: the sum of pennies, without the float noise of adding
+        total = _fsum(column.values)
+        return {"total_function": subtotal(j), "total_value": round(total, 2) if column.kind == MONEY else total}
+    if isinstance(column.total, tuple) and all(h in position for h in column.total):
+        top, bottom = (position[h] for h in column.total)
+        a, b = _fsum(sheet.columns[top].values), _fsum(sheet.columns[bottom].values)
+        return {"total_function": f'IFERROR({subtotal(top)}/{subtotal(bottom)},"")', "total_value": a / b if b else ""}
+    return {"total_string": "Total"} if j == 0 and sheet.totals else {}
+
+
+def _fsum(values: np.ndarray) -> float:
+    numbers = np.asarray(values, dtype=float)
+    return math.fsum(numbers[np.isfinite(numbers)].tolist())
+
+
+def _width(header: str, values: np.ndarray) -> float:
+    """A column width that shows typical values and the header (wrapped over up to three lines)."""
+    longest = 6
+    if values.dtype.kind in "iuf":
+        finite = np.abs(values[np.isfinite(values)]) if values.dtype.kind == "f" else np.abs(values)
+        if finite.size:
+            longest = len(f"{finite.max():,.2f}") + 2
     else:
-        yield key, "(none)" if isinstance(value, (dict, list, tuple)) else value
+        texts = [len(v) for v in set(values.tolist()) if isinstance(v, str)]
+        longest = max(texts, default=6) + 1
+    return float(min(max(longest, min(len(header) + 3, 24), len(header) / 3 + 3, 8), 50))
 
 
-def _stable_zip(raw: bytes, replace: dict[str, bytes]) -> bytes:
-    """The same archive with fixed entry times (and some entries replaced), so bytes repeat."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(raw)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            dst.writestr(entry, replace.get(info.filename, src.read(info)))
-    return out.getvalue()
+def _table_sheet(ws, sheet: Sheet, styles: Styles, name: str, footer: str) -> None:
+    """A data sheet's frame: the table (header, filters, totals), formats, widths, panes, print setup."""
+    headers = _headers(sheet)
+    columns = []
+    for j, (header, column) in enumerate(zip(headers, sheet.columns)):
+        style = styles.cell.get(column.kind) if isinstance(column.kind, str) else None
+        columns.append({"header": header, "header_format": styles.header, **_total(sheet, j, headers, name),
+                        **({"format": style} if style is not None else {})})
+    # One data row stands in for them all: XlsxWriter checks each cell of a table's range for overlaps
+    # (seconds, and a dict entry a cell, at 270,040 rows); `_sheet_xml` and `_table_xml` widen it.
+    if ws.add_table(0, 0, 2 if sheet.totals else 1, len(columns) - 1,
+                    {"name": name, "columns": columns, "style": STYLE, "total_row": sheet.totals}) != 0:
+        raise AllocatorError(f"the workbook's sheet '{sheet.name}' could not hold its table")
+    widths = [_width(h, c.values) for h, c in zip(headers, sheet.columns)]
+    for j, (width, column) in enumerate(zip(widths, sheet.columns)):
+        ws.set_column(j, j, width, styles.cell.get(column.kind) if isinstance(column.kind, str) else None)
+    lines = max(len(textwrap.wrap(h, max(int(w) - 3, 4))) for h, w in zip(headers, widths))
+    ws.set_row(0, 15 * max(lines, 1))
+    ws.freeze_panes(1, sheet.frozen)
+    _print_setup(ws, footer)
+    ws.repeat_rows(0)
+
+
+def _print_setup(ws, footer: str) -> None:
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)  # one page wide, as many long as it takes
+    ws.set_footer(footer)
+
+
+# -- the About sheet -----------------------------------------------------------------------------
+class About:
+    """The About sheet, written down the page: the facts, the check, the options, the sheets, the inputs."""
+
+    def __init__(self, ws, styles: Styles):
+        self.ws, self.styles, self.row = ws, styles, 0
+        for j, width in enumerate(ABOUT_WIDTHS):
+            ws.set_column(j, j, width)
+
+    def write(self, data: ReportData, manifest: dict | None, sheets: list[Sheet]) -> None:
+        self.ws.write_string(0, 0, _text(_title(data)), self.styles.title)
+        self.ws.write_string(1, 0, _text("Budget allocation workbook, written by allocator from a saved run: "
+                                         "every sheet is a table with filters and a live totals row."))
+        self.row = 3
+        self._facts(data, manifest)
+        self._reconciliation(data, sheets)
+        self._list("Option", "What it does", _option_lines(data))
+        self._list("Sheet", "What it holds", [(s.name, s.about) for s in sheets])
+        self._list("Input file", "sha256", _inputs(manifest))
+        _print_setup(self.ws, "&L&A&CPage &P of &N")
+
+    def _long(self, text: str, style) -> None:
+        """Text across columns B-F, wrapped, on a row tall enough to show it."""
+        self.ws.merge_range(self.row, 1, self.row, len(ABOUT_WIDTHS) - 1, "", style)
+        self.ws.write_string(self.row, 1, _text(text), style)
+        lines = sum(max(1, math.ceil(len(p) / (sum(ABOUT_WIDTHS[1:]) * 0.95))) for p in str(text).split("\n"))
+        if lines > 1:
+            self.ws.set_row(self.row, 15 * lines)
+
+    def _heading(self, *texts: str) -> None:
+        self.row += 1
+        for j, text in enumerate(texts):
+            self.ws.write_string(self.row, j, text, self.styles.header)
+        self.row += 1
+
+    def _facts(self, data: ReportData, manifest: dict | None) -> None:
+        s, kind = data.meta.get("scenario") or {}, data.meta.get("kind")
+        n = len(data.meta.get("options") or [])
+        better = "higher" if s.get("higher_is_better", True) else "lower"
+        comparator = s.get("comparator") or "baseline"
+        facts = [("Scenario", s.get("name") or data.meta.get("title")),
+                 ("Report", "one run of the scenario" if kind == "run" else f"{n} options compared"),
+                 ("Solved on", _written(manifest) or "not recorded (the saved folder has no run manifest)"),
+                 ("allocator version", data.meta.get("allocator") or __version__),
+                 ("Budget (£)", s.get("budget_gbp")), ("Areas", s.get("areas")), ("Services", s.get("services")),
+                 ("Outcome", f"{s['outcome_label']} ({s.get('outcome_units', '')}; {better} is better)"
+                  if s.get("outcome_label") else None),
+                 ("Deprivation groups", f"{s['groups']}s of deprivation, 1 = most deprived" if s.get("groups") else None),
+                 ("Compared with", "this year's spend (the baseline table)" if comparator == "baseline"
+                  else f"{comparator}: the same budget spread flat, in equal units per head"),
+                 ("Description", s.get("description")), ("Data sources", s.get("attribution"))]
+        for label, value in facts:
+            if value is None or value == "":
+                continue
+            self.ws.write_string(self.row, 0, label, self.styles.bold)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                style = self.styles.money if label.endswith("(£)") else self.styles.cell["count"]
+                self.ws.write_number(self.row, 1, value, style)
+            else:
+                self._long(str(value), self.styles.wrap)
+            self.row += 1
+
+    def _reconciliation(self, data: ReportData, sheets: list[Sheet]) -> None:
+        """Each option's budget, the live SUM of its allocation lines, the difference and 'Reconciles'."""
+        parts = [s for s in sheets if s.reconcile and s.column(s.reconcile) is not None]
+        if not parts:
+            self._heading("Reconciliation")
+            self.ws.write_string(self.row, 0, "No allocation table in this result: nothing to reconcile.")
+            self.row += 1
+            return
+        self._heading("Option", "Budget (£)", "Allocated: live sum of the allocation lines (£)", "Difference (£)",
+                      "Reconciles")
+        budgets, money = _budgets(data), self.styles.money
+        for option in _options(data, parts):
+            r = self.row + 1  # as Excel numbers rows
+            formula, total = _live_sum(parts, option, f"$A${r}")
+            budget = budgets.get(option)
+            self.ws.write_string(self.row, 0, _text(option))
+            self.ws.write_formula(self.row, 2, "=" + formula, money, total)
+            if budget is not None:
+                difference = round(total - budget, 2)
+                self.ws.write_number(self.row, 1, budget, money)
+                self.ws.write_formula(self.row, 3, f"=ROUND(C{r}-B{r},2)", money, difference)
+                self.ws.write_formula(self.row, 4, f'=IF(ABS(D{r})<0.005,"yes","no")', self.styles.check,
+                                      "yes" if abs(difference) < 0.005 else "no")
+            self.row += 1
+        self.ws.write_string(self.row, 0, "Every allocation line is in whole pennies, and the sum is a formula over "
+                             "all of them: it follows any edit. A budget that is a maximum ('at most') may leave "
+                             "money unallocated: the difference is what is left.")
+        self.row += 1
+
+    def _list(self, label: str, what: str, rows: list[tuple[str, str]]) -> None:
+        if not rows:
+            return
+        self._heading(label, what)
+        for name, text in rows:
+            self.ws.write_string(self.row, 0, _text(name), self.styles.wrap)
+            self._long(text, self.styles.wrap)
+            self.row += 1
+
+
+def _options(data: ReportData, parts: list[Sheet]) -> list[str]:
+    """The options, in order: as the result names them, else as the allocation lines do."""
+    named = [str(o) for o in data.meta.get("options") or []]
+    if named:
+        return named
+    found = [v for s in parts if s.column("Option") is not None for v in s.column("Option").values]
+    return list(dict.fromkeys(found)) or [_title(data)]
+
+
+def _budgets(data: ReportData) -> dict[str, float]:
+    """Each option's budget (an option may change it), else the scenario's."""
+    budget = (data.meta.get("scenario") or {}).get("budget_gbp")
+    out = {o: float(budget) for o in _options(data, []) if isinstance(budget, (int, float))}
+    summary = data.tables.get("options_summary")
+    if summary is not None and {"option", "budget_gbp"} <= set(summary.columns):
+        out |= {str(o): float(b) for o, b in zip(summary["option"], summary["budget_gbp"]) if np.isfinite(b)}
+    return out
+
+
+def _range(sheet: Sheet, header: str) -> str:
+    """A column's data cells, as an absolute reference: 'Allocation'!$M$2:$M$270041."""
+    letter = xl_col_to_name([c.header for c in sheet.columns].index(header))
+    return f"{_quote(sheet.name)}!${letter}$2:${letter}${sheet.rows + 1}"
+
+
+def _live_sum(parts: list[Sheet], option: str, cell: str) -> tuple[str, float]:
+    """A formula summing ``option``'s allocation lines on the allocation sheets (``cell`` holds its name:
+    EXACT, as Excel's = and SUMIF ignore case and read * and ? as wildcards), and its value."""
+    terms, values = [], []
+    for sheet in parts:
+        names = sheet.column("Option")
+        mine = np.ones(sheet.rows, bool) if names is None else names.values == option
+        if mine.all():
+            terms.append(f"SUM({_range(sheet, sheet.reconcile)})")
+        elif mine.any():
+            terms.append(f"SUMPRODUCT(--EXACT({_range(sheet, 'Option')},{cell}),{_range(sheet, sheet.reconcile)})")
+        values.append(np.asarray(sheet.column(sheet.reconcile).values, dtype=float)[mine])
+    return "+".join(terms) or "0", round(_fsum(np.concatenate(values)), 2) if values else 0.0
+
+
+def _option_lines(data: ReportData) -> list[tuple[str, str]]:
+    """What each option does, in a line: its objective, rules and budget, then what it changes (the brief's)."""
+    summary = data.tables.get("options_summary", pd.DataFrame())
+    rows = {str(r["option"]): r for r in summary.to_dict("records")} if "option" in summary else {}
+    effects = dict(brief(data).options) if "options_metrics" in data.tables else {}
+    out = []
+    for option in _options(data, []):
+        row = rows.get(option, {})
+        setting = OBJECTIVES.get(str(row.get("objective")), "")
+        if row.get("proportionality"):
+            setting += f" ({row['proportionality']} proportionality)"
+        if isinstance(row.get("budget_gbp"), (int, float)):
+            setting += f", on a budget of {gbp(row['budget_gbp'])}"
+        text = " ".join(t for t in ((setting[:1].upper() + setting[1:] + ".") if setting else "",
+                                    effects.get(option, "")) if t)
+        out.append((option, text or "(no summary saved)"))
+    return out
+
+
+def _inputs(manifest: dict | None) -> list[tuple[str, str]]:
+    """Each input file (its path tidied) and its sha256, from the run manifest(s)."""
+    runs = [manifest or {}, *((manifest or {}).get("options") or {}).values()]
+    named = {}
+    for run in [r for r in runs if isinstance(r, dict)]:
+        for path, digest in (run.get("inputs") or {}).items():
+            named[posixpath.normpath(str(path).replace("\\", "/"))] = str(digest)
+    return sorted(named.items())
