@@ -33,7 +33,7 @@ def test_xlsx_workbook_gives_the_same_allocation(tiny, tmp_path):
 
 def test_xlsx_problems_name_the_sheet(tiny):
     to_workbook(tiny)
-    frame = pd.read_excel(tiny / "book.xlsx", sheet_name=None)
+    frame = pd.read_excel(tiny / "book.xlsx", sheet_name=None, engine="openpyxl")
     frame["areas"]["population"] = frame["areas"]["population"].astype(object)
     frame["areas"].loc[1, "population"] = "lots"
     with pd.ExcelWriter(tiny / "book.xlsx", engine="openpyxl") as writer:

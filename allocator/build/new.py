@@ -236,7 +236,7 @@ def _read_services(path: Path) -> pd.DataFrame:
     its values are checked when the written scenario is loaded."""
     try:
         if path.suffix.lower() == ".xlsx":
-            table = pd.read_excel(path, sheet_name="services", dtype=str).fillna("")
+            table = pd.read_excel(path, sheet_name="services", dtype=str, engine="openpyxl").fillna("")
         else:
             table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError, KeyError) as exc:

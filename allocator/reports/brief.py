@@ -185,7 +185,7 @@ def gap_sentence(before: float | None, after: float | None, units: str, what: st
     """'narrows the gap ... by 15 days (3.1%)' or 'widens ...', from the gap's size before and after.
 
     >>> gap_sentence(-34.7, -34.5, "YPLL points", "the SII")
-    'narrows the SII by 0.2 YPLL points (0.6%)'
+    'narrows the SII by 0.2 YPLL points (0.58%)'
     """
     if before is None or after is None or not np.isfinite([before, after]).all():
         return None
