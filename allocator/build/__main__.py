@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from allocator.build import boundaries
-from allocator.build.checks import BuildError, MissingDataError
+from allocator.build.checks import exit_status
 from allocator.build.scenarios import build
 
 #: The checkout this package is in: models/ and scenarios/ are written here by default.
@@ -31,16 +31,11 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"project root to write models/ and scenarios/ into "
                              f"(default: {PROJECT_ROOT})")
     args = parser.parse_args(argv)
-    try:
+    def both() -> None:
         build(args.shared, args.out)
         boundaries.build(args.shared, args.out / "allocator" / "reports" / "data")
-    except MissingDataError as error:
-        print(error, file=sys.stderr)
-        return 2
-    except BuildError as error:
-        print(error, file=sys.stderr)
-        return 1
-    return 0
+
+    return exit_status(both)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from allocator.build.checks import SHARED_HINT, BuildError, MissingDataError, check
+from allocator.build.checks import SHARED_HINT, MissingDataError, check, exit_status
 
 #: Where the files go by default: the reports' data folder of this checkout.
 OUT = Path(__file__).resolve().parents[1] / "reports" / "data"
@@ -298,17 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, required=True, help="the shared data folder, e.g. ../shared/data")
     parser.add_argument("--out", type=Path, default=OUT, help=f"where to write them (default: {OUT})")
     args = parser.parse_args(argv)
-    try:
-        sizes = build(args.shared, args.out)
-    except MissingDataError as error:
-        print(error, file=sys.stderr)
-        return 2
-    except BuildError as error:
-        print(error, file=sys.stderr)
-        return 1
-    for name, size in sizes.items():
-        print(f"{args.out / name}: {size / 1024:.0f} KB")
-    return 0
+    def step() -> None:
+        for name, size in build(args.shared, args.out).items():
+            print(f"{args.out / name}: {size / 1024:.0f} KB")
+
+    return exit_status(step)
 
 
 if __name__ == "__main__":
