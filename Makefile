@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-sweep scenarios clean chromium
+.PHONY: demo test app bench bench-sweep scenarios clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/allocator run scenarios/england-la --out out/england-la
+
+# The web app on england-la in your browser (the 'app' extra: Streamlit; the test extra has it too).
+app: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[app]'
+	$(VENV)/bin/allocator app england-la
 
 # One test (tests/test_html.py's browser check of the HTML report) needs Chromium. When it is
 # missing and we are root with apt, install Debian's package and say so; otherwise that test skips.

@@ -236,7 +236,8 @@ def option_sentence(f: OptionFacts, best: OptionFacts | None, units: str, groups
                      f"(its share of spend {percent(f.share_before)} → {percent(f.share_after)})")
     text = "; ".join(parts)
     if f.gaining is not None:
-        text += f". {f.gaining:,} areas gain and {f.losing:,} lose money"
+        gain = f"{f.gaining:,} area gains" if f.gaining == 1 else f"{f.gaining:,} areas gain"
+        text += f". {gain} and {f.losing:,} lose money"
     return (text[:1].upper() + text[1:] + ".") if text else "No measures to report."
 
 
