@@ -82,6 +82,7 @@ th button{font:inherit;font-weight:700;background:none;border:0;padding:0;color:
  text-align:inherit}
 #find-box{font:inherit;padding:.2rem .4rem;max-width:100%}
 h1,h2,h3,p,li,caption{overflow-wrap:break-word}
+@media (max-width:600px){h1{font-size:1.45rem}h2{font-size:1.2rem}body{font-size:15px}}
 @media print{
  @page{size:A4;margin:14mm}
  body{font-size:10pt}
