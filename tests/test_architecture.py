@@ -85,6 +85,17 @@ def test_only_the_command_line_imports_click():
     assert {path.split("/")[0] for path in importers} == {"cli"}  # the allocator.cli package alone
 
 
+def test_only_the_web_app_imports_streamlit():
+    importers = []
+    for path in _python_files():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "streamlit" or n.startswith("streamlit.") for n in names):
+                importers.append(str(path.relative_to(PACKAGE)))
+    assert importers and {path.split("/")[0] for path in importers} == {"app"}  # the allocator.app package alone
+
+
 def test_import_allocator_loads_no_solver_or_dataframe_library():
     code = ("import sys, allocator; heavy = sorted(m for m in ('pandas', 'numpy', 'highspy', 'scipy', "
             "'matplotlib', 'pulp') if m in sys.modules); print(','.join(heavy))")

@@ -43,7 +43,7 @@ def streamlit_command(scenario: str | None, host: str, port: int, browser: bool)
                f"--server.address={host}", f"--server.port={port}",
                f"--server.headless={'false' if browser else 'true'}",
                "--browser.gatherUsageStats=false", f"--server.maxUploadSize={UPLOAD_MB}",
-               "--server.fileWatcherType=none", "--global.developmentMode=false"]
+               "--server.fileWatcherType=none", "--global.developmentMode=false", "--client.toolbarMode=minimal"]
     return command + (["--", "--scenario", scenario] if scenario else [])
 
 
