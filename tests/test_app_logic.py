@@ -339,3 +339,14 @@ def test_names_from_the_input_are_shown_as_text():
     assert shown.startswith("- ") and "\\<img" in shown and "\\>" in shown
     assert "\\[link\\]" in shown and "\\$" in shown and "\\*\\*b\\*\\*" in shown
     assert logic.md("plain text") == "plain text"
+
+
+def test_shared_on_a_network_the_url_opens_no_folder_of_the_machine():
+    from allocator.app import logic
+
+    assert logic.shared({"ALLOCATOR_APP_SHARED": "1"}) and not logic.shared({})
+    bundled = {"quickstart", "england-la"}
+    assert not logic.url_scenario_allowed("/home/someone/secret", None, bundled, is_shared=True)
+    assert logic.url_scenario_allowed("/srv/plan", "/srv/plan", bundled, is_shared=True)  # the one given to the CLI
+    assert logic.url_scenario_allowed("england-la", None, bundled, is_shared=True)
+    assert logic.url_scenario_allowed("/home/someone/plan", None, bundled, is_shared=False)  # local: as before

@@ -362,6 +362,30 @@ def state_from_params(params: dict) -> State | None:
         return None
 
 
+SHARED = "ALLOCATOR_APP_SHARED"  # set by `allocator app --host ...` when the app is shared on a network
+
+
+def shared(environ=None) -> bool:
+    """Whether the app is shared on a network (then it opens no folder a visitor names)."""
+    import os
+
+    return (environ if environ is not None else os.environ).get(SHARED) == "1"
+
+
+def url_scenario_allowed(ref: str | None, given: str | None, bundled: set[str], is_shared: bool) -> bool:
+    """May the scenario named in the URL be opened? Always a bundled one or the one the command line
+    gave; any other folder only when the app is not shared on a network.
+
+    >>> url_scenario_allowed("/etc", None, {"quickstart"}, True), url_scenario_allowed("/etc", None, set(), False)
+    (False, True)
+    >>> url_scenario_allowed("quickstart", None, {"quickstart"}, True)
+    True
+    """
+    if not ref:
+        return False
+    return not is_shared or ref in bundled or (given is not None and ref == given)
+
+
 def scenario_argument(argv: list[str]) -> str | None:
     """``--scenario PATH`` (or ``--scenario=PATH``) from the script's arguments, else None.
 

@@ -59,9 +59,12 @@ def start() -> None:
     ss.started = True
     ss.saved_options = []
     state = logic.state_from_params({k: st.query_params[k] for k in st.query_params})
-    ref = (state.scenario if state and state.scenario else None) or logic.scenario_argument(sys.argv) \
-        or DEFAULT_SCENARIO
     names = bundled_scenarios()
+    given = logic.scenario_argument(sys.argv)
+    from_url = state.scenario if state and state.scenario else None
+    if not logic.url_scenario_allowed(from_url, given, set(names), logic.shared()):
+        from_url = None  # shared on a network: a visitor's URL opens no folder of this machine
+    ref = from_url or given or DEFAULT_SCENARIO
     ref = bundled_name(ref, names)
     ss.source = "bundled" if ref in names else "folder"
     if ref in names:
@@ -131,7 +134,10 @@ def loaded() -> Loaded | None:
 # -- choosing a scenario ------------------------------------------------------------------------
 def scenario_chooser() -> None:
     st.header("Scenario")
-    source = st.radio("Where is the scenario?", list(SOURCES), format_func=SOURCES.get, key="source")
+    sources = [k for k in SOURCES if not (k == "folder" and logic.shared())]  # shared: no folders by name
+    if ss.get("source") not in sources:
+        ss.source = sources[0]
+    source = st.radio("Where is the scenario?", sources, format_func=SOURCES.get, key="source")
     if source == "bundled":
         names = list(bundled_scenarios())
         if ss.get("bundled_name") not in names:  # not drawn last run: show the scenario loaded, if bundled

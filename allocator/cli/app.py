@@ -76,15 +76,16 @@ def app(scenario, host, port, no_browser) -> None:
             raise _Fail(f"{scenario}: no such scenario folder or file, and not a bundled scenario's name",
                         EXIT_BAD_INPUT)
         scenario = str(found.resolve())
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    local = host in ("127.0.0.1", "localhost", "::1")
+    if not local:
         click.echo(f"Warning: listening on {host}: anyone who can reach this machine on the network can use "
-                   "the app and upload files to it.", err=True)
+                   "the app and upload files to it (it will not open folders of this machine by name).", err=True)
     try:
         port = port or free_port(host)
     except OSError as exc:
         raise _Fail(f"--host {host}: cannot listen there ({exc.strerror or exc})", EXIT_BAD_INPUT) from None
     click.echo(f"allocator app: http://{host}:{port}  (Ctrl+C to stop)")
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", ALLOCATOR_APP_SHARED="0" if local else "1")
     try:
         completed = subprocess.run(streamlit_command(scenario, host, port, not no_browser), env=env, check=False)
     except KeyboardInterrupt:
