@@ -234,3 +234,11 @@ def test_scenario_toml_parses_with_pace_baseline_and_options():
     assert [o["name"] for o in data["option"]] == ["Health gain", "Fair share",
                                                    "Health gain, steeper need slope"]
     assert set(data["option"][2]["min_slope"]) == set(services["service_id"])
+
+
+def test_only_the_boundaries_without_the_shared_data_is_exit_2_naming_the_folder(tmp_path, capsys):
+    assert main(["--shared", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), "--only", "boundaries"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert f"{tmp_path / 'nowhere' / 'geography'}: not found" in captured.err
+    assert not (tmp_path / "out").exists()

@@ -214,6 +214,7 @@ def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, total
                     raise _bad(shown, f"unzips to more than {size(MAX_ZIP_BYTES)} "
                                "(MAX_WORKBOOK_UNZIPPED_BYTES): refused")
                 out.write(chunk)
+    # zipfile raises NotImplementedError for a compression method it lacks, RuntimeError for encryption
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, RuntimeError,
             NotImplementedError) as exc:
         raise _bad(shown, f"member {info.filename!r} cannot be unzipped ({exc})") from None

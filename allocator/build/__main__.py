@@ -1,6 +1,6 @@
 """Rebuild the bundled scenarios and models, and the maps' boundaries, from the shared public data.
 
-    python -m allocator.build --shared ../shared/data [--out PROJECT_ROOT]
+    python -m allocator.build --shared ../shared/data [--out PROJECT_ROOT] [--only boundaries]
 
 Exit codes: 0 built; 2 the shared data folder or a file in it is missing; 1 the
 data are not what the build expects (a check failed).
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from allocator.build import boundaries
-from allocator.build.checks import exit_status
+from allocator.build.checks import BuildError, MissingDataError
 from allocator.build.scenarios import build
 
 #: The checkout this package is in: models/ and scenarios/ are written here by default.
@@ -30,12 +30,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT,
                         help=f"project root to write models/ and scenarios/ into "
                              f"(default: {PROJECT_ROOT})")
+    parser.add_argument("--only", choices=["boundaries"],
+                        help="rebuild only the maps' boundaries (allocator/reports/data)")
     args = parser.parse_args(argv)
-    def both() -> None:
-        build(args.shared, args.out)
-        boundaries.build(args.shared, args.out / "allocator" / "reports" / "data")
-
-    return exit_status(both)
+    maps = args.out / "allocator" / "reports" / "data"
+    try:
+        if args.only is None:
+            build(args.shared, args.out)
+        sizes = boundaries.build(args.shared, maps)
+    except MissingDataError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except BuildError as error:
+        print(error, file=sys.stderr)
+        return 1
+    for name, size in sizes.items():
+        print(f"{maps / name}: {size / 1024:.0f} KB")
+    return 0
 
 
 if __name__ == "__main__":

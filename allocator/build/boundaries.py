@@ -1,6 +1,6 @@
 """District boundaries for the reports' maps, shipped small: projected, simplified, quantised.
 
-    python -m allocator.build.boundaries --shared ../shared/data [--out allocator/reports/data]
+    python -m allocator.build --shared ../shared/data --only boundaries
 
 Reads the ONS district boundaries of 2019 and 2024 (``geography/boundaries_ltla{19,24}.geojson``,
 WGS84 longitude and latitude) and the LSOA -> ward -> district lookup, keeps England, and
@@ -15,16 +15,14 @@ Exit codes: 0 written; 2 a shared file is missing; 1 the data are not what the b
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
-import sys
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
-from allocator.build.checks import SHARED_HINT, MissingDataError, check, exit_status
+from allocator.build.checks import SHARED_HINT, MissingDataError, check
 
 #: Where the files go by default: the reports' data folder of this checkout.
 OUT = Path(__file__).resolve().parents[1] / "reports" / "data"
@@ -290,20 +288,3 @@ def build(shared: Path, out: Path = OUT) -> dict[str, int]:
         sizes[f"{vintage}.json.gz"] = _write_gzip_json(out / f"{vintage}.json.gz", encoded(vintage, districts))
     sizes["lookup_ltla24.json.gz"] = _write_gzip_json(out / "lookup_ltla24.json.gz", lookup(folder / LOOKUP))
     return sizes
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m allocator.build.boundaries",
-                                     description="Write the district boundaries the maps of the reports draw.")
-    parser.add_argument("--shared", type=Path, required=True, help="the shared data folder, e.g. ../shared/data")
-    parser.add_argument("--out", type=Path, default=OUT, help=f"where to write them (default: {OUT})")
-    args = parser.parse_args(argv)
-    def step() -> None:
-        for name, size in build(args.shared, args.out).items():
-            print(f"{args.out / name}: {size / 1024:.0f} KB")
-
-    return exit_status(step)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

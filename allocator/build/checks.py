@@ -17,22 +17,6 @@ class MissingDataError(BuildError):
     """The shared data folder, or a file the build reads from it, is missing."""
 
 
-def exit_status(step) -> int:
-    """Run a build step for a ``python -m`` entry point: 0 done; 2 the shared data missing;
-    1 they are not what the build expects (the message on standard error)."""
-    import sys
-
-    try:
-        step()
-    except MissingDataError as error:
-        print(error, file=sys.stderr)
-        return 2
-    except BuildError as error:
-        print(error, file=sys.stderr)
-        return 1
-    return 0
-
-
 def check(condition: bool, message: str) -> None:
     """Stop the build with a message: the shared data are not what the build expects."""
     if not condition:
