@@ -327,13 +327,23 @@ def brief(data: ReportData, notes: list[str] | None = None) -> Brief:
                  columns=columns, rows=rows, rules=rules, notes=list(notes or []))
 
 
+def runs_of(manifest: dict | None) -> list[dict]:
+    """A run manifest (run.json) and, for a comparison, each option's: where dates and inputs are."""
+    runs = [manifest or {}, *((manifest or {}).get("options") or {}).values()]
+    return [r for r in runs if isinstance(r, dict)]
+
+
+def solved_on(manifest: dict | None) -> str | None:
+    """The date the run was solved (``written``, YYYY-MM-DD), or None if the manifest has none."""
+    return next((r["written"] for r in runs_of(manifest) if isinstance(r.get("written"), str)), None)
+
+
 def notes_from(manifest: dict | None) -> list[str]:
     """When the result was made and from which inputs (short hashes), from its run manifest."""
     if not manifest:
         return []
-    runs = [manifest, *((manifest.get("options") or {}).values())]
-    runs = [r for r in runs if isinstance(r, dict)]
-    written = next((r["written"] for r in runs if isinstance(r.get("written"), str)), None)
+    runs = runs_of(manifest)
+    written = solved_on(manifest)
     inputs = sorted({(str(path), str(digest)) for run in runs for path, digest in (run.get("inputs") or {}).items()})
     out = [f"Solved on {written}."] if written else []
     if inputs:
@@ -344,6 +354,6 @@ def notes_from(manifest: dict | None) -> list[str]:
 
 def input_hashes(manifest: dict | None) -> list[str]:
     """'name sha256' of each input, for the full report's footer."""
-    runs = [r for r in [manifest or {}, *((manifest or {}).get("options") or {}).values()] if isinstance(r, dict)]
-    named = {str(p).replace("\\", "/").rsplit("/", 1)[-1]: str(d) for r in runs for p, d in (r.get("inputs") or {}).items()}
+    named = {str(p).replace("\\", "/").rsplit("/", 1)[-1]: str(d)
+             for r in runs_of(manifest) for p, d in (r.get("inputs") or {}).items()}
     return [f"{name} {digest}" for name, digest in sorted(named.items())]

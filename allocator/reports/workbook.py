@@ -37,7 +37,7 @@ from xlsxwriter.utility import xl_col_to_name
 
 from allocator.errors import AllocatorError
 from allocator.format import gbp
-from allocator.reports.brief import brief
+from allocator.reports.brief import brief, runs_of, solved_on
 from allocator.reports.outputs import atomic_write, significant
 from allocator.reports.results import ReportData
 from allocator.reports.workbook_sheets import (
@@ -203,15 +203,9 @@ class Styles:
 
 
 
-def _written(manifest: dict | None) -> str | None:
-    """The date the run was solved (``written`` in its manifest, or in its options' manifests)."""
-    runs = [manifest or {}, *((manifest or {}).get("options") or {}).values()]
-    return next((r["written"] for r in runs if isinstance(r, dict) and isinstance(r.get("written"), str)), None)
-
-
 def _created(manifest: dict | None) -> datetime.datetime:
     try:
-        return datetime.datetime.strptime(_written(manifest) or "", "%Y-%m-%d")
+        return datetime.datetime.strptime(solved_on(manifest) or "", "%Y-%m-%d")
     except ValueError:
         return FIXED_TIME
 
@@ -351,7 +345,7 @@ class About:
         comparator = s.get("comparator") or "baseline"
         facts = [("Scenario", s.get("name") or data.meta.get("title")),
                  ("Report", "one run of the scenario" if kind == "run" else f"{n} options compared"),
-                 ("Solved on", _written(manifest) or "not recorded (the saved folder has no run manifest)"),
+                 ("Solved on", solved_on(manifest) or "not recorded (the saved folder has no run manifest)"),
                  ("allocator version", data.meta.get("allocator") or __version__),
                  ("Budget (£)", s.get("budget_gbp")), ("Areas", s.get("areas")), ("Services", s.get("services")),
                  ("Outcome", f"{s['outcome_label']} ({s.get('outcome_units', '')}; {better} is better)"
@@ -471,9 +465,8 @@ def _option_lines(data: ReportData) -> list[tuple[str, str]]:
 
 def _inputs(manifest: dict | None) -> list[tuple[str, str]]:
     """Each input file (its path tidied) and its sha256, from the run manifest(s)."""
-    runs = [manifest or {}, *((manifest or {}).get("options") or {}).values()]
     named = {}
-    for run in [r for r in runs if isinstance(r, dict)]:
+    for run in runs_of(manifest):
         for path, digest in (run.get("inputs") or {}).items():
             named[posixpath.normpath(str(path).replace("\\", "/"))] = str(digest)
     return sorted(named.items())
