@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocator.errors import InvariantError
-from allocator.model import equity
+from allocator.model import equity, money, streams
 from allocator.model.lp import LinearProgram
 from allocator.model.solver import Solution
 from allocator.scenario import Scenario
@@ -31,6 +31,7 @@ class Allocation:
     lp_gain: float | None  # the LP's total gain over the floors (health-gain only)
     solution: Solution
     lp: LinearProgram
+    by_stream: np.ndarray | None = None  # (F, A, S) GBP of each funding stream, when there are streams
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ def allocate(scenario: Scenario, lp: LinearProgram, solution: Solution) -> Alloc
     lp_gain = None
     if scenario.objective == "health-gain":
         lp_gain = solution.objective
-    return Allocation(spend=spend, lp_gain=lp_gain, solution=solution, lp=lp)
+    by_stream = streams.split(scenario, lp, solution.x, spend) if scenario.streams else None
+    return Allocation(spend=spend, lp_gain=lp_gain, solution=solution, lp=lp, by_stream=by_stream)
 
 
 def _round_pennies(spend: np.ndarray, free: np.ndarray, budget: float, exact: bool) -> np.ndarray:
@@ -107,6 +109,8 @@ def evaluate(scenario: Scenario, spend: np.ndarray) -> Outcomes:
 def check(scenario: Scenario, allocation: Allocation, outcomes: Outcomes) -> None:
     """Re-check every invariant of DESIGN.md from the allocation alone; raise if any fails."""
     problems = violations(scenario, allocation.spend)
+    if allocation.by_stream is not None:
+        problems += streams.violations(scenario, allocation.spend, allocation.by_stream)
     if allocation.lp_gain is not None:
         free = ~scenario.is_locked
         _, floor_gain = scenario.line_gains(np.where(free, scenario.unit_spend * scenario.floor[None, :], 0.0))
@@ -164,6 +168,7 @@ def violations(scenario: Scenario, spend: np.ndarray) -> list[str]:
             problems.append(f"{scenario.area_ids[a]}: total {area[a]:.2f} is outside the pace of "
                             f"change [{base[a] * (1 - down):.2f}, {base[a] * (1 + up):.2f}]")
     problems += _equity_violations(scenario, spend)
+    problems += money.group_violations(scenario, spend)
     for s in range(scenario.n_services):
         rows = np.flatnonzero(free[:, s])
         if rows.size < 2:

@@ -29,6 +29,7 @@ def applies(scenario: Scenario) -> bool:
     from allocator.model.equity import uses_groups
 
     return (scenario.objective == "fair-share" and scenario.pace is None and not uses_groups(scenario)
+            and not scenario.streams and not scenario.service_groups
             and (scenario.proportionality == "none"
                  or (scenario.proportionality == "monotone" and not np.any(scenario.min_slope > 0))))
 

@@ -33,13 +33,14 @@ Two formulations of "intensity never falls as need rises" (monotone mode):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
 from allocator.errors import Problem, ScenarioError
-from allocator.model import equity
+from allocator.model import equity, money
 from allocator.model.rows import (
     Columns,
     Intensity,
@@ -153,6 +154,8 @@ class LinearProgram:
     integrality: np.ndarray | None = None  # 1 for binary columns (a MILP), else None
     fill_pairs: np.ndarray | None = None  # (n, 4): segment, next segment, length, binary column
     budget_scale: float = 1.0  # budget row = budget_scale * (spend above the fixed spend)
+    money: object = None  # `allocator.model.money.MoneyRows`: streams and service groups, if any
+    spend_sets: tuple = ((), ())  # (segment sets, suffix sets) of `rows.Columns`: spend of any lines
 
     def out_of_order(self, x: np.ndarray, tol: float = 1e-7) -> np.ndarray:
         """Indices of fill pairs whose next segment started before the first was full in ``x``."""
@@ -262,17 +265,19 @@ def eligible_for_suffix(scenario: Scenario) -> np.ndarray:
 
 
 def group_lines(scenario: Scenario, weight: np.ndarray | None = None, key: np.ndarray | None = None,
-                merge: bool | None = None) -> Groups:
+                merge: bool | None = None, split: np.ndarray | None = None) -> Groups:
     """Merge interchangeable free lines (module docstring); sort each service by need.
 
     ``weight`` is the objective weight of each line (default: the gain weight), ``key``
-    an extra per-area label lines must share to be merged (the deprivation group).
+    an extra per-area label lines must share to be merged (the deprivation group), ``split``
+    another that is not kept (the areas' stream classes).
     """
     A, S = scenario.n_areas, scenario.n_services
     unit = scenario.unit_spend
     gain = scenario.gain_weight
     weight = gain if weight is None else weight
     key = np.zeros(A) if key is None else np.asarray(key, dtype=float)
+    split = np.zeros(A) if split is None else np.asarray(split, dtype=float)
     free = ~scenario.is_locked & (unit > 0)
     if merge is None:
         merge = scenario.pace is None
@@ -286,14 +291,14 @@ def group_lines(scenario: Scenario, weight: np.ndarray | None = None, key: np.nd
     area_ids = scenario.area_ids
     for s in range(S):
         rows = np.flatnonzero(free[:, s])
-        need, val, dep = scenario.need[rows, s], value[rows, s], key[rows]
+        need, val, dep, part = scenario.need[rows, s], value[rows, s], key[rows], split[rows]
         if merge:
-            keys = np.stack([need, val, dep], axis=1)
+            keys = np.stack([need, val, dep, part], axis=1)
             uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
             inverse = inverse.ravel()
         else:
-            idx = np.lexsort((dep, val, need))
-            uniq = np.stack([need[idx], val[idx], dep[idx]], axis=1)
+            idx = np.lexsort((part, dep, val, need))
+            uniq = np.stack([need[idx], val[idx], dep[idx], part[idx]], axis=1)
             inverse = np.empty(len(rows), dtype=np.int64)
             inverse[idx] = np.arange(len(rows))
             first = idx
@@ -372,19 +377,24 @@ class _Setup:
     terms: object | None  # `equity.group_terms` when the deprivation groups are used
     scale: float  # objective scale
     gain_cost: float  # objective coefficient of one unit of weighted gain, scaled
+    classes: np.ndarray  # (A,) areas' stream classes (`allocator.model.money.area_classes`)
 
 
-def build(scenario: Scenario) -> LinearProgram:
+def build(scenario: Scenario, area_rows: bool = False) -> LinearProgram:
     """The LP of DESIGN.md for ``scenario``; see the module docstring for the formulations.
+
+    ``area_rows``: keep every line a group of its own in rows form, so that rows over an
+    area's total can be added (a plan's year-on-year pace and convergence).
 
     Raises `ScenarioError` for settings the LP cannot honour (a pace of change without a
     baseline, fair shares under a gradient constraint) and for a non-finite number.
     """
     _check_settings(scenario)
-    m = _setup(scenario)
+    m = _setup(scenario, area_rows)
     b = _Builder()
     budget_row, budget_scale = add_budget_row(b, m)
     cols = add_gain_columns(b, m, budget_row, budget_scale)
+    money_rows = money.add_money_rows(b, m, cols, budget_row, budget_scale)
     intensity = Intensity(cols.seg_cols, len(m.groups.service))
     if scenario.pace is not None and scenario.baseline is not None:
         add_pace_rows(b, m, intensity)
@@ -395,6 +405,7 @@ def build(scenario: Scenario) -> LinearProgram:
     if not m.gainful:
         add_fair_share_rows(b, m, intensity)
     lp = _freeze(b, m, cols, intensity, integral, fill_pairs, budget_scale)
+    lp = dataclasses.replace(lp, money=money_rows, spend_sets=(tuple(cols.seg_sets), tuple(cols.suffix_sets)))
     check_finite(lp)
     return lp
 
@@ -419,6 +430,7 @@ def _check_settings(scenario: Scenario) -> None:
                                 "shares do not model health gains, so a gradient constraint cannot be "
                                 "checked; use health-gain (or equity-weighted, maximin, level-up), or "
                                 f"drop {' and '.join(asked)}"))
+    problems += money.check(scenario)
     if problems:
         raise ScenarioError(problems)
 
@@ -442,7 +454,7 @@ def _not_finite(scenario: Scenario) -> list[str]:
     return bad
 
 
-def _setup(scenario: Scenario) -> _Setup:
+def _setup(scenario: Scenario, area_rows: bool = False) -> _Setup:
     """Line groups (merged unless a row ties lines together), response pieces, objective scale."""
     objective = scenario.objective
     gainful = objective != "fair-share"  # gains appear in the objective or in rows
@@ -453,8 +465,9 @@ def _setup(scenario: Scenario) -> _Setup:
     grouped = equity.uses_groups(scenario)
     terms = equity.group_terms(scenario) if grouped else None
     constrained = scenario.sii_reduction is not None or scenario.gap_reduction is not None  # MILP
-    groups = group_lines(scenario, weight, key=terms.group if grouped else None,
-                         merge=scenario.pace is None and not constrained)
+    classes = money.area_classes(scenario)
+    groups = group_lines(scenario, weight, key=terms.group if grouped else None, split=classes,
+                         merge=scenario.pace is None and not constrained and not area_rows)
     pcs = _response_pieces(scenario, gainful)
     # objective scale: keep coefficients near 1 whatever the populations
     if gainful:
@@ -464,9 +477,10 @@ def _setup(scenario: Scenario) -> _Setup:
     scale = 1.0 / top if top > 0 else 1.0
     # maximin and level-up: the group levels are the objective, total gain only breaks ties
     gain_cost = scale if health else (scale * equity.TIE_BREAK if gainful else 0.0)
-    return _Setup(scenario=scenario, groups=groups, pcs=pcs, suffix=eligible_for_suffix(scenario),
+    suffix = eligible_for_suffix(scenario) & (not area_rows)
+    return _Setup(scenario=scenario, groups=groups, pcs=pcs, suffix=suffix,
                   sid=[_safe(s) for s in scenario.service_ids], gainful=gainful, health=health,
-                  terms=terms, scale=scale, gain_cost=gain_cost)
+                  terms=terms, scale=scale, gain_cost=gain_cost, classes=classes)
 
 
 def _response_pieces(scenario: Scenario, gainful: bool) -> list[Pieces]:

@@ -5,11 +5,13 @@ found) and raises one `ScenarioError` listing them, or returns a frozen
 `Scenario` holding plain arrays ready for the LP.  Inputs are only ever read.
 """
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from allocator.errors import Problem, ScenarioError
+from allocator.scenario import budget as budget_spec
 from allocator.scenario import files, manifest, uncertainty
 from allocator.scenario.bundled import bundled_root
 from allocator.scenario.bundled import resolve as resolve_name
@@ -111,10 +113,11 @@ class _Loader:
                                     values["target_population"], baseline)
         options = parse_options(self.data.get("option"), self.shown, service_ids, self.check.problems)
         uncertain = self._uncertain()
+        money = self._money(tables, areas, service_ids)
         if self.check.problems:
             raise ScenarioError(self.check.problems)
         values.update(baseline=baseline, locked=locked, pace=pace, service_share=share,
-                      options=options, uncertain=uncertain)
+                      options=options, uncertain=uncertain, **money)
         scenario = self._assemble(areas, services, values, need_models, response_models)
         self._check_uncertain(scenario)
         if self.check.problems:
@@ -215,6 +218,35 @@ class _Loader:
                                "([tables] baseline = \"baseline.csv\")")
         return pace
 
+    def _money(self, tables: dict[str, Table], areas: Table, service_ids: tuple[str, ...]) -> dict:
+        """Service groups, funding streams and partners, and the plan (`allocator.scenario.budget`)."""
+        budget = float(self.data["budget"]["total_gbp"])
+        groups = budget_spec.parse_groups(self.data.get("service_group"), self.shown, service_ids, self.check)
+        plan_block = self.data.get("plan")
+        plan = budget_spec.parse_plan(plan_block, self.shown, budget, service_ids, self.check)
+        years = plan.years if plan is not None else 1
+        streams = budget_spec.parse_streams(tables.get("streams"), tables.get("partners"), areas, service_ids,
+                                            groups, years, self.check)
+        if streams:
+            name = tables["streams"].name
+            totals = tuple(round(sum(f.amounts[t] for f in streams), 2) for t in range(years))
+            if abs(totals[0] - budget) > 0.005:
+                self.check.add(name, f"the streams hold {totals[0]:,.2f} GBP in the first year but [budget] "
+                               f"total_gbp is {budget:,.2f}: with funding streams the budget is the sum of "
+                               f"the streams; set total_gbp = {totals[0]:.2f}", column="amount_gbp")
+            if plan is not None:
+                if isinstance(plan_block, dict) and ("budgets_gbp" in plan_block or "budget_growth" in plan_block):
+                    self.check.add(self.shown, "[plan] with funding streams each year's budget is the sum of its "
+                                   "streams: drop budgets_gbp and budget_growth (give the streams' growth or "
+                                   "year_<n> columns)")
+                for t, total in enumerate(totals):
+                    if total <= 0:
+                        self.check.add(name, f"the streams hold nothing in year {t + 1} of the plan",
+                                       column="amount_gbp", expected="a year's amounts > 0 in all",
+                                       found="0")
+                plan = dataclasses.replace(plan, budgets=totals)
+        return dict(service_groups=groups, streams=streams, plan=plan)
+
     def _uncertain(self) -> tuple:
         """The [[uncertain]] blocks as ((parameter, Distribution), ...); problems are collected."""
         try:
@@ -266,12 +298,12 @@ class _Loader:
             for sheet in ("areas", "services"):
                 if sheet not in tables and len(self.check.problems) == before:
                     self.check.add(str(path), f"missing sheet '{sheet}'")
-            for sheet in ("baseline", "locked"):  # an optional sheet left with its header only: not given
+            for sheet in ("baseline", "locked", "streams", "partners"):  # header only: not given
                 if sheet in tables and tables[sheet].frame.empty:
                     del tables[sheet]
             return tables
         tables = {}
-        for key in ("areas", "services", "baseline", "locked"):
+        for key in ("areas", "services", "baseline", "locked", "streams", "partners"):
             if key in spec:
                 path = self.folder / spec[key]
                 self.inputs.append(str(path))

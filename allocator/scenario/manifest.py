@@ -29,10 +29,11 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                  "quantiles": (WHOLE, False), "group_columns": (LIST, False)},
     "tables": {"areas": (TEXT, False), "services": (TEXT, False),
                "baseline": (TEXT, False), "locked": (TEXT, False),
-               "workbook": (TEXT, False)},
+               "workbook": (TEXT, False), "streams": (TEXT, False), "partners": (TEXT, False)},
 }
 REQUIRED_SECTIONS = ("scenario", "budget", "objective", "proportionality", "gradient", "tables")
-ARRAYS = ("option", "uncertain")  # [[option]] and [[uncertain]] blocks, checked by their modules
+# [[option]], [[uncertain]] and [[service_group]] blocks and [plan], checked by their modules
+ARRAYS = ("option", "uncertain", "service_group", "plan")
 CHOICES = [("objective", "name", OBJECTIVES, None), ("proportionality", "mode", PROPORTIONALITY, None),
            ("budget", "mode", BUDGET_MODES, "exact"), ("gradient", "most_deprived", ("high", "low"), None)]
 # (section, key, lowest, lowest excluded, highest, highest excluded)

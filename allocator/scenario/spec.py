@@ -22,6 +22,7 @@ from allocator.scenario.limits import MAX_NUMBER
 from allocator.scenario.models import NeedModel, ResponseModel
 
 if TYPE_CHECKING:
+    from allocator.scenario.budget import Plan, ServiceGroup, Stream, Transfer
     from allocator.scenario.options import OptionSpec
 
 AREA_COLUMNS = ["area_id", "area_name", "population"]
@@ -90,6 +91,11 @@ class Scenario:
     worst_off_at_least: float | None = None  # every deprivation group's mean outcome must reach this
     levelled_at_least: float | None = None  # the level-up measure must reach this (level units)
     uncertain: tuple = ()  # ((parameter, Distribution), ...) from [[uncertain]] blocks, for Monte Carlo
+    service_groups: tuple[ServiceGroup, ...] = ()  # [[service_group]] blocks: totals held within bounds
+    streams: tuple[Stream, ...] = ()  # funding streams: amounts a year, what each may fund
+    plan: Plan | None = None  # [plan]: several years solved as one LP
+    transfer: Transfer | None = None  # GBP moved from one service group to another
+    year: int = 0  # the year of the plan this scenario stands for (0-based): streams' amounts
 
     @property
     def n_areas(self) -> int:

@@ -1,0 +1,277 @@
+"""A multi-year, multi-stream plan solved as one LP, then read year by year.
+
+`run_plan` builds the joint LP (`allocator.model.plan`), solves it, and turns each
+year's columns into a year's allocation (pennies, exact per year and per stream), its
+outcomes (with each service's lag: year t's outcome comes from the spend of year
+t - lag, or last year's spend before the plan has reached it) and its gradient.  Every
+rule is then re-checked from the allocation alone (`violations`), and the health the
+LP reports is re-computed from the response curves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from allocator.analysis import gradient as gr
+from allocator.errors import InfeasibleError, InvariantError
+from allocator.model import evaluate as ev
+from allocator.model import plan as pm
+from allocator.model import streams as st
+from allocator.model.solver import Solution, check_settings, solve
+from allocator.scenario import Scenario, load
+
+REL = ev.REL
+
+
+@dataclass(frozen=True)
+class Year:
+    """One year of a solved plan."""
+
+    label: str
+    scenario: Scenario  # the year's scenario, its budget what was spent
+    allocation: ev.Allocation
+    outcomes: ev.Outcomes
+    gradient: gr.Gradient
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A solved plan: each year, the streams' prices, the tables, timings."""
+
+    scenario: Scenario
+    plan_lp: pm.PlanLP
+    solution: Solution
+    years: tuple[Year, ...]
+    prices: pd.DataFrame  # one row per year x stream (or year, without streams): value of 1 GBP more
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``plan_years``, ``plan_by_area``, ``plan_allocation``, ``plan_streams``,
+        ``plan_partners``, ``plan_groups`` (the last three when the scenario has them)."""
+        from allocator.analysis import plan_tables
+
+        return plan_tables.tables(self)
+
+    @property
+    def health(self) -> float:
+        """The plan's discounted health gain over the floors (the LP's objective, checked)."""
+        return float(self.solution.objective)
+
+
+def run_plan(scenario: Scenario | str, *, solver: str = "highs", method: str = "auto",
+             time_limit: float | None = None, diagnose: bool = True) -> PlanResult:
+    """Build, solve, read and check a plan over several years (and streams) as one LP.
+
+    A scenario without ``[plan]`` is solved as a plan of one year.  Raises
+    `InfeasibleError` naming the year, stream or rule that runs short when there is no plan.
+    """
+    time_limit = check_settings(solver, method, time_limit)
+    seconds, start = {}, time.perf_counter()
+    if not isinstance(scenario, Scenario):
+        scenario = load(scenario)
+    if scenario.plan is None:
+        from allocator.scenario.budget import Plan
+
+        scenario = scenario.with_(plan=Plan(years=1, budgets=(scenario.budget_gbp,), labels=("Year 1",),
+                                            lags=(0,) * scenario.n_services))
+    mark = time.perf_counter()
+    built = pm.build_plan(scenario)
+    seconds["build"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    try:
+        solution = solve(built.lp, solver=solver, method=method, time_limit=time_limit)
+    except InfeasibleError as exc:
+        if not diagnose:
+            raise
+        from allocator.analysis.plan_diagnose import explain
+
+        raise InfeasibleError(explain(scenario, built, time_limit) or str(exc)) from None
+    seconds["solve"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    years = _read_years(scenario, built, solution)
+    problems = violations(scenario, [y.scenario for y in years], [y.allocation for y in years])
+    problems += _health_check(scenario, built, solution, years)
+    if problems:
+        raise InvariantError("the plan breaks invariants of DESIGN.md (a bug in allocator; please report "
+                             "it with the scenario):\n- " + "\n- ".join(problems[:20]))
+    seconds["evaluate"] = time.perf_counter() - mark
+    seconds["total"] = time.perf_counter() - start
+    return PlanResult(scenario=scenario, plan_lp=built, solution=solution, years=years,
+                      prices=prices(scenario, built, solution), seconds=seconds)
+
+
+def _read_years(scenario: Scenario, built: pm.PlanLP, solution: Solution) -> tuple[Year, ...]:
+    """Each year's allocation (pennies), outcomes with lags, and gradient."""
+    spends, allocations, year_scenarios = [], [], []
+    for t, (year, lp) in enumerate(zip(built.years, built.year_lps)):
+        x = built.year_x(solution.x, t)
+        above = lp.decode(x)
+        groups = lp.groups
+        spend = np.zeros((year.n_areas, year.n_services))
+        free = groups.line_group >= 0
+        spend[free] = (year.floor[groups.service] + above)[groups.line_group[free]] * year.unit_spend[free]
+        locked = year.is_locked
+        spend[locked] = year.locked[locked]
+        total = round(float(spend.sum()), 2)
+        year = year.with_(budget_gbp=total) if abs(total - year.budget_gbp) > 0.005 else year
+        sol = dataclasses.replace(solution, x=x, above=above, row_dual=None, col_dual=None)
+        allocation = ev.allocate(year, lp, sol)
+        if year.streams:
+            spent = _stream_spent(built, solution.x, t)
+            allocation = dataclasses.replace(
+                allocation, by_stream=st.split(year, lp, x, allocation.spend, totals=spent))
+        spends.append(allocation.spend)
+        allocations.append(allocation)
+        year_scenarios.append(year)
+    out = []
+    for t, (year, allocation) in enumerate(zip(year_scenarios, allocations)):
+        outcomes = ev.evaluate(year, effective_spend(scenario, spends, t))
+        out.append(Year(label=scenario.plan.labels[t], scenario=year, allocation=allocation,
+                        outcomes=outcomes, gradient=gr.measure(year, allocation, outcomes)))
+    return tuple(out)
+
+
+def _stream_spent(built: pm.PlanLP, x: np.ndarray, t: int) -> np.ndarray:
+    """(F,) GBP each stream spent in year ``t`` (the LP's columns)."""
+    lp = built.year_lps[t]
+    cols = lp.money.stream_cols
+    xs = built.year_x(x, t)
+    F = len(built.years[t].streams)
+    return np.bincount(cols[:, 1], weights=xs[cols[:, 0]], minlength=F) / lp.budget_scale
+
+
+def effective_spend(scenario: Scenario, spends: list[np.ndarray], t: int) -> np.ndarray:
+    """(A, S) the spend whose effect year ``t`` sees: each service's spend ``lag`` years earlier,
+    or the comparator's (last year's) before the plan's spend has had time to act."""
+    lags = scenario.plan.lags or (0,) * scenario.n_services
+    before = scenario.comparator_spend()
+    out = np.empty_like(spends[t])
+    for s, lag in enumerate(lags):
+        out[:, s] = spends[t - lag][:, s] if t - lag >= 0 else before[:, s]
+    return out
+
+
+def violations(scenario: Scenario, years: list[Scenario], allocations: list[ev.Allocation]) -> list[str]:
+    """Every rule of the plan re-checked from the allocations alone; [] when all hold."""
+    problems = []
+    plan = scenario.plan
+    labels = plan.labels
+    for t, (year, allocation) in enumerate(zip(years, allocations)):
+        problems += [f"{labels[t]}: {p}" for p in ev.violations(year, allocation.spend)]
+        if allocation.by_stream is not None:
+            spent = allocation.by_stream.sum(axis=(1, 2))
+            problems += [f"{labels[t]}: {p}" for p in st.violations(year, allocation.spend, allocation.by_stream,
+                                                                     spent=spent)]
+            for f, stream in enumerate(year.streams):
+                if not stream.carry_over and year.budget_mode == "exact" and abs(spent[f] - stream.amounts[t]) > 0.005:
+                    problems.append(f"{labels[t]}: stream {stream.id} spent {spent[f]:,.2f} of "
+                                    f"{stream.amounts[t]:,.2f}")
+    problems += _carry_violations(scenario, allocations)
+    totals = [a.spend.sum(axis=1) for a in allocations]
+    slack = lambda v: REL * np.maximum(v, 1.0) + 0.01 * scenario.n_services  # noqa: E731
+    factors = pm.pace_factors(scenario)
+    if factors is not None:
+        low, high = factors
+        previous = [scenario.baseline.sum(axis=1) if scenario.baseline is not None else None] + totals[:-1]
+        for t, (now, before) in enumerate(zip(totals, previous)):
+            if before is None:
+                continue
+            bad = np.flatnonzero((now < low * before - slack(before)) | (now > high * before + slack(before)))
+            for a in bad[:3]:
+                problems.append(f"{labels[t]}: {scenario.area_ids[a]} total {now[a]:,.2f} is outside the pace "
+                                f"of change [{low * before[a]:,.2f}, {high * before[a]:,.2f}]")
+    limits = pm.convergence_limits(scenario)
+    if limits is not None:
+        target, start = pm.target_shares(scenario), pm.start_shares(scenario)
+        for t, now in enumerate(totals):
+            budget = plan.budgets[t]
+            allowed = limits[t] * np.abs(start - target) * budget + slack(target * budget)
+            bad = np.flatnonzero(np.abs(now - target * budget) > allowed)
+            for a in bad[:3]:
+                problems.append(f"{labels[t]}: {scenario.area_ids[a]} is {abs(now[a] - target[a] * budget):,.2f} "
+                                f"from its target, more than the {allowed[a]:,.2f} convergence allows")
+    return problems
+
+
+def _carry_violations(scenario: Scenario, allocations: list[ev.Allocation]) -> list[str]:
+    problems = []
+    if not scenario.streams:
+        return problems
+    spent = np.array([a.by_stream.sum(axis=(1, 2)) for a in allocations])  # (T, F)
+    for f, stream in enumerate(scenario.streams):
+        if not stream.carry_over:
+            continue
+        so_far, received = np.cumsum(spent[:, f]), np.cumsum(stream.amounts)
+        if (so_far > received + 0.005).any():
+            t = int(np.argmax(so_far > received + 0.005))
+            problems.append(f"stream {stream.id} has spent {so_far[t]:,.2f} by {scenario.plan.labels[t]}, more "
+                            f"than the {received[t]:,.2f} it has received")
+        if scenario.budget_mode == "exact" and abs(so_far[-1] - received[-1]) > 0.005:
+            problems.append(f"stream {stream.id} spent {so_far[-1]:,.2f} of {received[-1]:,.2f} over the plan")
+    return problems
+
+
+def discounted_gain(scenario: Scenario, years: list[Scenario], spends: list[np.ndarray]) -> float:
+    """Sum over years and services of the gain over the floors, discounted to its arrival."""
+    plan = scenario.plan
+    total = 0.0
+    for t, (year, spend) in enumerate(zip(years, spends)):
+        free = ~year.is_locked
+        _, gain = year.line_gains(spend)
+        _, floor_gain = year.line_gains(np.where(free, year.unit_spend * year.floor[None, :], 0.0))
+        above = np.where(free, gain - floor_gain, 0.0).sum(axis=0)
+        total += sum(plan.discount(t, plan.lags[s] if plan.lags else 0) * above[s] for s in range(year.n_services))
+    return float(total)
+
+
+def _health_check(scenario: Scenario, built: pm.PlanLP, solution: Solution, years) -> list[str]:
+    if scenario.objective != "health-gain":
+        return []
+    evaluated = discounted_gain(scenario, [y.scenario for y in years], [y.allocation.spend for y in years])
+    lp_value = solution.objective
+    per_penny = 0.0
+    for y in years:
+        unit = y.scenario.unit_spend
+        steepest = np.array([max(float(m.slopes.max()), 0.0) for m in y.scenario.response_models])
+        per_penny += float(np.divide(y.scenario.gain_weight * steepest[None, :] * ev.PENNY, unit,
+                                     out=np.zeros_like(unit), where=unit > 0).sum())
+    scale = max(abs(evaluated), abs(lp_value), 1e-12)
+    if abs(evaluated - lp_value) > REL * scale + per_penny:
+        return [f"the LP's discounted gain {lp_value:.9g} differs from the response curves' {evaluated:.9g}"]
+    return []
+
+
+def prices(scenario: Scenario, built: pm.PlanLP, solution: Solution) -> pd.DataFrame:
+    """What one more GBP would buy, in discounted health (or GBP of distance for fair shares):
+    of each stream in each year (a carry-over stream's pound can wait for a better year), or of
+    each year's budget when there are no streams."""
+    rows = []
+    lp = built.lp
+    if solution.row_dual is None:
+        return pd.DataFrame(columns=["year", "stream_id", "stream_name", "price_per_gbp", "relative_to_best"])
+    sign = -1.0 if lp.maximize else 1.0
+    row_start = np.concatenate([[0], np.cumsum([y.n_rows for y in built.year_lps])])
+    carry = dict(zip([f.id for f in scenario.streams if f.carry_over],
+                     np.array_split(built.coupling.get("carry_over", np.zeros(0, int)),
+                                    max(1, sum(f.carry_over for f in scenario.streams)))))
+    for t, year_lp in enumerate(built.year_lps):
+        label = scenario.plan.labels[t]
+        to_value = sign * year_lp.budget_scale / lp.objective_scale
+        if not scenario.streams:
+            rows.append((label, "", "Budget", to_value * float(solution.row_dual[row_start[t]])))
+            continue
+        for f, stream in enumerate(scenario.streams):
+            dual = float(solution.row_dual[row_start[t] + year_lp.money.stream_rows[f]])
+            if stream.carry_over:
+                dual = float(solution.row_dual[carry[stream.id][t:]].sum())
+            rows.append((label, stream.id, stream.name, to_value * dual))
+    frame = pd.DataFrame(rows, columns=["year", "stream_id", "stream_name", "price_per_gbp"])
+    best = frame.groupby("year", sort=False)["price_per_gbp"].transform("max")
+    frame["relative_to_best"] = np.where(best > 0, frame["price_per_gbp"] / best.where(best > 0, 1.0), np.nan)
+    return frame

@@ -1,0 +1,336 @@
+"""A plan over several years as one linear program (not year by year).
+
+Each year is the LP of `allocator.model.lp.build` for that year's scenario (its budget,
+its streams' amounts), placed side by side; rows then tie the years together:
+
+* pace of change per area, year on year (year 1 against the baseline): each area's total
+  within ``[(1 - max_decrease), (1 + max_increase)]`` of its previous year, and at least
+  ``1 + min_uplift`` times it when a minimum uplift is set;
+* convergence to need-weighted targets: each area's distance from its target share
+  (``|spend / budget - target share|``) at most ``r_t`` times its distance in the
+  baseline, ``r_t = (1 - convergence) ** t`` (falls by at least that share a year), or a
+  straight glide path to zero by ``converge_by``;
+* funding streams whose unspent money carries over: cumulative spend at most the
+  cumulative amounts each year, and every pound spent by the last year;
+* the objective: each year's health gain, weighted by ``(1 + discount_rate) ** -(t + lag)``
+  (a service's effect starting ``lag`` years after its spend), summed.
+
+A year's rows over an area's total need every line as a column of its own (rows form); a
+plan with no such rows keeps each year in the fast suffix form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from allocator.errors import Problem, ScenarioError
+from allocator.model.lp import LinearProgram, NameBlock, build, check_finite
+from allocator.model.money import fixed_spend
+from allocator.scenario import Scenario
+
+INF = np.inf
+PLAN_OBJECTIVES = ("health-gain", "equity-weighted", "fair-share")
+
+
+@dataclass(frozen=True)
+class PlanLP:
+    """The joint LP, each year's own LP and scenario, and where each year sits in it."""
+
+    lp: LinearProgram
+    years: tuple[Scenario, ...]
+    year_lps: tuple[LinearProgram, ...]
+    col_start: np.ndarray  # (T + 1,) each year's first column; the last: the end
+    coupling: dict  # rule family -> row indices in the joint LP (for prices and diagnosis)
+    area_rows: bool
+
+    def year_x(self, x: np.ndarray, t: int) -> np.ndarray:
+        return x[self.col_start[t]:self.col_start[t + 1]]
+
+
+def year_scenarios(scenario: Scenario) -> tuple[Scenario, ...]:
+    """Each year of the plan as a scenario of its own: its budget, its streams' amounts.
+
+    The pace of change is the plan's (year on year), so each year's own is dropped.
+    """
+    plan = scenario.plan
+    return tuple(scenario.with_(budget_gbp=plan.budgets[t], year=t, pace=None) for t in range(plan.years))
+
+
+def needs_area_rows(scenario: Scenario) -> bool:
+    plan = scenario.plan
+    return (scenario.pace is not None or plan.min_uplift is not None or plan.convergence is not None
+            or plan.converge_by is not None)
+
+
+def check(scenario: Scenario) -> None:
+    """Settings a plan cannot honour, refused by name (exit code 2)."""
+    shown = f"scenario '{scenario.name}'"
+    problems = []
+    if scenario.objective not in PLAN_OBJECTIVES:
+        problems.append(Problem(shown, f"a plan over several years maximises health gain (or equity-weighted "
+                                f"gain) or minimises distance from fair shares; the '{scenario.objective}' "
+                                f"objective is for one year: use one of {', '.join(PLAN_OBJECTIVES)}"))
+    if problems:
+        raise ScenarioError(problems)
+
+
+def build_plan(scenario: Scenario) -> PlanLP:
+    """The joint LP of every year of ``scenario.plan`` (module docstring)."""
+    check(scenario)
+    area_rows = needs_area_rows(scenario)
+    years = year_scenarios(scenario)
+    lps = tuple(build(year, area_rows=area_rows) for year in years)
+    col_start = np.concatenate([[0], np.cumsum([lp.n_cols for lp in lps])])
+    row_start = np.concatenate([[0], np.cumsum([lp.n_rows for lp in lps])])
+    scale = lps[0].objective_scale
+    for lp in lps:
+        if not np.isclose(lp.objective_scale, scale, rtol=1e-12):
+            raise ScenarioError([Problem(f"scenario '{scenario.name}'", "the years' objectives are not on one "
+                                         "scale (a bug in allocator; please report it)")])
+    cost = np.concatenate([_discounted(scenario, t, lp) for t, lp in enumerate(lps)])
+    extra = _Rows(col_start[-1])
+    coupling = {}
+    if area_rows:
+        totals = [_area_totals(year, lp) for year, lp in zip(years, lps)]
+        coupling["pace"] = _pace_rows(scenario, totals, col_start, extra)
+        coupling["convergence"] = _convergence_rows(scenario, totals, col_start, extra)
+    coupling["carry_over"] = _carry_rows(scenario, lps, col_start, extra)
+    for name, rows in coupling.items():
+        coupling[name] = rows + row_start[-1]
+    matrix = sp.vstack([sp.block_diag([lp.matrix for lp in lps], format="csc"), extra.matrix()], format="csc")
+    row_lower = np.concatenate([*(lp.row_lower for lp in lps), extra.lower_array()])
+    row_upper = np.concatenate([*(lp.row_upper for lp in lps), extra.upper_array()])
+    for t, lp in enumerate(lps):  # carry-over streams: each year's own row is free
+        for f, stream in enumerate(scenario.streams):
+            if stream.carry_over and lp.money is not None:
+                row = row_start[t] + lp.money.stream_rows[f]
+                row_lower[row], row_upper[row] = -INF, INF
+    joint = dataclasses.replace(
+        lps[0], cost=cost, col_lower=np.concatenate([lp.col_lower for lp in lps]),
+        col_upper=np.concatenate([lp.col_upper for lp in lps]), matrix=matrix, row_lower=row_lower,
+        row_upper=row_upper, col_blocks=_blocks([lp.col_blocks for lp in lps], col_start, ()),
+        row_blocks=_blocks([lp.row_blocks for lp in lps], row_start, extra.blocks),
+        integrality=_joint_integrality(lps), fill_pairs=_joint_pairs(lps, col_start),
+        gain_columns=np.concatenate([lp.gain_columns for lp in lps]), money=None, spend_sets=((), ()))
+    check_finite(joint)
+    return PlanLP(lp=joint, years=years, year_lps=lps, col_start=col_start, coupling=coupling,
+                  area_rows=area_rows)
+
+
+def _discounted(scenario: Scenario, t: int, lp: LinearProgram) -> np.ndarray:
+    """Year ``t``'s costs, each service's gain weighted by the discount of the year it arrives."""
+    plan = scenario.plan
+    if scenario.objective == "fair-share":
+        return lp.cost.copy()
+    cost = lp.cost.copy()
+    seg_sets, suffix_sets = lp.spend_sets
+    for _, cols, s, _ in (*seg_sets, *suffix_sets):
+        cost[cols] *= plan.discount(t, plan.lags[s] if plan.lags else 0)
+    return cost
+
+
+class _Rows:
+    """Coupling rows over the joint LP's columns, as COO triplets."""
+
+    def __init__(self, n_cols: int):
+        self.n_cols, self.n = n_cols, 0
+        self.rows, self.cols, self.vals, self.lower, self.upper, self.blocks = [], [], [], [], [], []
+
+    def add(self, lower, upper, names: list[str]) -> np.ndarray:
+        lower = np.asarray(lower, float)
+        idx = np.arange(self.n, self.n + len(lower))
+        self.lower.append(lower)
+        self.upper.append(np.broadcast_to(np.asarray(upper, float), lower.shape).copy())
+        self.blocks.append(NameBlock(self.n, self.n + len(lower), names=tuple(names)))
+        self.n += len(lower)
+        return idx
+
+    def coef(self, rows, cols, vals) -> None:
+        self.rows.append(np.asarray(rows, np.int64))
+        self.cols.append(np.asarray(cols, np.int64))
+        self.vals.append(np.asarray(vals, float))
+
+    def matrix(self) -> sp.csc_matrix:
+        cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
+        return sp.csc_matrix((cat(self.vals, float), (cat(self.rows, np.int64), cat(self.cols, np.int64))),
+                             shape=(self.n, self.n_cols))
+
+    def lower_array(self) -> np.ndarray:
+        return np.concatenate(self.lower) if self.lower else np.zeros(0)
+
+    def upper_array(self) -> np.ndarray:
+        return np.concatenate(self.upper) if self.upper else np.zeros(0)
+
+
+@dataclass(frozen=True)
+class _Totals:
+    """Each area's total spend in one year: ``fixed + matrix @ x_year`` (GBP)."""
+
+    fixed: np.ndarray  # (A,)
+    matrix: sp.csr_matrix  # (A, n_cols of the year)
+
+
+def _area_totals(year: Scenario, lp: LinearProgram) -> _Totals:
+    groups = lp.groups
+    a_of_group = np.zeros(len(groups.service), np.int64)
+    a_idx, s_idx = np.nonzero(groups.line_group >= 0)
+    a_of_group[groups.line_group[a_idx, s_idx]] = a_idx
+    rows, cols, vals = [], [], []
+    for mine, seg, _, _ in lp.spend_sets[0]:
+        rows.append(a_of_group[mine])
+        cols.append(seg)
+        vals.append(groups.unit_spend[mine])
+    cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
+    matrix = sp.csr_matrix((cat(vals, float), (cat(rows, np.int64), cat(cols, np.int64))),
+                           shape=(year.n_areas, lp.n_cols))
+    return _Totals(fixed=fixed_spend(year, groups.line_group).sum(axis=1), matrix=matrix)
+
+
+def pace_factors(scenario: Scenario) -> tuple[float, float] | None:
+    """(lowest, highest) ratio of an area's total to its previous year's, or None for no limit."""
+    plan = scenario.plan
+    low, high = 0.0, INF
+    if scenario.pace is not None:
+        low, high = 1.0 - scenario.pace[0], 1.0 + scenario.pace[1]
+    if plan.min_uplift is not None:
+        low = max(low, 1.0 + plan.min_uplift)
+    if scenario.pace is None and plan.min_uplift is None:
+        return None
+    return low, high
+
+
+def _pace_rows(scenario: Scenario, totals: list[_Totals], col_start: np.ndarray, extra: _Rows) -> np.ndarray:
+    """Year 1 against the baseline, each later year against the one before."""
+    factors = pace_factors(scenario)
+    if factors is None:
+        return np.zeros(0, np.int64)
+    low, high = factors
+    ids = scenario.area_ids
+    base = scenario.baseline.sum(axis=1) if scenario.baseline is not None else None
+    scale = 1.0 / np.maximum(base if base is not None else totals[0].fixed, 1.0)
+    out = []
+    for t, total in enumerate(totals):
+        A = len(total.fixed)
+        label = scenario.plan.labels[t]
+        if t == 0:
+            if base is None:
+                continue
+            rows = extra.add((low * base - total.fixed) * scale, (high * base - total.fixed) * scale,
+                             [f"pace({ids[a]},{label})" for a in range(A)])
+            m = total.matrix.tocoo()
+            extra.coef(rows[m.row], m.col + col_start[0], m.data * scale[m.row])
+            out.append(rows)
+            continue
+        prev = totals[t - 1]
+        for bound, factor in (("min", low), ("max", high)):
+            if not np.isfinite(factor) or (bound == "min" and factor <= 0):
+                continue
+            lo = (factor * prev.fixed - total.fixed) * scale
+            rows = extra.add(lo if bound == "min" else np.full(A, -INF), INF if bound == "min" else lo,
+                             [f"pace_{bound}({ids[a]},{label})" for a in range(A)])
+            m, p = total.matrix.tocoo(), prev.matrix.tocoo()
+            extra.coef(rows[m.row], m.col + col_start[t], m.data * scale[m.row])
+            extra.coef(rows[p.row], p.col + col_start[t - 1], -factor * p.data * scale[p.row])
+            out.append(rows)
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def target_shares(scenario: Scenario) -> np.ndarray:
+    """(A,) each area's need-weighted target share of the budget (NHS 'target allocation')."""
+    fair = scenario.fair_share.sum(axis=1)
+    return fair / fair.sum() if fair.sum() > 0 else np.full(scenario.n_areas, 1.0 / scenario.n_areas)
+
+
+def start_shares(scenario: Scenario) -> np.ndarray:
+    """(A,) each area's share before the plan: the baseline's, or the flat comparator's."""
+    before = scenario.comparator_spend().sum(axis=1)
+    return before / before.sum()
+
+
+def convergence_limits(scenario: Scenario) -> np.ndarray | None:
+    """(T,) the most each area's distance from target may be, as a share of its starting distance."""
+    plan = scenario.plan
+    if plan.convergence is None and plan.converge_by is None:
+        return None
+    t = np.arange(plan.years)
+    r = np.ones(plan.years)
+    if plan.convergence is not None:
+        r = (1.0 - plan.convergence) ** (t + 1)
+    if plan.converge_by is not None:
+        r = np.minimum(r, np.maximum(0.0, 1.0 - (t + 1) / plan.converge_by))
+    return r
+
+
+def _convergence_rows(scenario: Scenario, totals: list[_Totals], col_start: np.ndarray,
+                      extra: _Rows) -> np.ndarray:
+    limits = convergence_limits(scenario)
+    if limits is None:
+        return np.zeros(0, np.int64)
+    target, start = target_shares(scenario), start_shares(scenario)
+    distance = np.abs(start - target)
+    ids = scenario.area_ids
+    out = []
+    for t, total in enumerate(totals):
+        budget = scenario.plan.budgets[t]
+        centre, half = target * budget, limits[t] * distance * budget
+        scale = 1.0 / np.maximum(centre, 1.0)
+        rows = extra.add((centre - half - total.fixed) * scale, (centre + half - total.fixed) * scale,
+                         [f"converge({ids[a]},{scenario.plan.labels[t]})" for a in range(len(ids))])
+        m = total.matrix.tocoo()
+        extra.coef(rows[m.row], m.col + col_start[t], m.data * scale[m.row])
+        out.append(rows)
+    return np.concatenate(out)
+
+
+def _carry_rows(scenario: Scenario, lps, col_start: np.ndarray, extra: _Rows) -> np.ndarray:
+    """Streams that carry over: spent so far <= received so far; all of it by the last year."""
+    out = []
+    T = len(lps)
+    for f, stream in enumerate(scenario.streams):
+        if not stream.carry_over:
+            continue
+        received = np.cumsum(stream.amounts)
+        for t in range(T):
+            scale = lps[t].budget_scale
+            last = t == T - 1 and scenario.budget_mode == "exact"
+            row = extra.add([received[t] * scale if last else -INF], received[t] * scale,
+                            [f"carry({stream.id},{scenario.plan.labels[t]})"])[0]
+            for tau in range(t + 1):
+                cols = lps[tau].money.stream_cols
+                mine = cols[cols[:, 1] == f, 0]
+                extra.coef(np.full(len(mine), row), mine + col_start[tau],
+                           np.full(len(mine), scale / lps[tau].budget_scale))
+            out.append(row)
+    return np.array(out, np.int64)
+
+
+def _blocks(per_year, starts: np.ndarray, coupling: list) -> tuple[NameBlock, ...]:
+    out = []
+    for t, blocks in enumerate(per_year):
+        for block in blocks:
+            make = (lambda j, block=block, t=t: f"y{t + 1}.{block.names[j] if block.names else block.make(j)}")
+            out.append(NameBlock(block.start + starts[t], block.stop + starts[t], make=make))
+    end = starts[len(per_year)]
+    out += [NameBlock(b.start + end, b.stop + end, names=b.names) for b in coupling]
+    return tuple(out)
+
+
+def _joint_integrality(lps) -> np.ndarray | None:
+    if all(lp.integrality is None for lp in lps):
+        return None
+    return np.concatenate([lp.integrality if lp.integrality is not None else np.zeros(lp.n_cols, np.int8)
+                           for lp in lps])
+
+
+def _joint_pairs(lps, col_start: np.ndarray) -> np.ndarray | None:
+    parts = []
+    for t, lp in enumerate(lps):
+        if lp.fill_pairs is not None and len(lp.fill_pairs):
+            pairs = lp.fill_pairs.copy()
+            pairs[:, [0, 1, 3]] += col_start[t]
+            parts.append(pairs)
+    return np.concatenate(parts) if parts else None
