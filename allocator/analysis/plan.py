@@ -275,3 +275,62 @@ def prices(scenario: Scenario, built: pm.PlanLP, solution: Solution) -> pd.DataF
     best = frame.groupby("year", sort=False)["price_per_gbp"].transform("max")
     frame["relative_to_best"] = np.where(best > 0, frame["price_per_gbp"] / best.where(best > 0, 1.0), np.nan)
     return frame
+
+
+def year_result(result: PlanResult, t: int = 0):
+    """Year ``t`` of a plan as a `allocator.analysis.pipeline.Result`, for the one-year reports.
+
+    Its scenario keeps the plan's pace of change (year 1 is measured against the baseline).
+    """
+    from allocator.analysis.pipeline import Result
+
+    year = result.years[t]
+    scenario = year.scenario.with_(pace=result.scenario.pace) if t == 0 else year.scenario
+    lp = result.plan_lp.year_lps[t]
+    solution = dataclasses.replace(result.solution, x=result.plan_lp.year_x(result.solution.x, t),
+                                   row_dual=None, col_dual=None, objective=float("nan"))
+    allocation = dataclasses.replace(year.allocation, solution=solution, lp_gain=None)
+    return Result(scenario=scenario, lp=lp, solution=solution, allocation=allocation,
+                  outcomes=year.outcomes, gradient=year.gradient, seconds=result.seconds)
+
+
+RULES = (("pace", "the pace of change and minimum uplift, year on year"),
+         ("convergence", "convergence to need-weighted targets"),
+         ("groups", "the service groups' bounds (and the transfer)"),
+         ("streams", "what each funding stream may pay for"),
+         ("carry_over", "when carry-over streams must be spent (each year, not when best)"))
+
+
+def without(scenario: Scenario, rule: str) -> Scenario | None:
+    """``scenario`` with one of the plan's rule families dropped, or None when it has none."""
+    plan = scenario.plan
+    if rule == "pace" and (scenario.pace is not None or plan.min_uplift is not None):
+        return scenario.with_(pace=None, plan=dataclasses.replace(plan, min_uplift=None))
+    if rule == "convergence" and (plan.convergence is not None or plan.converge_by is not None):
+        return scenario.with_(plan=dataclasses.replace(plan, convergence=None, converge_by=None))
+    if rule == "groups" and scenario.service_groups:
+        return scenario.with_(service_groups=(), transfer=None)
+    if rule == "streams" and any(not f.services.all() or f.areas is not None for f in scenario.streams):
+        return scenario.with_(streams=tuple(dataclasses.replace(f, services=np.ones_like(f.services), areas=None)
+                                            for f in scenario.streams))
+    if rule == "carry_over" and any(not f.carry_over for f in scenario.streams) and scenario.plan.years > 1:
+        return scenario.with_(streams=tuple(dataclasses.replace(f, carry_over=True) for f in scenario.streams))
+    return None
+
+
+def rule_costs(result: PlanResult, time_limit: float | None = None) -> pd.DataFrame:
+    """What each rule family of the plan costs: the plan's objective without it minus with it
+    (discounted health, or GBP of distance from fair shares), by re-solving the whole plan."""
+    rows = []
+    scenario = result.scenario
+    better = 1.0 if scenario.objective != "fair-share" else -1.0
+    for rule, text in RULES:
+        relaxed = without(scenario, rule)
+        if relaxed is None:
+            continue
+        try:
+            other = solve(pm.build_plan(relaxed).lp, time_limit=time_limit)
+        except InfeasibleError:
+            continue
+        rows.append({"rule": rule, "text": text, "cost": better * (other.objective - result.solution.objective)})
+    return pd.DataFrame(rows, columns=["rule", "text", "cost"])

@@ -109,7 +109,15 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
     with _output(out, s.inputs), _output(write_lp and write_lp.parent, s.inputs, "--write-lp") as lp_place:
         if write_lp is not None:
             lp_place.check(write_lp)
-        result = run_pipeline(s, solver=solver, method=method, time_limit=time_limit)  # explains infeasibility
+        plan = None
+        if s.plan is not None or s.streams:  # several years or streams: one LP for the whole plan
+            from allocator.analysis.plan import rule_costs, run_plan, year_result
+
+            plan = run_plan(s, solver=solver, method=method, time_limit=time_limit)
+            costs = rule_costs(plan, time_limit=time_limit) if explain else None
+            result = year_result(plan, 0)
+        else:
+            result = run_pipeline(s, solver=solver, method=method, time_limit=time_limit)  # explains infeasibility
         options = {"objective": s.objective, "solver": solver, "method": method, "time_limit": time_limit}
         comparison = None
         if out is not None or explain:
@@ -122,6 +130,11 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
 
             run_manifest = report.manifest(result, options)
             data = report_data(comparison, "run")
+            if plan is not None:
+                from allocator.reports.plan_text import plan_meta
+
+                data.tables.update(plan.tables)
+                data.meta["plan"] = plan_meta(plan)
             report.write_outputs(result, out, options)
             save(data, out, set(), run_manifest)
             write_reports(data, out, formats, run_manifest, protected=set(s.inputs))
@@ -129,7 +142,13 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
             lp_place.external(write_lp, lambda temp: write_lp_file(result.lp, temp))
     if write_lp is not None and not quiet:
         click.echo(f"Wrote the LP ({result.lp.n_rows:,} rows x {result.lp.n_cols:,} columns) to {write_lp}")
-    if not quiet:
+    if not quiet and plan is not None:
+        from allocator.reports.plan_text import plan_summary_text
+
+        click.echo(plan_summary_text(plan, costs))
+        if out is not None:
+            click.echo(f"\n{written(out)}")
+    elif not quiet:
         click.echo(report.summary_text(result))
         if explain:
             click.echo("")

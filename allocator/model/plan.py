@@ -46,6 +46,7 @@ class PlanLP:
     col_start: np.ndarray  # (T + 1,) each year's first column; the last: the end
     coupling: dict  # rule family -> row indices in the joint LP (for prices and diagnosis)
     area_rows: bool
+    per_gbp: np.ndarray  # (coupling rows,) each coupling row's units per GBP, in coupling order
 
     def year_x(self, x: np.ndarray, t: int) -> np.ndarray:
         return x[self.col_start[t]:self.col_start[t + 1]]
@@ -118,7 +119,7 @@ def build_plan(scenario: Scenario) -> PlanLP:
         gain_columns=np.concatenate([lp.gain_columns for lp in lps]), money=None, spend_sets=((), ()))
     check_finite(joint)
     return PlanLP(lp=joint, years=years, year_lps=lps, col_start=col_start, coupling=coupling,
-                  area_rows=area_rows)
+                  area_rows=area_rows, per_gbp=np.concatenate(extra.per_gbp) if extra.per_gbp else np.zeros(0))
 
 
 def _discounted(scenario: Scenario, t: int, lp: LinearProgram) -> np.ndarray:
@@ -139,10 +140,12 @@ class _Rows:
     def __init__(self, n_cols: int):
         self.n_cols, self.n = n_cols, 0
         self.rows, self.cols, self.vals, self.lower, self.upper, self.blocks = [], [], [], [], [], []
+        self.per_gbp = []  # each row's units per GBP (for diagnosis in money)
 
-    def add(self, lower, upper, names: list[str]) -> np.ndarray:
+    def add(self, lower, upper, names: list[str], per_gbp=1.0) -> np.ndarray:
         lower = np.asarray(lower, float)
         idx = np.arange(self.n, self.n + len(lower))
+        self.per_gbp.append(np.broadcast_to(np.asarray(per_gbp, float), lower.shape).copy())
         self.lower.append(lower)
         self.upper.append(np.broadcast_to(np.asarray(upper, float), lower.shape).copy())
         self.blocks.append(NameBlock(self.n, self.n + len(lower), names=tuple(names)))
@@ -220,7 +223,7 @@ def _pace_rows(scenario: Scenario, totals: list[_Totals], col_start: np.ndarray,
             if base is None:
                 continue
             rows = extra.add((low * base - total.fixed) * scale, (high * base - total.fixed) * scale,
-                             [f"pace({ids[a]},{label})" for a in range(A)])
+                             [f"pace({ids[a]},{label})" for a in range(A)], scale)
             m = total.matrix.tocoo()
             extra.coef(rows[m.row], m.col + col_start[0], m.data * scale[m.row])
             out.append(rows)
@@ -231,7 +234,7 @@ def _pace_rows(scenario: Scenario, totals: list[_Totals], col_start: np.ndarray,
                 continue
             lo = (factor * prev.fixed - total.fixed) * scale
             rows = extra.add(lo if bound == "min" else np.full(A, -INF), INF if bound == "min" else lo,
-                             [f"pace_{bound}({ids[a]},{label})" for a in range(A)])
+                             [f"pace_{bound}({ids[a]},{label})" for a in range(A)], scale)
             m, p = total.matrix.tocoo(), prev.matrix.tocoo()
             extra.coef(rows[m.row], m.col + col_start[t], m.data * scale[m.row])
             extra.coef(rows[p.row], p.col + col_start[t - 1], -factor * p.data * scale[p.row])
@@ -279,7 +282,7 @@ def _convergence_rows(scenario: Scenario, totals: list[_Totals], col_start: np.n
         centre, half = target * budget, limits[t] * distance * budget
         scale = 1.0 / np.maximum(centre, 1.0)
         rows = extra.add((centre - half - total.fixed) * scale, (centre + half - total.fixed) * scale,
-                         [f"converge({ids[a]},{scenario.plan.labels[t]})" for a in range(len(ids))])
+                         [f"converge({ids[a]},{scenario.plan.labels[t]})" for a in range(len(ids))], scale)
         m = total.matrix.tocoo()
         extra.coef(rows[m.row], m.col + col_start[t], m.data * scale[m.row])
         out.append(rows)
@@ -298,7 +301,7 @@ def _carry_rows(scenario: Scenario, lps, col_start: np.ndarray, extra: _Rows) ->
             scale = lps[t].budget_scale
             last = t == T - 1 and scenario.budget_mode == "exact"
             row = extra.add([received[t] * scale if last else -INF], received[t] * scale,
-                            [f"carry({stream.id},{scenario.plan.labels[t]})"])[0]
+                            [f"carry({stream.id},{scenario.plan.labels[t]})"], scale)[0]
             for tau in range(t + 1):
                 cols = lps[tau].money.stream_cols
                 mine = cols[cols[:, 1] == f, 0]

@@ -11,7 +11,8 @@ Two small steps:
 2. within a block every stream may pay every line: each line takes the block's streams
    in proportion, rounded down, and the remainder is filled by the north-west corner rule.
 
-Partners of a pooled stream share each of its lines by their shares (largest remainder).
+Partners of a pooled stream: each partner's total is its share of the stream's, and every
+line is shared out between them the same way (step 2).
 """
 
 from __future__ import annotations
@@ -104,19 +105,17 @@ def _within(lines: np.ndarray, streams: np.ndarray) -> np.ndarray:
 
 
 def partners(scenario, by_stream: np.ndarray) -> list[tuple[int, str, np.ndarray]]:
-    """[(stream, partner, (A, S) GBP)] for every partner of a pooled stream, to the penny."""
+    """[(stream, partner, (A, S) GBP)] for every partner of a pooled stream, to the penny:
+    each partner's total is its share of the stream's (rounded), each line is shared out."""
     out = []
     for f, stream in enumerate(scenario.streams):
         if not stream.partners:
             continue
         pennies = np.round(by_stream[f] * 100).astype(np.int64)
         shares = np.array([p.share for p in stream.partners])
-        raw = pennies[..., None] * shares
-        parts = np.floor(raw).astype(np.int64)
-        left = pennies - parts.sum(axis=-1)
-        order = np.argsort(-(raw - parts), axis=-1, kind="stable")
-        rank = np.argsort(order, axis=-1, kind="stable")
-        parts += rank < left[..., None]
+        totals = np.floor(shares * pennies.sum()).astype(np.int64)
+        totals[np.argmax(shares)] += pennies.sum() - totals.sum()
+        parts = _within(pennies.ravel(), totals).reshape(*pennies.shape, len(totals))
         out += [(f, p.name, parts[..., k] / 100.0) for k, p in enumerate(stream.partners)]
     return out
 

@@ -215,7 +215,7 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 # Tables that grow with the areas (x services x options): saved as Parquet beside the CSV, not
 # as JSON (at LSOA scale allocation.json was 129 MB; the Parquet file is a few MB).
 BIG_TABLES = ("allocation", "by_area", "options_allocation", "options_by_area", "waterfall", "winners_losers",
-              "input_areas")
+              "input_areas", "plan_allocation", "plan_by_area")
 
 
 def encodings(name: str) -> tuple[tuple[str, object], ...]:
