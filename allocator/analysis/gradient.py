@@ -17,6 +17,7 @@ import pandas as pd
 from allocator.measures import inequality as ineq
 from allocator.model.equity import deprivation_groups
 from allocator.model.evaluate import Allocation, Outcomes
+from allocator.model.money import reference_totals
 from allocator.scenario import Scenario
 
 ATKINSON_EPSILON = 1.0
@@ -200,11 +201,26 @@ def _metrics(scenario: Scenario, allocation: Allocation, outcomes: Outcomes, by_
     add("mean_outcome", units, mean0, mean1)
     add("total_gain", f"{units} x people", outcomes.before_gain.sum(), outcomes.gain.sum())
     add("total_spend", "GBP", spend_before.sum(), spend_after.sum())
+    rows += _group_measures(scenario, allocation.spend, outcomes.before_spend)
     frame = pd.DataFrame(rows, columns=["measure", "units", "before", "after"])
     frame["change"] = frame["after"] - frame["before"]
     frame.attrs["groups"] = label
     frame.attrs["before"] = before_name
     return frame
+
+
+def _group_measures(scenario: Scenario, spend: np.ndarray, before: np.ndarray) -> list[tuple]:
+    """Each service group's total spend; with a transfer, the GBP actually moved (against the
+    comparator's split at this budget: `allocator.model.money.reference_totals`)."""
+    rows = [(f"spend_group_{g.name}", "GBP", float(before[:, list(g.services)].sum()),
+             float(spend[:, list(g.services)].sum())) for g in scenario.service_groups]
+    t = scenario.transfer
+    if t is not None:
+        target = next(g for g in scenario.service_groups if g.name == t.target)
+        reference = reference_totals(scenario)[t.target]
+        rows.append((f"moved_{t.source}_to_{t.target}", "GBP", 0.0,
+                     float(spend[:, list(target.services)].sum()) - reference))
+    return rows
 
 
 def _share(spend: np.ndarray, mask: np.ndarray) -> float:

@@ -119,13 +119,17 @@ def _read_years(scenario: Scenario, built: pm.PlanLP, solution: Solution) -> tup
         locked = year.is_locked
         spend[locked] = year.locked[locked]
         total = round(float(spend.sum()), 2)
+        if year.streams:  # the streams are the budget: fixed amounts, and what the others spent
+            spent = _stream_spent(built, solution.x, t)
+            total = round(sum(float(f.amounts[t]) if not f.carry_over and year.budget_mode == "exact"
+                              else round(float(spent[k]), 2) for k, f in enumerate(year.streams)), 2)
         year = year.with_(budget_gbp=total) if abs(total - year.budget_gbp) > 0.005 else year
         sol = dataclasses.replace(solution, x=x, above=above, row_dual=None, col_dual=None)
-        allocation = ev.allocate(year, lp, sol)
-        if year.streams:
-            spent = _stream_spent(built, solution.x, t)
-            allocation = dataclasses.replace(
-                allocation, by_stream=st.split(year, lp, x, allocation.spend, totals=spent))
+        allocation = ev.allocate(year.with_(streams=()) if year.streams else year, lp, sol)
+        if year.streams:  # lines the streams can pay to the penny (`streams.settle`), then who pays each
+            lines = st.settle(year, lp, x, allocation.spend, spend, totals=spent)
+            allocation = dataclasses.replace(allocation, spend=lines,
+                                             by_stream=st.split(year, lp, x, lines, totals=spent))
         spends.append(allocation.spend)
         allocations.append(allocation)
         year_scenarios.append(year)
@@ -138,12 +142,26 @@ def _read_years(scenario: Scenario, built: pm.PlanLP, solution: Solution) -> tup
 
 
 def _stream_spent(built: pm.PlanLP, x: np.ndarray, t: int) -> np.ndarray:
-    """(F,) GBP each stream spent in year ``t`` (the LP's columns)."""
-    lp = built.year_lps[t]
-    cols = lp.money.stream_cols
-    xs = built.year_x(x, t)
-    F = len(built.years[t].streams)
-    return np.bincount(cols[:, 1], weights=xs[cols[:, 0]], minlength=F) / lp.budget_scale
+    """(F,) GBP each stream spent in year ``t`` (the LP's columns), in whole pennies.
+
+    A carry-over stream's running total is what is rounded, not each year's spend: pennies
+    rounded away year by year would leave it short of (or over) what it has received.
+    """
+    streams = built.years[t].streams
+    F = len(streams)
+    spent = np.zeros((t + 1, F))
+    for tau in range(t + 1):
+        lp = built.year_lps[tau]
+        cols = lp.money.stream_cols
+        xs = built.year_x(x, tau)
+        spent[tau] = np.bincount(cols[:, 1], weights=xs[cols[:, 0]], minlength=F) / lp.budget_scale
+    running = np.round(np.cumsum(spent, axis=0) * 100)  # the same sums, in the same order, each year
+    carried = running[-1] - (running[-2] if t > 0 else 0.0)
+    carry = np.array([f.carry_over for f in streams], bool)
+    # a stream spent exactly is its amount (the LP's row holds it only to the solver's tolerance)
+    exact = ~carry & (built.years[t].budget_mode == "exact")
+    amounts = np.round(np.array([f.amounts[t] for f in streams]) * 100)
+    return np.where(carry, carried, np.where(exact, amounts, np.round(spent[-1] * 100))) / 100
 
 
 def effective_spend(scenario: Scenario, spends: list[np.ndarray], t: int) -> np.ndarray:
@@ -268,8 +286,11 @@ def prices(scenario: Scenario, built: pm.PlanLP, solution: Solution) -> pd.DataF
             continue
         for f, stream in enumerate(scenario.streams):
             dual = float(solution.row_dual[row_start[t] + year_lp.money.stream_rows[f]])
-            if stream.carry_over:
-                dual = float(solution.row_dual[carry[stream.id][t:]].sum())
+            if stream.carry_over:  # a pound received now raises every later carry row; each row
+                # is in its own year's units (budget scales differ when budgets do)
+                later = carry[stream.id][t:]
+                per_gbp = built.per_gbp[later - row_start[-1]]
+                dual = float(solution.row_dual[later] @ per_gbp) / year_lp.budget_scale
             rows.append((label, stream.id, stream.name, to_value * dual))
     frame = pd.DataFrame(rows, columns=["year", "stream_id", "stream_name", "price_per_gbp"])
     best = frame.groupby("year", sort=False)["price_per_gbp"].transform("max")

@@ -58,11 +58,15 @@ def allocate(scenario: Scenario, lp: LinearProgram, solution: Solution) -> Alloc
     spend[free] = group_intensity[groups.line_group[free]] * unit[free]
     locked = scenario.is_locked
     spend[locked] = scenario.locked[locked]
+    unrounded = spend
     spend = _round_pennies(spend, free, scenario.budget_gbp, scenario.budget_mode == "exact")
     lp_gain = None
     if scenario.objective == "health-gain":
         lp_gain = solution.objective
-    by_stream = streams.split(scenario, lp, solution.x, spend) if scenario.streams else None
+    by_stream = None
+    if scenario.streams:  # lines the streams can pay to the penny, then who pays each
+        spend = streams.settle(scenario, lp, solution.x, spend, unrounded)
+        by_stream = streams.split(scenario, lp, solution.x, spend)
     return Allocation(spend=spend, lp_gain=lp_gain, solution=solution, lp=lp, by_stream=by_stream)
 
 

@@ -156,6 +156,7 @@ class LinearProgram:
     budget_scale: float = 1.0  # budget row = budget_scale * (spend above the fixed spend)
     money: object = None  # `allocator.model.money.MoneyRows`: streams and service groups, if any
     spend_sets: tuple = ((), ())  # (segment sets, suffix sets) of `rows.Columns`: spend of any lines
+    feasibility_tolerance: float | None = None  # HiGHS's primal feasibility tolerance, if not its own
 
     def out_of_order(self, x: np.ndarray, tol: float = 1e-7) -> np.ndarray:
         """Indices of fill pairs whose next segment started before the first was full in ``x``."""

@@ -34,6 +34,9 @@ from allocator.scenario import Scenario
 
 INF = np.inf
 PLAN_OBJECTIVES = ("health-gain", "equity-weighted", "fair-share")
+# rows over areas' totals chain years together: HiGHS's own 1e-7 (on rows scaled to about one)
+# let an area's total miss its pace by pounds once bounds are made exact; 1e-9 keeps it in pennies
+FEASIBILITY = 1e-9
 
 
 @dataclass(frozen=True)
@@ -97,12 +100,16 @@ def build_plan(scenario: Scenario) -> PlanLP:
     coupling = {}
     if area_rows:
         totals = [_area_totals(year, lp) for year, lp in zip(years, lps)]
-        coupling["pace"] = _pace_rows(scenario, totals, col_start, extra)
-        coupling["convergence"] = _convergence_rows(scenario, totals, col_start, extra)
+        columns, size = _total_columns(scenario, totals, col_start, extra)
+        coupling["pace"] = _pace_rows(scenario, columns, size, extra)
+        coupling["convergence"] = _convergence_rows(scenario, columns, size, extra)
     coupling["carry_over"] = _carry_rows(scenario, lps, col_start, extra)
     for name, rows in coupling.items():
         coupling[name] = rows + row_start[-1]
-    matrix = sp.vstack([sp.block_diag([lp.matrix for lp in lps], format="csc"), extra.matrix()], format="csc")
+    blocks = sp.block_diag([lp.matrix for lp in lps], format="csc")
+    blocks = sp.hstack([blocks, sp.csc_matrix((blocks.shape[0], extra.n_cols - extra.first_new))], format="csc")
+    matrix = sp.vstack([blocks, extra.matrix()], format="csc")
+    cost = np.concatenate([cost, np.zeros(extra.n_cols - extra.first_new)])
     row_lower = np.concatenate([*(lp.row_lower for lp in lps), extra.lower_array()])
     row_upper = np.concatenate([*(lp.row_upper for lp in lps), extra.upper_array()])
     for t, lp in enumerate(lps):  # carry-over streams: each year's own row is free
@@ -111,12 +118,14 @@ def build_plan(scenario: Scenario) -> PlanLP:
                 row = row_start[t] + lp.money.stream_rows[f]
                 row_lower[row], row_upper[row] = -INF, INF
     joint = dataclasses.replace(
-        lps[0], cost=cost, col_lower=np.concatenate([lp.col_lower for lp in lps]),
-        col_upper=np.concatenate([lp.col_upper for lp in lps]), matrix=matrix, row_lower=row_lower,
-        row_upper=row_upper, col_blocks=_blocks([lp.col_blocks for lp in lps], col_start, ()),
+        lps[0], cost=cost, col_lower=np.concatenate([*(lp.col_lower for lp in lps), *extra.col_lower]),
+        col_upper=np.concatenate([*(lp.col_upper for lp in lps), *extra.col_upper]), matrix=matrix,
+        row_lower=row_lower, row_upper=row_upper,
+        col_blocks=_blocks([lp.col_blocks for lp in lps], col_start, ()) + tuple(extra.col_blocks),
         row_blocks=_blocks([lp.row_blocks for lp in lps], row_start, extra.blocks),
-        integrality=_joint_integrality(lps), fill_pairs=_joint_pairs(lps, col_start),
-        gain_columns=np.concatenate([lp.gain_columns for lp in lps]), money=None, spend_sets=((), ()))
+        integrality=_joint_integrality(lps, extra.n_cols - extra.first_new), fill_pairs=_joint_pairs(lps, col_start),
+        gain_columns=np.concatenate([*(lp.gain_columns for lp in lps), np.zeros(extra.n_cols - extra.first_new, bool)]),
+        money=None, spend_sets=((), ()), feasibility_tolerance=FEASIBILITY if area_rows else None)
     check_finite(joint)
     return PlanLP(lp=joint, years=years, year_lps=lps, col_start=col_start, coupling=coupling,
                   area_rows=area_rows, per_gbp=np.concatenate(extra.per_gbp) if extra.per_gbp else np.zeros(0))
@@ -135,12 +144,13 @@ def _discounted(scenario: Scenario, t: int, lp: LinearProgram) -> np.ndarray:
 
 
 class _Rows:
-    """Coupling rows over the joint LP's columns, as COO triplets."""
+    """Coupling rows (and the columns they add) over the joint LP's columns, as COO triplets."""
 
     def __init__(self, n_cols: int):
-        self.n_cols, self.n = n_cols, 0
+        self.first_new, self.n_cols, self.n = n_cols, n_cols, 0
         self.rows, self.cols, self.vals, self.lower, self.upper, self.blocks = [], [], [], [], [], []
         self.per_gbp = []  # each row's units per GBP (for diagnosis in money)
+        self.col_lower, self.col_upper, self.col_blocks = [], [], []
 
     def add(self, lower, upper, names: list[str], per_gbp=1.0) -> np.ndarray:
         lower = np.asarray(lower, float)
@@ -152,10 +162,21 @@ class _Rows:
         self.n += len(lower)
         return idx
 
+    def add_cols(self, names: list[str], lower=-INF, upper=INF) -> np.ndarray:
+        idx = np.arange(self.n_cols, self.n_cols + len(names))
+        self.col_lower.append(np.broadcast_to(np.asarray(lower, float), idx.shape).copy())
+        self.col_upper.append(np.broadcast_to(np.asarray(upper, float), idx.shape).copy())
+        self.col_blocks.append(NameBlock(int(idx[0]) if len(idx) else self.n_cols, self.n_cols + len(idx),
+                                         names=tuple(names)))
+        self.n_cols += len(idx)
+        return idx
+
     def coef(self, rows, cols, vals) -> None:
-        self.rows.append(np.asarray(rows, np.int64))
-        self.cols.append(np.asarray(cols, np.int64))
-        self.vals.append(np.asarray(vals, float))
+        rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+        shape = np.broadcast_shapes(rows.shape, cols.shape, np.shape(vals))
+        self.rows.append(np.broadcast_to(rows, shape).ravel())
+        self.cols.append(np.broadcast_to(cols, shape).ravel())
+        self.vals.append(np.broadcast_to(np.asarray(vals, float), shape).ravel())
 
     def matrix(self) -> sp.csc_matrix:
         cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
@@ -206,38 +227,49 @@ def pace_factors(scenario: Scenario) -> tuple[float, float] | None:
     return low, high
 
 
-def _pace_rows(scenario: Scenario, totals: list[_Totals], col_start: np.ndarray, extra: _Rows) -> np.ndarray:
+def _total_columns(scenario: Scenario, totals: list[_Totals], col_start: np.ndarray, extra: _Rows
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """A column per area and year holding its total spend (in units of ``size``, about one), and the
+    row defining it; rows over totals then have one or two entries each.  Returns the (T, A)
+    columns and the (A,) sizes in GBP."""
+    ids, labels = scenario.area_ids, scenario.plan.labels
+    before = scenario.comparator_spend().sum(axis=1)
+    size = np.maximum(before, 1.0)
+    out = []
+    for t, total in enumerate(totals):
+        cols = extra.add_cols([f"total({ids[a]},{labels[t]})" for a in range(len(ids))])
+        rows = extra.add(total.fixed / size, total.fixed / size,
+                         [f"total_is({ids[a]},{labels[t]})" for a in range(len(ids))], 1.0 / size)
+        m = total.matrix.tocoo()
+        extra.coef(rows, cols, 1.0)
+        extra.coef(rows[m.row], m.col + col_start[t], -m.data / size[m.row])
+        out.append(cols)
+    return np.array(out), size
+
+
+def _pace_rows(scenario: Scenario, columns: np.ndarray, size: np.ndarray, extra: _Rows) -> np.ndarray:
     """Year 1 against the baseline, each later year against the one before."""
     factors = pace_factors(scenario)
     if factors is None:
         return np.zeros(0, np.int64)
     low, high = factors
-    ids = scenario.area_ids
+    ids, labels = scenario.area_ids, scenario.plan.labels
+    A = len(ids)
     base = scenario.baseline.sum(axis=1) if scenario.baseline is not None else None
-    scale = 1.0 / np.maximum(base if base is not None else totals[0].fixed, 1.0)
     out = []
-    for t, total in enumerate(totals):
-        A = len(total.fixed)
-        label = scenario.plan.labels[t]
-        if t == 0:
-            if base is None:
-                continue
-            rows = extra.add((low * base - total.fixed) * scale, (high * base - total.fixed) * scale,
-                             [f"pace({ids[a]},{label})" for a in range(A)], scale)
-            m = total.matrix.tocoo()
-            extra.coef(rows[m.row], m.col + col_start[0], m.data * scale[m.row])
-            out.append(rows)
-            continue
-        prev = totals[t - 1]
+    if base is not None:
+        rows = extra.add(low * base / size, high * base / size, [f"pace({ids[a]},{labels[0]})" for a in range(A)],
+                         1.0 / size)
+        extra.coef(rows, columns[0], 1.0)
+        out.append(rows)
+    for t in range(1, len(columns)):
         for bound, factor in (("min", low), ("max", high)):
             if not np.isfinite(factor) or (bound == "min" and factor <= 0):
                 continue
-            lo = (factor * prev.fixed - total.fixed) * scale
-            rows = extra.add(lo if bound == "min" else np.full(A, -INF), INF if bound == "min" else lo,
-                             [f"pace_{bound}({ids[a]},{label})" for a in range(A)], scale)
-            m, p = total.matrix.tocoo(), prev.matrix.tocoo()
-            extra.coef(rows[m.row], m.col + col_start[t], m.data * scale[m.row])
-            extra.coef(rows[p.row], p.col + col_start[t - 1], -factor * p.data * scale[p.row])
+            rows = extra.add(np.zeros(A) if bound == "min" else np.full(A, -INF), INF if bound == "min" else 0.0,
+                             [f"pace_{bound}({ids[a]},{labels[t]})" for a in range(A)], 1.0 / size)
+            extra.coef(rows, columns[t], 1.0)
+            extra.coef(rows, columns[t - 1], -factor)
             out.append(rows)
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
@@ -268,8 +300,7 @@ def convergence_limits(scenario: Scenario) -> np.ndarray | None:
     return r
 
 
-def _convergence_rows(scenario: Scenario, totals: list[_Totals], col_start: np.ndarray,
-                      extra: _Rows) -> np.ndarray:
+def _convergence_rows(scenario: Scenario, columns: np.ndarray, size: np.ndarray, extra: _Rows) -> np.ndarray:
     limits = convergence_limits(scenario)
     if limits is None:
         return np.zeros(0, np.int64)
@@ -277,14 +308,12 @@ def _convergence_rows(scenario: Scenario, totals: list[_Totals], col_start: np.n
     distance = np.abs(start - target)
     ids = scenario.area_ids
     out = []
-    for t, total in enumerate(totals):
+    for t in range(len(columns)):
         budget = scenario.plan.budgets[t]
         centre, half = target * budget, limits[t] * distance * budget
-        scale = 1.0 / np.maximum(centre, 1.0)
-        rows = extra.add((centre - half - total.fixed) * scale, (centre + half - total.fixed) * scale,
-                         [f"converge({ids[a]},{scenario.plan.labels[t]})" for a in range(len(ids))], scale)
-        m = total.matrix.tocoo()
-        extra.coef(rows[m.row], m.col + col_start[t], m.data * scale[m.row])
+        rows = extra.add((centre - half) / size, (centre + half) / size,
+                         [f"converge({ids[a]},{scenario.plan.labels[t]})" for a in range(len(ids))], 1.0 / size)
+        extra.coef(rows, columns[t], 1.0)
         out.append(rows)
     return np.concatenate(out)
 
@@ -322,11 +351,11 @@ def _blocks(per_year, starts: np.ndarray, coupling: list) -> tuple[NameBlock, ..
     return tuple(out)
 
 
-def _joint_integrality(lps) -> np.ndarray | None:
+def _joint_integrality(lps, extra: int = 0) -> np.ndarray | None:
     if all(lp.integrality is None for lp in lps):
         return None
     return np.concatenate([lp.integrality if lp.integrality is not None else np.zeros(lp.n_cols, np.int8)
-                           for lp in lps])
+                           for lp in lps] + [np.zeros(extra, np.int8)])
 
 
 def _joint_pairs(lps, col_start: np.ndarray) -> np.ndarray | None:

@@ -216,6 +216,8 @@ def _configure(h, lp: LinearProgram, method: str, time_limit: float | None) -> s
         # HiGHS presolve is pathological on few-row, many-column models (DESIGN.md;
         # measured: the one-row model at 32,844 areas x 8 takes 99 s with it, 5 s without)
         h.setOptionValue("presolve", "off")
+    if lp.feasibility_tolerance is not None:
+        h.setOptionValue("primal_feasibility_tolerance", lp.feasibility_tolerance)
     h.setOptionValue("time_limit", float(time_limit) if time_limit is not None else float("inf"))
     return method
 

@@ -28,24 +28,12 @@ def split(scenario, lp, x: np.ndarray, spend: np.ndarray, totals: np.ndarray | N
     """(F, A, S) GBP of each stream on each line; sums to ``spend`` per line.
 
     ``totals`` (F,): each stream's spend in GBP (default: its amount when it must be spent
-    exactly, else what the LP spent of it).
+    exactly, else what the LP spent of it).  ``spend`` must be lines the streams can pay
+    exactly (`settle`).
     """
     money = lp.money
     F, (A, S) = len(scenario.streams), spend.shape
-    C = int(money.classes.max()) + 1
-    y = np.zeros((C * S, F))
-    cols = money.stream_cols
-    np.add.at(y, (cols[:, 2] * S + cols[:, 3], cols[:, 1]), x[cols[:, 0]] / lp.budget_scale)
-    eligible = np.zeros((C * S, F), bool)
-    eligible[cols[:, 2] * S + cols[:, 3], cols[:, 1]] = True
-    pennies = np.round(spend * 100).astype(np.int64)
-    block_of_line = (money.classes[:, None] * S + np.arange(S)[None, :])
-    line_total = np.bincount(block_of_line.ravel(), weights=pennies.ravel(), minlength=C * S).round().astype(np.int64)
-    if totals is None:
-        totals = np.array([f.amounts[scenario.year] if scenario.budget_mode == "exact" and not f.carry_over
-                           else y[:, k].sum() for k, f in enumerate(scenario.streams)])
-    stream_total = np.round(np.asarray(totals) * 100).astype(np.int64)
-    stream_total[np.argmax(stream_total)] += line_total.sum() - stream_total.sum()
+    y, eligible, pennies, line_total, stream_total = _margins(scenario, lp, x, spend, totals)
     blocks = _blocks(np.round(y * 100), eligible, line_total, stream_total)
     out = np.zeros((F, A, S), np.int64)
     for cs in np.flatnonzero(line_total > 0):
@@ -53,6 +41,101 @@ def split(scenario, lp, x: np.ndarray, spend: np.ndarray, totals: np.ndarray | N
         areas = np.flatnonzero(money.classes == c)
         out[:, areas, s] = _within(pennies[areas, s], blocks[cs]).T
     return out / 100.0
+
+
+def _margins(scenario, lp, x: np.ndarray, spend: np.ndarray, totals: np.ndarray | None):
+    """The LP's pennies per block (class x service) and stream, which cells are eligible, the
+    lines' pennies, and the two margins a split must meet: each block's lines, each stream."""
+    money = lp.money
+    S = spend.shape[1]
+    C = int(money.classes.max()) + 1
+    y = np.zeros((C * S, len(scenario.streams)))
+    cols = money.stream_cols
+    np.add.at(y, (cols[:, 2] * S + cols[:, 3], cols[:, 1]), x[cols[:, 0]] / lp.budget_scale)
+    eligible = np.zeros(y.shape, bool)
+    eligible[cols[:, 2] * S + cols[:, 3], cols[:, 1]] = True
+    pennies = np.round(spend * 100).astype(np.int64)
+    line_total = np.bincount(_block_of_line(money.classes, S).ravel(), weights=pennies.ravel(),
+                             minlength=C * S).round().astype(np.int64)
+    if totals is None:
+        totals = np.array([f.amounts[scenario.year] if scenario.budget_mode == "exact" and not f.carry_over
+                           else y[:, k].sum() for k, f in enumerate(scenario.streams)])
+    stream_total = np.round(np.asarray(totals) * 100).astype(np.int64)
+    # the pennies the rounding leaves go to a stream whose total is not fixed, if there is one
+    flexible = [k for k, f in enumerate(scenario.streams) if f.carry_over or scenario.budget_mode != "exact"]
+    take = flexible[int(np.argmax(stream_total[flexible]))] if flexible else int(np.argmax(stream_total))
+    stream_total[take] += line_total.sum() - stream_total.sum()
+    return y, eligible, pennies, line_total, stream_total
+
+
+def _block_of_line(classes: np.ndarray, S: int) -> np.ndarray:
+    return classes[:, None] * S + np.arange(S)[None, :]
+
+
+def settle(scenario, lp, x: np.ndarray, spend: np.ndarray, unrounded: np.ndarray,
+           totals: np.ndarray | None = None) -> np.ndarray:
+    """(A, S) ``spend`` in whole pennies, with the fewest pennies moved between blocks of lines
+    (class x service) so that the streams can pay it exactly; the total is unchanged.
+
+    Lines are rounded to the penny one by one.  A stream that must spend all its amount on
+    lines only it may fund (a ring-fenced grant larger than those lines would otherwise get)
+    meets lines whose rounded total can come out a penny short, and then no split exists.
+    Each penny moved goes to (or comes from) the free line whose rounding lost (or gained)
+    the most against ``unrounded``, the LP's spend, so every line stays within about a penny
+    of it.
+    """
+    _, eligible, pennies, line_total, stream_total = _margins(scenario, lp, x, spend, totals)
+    move = _block_moves(eligible, line_total, stream_total)
+    if not move.any():
+        return spend
+    S = spend.shape[1]
+    block = _block_of_line(lp.money.classes, S).ravel()
+    free = (lp.groups.line_group >= 0).ravel() & (scenario.unit_spend > 0).ravel()
+    lost = (np.asarray(unrounded) * 100 - pennies).ravel()
+    out = pennies.ravel().copy()
+    for b in np.flatnonzero(move):
+        k = int(move[b])
+        lines = np.flatnonzero((block == b) & free & ((out > 0) if k < 0 else True))
+        if not lines.size:
+            raise InvariantError("the funding streams cannot pay the lines as rounded (a bug in "
+                                 "allocator; please report it with the scenario)")
+        order = lines[np.argsort(-lost[lines] if k > 0 else lost[lines], kind="stable")]
+        step = np.full(len(order), abs(k) // len(order))
+        step[:abs(k) % len(order)] += 1
+        out[order] += np.sign(k) * step
+    if (out < 0).any():
+        raise InvariantError("the funding streams cannot pay the lines as rounded (a bug in allocator; "
+                             "please report it with the scenario)")
+    return out.reshape(spend.shape) / 100.0
+
+
+def _block_moves(eligible: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(blocks,) whole pennies to add to each block's lines (summing to 0, as few as can be) so
+    that the streams' totals ``cols`` can be paid from eligible cells only."""
+    import highspy
+
+    cells = np.argwhere(eligible)
+    n, R = len(cells), len(rows)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("solver", "simplex")
+    # cells (>= 0, free cost), then each block's pennies added and taken away (cost 1 each)
+    h.addVars(n + 2 * R, np.zeros(n + 2 * R), np.full(n + 2 * R, INF))
+    h.changeColsCost(2 * R, np.arange(n, n + 2 * R, dtype=np.int32), np.ones(2 * R))
+    for r in range(R):
+        mine = np.flatnonzero(cells[:, 0] == r)
+        idx = np.concatenate([mine, [n + r, n + R + r]]).astype(np.int32)
+        vals = np.concatenate([np.ones(len(mine)), [-1.0, 1.0]])
+        h.addRow(float(rows[r]), float(rows[r]), len(idx), idx, vals)
+    for f, total in enumerate(cols):
+        mine = np.flatnonzero(cells[:, 1] == f).astype(np.int32)
+        h.addRow(float(total), float(total), len(mine), mine, np.ones(len(mine)))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        raise InvariantError("the funding streams cannot pay the lines as rounded (a bug in allocator; "
+                             "please report it with the scenario)")
+    d = np.round(np.asarray(h.getSolution().col_value))
+    return (d[n:n + R] - d[n + R:]).astype(np.int64)
 
 
 def _blocks(y: np.ndarray, eligible: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -112,11 +195,30 @@ def partners(scenario, by_stream: np.ndarray) -> list[tuple[int, str, np.ndarray
         if not stream.partners:
             continue
         pennies = np.round(by_stream[f] * 100).astype(np.int64)
-        shares = np.array([p.share for p in stream.partners])
-        totals = np.floor(shares * pennies.sum()).astype(np.int64)
-        totals[np.argmax(shares)] += pennies.sum() - totals.sum()
-        parts = _within(pennies.ravel(), totals).reshape(*pennies.shape, len(totals))
+        parts = _within(pennies.ravel(), _apportion(np.array([p.share for p in stream.partners]),
+                                                    int(pennies.sum())))
+        parts = parts.reshape(*pennies.shape, len(stream.partners))
         out += [(f, p.name, parts[..., k] / 100.0) for k, p in enumerate(stream.partners)]
+    return out
+
+
+def _apportion(shares: np.ndarray, total: int) -> np.ndarray:
+    """Whole pennies summing to ``total``, each within a penny of its share (largest remainders).
+
+    Giving every leftover penny to the largest share instead could leave it several pennies off
+    (three equal partners of 2p: 2p, 0p, 0p).
+
+    Examples
+    --------
+    >>> _apportion(np.array([1, 1, 1]) / 3, 2).tolist()
+    [1, 1, 0]
+    """
+    quota = shares / shares.sum() * total
+    out = np.floor(quota).astype(np.int64)
+    left = total - int(out.sum())  # 0 <= left < len(shares), but for rounding of the quotas
+    order = np.argsort(-(quota - out), kind="stable")
+    out += left // len(out)
+    out[order[:left % len(out)]] += 1
     return out
 
 

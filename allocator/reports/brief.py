@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.format import money, number, percent, plain
+from allocator.reports.plan_section import plan_brief
 from allocator.reports.results import ReportData
 
 GAIN_TOLERANCE = 1e-9  # relative: health gains closer than this count as equal
@@ -306,9 +307,10 @@ def lead(data: ReportData) -> str:
     budget = f" {money(float(s['budget_gbp']))}" if s.get("budget_gbp") is not None else ""
     better = "higher" if s.get("higher_is_better", True) else "lower"
     outcome = s.get("outcome_label") or "the outcome"
+    plan = plan_brief(data)
     return (f"{what}{budget} across {s.get('areas', '?')} areas and {s.get('services', '?')} services, "
             f"against {before}. The outcome is {outcome} ({better} is better); areas are grouped into "
-            f"{s.get('groups', 'group')}s of deprivation, the most deprived first.")
+            f"{s.get('groups', 'group')}s of deprivation, the most deprived first." + (f" {plan}" if plan else ""))
 
 
 def brief(data: ReportData, notes: list[str] | None = None) -> Brief:

@@ -15,6 +15,7 @@ from allocator.reports.results import (
     REBUILD,
     ReportData,
     SavedResultError,
+    as_saved,
     load,
     load_manifest,
     protected_inputs,
@@ -48,8 +49,10 @@ def render(data: ReportData, fmt: str, manifest: dict | None = None) -> bytes:
 def write_reports(data: ReportData, out: str | Path, formats, manifest: dict,
                   protected=frozenset()) -> list[Path]:
     """``report.<format>`` in ``out`` for each report format asked for (the others are ignored);
-    with ``html``, also ``brief.html`` and the maps as PNG (``maps/*.png``)."""
+    with ``html``, also ``brief.html`` and the maps as PNG (``maps/*.png``).  ``data`` is read as
+    its saved folder holds it (`as_saved`), so `rebuild` gives the same bytes."""
     out = Path(out)
+    data = as_saved(data)
     targets = [(fmt, out / f"report.{fmt}") for fmt in REPORTS if fmt in formats]
     pngs: dict[str, bytes] = {}
     if "html" in formats:

@@ -23,6 +23,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from allocator.format import gbp, plain, short_gbp
 from allocator.reports import markdown as text
 from allocator.reports.html_parts import SCRIPT, brief_section, find_my_area, maps_section, script_hash
+from allocator.reports.plan_section import TITLE as PLAN_TITLE
+from allocator.reports.plan_section import glide_path_chart
 from allocator.reports.results import ReportData
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")  # Okabe-Ito
@@ -117,12 +119,12 @@ def esc(value) -> str:
 class Charts:
     """Numbered SVG charts: each gets its own id prefix so ids never clash within the page."""
 
-    def __init__(self):
-        self.count = 0
+    def __init__(self, prefix: str = "chart"):
+        self.count, self.prefix = 0, prefix
 
     def svg(self, fig: Figure, title: str, desc: str) -> str:
         self.count += 1
-        name = f"chart{self.count}"
+        name = f"{self.prefix}{self.count}"
         buffer = io.StringIO()
         with matplotlib.rc_context({"svg.hashsalt": name}):  # fixed salt: the same ids every time
             fig.savefig(buffer, format="svg", bbox_inches="tight",
@@ -435,6 +437,17 @@ def _charts(data: ReportData) -> list[tuple[str, str]]:
     return [(title, "\n".join(parts)) for title, parts in sections if any(parts)]
 
 
+def _plan(c: text.Content, data: ReportData) -> str:
+    """The plan's section: the lead, its rules, the glide path and the tables."""
+    with matplotlib.rc_context(RC):
+        svg = glide_path_chart(data, Charts("plan-chart"))
+    return "\n".join([f'<p class="lead">{esc(c.plan.lead)}</p>']
+                     + ([_summary([("ul", [("", rule) for rule in c.plan.rules])])] if c.plan.rules else [])
+                     + [_figure("The glide path", svg, "Distance from need-weighted targets and the SII, from "
+                                "'before' (hollow grey point) through each year of the plan.", "plan_years")]
+                     + [_table(t) for t in c.plan.tables])
+
+
 def _css_string(value: str) -> str:
     """Text inside a CSS string: quotes, backslashes and '<' escaped, no line breaks."""
     out = " ".join(str(value).split()).replace("\\", "\\5C ").replace('"', "\\22 ").replace("<", "\\3C ")
@@ -488,6 +501,8 @@ def render_html(data: ReportData, manifest: dict | None = None) -> str:
     """
     c = text.content(data, manifest)
     sections = [("brief", "The brief", brief_section(c.brief))] if c.brief else []
+    if c.plan is not None:
+        sections.append(("plan", PLAN_TITLE, _plan(c, data)))
     sections.append(("summary", "Detail", _summary(c.summary)))
     for k, (title, body) in enumerate(_charts(data)):
         sections.append((f"charts-{k + 1}", title, body))

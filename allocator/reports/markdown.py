@@ -9,14 +9,16 @@ sentence here is plain, unescaped text: each renderer escapes for its format.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from allocator.format import money, number  # noqa: F401  (html.py reads them as text.number)
 from allocator.reports.brief import Brief, brief, input_hashes, notes_from
-from allocator.reports.results import ReportData
+from allocator.reports.plan_section import TITLE as PLAN_TITLE
+from allocator.reports.plan_section import PlanText, plan_text
+from allocator.reports.results import ReportData, Table
 
 TOLERANCE_GBP = 0.5  # changes smaller than this count as unchanged (as allocator.analysis.compare)
 TOP = 10  # largest gains and losses listed per option
@@ -50,6 +52,11 @@ def measure_name(measure: str) -> str:
     """
     if measure in MEASURES:
         return MEASURES[measure]
+    if measure.startswith("spend_group_"):
+        return f"Spend on the '{measure[len('spend_group_'):]}' services"
+    found = re.fullmatch(r"moved_(.+?)_to_(.+)", measure)
+    if found:
+        return f"Moved from '{found[1]}' to '{found[2]}' services (against last year's split)"
     found = re.fullmatch(r"(atkinson|ede)_(outcome|spend)_eps(.+)", measure)
     if found:
         what = "the outcome" if found[2] == "outcome" else "spend"
@@ -61,19 +68,6 @@ def measure_name(measure: str) -> str:
 
 # -- the content -------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Table:
-    """A table of formatted cells; ``best`` marks cells to highlight, ``numeric`` columns align right."""
-
-    key: str
-    title: str
-    caption: str
-    columns: list[str]
-    rows: list[list[str]]
-    numeric: list[bool]
-    best: list[list[bool]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class Content:
     """Title, the brief, summary blocks (('p', text) or ('ul', [(lead, text), ...])) and tables."""
 
@@ -84,6 +78,7 @@ class Content:
     tables: list[Table]
     footer: list[str]
     brief: Brief | None = None
+    plan: PlanText | None = None  # a plan's years, streams, partners and groups
 
 
 def option_names(data: ReportData) -> list[str]:
@@ -204,7 +199,7 @@ def content(data: ReportData, manifest: dict | None = None) -> Content:
     subtitle = f"Scenario: {s['name']}" if s.get("name") and data.meta.get("kind") != "run" else ""
     return Content(title=str(data.meta.get("title", "Allocation report")), subtitle=subtitle,
                    description=str(s.get("description", "")), summary=summary(data), tables=tables,
-                   footer=footer, brief=brief(data, notes) if option_names(data) else None)
+                   footer=footer, brief=brief(data, notes) if option_names(data) else None, plan=plan_text(data))
 
 
 def _options_table(data):
@@ -492,6 +487,15 @@ def md_brief(b: Brief) -> list[str]:
     return out
 
 
+def md_plan(plan: PlanText) -> list[str]:
+    """The plan in Markdown: the lead, its rules, the tables (the HTML adds the glide-path chart)."""
+    out = [f"## {md_text(PLAN_TITLE)}", "", md_text(plan.lead, block=True), ""]
+    out += [f"- {md_text(rule, block=True)}" for rule in plan.rules] + ([""] if plan.rules else [])
+    for table in plan.tables:
+        out += [f"### {md_text(table.title)}", "", md_text(table.caption, block=True), ""] + md_table(table) + [""]
+    return out
+
+
 def render_markdown(data: ReportData, manifest: dict | None = None) -> str:
     """The report as GitHub-flavoured Markdown: the same text and tables as the HTML, no charts.
 
@@ -509,6 +513,8 @@ def render_markdown(data: ReportData, manifest: dict | None = None) -> str:
         out += [md_text(c.description), ""]
     if c.brief is not None:
         out += md_brief(c.brief)
+    if c.plan is not None:
+        out += md_plan(c.plan)
     out += ["## Detail", ""]
     for kind, body in c.summary:
         if kind == "p":

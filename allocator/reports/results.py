@@ -12,7 +12,7 @@ import hashlib
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +42,20 @@ class ReportData:
 
     meta: dict
     tables: dict[str, pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of formatted cells, as a report shows it; ``best`` marks cells to highlight, ``numeric``
+    columns align right."""
+
+    key: str
+    title: str
+    caption: str
+    columns: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+    best: list[list[bool]] = field(default_factory=list)
 
 
 def slug(name: str) -> str:
@@ -265,15 +279,45 @@ def _read_table(folder: Path, name: str) -> pd.DataFrame:
     parquet = folder / f"{name}.parquet"
     if parquet.exists():
         try:
-            return restored_frame(pd.read_parquet(parquet))
+            return _from_parquet(parquet.read_bytes())
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             raise SavedResultError(f"{parquet}: cannot be read as Parquet ({exc}); {REBUILD}") from None
     path = folder / f"{name}.json"
     rows, text = _read_json(path, list)
     if not all(isinstance(r, dict) for r in rows):
         raise SavedResultError(f"{path}: expected a list of rows (JSON objects); {REBUILD}")
-    return restored_frame(pd.read_json(io.StringIO(text), orient="records", dtype=False)
-                          if rows else pd.DataFrame())
+    return _from_json(text, rows)
+
+
+def _from_parquet(body: bytes) -> pd.DataFrame:
+    return restored_frame(pd.read_parquet(io.BytesIO(body)))
+
+
+def _from_json(text: str, rows: list) -> pd.DataFrame:
+    return restored_frame(pd.read_json(io.StringIO(text), orient="records", dtype=False) if rows else pd.DataFrame())
+
+
+def as_saved(data: ReportData) -> ReportData:
+    """``data`` as `load` reads it back from its saved folder: each table through the file it is saved
+    as (JSON or Parquet, 10 significant figures) and back, the meta through JSON.  Reports written
+    from this with the results are byte for byte the ones `allocator report` rebuilds from the folder.
+    """
+    aliases = data.meta.get("aliases") or {}
+    option = (data.meta.get("options") or [""])[0]
+    tables = {}
+    for name, frame in data.tables.items():
+        stored = aliases.get(name, name)  # a run's own table: saved without its option column
+        suffix, encode = encodings(stored)[1]
+        body = encode(frame.drop(columns="option") if name in aliases else frame)
+        if suffix == ".parquet":
+            tables[name] = _from_parquet(body)
+        else:
+            text = body.decode("utf-8")
+            tables[name] = _from_json(text, json.loads(text))
+        if name in aliases:
+            tables[name] = _with_option(tables[name], option)
+    meta = json.loads(json.dumps(dict(data.meta, tables=sorted(data.tables)), ensure_ascii=False))
+    return ReportData(meta=meta, tables=tables)
 
 
 def load_manifest(folder: str | Path) -> dict:

@@ -39,6 +39,7 @@ from allocator.errors import AllocatorError
 from allocator.format import gbp
 from allocator.reports.brief import brief, runs_of, solved_on
 from allocator.reports.outputs import atomic_write, significant
+from allocator.reports.plan_sheets import BY_AREA, SPEND, YEAR, plan_sheets
 from allocator.reports.results import ReportData
 from allocator.reports.workbook_sheets import (
     FORMATS,
@@ -105,7 +106,7 @@ def workbook_bytes(data: ReportData, manifest: dict | None = None) -> bytes:
     """The workbook's bytes: the same data and manifest give the same bytes."""
     taken = {"about"}
     sheets = [replace(part, name=_sheet_name(part.name, taken), columns=tuple(_rounded(c) for c in part.columns))
-              for sheet in data_sheets(data, manifest) for part in split(sheet, MAX_ROWS - 2)]
+              for sheet in [*plan_sheets(data), *data_sheets(data, manifest)] for part in split(sheet, MAX_ROWS - 2)]
     frame, styles = _frame(data, manifest, sheets)
     return package(frame, sheets, {kind: style.xf_index for kind, style in styles.cell.items()})
 
@@ -319,6 +320,7 @@ class About:
         self.row = 3
         self._facts(data, manifest)
         self._reconciliation(data, sheets)
+        self._plan_reconciliation(data, sheets)
         self._list("Option", "What it does", _option_lines(data))
         self._list("Sheet", "What it holds", [(s.name, s.about) for s in sheets])
         self._list("Input file", "sha256", _inputs(manifest))
@@ -347,7 +349,8 @@ class About:
                  ("Report", "one run of the scenario" if kind == "run" else f"{n} options compared"),
                  ("Solved on", solved_on(manifest) or "not recorded (the saved folder has no run manifest)"),
                  ("allocator version", data.meta.get("allocator") or __version__),
-                 ("Budget (£)", s.get("budget_gbp")), ("Areas", s.get("areas")), ("Services", s.get("services")),
+                 ("Budget (£)", s.get("budget_gbp")), ("Plan", _plan_fact(data)), ("Areas", s.get("areas")),
+                 ("Services", s.get("services")),
                  ("Outcome", f"{s['outcome_label']} ({s.get('outcome_units', '')}; {better} is better)"
                   if s.get("outcome_label") else None),
                  ("Deprivation groups", f"{s['groups']}s of deprivation, 1 = most deprived" if s.get("groups") else None),
@@ -375,24 +378,38 @@ class About:
             return
         self._heading("Option", "Budget (£)", "Allocated: live sum of the allocation lines (£)", "Difference (£)",
                       "Reconciles")
-        budgets, money = _budgets(data), self.styles.money
+        budgets = _budgets(data)
         for option in _options(data, parts):
-            r = self.row + 1  # as Excel numbers rows
-            formula, total = _live_sum(parts, option, f"$A${r}")
-            budget = budgets.get(option)
-            self.ws.write_string(self.row, 0, _text(option))
-            self.ws.write_formula(self.row, 2, "=" + formula, money, total)
-            if budget is not None:
-                difference = round(total - budget, 2)
-                self.ws.write_number(self.row, 1, budget, money)
-                self.ws.write_formula(self.row, 3, f"=ROUND(C{r}-B{r},2)", money, difference)
-                self.ws.write_formula(self.row, 4, f'=IF(ABS(D{r})<0.005,"yes","no")', self.styles.check,
-                                      "yes" if abs(difference) < 0.005 else "no")
-            self.row += 1
+            self._check(option, budgets.get(option), *_live_sum(parts, option, f"$A${self.row + 1}"))
         self.ws.write_string(self.row, 0, "Every allocation line is in whole pennies, and the sum is a formula over "
                              "all of them: it follows any edit. A budget that is a maximum ('at most') may leave "
                              "money unallocated: the difference is what is left.")
         self.row += 1
+
+    def _check(self, name: str, budget: float | None, formula: str, total: float) -> None:
+        """A row of a check: the name, the budget, the live sum, the difference and whether it reconciles."""
+        r, money = self.row + 1, self.styles.money  # as Excel numbers rows
+        self.ws.write_string(self.row, 0, _text(name))
+        self.ws.write_formula(self.row, 2, "=" + formula, money, total)
+        if budget is not None:
+            difference = round(total - budget, 2)
+            self.ws.write_number(self.row, 1, budget, money)
+            self.ws.write_formula(self.row, 3, f"=ROUND(C{r}-B{r},2)", money, difference)
+            self.ws.write_formula(self.row, 4, f'=IF(ABS(D{r})<0.005,"yes","no")', self.styles.check,
+                                  "yes" if abs(difference) < 0.005 else "no")
+        self.row += 1
+
+    def _plan_reconciliation(self, data: ReportData, sheets: list[Sheet]) -> None:
+        """Each year of a plan: its budget and the live SUM of its spend on the plan's by-area sheet."""
+        parts = [s for s in sheets if s.name == BY_AREA or s.name.startswith(f"{BY_AREA} (")]
+        years = data.tables.get("plan_years")
+        if not parts or years is None:
+            return
+        self._heading("Plan year", "Budget (£)", f"Spent: live sum of '{BY_AREA}' (£)", "Difference (£)",
+                      "Reconciles")
+        for year, budget in zip(years["year"].astype(str), years["budget_gbp"].to_numpy(float)):
+            if year != "Before":
+                self._check(year, budget, *_live_sum(parts, year, f"$A${self.row + 1}", YEAR, SPEND))
 
     def _list(self, label: str, what: str, rows: list[tuple[str, str]]) -> None:
         if not rows:
@@ -429,18 +446,20 @@ def _range(sheet: Sheet, header: str) -> str:
     return f"{_quote(sheet.name)}!${letter}$2:${letter}${sheet.rows + 1}"
 
 
-def _live_sum(parts: list[Sheet], option: str, cell: str) -> tuple[str, float]:
+def _live_sum(parts: list[Sheet], option: str, cell: str, key: str = "Option",
+              column: str | None = None) -> tuple[str, float]:
     """A formula summing ``option``'s allocation lines on the allocation sheets (``cell`` holds its name:
-    EXACT, as Excel's = and SUMIF ignore case and read * and ? as wildcards), and its value."""
+    EXACT, as Excel's = and SUMIF ignore case and read * and ? as wildcards), and its value; ``key``
+    and ``column``: the column naming the rows' option (or year) and the column summed."""
     terms, values = [], []
     for sheet in parts:
-        names = sheet.column("Option")
+        names, summed = sheet.column(key), column or sheet.reconcile
         mine = np.ones(sheet.rows, bool) if names is None else names.values == option
         if mine.all():
-            terms.append(f"SUM({_range(sheet, sheet.reconcile)})")
+            terms.append(f"SUM({_range(sheet, summed)})")
         elif mine.any():
-            terms.append(f"SUMPRODUCT(--EXACT({_range(sheet, 'Option')},{cell}),{_range(sheet, sheet.reconcile)})")
-        values.append(np.asarray(sheet.column(sheet.reconcile).values, dtype=float)[mine])
+            terms.append(f"SUMPRODUCT(--EXACT({_range(sheet, key)},{cell}),{_range(sheet, summed)})")
+        values.append(np.asarray(sheet.column(summed).values, dtype=float)[mine])
     return "+".join(terms) or "0", round(_fsum(np.concatenate(values)), 2) if values else 0.0
 
 
@@ -461,6 +480,18 @@ def _option_lines(data: ReportData) -> list[tuple[str, str]]:
                                     effects.get(option, "")) if t)
         out.append((option, text or "(no summary saved)"))
     return out
+
+
+def _plan_fact(data: ReportData) -> str | None:
+    """The plan in a line: its years and discount rate, and which sheets show which year."""
+    plan = data.meta.get("plan") or {}
+    years = [str(y) for y in plan.get("years") or []]
+    if not years:
+        return None
+    rate = plan.get("discount_rate")
+    discount = f", health discounted at {rate:.1%} a year" if isinstance(rate, (int, float)) and rate else ""
+    return (f"{len(years)} year{'s' if len(years) != 1 else ''}, {years[0]} to {years[-1]}{discount}. The 'Plan' "
+            f"sheets show every year; the other sheets, and the budget above, the first year ({years[0]}).")
 
 
 def _inputs(manifest: dict | None) -> list[tuple[str, str]]:

@@ -254,7 +254,7 @@ def data_sheets(data: ReportData, manifest: dict | None = None) -> list[Sheet]:
              "winners_losers_by_group": winners_sheet, "prices": prices_sheet}
     sheets += [build(tables[name], labels) for name, build in known.items() if name in tables]
     used = {"options_allocation", "options_by_area", "waterfall", *known, "input_areas", "input_services"}
-    used |= {t for t in tables if t.startswith("options_by_")}
+    used |= {t for t in tables if t.startswith(("options_by_", "plan_"))}  # plan_*: allocator.reports.plan_sheets
     if by_area is not None:  # shown in the by-area and by-group sheets
         used |= {"spend_by_group", "outcome_by_group", "winners_losers"}
     sheets += [generic_sheet(name, tables[name], labels) for name in sorted(tables) if name not in used]

@@ -339,12 +339,14 @@ def parse_streams(table: Table | None, partners: Table | None, areas: Table, ser
         eligible_areas = _stream_areas(table, pos, areas, check)
         carry = _yes_no(table, pos, "carry_over", check)
         sid = frame["stream_id"].iloc[pos].strip()
-        if services is not None and not services.any() or eligible_areas is not None and not eligible_areas.any():
-            check.add(table.name, "this stream can fund nothing: no service or no area is eligible",
-                      row=table.row(pos), column="services" if services is not None and not services.any()
-                      else "areas", expected="at least one eligible service and area", found=sid)
         if services is None:
-            continue
+            # reported; the stream is kept (funding nothing) so that the check of the streams'
+            # total against [budget] total_gbp counts its amount and gives no false advice
+            services = np.zeros(len(service_ids), bool)
+        elif not services.any() or eligible_areas is not None and not eligible_areas.any():
+            check.add(table.name, "this stream can fund nothing: no service or no area is eligible",
+                      row=table.row(pos), column="services" if not services.any() else "areas",
+                      expected="at least one eligible service and area", found=sid)
         streams.append(Stream(id=sid, name=frame["stream_name"].iloc[pos].strip() or sid,
                               amounts=tuple(amounts), services=services, areas=eligible_areas,
                               carry_over=carry, partners=shares.get(sid, ())))

@@ -17,6 +17,9 @@ change with the same dotted names::
     need.<model>.constant           the formula's constant
     response.<model>.scale          a response curve's gains times this (effect size)
     response_scale                  every response curve's gains times this
+    group.<name>.min, group.<name>.max   a service group's least / most total, GBP
+    transfer.<from>_to_<to>         GBP moved from one service group to another, against
+                                    last year's split at this year's budget (both fixed)
 
 `apply` returns a new scenario (the original is never changed) and raises
 `ScenarioError` naming the parameter, the value and what was expected.
@@ -52,7 +55,8 @@ SCALES = ("floor_scale", "cost_scale", "response_scale")
 HELP = ("budget, epsilon, tolerance, sii_reduction, gap_reduction, worst_off_at_least, "
         "min_slope, min_slope.<service>, pace.max_decrease, pace.max_increase, floor.<service>, "
         "cap.<service>, floor_scale, unit_cost.<service>, cost_scale, need.<model>.<column>, "
-        "need.<model>.constant, response.<model>.scale, response_scale")
+        "need.<model>.constant, response.<model>.scale, response_scale, group.<name>.min, "
+        "group.<name>.max, transfer.<from>_to_<to>")
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,25 @@ def resolve(scenario, name: str, where: str = "parameter") -> Parameter:
         if what != "scale":
             raise _bad(name, f"expected response.{model}.scale", where)
         return Parameter(name, kind, model, units="multiplier")
+    if kind in ("group", "transfer"):
+        return _money_parameter(scenario, name, kind, rest, where)
     raise _bad(name, f"unknown parameter (known: {HELP})", where)
+
+
+def _money_parameter(scenario, name: str, kind: str, rest: str, where: str) -> Parameter:
+    """group.<name>.min|max and transfer.<from>_to_<to>, against the scenario's service groups."""
+    groups = [g.name for g in scenario.service_groups]
+    known = ", ".join(groups) or "none: add [[service_group]] blocks"
+    if kind == "group":
+        group, _, bound = rest.rpartition(".")
+        if group not in groups or bound not in ("min", "max"):
+            raise _bad(name, f"expected group.<name>.min or group.<name>.max for a service group (known: "
+                       f"{known})", where)
+        return Parameter(name, kind, group, bound, units="GBP")
+    for k in range(len(rest)):
+        if rest.startswith("_to_", k) and rest[:k] in groups and rest[k + 4:] in groups and rest[:k] != rest[k + 4:]:
+            return Parameter(name, kind, rest[:k], rest[k + 4:], units="GBP")
+    raise _bad(name, f"expected transfer.<from>_to_<to> naming two service groups (known: {known})", where)
 
 
 def base_value(scenario, name: str) -> float:
@@ -144,6 +166,14 @@ def base_value(scenario, name: str) -> float:
     if p.kind == "need":
         model = next(m for m in scenario.need_models if m.name == p.target)
         return float(model.constant) if p.column == "constant" else float(dict(model.terms)[p.column])
+    if p.kind == "group":
+        group = next(g for g in scenario.service_groups if g.name == p.target)
+        low, high = group.bounds(scenario.budget_gbp)
+        value = low if p.column == "min" else high
+        return float(value) if np.isfinite(value) and (value > 0 or p.column == "max") else float("nan")
+    if p.kind == "transfer":
+        t = scenario.transfer
+        return float(t.amount) if t is not None and (t.source, t.target) == (p.target, p.column) else 0.0
     raise AssertionError(name)
 
 
@@ -164,7 +194,7 @@ def check_value(p: Parameter, value: float, where: str = "parameter") -> float:
         raise _bad(p.name, f"expected a number of at most {MAX_NUMBER:g} in size, got {value:g}", where)
     positive = {"budget", "unit_cost"}
     at_least_zero = {"epsilon", "floor", "cap", "min_slope", "pace", "floor_scale", "cost_scale",
-                     "response_scale", "response", "sii_reduction", "gap_reduction"}
+                     "response_scale", "response", "sii_reduction", "gap_reduction", "group"}
     if p.kind in positive and value <= 0:
         raise _bad(p.name, f"expected a number > 0, got {value:g}", where)
     if p.kind in at_least_zero and value < 0:
@@ -210,6 +240,7 @@ def apply(scenario, values: Mapping[str, float], where: str = "parameter", *, ch
     unit_cost, slopes = scenario.unit_cost * scales["cost_scale"], scenario.min_slope.copy()
     pace = list(scenario.pace) if scenario.pace is not None else None
     need_edits: dict[str, dict[str, float]] = {}
+    groups = {g.name: g for g in scenario.service_groups}
     response_scale = np.ones(scenario.n_services)
     index = {sid: j for j, sid in enumerate(scenario.service_ids)}
     for p, value in values:
@@ -230,6 +261,15 @@ def apply(scenario, values: Mapping[str, float], where: str = "parameter", *, ch
             pace[0 if p.target == "max_decrease" else 1] = value
         elif p.kind == "need":
             need_edits.setdefault(p.target, {})[p.column] = value
+        elif p.kind == "group":
+            share = "min_share" if p.column == "min" else "max_share"
+            groups[p.target] = dataclasses.replace(groups[p.target], **{f"{p.column}_gbp": value, share: None})
+        elif p.kind == "transfer":
+            from allocator.scenario.budget import Transfer
+
+            changes["transfer"] = Transfer(p.target, p.column, value)
+    if groups:
+        changes["service_groups"] = tuple(groups.values())
     changes.update(floor=floor, cap=cap, unit_cost=unit_cost, min_slope=slopes)
     if pace is not None:
         changes["pace"] = tuple(pace)
