@@ -192,3 +192,44 @@ ATTRIBUTION = {
 
 #: "Health gain, steeper need slope" option: min slope = 5% of the floor per unit of need.
 OPTION_SLOPE_SHARE = 0.05
+
+# ---------------------------------------------------------------------------
+# Budgets as finance holds them (service groups, funding streams, the plan)
+# ---------------------------------------------------------------------------
+
+#: Which of the eight services are universal (offered to everyone in their target
+#: population) and which targeted (offered to people with a particular risk or need).
+#: A judgement, stated so that `transfer.universal_to_targeted` means something: health
+#: visiting, school nursing, open-access sexual health and NHS Health Checks (every
+#: 40-74 year old) are universal; stop smoking, drug and alcohol treatment, physical
+#: activity and weight management, and falls prevention serve people at risk.
+SERVICE_GROUPS = {
+    "universal": ("health_visiting", "school_nursing", "sexual_health", "health_checks"),
+    "targeted": ("stop_smoking", "drug_alcohol", "physical_activity", "falls_prevention"),
+}
+
+#: england-la-plan: three funding streams adding up to the 2024/25-sized grant in year 1.
+#: (stream_id, name, amount a year, services, areas, carry over, growth, from year, to year)
+#: - the public health grant, growing 2% a year (an assumption, near recent uplifts);
+#: - an ICB health-inequalities fund pooled with the councils (section 75 style), flat,
+#:   for targeted services in the most deprived fifth of districts (IMD quintile 1, as
+#:   NHS England's Core20PLUS5 targets the most deprived 20%);
+#: - a time-limited family-hubs grant for three years, for health visiting and school
+#:   nursing, that may be carried over between years.
+PLAN_STREAMS = (
+    ("ph_grant", "Public health grant", 3_300_000_000, "all", "", "no", 0.02, "", ""),
+    ("icb_hi", "ICB health inequalities fund (pooled)", 200_000_000, "targeted", "imd_quintile=1", "no", 0.0,
+     "", ""),
+    ("family_hubs", "Family hubs grant (three years)", 100_000_000, "health_visiting;school_nursing", "", "yes",
+     0.0, 1, 3),
+)
+#: The pooled fund's partners and shares (assumed: three quarters from the ICBs).
+PLAN_PARTNERS = (("icb_hi", "NHS integrated care boards", 0.75), ("icb_hi", "Local authorities", 0.25))
+#: The plan: five years from 2026/27, gains discounted at 3.5% a year (as NICE), each
+#: district's distance from its need-weighted target falling by at least 5% a year, and
+#: a year's lag before physical activity and falls prevention change outcomes.
+PLAN_YEARS = 5
+PLAN_FIRST_YEAR = "2026/27"
+PLAN_DISCOUNT_RATE = 0.035
+PLAN_CONVERGENCE = 0.05
+PLAN_LAGS = {"physical_activity": 1, "falls_prevention": 1}

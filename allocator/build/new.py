@@ -145,12 +145,16 @@ class Layout:
     header: str = HEADER
     options: tuple[str, ...] = ()
     description: str | None = None
+    tables: tuple[tuple[str, str], ...] = ()  # more [tables] keys (streams, partners)
 
 
 def _manifest(name: str, description: str, budget: float, gradient: dict, baseline: bool,
-              pace: tuple[float, float] | None, layout: Layout = Layout()) -> str:
+              pace: tuple[float, float] | None, layout: Layout = Layout(), service_ids: tuple[str, ...] = ()) -> str:
+    from allocator.build.plan_example import group_blocks
+
     return scenario_toml(name, description, ATTRIBUTION_TEXT, budget, gradient, baseline, pace,
-                         list(layout.options), models=layout.models, header=layout.header)
+                         list(layout.options) + group_blocks(service_ids), models=layout.models, header=layout.header,
+                         tables=layout.tables)
 
 
 ATTRIBUTION_TEXT = (
@@ -352,7 +356,7 @@ def _write_folder(folder: Path, frame: pd.DataFrame, services: pd.DataFrame, gra
         f"{len(services)} services; IoD2025 deprivation and Census 2021 people; gradient in "
         f"{gradient['outcome_label']} by IMD score.")
     write_text(folder / "scenario.toml", _manifest(title, description, budget, gradient, baseline is not None,
-                                                   pace, layout))
+                                                   pace, layout, tuple(services["service_id"])))
     write_csv(_area_table(frame, gradient), folder / "areas.csv", AREA_DECIMALS)
     columns = ["service_id", "service_name", "unit_cost_gbp", "target_population", "floor_units_per_head",
                "cap_units_per_head", "need_model", "response_model", "life_course_stage"]
@@ -370,14 +374,14 @@ def _write_folder(folder: Path, frame: pd.DataFrame, services: pd.DataFrame, gra
 
 def write_bundled(folder: Path, place: Place, level: str, *, name: str, description: str, budget: float,
                   baseline: pd.DataFrame | None = None, pace: tuple[float, float] | None = None,
-                  options: tuple[str, ...] = ()) -> None:
+                  options: tuple[str, ...] = (), tables: tuple[tuple[str, str], ...] = ()) -> None:
     """A bundled scenario (``scenarios/<name>``) on current data: as `new_scenario` writes, with the
     shared ``../../models``; the files it writes are replaced, any others (a sweep file) kept."""
     frame = areas(place, level)
     services = current_services()
     gradient = _gradient(frame, level, "ypll")
     layout = Layout(models="../../models", header="# Written by python -m allocator.build from the shared "
-                    "data: do not edit by hand.", options=options, description=description)
+                    "data: do not edit by hand.", options=options, description=description, tables=tables)
     staging = Path(tempfile.mkdtemp(prefix=".bundled."))
     try:
         _write_folder(staging, frame, services, gradient, budget, name, place, level, baseline, pace,

@@ -85,6 +85,13 @@ setting and column means.
   differ takes its own areas column through `cost_index_column` in `services.csv`.
 - **Floors and caps** are the bundled services' (0.3-0.6 and 3 times the national reference intensity):
   a universal offer everywhere, and a limit on intensity.
+- **Service groups** (`[[service_group]]` in `scenario.toml`, no bounds: names for sweeps and reports):
+  *universal*, offered to everyone in the target population (health visiting, school nursing,
+  open-access sexual health, NHS Health Checks), and *targeted*, for people with a particular risk or
+  need (stop smoking, drug and alcohol treatment, physical activity and weight management, falls
+  prevention). A judgement, so that `allocator sweep {{this folder}} --vary
+  transfer.universal_to_targeted=0:200e6:5` asks what moving money from one to the other does; give the
+  groups bounds (`min_share`, `max_gbp`, ...) to ring-fence them.
 
 ## Sources
 

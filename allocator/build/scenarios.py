@@ -44,6 +44,7 @@ from allocator.build.national import national_means as current_means
 from allocator.build.national import national_table, write_national
 from allocator.build.new import current_services, write_bundled
 from allocator.build.place import Place, areas
+from allocator.build.plan_example import plan_block, plan_readme, write_plan_tables
 from allocator.build.readmes import (
     models_readme,
     quickstart_readme,
@@ -160,7 +161,30 @@ def write_england_la(data: BuildData, root: Path) -> None:
                               "split by target population) with a pace-of-change limit; gradient in premature "
                               "mortality (IoD2025 YPLL) by district IMD score.",
                   baseline=baseline_table(districts, services, national_budgets(services)),
-                  pace=(PACE_MAX_DECREASE, PACE_MAX_INCREASE), options=tuple(option_blocks(services)))
+                  pace=(PACE_MAX_DECREASE, PACE_MAX_INCREASE),
+                  options=tuple(option_blocks(services)))
+
+
+PLAN_TITLE = "England districts: a five-year plan with three funding streams"
+
+
+def write_england_la_plan(data: BuildData, root: Path) -> None:
+    """``scenarios/england-la-plan``: england-la over five years, three streams, a pooled fund."""
+    services = current_services(data.national)
+    districts = areas(ENGLAND, "district")
+    folder = root / "scenarios" / "england-la-plan"
+    write_bundled(folder, ENGLAND, "district", name=PLAN_TITLE, budget=BUDGET_GBP,
+                  description="The districts, services and baseline of england-la over five years from 2026/27, "
+                              "funded by the public health grant, an ICB health-inequalities fund pooled with "
+                              "the councils for targeted services in the most deprived fifth of districts, and "
+                              "a three-year family hubs grant; pace of change year on year, convergence to "
+                              "need-weighted targets, gains discounted at 3.5% a year. The streams are "
+                              "illustrative assumptions (README).",
+                  baseline=baseline_table(districts, services, national_budgets(services)),
+                  pace=(PACE_MAX_DECREASE, PACE_MAX_INCREASE), options=tuple(plan_block()),
+                  tables=(("streams", "streams.csv"), ("partners", "partners.csv")))
+    write_plan_tables(folder)
+    write_text(folder / "README.md", plan_readme(PLAN_TITLE))
 
 
 def write_quickstart(data: BuildData, root: Path) -> None:
@@ -201,4 +225,5 @@ def build(shared: Path, root: Path) -> None:
     write_models(data, root)
     write_england_lsoa(data, root)
     write_england_la(data, root)
+    write_england_la_plan(data, root)
     write_quickstart(data, root)

@@ -118,7 +118,7 @@ def write_services(services: pd.DataFrame, path: Path, response_outcome: str) ->
 def scenario_toml(name: str, description: str, attribution: list[str] | str, budget: float,
                   gradient: dict, baseline: bool, pace: bool | tuple[float, float] | None,
                   options: list[str] | None = None, *, models: str = "../../models",
-                  header: str = GENERATED) -> str:
+                  header: str = GENERATED, tables: tuple[tuple[str, str], ...] = ()) -> str:
     """A ``scenario.toml``: a bundled scenario's (models in ``../../models``) or, with ``models`` and
     ``header``, one written by `allocator new`. ``attribution`` is keys of ATTRIBUTION or the text;
     ``pace`` True for the bundled limits, or (max_decrease, max_increase)."""
@@ -139,6 +139,7 @@ def scenario_toml(name: str, description: str, attribution: list[str] | str, bud
     lines += ["", "[tables]", 'areas = "areas.csv"', 'services = "services.csv"']
     if baseline:
         lines.append('baseline = "baseline.csv"')
+    lines += [f"{key} = {toml_value(value)}" for key, value in tables]
     if options:
         lines += [""] + list(options)
     return "\n".join(lines).rstrip("\n") + "\n"
