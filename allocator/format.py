@@ -83,10 +83,12 @@ def gbp(amount: float) -> str:
     '£12,346'
     >>> gbp(9e15)
     '£9,000,000bn'
+    >>> gbp(-0.3)  # rounds to nothing: no minus sign
+    '£0'
     """
     if not math.isfinite(amount):
         return "£∞" if amount > 0 else "-£∞"
-    sign = "-" if amount < 0 else ""
+    sign = "-" if amount <= -0.5 else ""
     value = abs(amount)
     if value >= 1e12:  # thousands of billions still read as billions, never 9000000.00bn
         text = f"{value / 1e9:,.0f}bn"

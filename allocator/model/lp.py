@@ -331,6 +331,7 @@ class _Builder:
         self.rows, self.cols, self.vals = [], [], []
         self.row_lower, self.row_upper, self.row_blocks = [], [], []
         self.n_cols = self.n_rows = 0
+        self.empty_rows: set[int] = set()
 
     def add_cols(self, cost, lower, upper, make) -> np.ndarray:
         n = len(cost)
@@ -360,6 +361,11 @@ class _Builder:
 
     def matrix(self) -> sp.csc_matrix:
         cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+        if self.empty_rows:  # rows left without entries (a free budget row: the streams are the budget)
+            rows = cat(self.rows, np.int64)
+            keep = ~np.isin(rows, list(self.empty_rows))
+            self.rows, self.cols, self.vals = [rows[keep]], [cat(self.cols, np.int64)[keep]], [cat(self.vals, float)[keep]]
+            self.empty_rows = set()
         return sp.csc_matrix((cat(self.vals, float), (cat(self.rows, np.int64), cat(self.cols, np.int64))),
                              shape=(self.n_rows, self.n_cols))
 

@@ -148,9 +148,11 @@ def add_money_rows(b: _Builder, m: _Setup, cols: Columns, budget_row: int, budge
     group_rows = {}
     bounds = group_bounds(scenario)
     for group in scenario.service_groups:
+        low, high = bounds[group.name]
+        if low <= 0 and not np.isfinite(high):
+            continue  # a name only: no row
         in_group = np.isin(groups.service, group.services)
         label = np.where(in_group, 0, -1)
-        low, high = bounds[group.name]
         base = float(fixed[:, list(group.services)].sum())
         row = b.add_rows([(low - base) * budget_scale], (high - base) * budget_scale,
                          make=lambda i, name=group.name: f"group({name})")[0]
@@ -169,6 +171,7 @@ def _streams(b: _Builder, m: _Setup, cols: Columns, fixed: np.ndarray, budget_ro
         return np.zeros((0, 4), np.int64), np.zeros(0, np.int64)
     # the streams are the budget: the budget row only names the total
     b.row_lower[0], b.row_upper[0] = np.array([-INF]), np.array([INF])
+    b.empty_rows.add(budget_row)
     S, classes = scenario.n_services, m.classes
     C = int(classes.max()) + 1
     # balance rows: spend of (class, service) above its fixed spend = its streams' columns - fixed

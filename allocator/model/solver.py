@@ -52,6 +52,8 @@ class Solution:
         """Objective change per extra GBP of budget (the budget row's shadow price)."""
         if self.row_dual is None:
             return None
+        if lp.money is not None and len(lp.money.stream_rows):
+            return None  # the streams are the budget: each has its own price (`allocator.analysis.plan.prices`)
         sign = -1.0 if lp.maximize else 1.0
         return sign * float(self.row_dual[0]) * lp.budget_scale / lp.objective_scale
 
@@ -62,7 +64,7 @@ def choose_method(lp: LinearProgram) -> str:
     Measured (benchmarks/README.md): the suffix formulation of the national LSOA
     model (25 rows, 0.8m columns) takes HiGHS dual simplex minutes and IPM seconds.
     """
-    if lp.n_cols > 20_000 or (lp.n_rows < 100 and lp.n_cols > 2_000):
+    if lp.n_cols > 20_000 or (lp.n_cols > 2_000 and (lp.n_rows < 100 or lp.n_rows * 50 < lp.n_cols)):
         return "ipm"
     return "simplex"
 
@@ -212,7 +214,7 @@ def _configure(h, lp: LinearProgram, method: str, time_limit: float | None) -> s
         h.setOptionValue("solver", method)
     if method == "ipm":
         h.setOptionValue("run_crossover", "on")
-    if lp.n_rows < 100 and lp.n_cols > 2_000:
+    if lp.n_cols > 2_000 and (lp.n_rows < 100 or lp.n_rows * 50 < lp.n_cols):
         # HiGHS presolve is pathological on few-row, many-column models (DESIGN.md;
         # measured: the one-row model at 32,844 areas x 8 takes 99 s with it, 5 s without)
         h.setOptionValue("presolve", "off")

@@ -30,7 +30,7 @@ from allocator.analysis.sweeps import (
     probabilities,
     summary,
 )
-from allocator.format import number, percent, plain
+from allocator.format import gbp, number, percent, plain
 from allocator.reports.files import output
 from allocator.reports.markdown import measure_name
 from allocator.reports.outputs import atomic_write, csv_bytes, text_table
@@ -98,18 +98,23 @@ def summary_text(table: pd.DataFrame, out: Path) -> str:
         first = failed.iloc[0]
         lines.append(f"first failure (point {first['point']}): {first['reason']}")
     summ = summary(table)
-    summ = summ[summ["measure"].isin(KEY_MEASURES)]
+    # with a transfer between service groups, the GBP actually moved is shown first
+    moved = sorted(m for m in summ["measure"].unique() if str(m).startswith("moved_"))
+    shown = [*moved, *KEY_MEASURES]
+    summ = summ[summ["measure"].isin(shown)]
     if len(summ):
         grid = grid_columns(table)
         drawn = table["draw"].notna().any()
-        cells = summ["mean"].map(lambda v: plain(v, 4))
+        cells = pd.Series([gbp(v) if m in moved else plain(v, 4) for m, v in zip(summ["measure"], summ["mean"])],
+                          index=summ.index)
         if drawn:
             cells = cells + " [" + summ["p05"].map(lambda v: plain(v, 4)) + ", " + summ["p95"].map(
                 lambda v: plain(v, 4)) + "]"
         wide = (summ.assign(cell=cells).pivot_table(index=["option", *grid], columns="measure",
                                                     values="cell", aggfunc="first", sort=False)
-                .reindex(columns=[k for k in KEY_MEASURES if k in set(summ["measure"])]).reset_index())
+                .reindex(columns=[k for k in shown if k in set(summ["measure"])]).reset_index())
         wide.columns.name = None
+        wide = wide.rename(columns={m: "£ moved" if len(moved) == 1 else m for m in moved})
         for g in grid:
             wide[g] = wide[g].map(lambda v, g=g: parameter_text(g, v))
         if drawn:
