@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -35,3 +36,27 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new))
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def quickstart_with(tmp_path: Path, streams: str | None = None, partners: str | None = None, manifest: str = "",
+                    total: float | None = None, name: str = "s") -> Path:
+    """The quickstart in ``tmp_path/name`` with these streams and partners tables, manifest sections
+    appended and [budget] total_gbp set (its models the repository's, by absolute path)."""
+    folder = tmp_path / name
+    shutil.copytree(REPO / "scenarios" / "quickstart", folder)
+    toml = folder / "scenario.toml"
+    text = re.sub(r'(?m)^models = .*$', f'models = "{(REPO / "models").as_posix()}"', toml.read_text())
+    added = ""
+    for key, table in (("streams", streams), ("partners", partners)):
+        if table is not None:
+            (folder / f"{key}.csv").write_text(table)
+            added += f'{key} = "{key}.csv"\n'
+    assert 'baseline = "baseline.csv"\n' in text and "total_gbp = 100_000_000" in text
+    text = text.replace('baseline = "baseline.csv"\n', 'baseline = "baseline.csv"\n' + added)
+    if total is not None:
+        text = text.replace("total_gbp = 100_000_000", f"total_gbp = {total!r}")
+    toml.write_text(text + "\n" + manifest)
+    return folder

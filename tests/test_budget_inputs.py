@@ -9,8 +9,6 @@ Every scenario is the bundled quickstart copied to a temporary folder.
 from __future__ import annotations
 
 import csv
-import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,30 +17,14 @@ from click.testing import CliRunner
 
 import allocator
 from allocator.cli import main
+from conftest import quickstart_with
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "scenarios" / "quickstart"
 BUDGET = 100_000_000  # the quickstart's [budget] total_gbp
 
 
-def scenario(tmp_path: Path, streams: str | None = None, partners: str | None = None, manifest: str = "",
-             total: float | None = None, name: str = "s") -> Path:
-    """The quickstart in ``tmp_path/name`` with these tables and manifest sections added."""
-    folder = tmp_path / name
-    shutil.copytree(QUICKSTART, folder)
-    toml = folder / "scenario.toml"
-    text = re.sub(r'(?m)^models = .*$', f'models = "{(REPO / "models").as_posix()}"', toml.read_text())
-    added = ""
-    for key, table in (("streams", streams), ("partners", partners)):
-        if table is not None:
-            (folder / f"{key}.csv").write_text(table)
-            added += f'{key} = "{key}.csv"\n'
-    assert 'baseline = "baseline.csv"\n' in text and "total_gbp = 100_000_000" in text
-    text = text.replace('baseline = "baseline.csv"\n', 'baseline = "baseline.csv"\n' + added)
-    if total is not None:
-        text = text.replace("total_gbp = 100_000_000", f"total_gbp = {total!r}")
-    (folder / "scenario.toml").write_text(text + "\n" + manifest)
-    return folder
+scenario = quickstart_with
 
 
 def problems(folder: Path) -> list[str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,8 @@ from hypothesis import strategies as hs
 import allocator
 from allocator.analysis.plan import discounted_gain, run_plan
 from allocator.cli import main
-from allocator.errors import InfeasibleError, InvariantError
+from conftest import quickstart_with
+from allocator.errors import InfeasibleError
 from allocator.model import money
 from allocator.model import streams as st
 from allocator.scenario.budget import Partner, Plan, ServiceGroup, Stream, Transfer
@@ -37,24 +37,7 @@ PENNY = 0.01
 REL = 1e-6
 
 
-def scenario_dir(tmp_path: Path, streams: str | None = None, partners: str | None = None, manifest: str = "",
-                 total: float | None = None, name: str = "s") -> Path:
-    """The quickstart in ``tmp_path/name`` with these tables and manifest sections added."""
-    folder = tmp_path / name
-    shutil.copytree(QUICKSTART, folder)
-    toml = folder / "scenario.toml"
-    text = re.sub(r'(?m)^models = .*$', f'models = "{(REPO / "models").as_posix()}"', toml.read_text())
-    added = ""
-    for key, table in (("streams", streams), ("partners", partners)):
-        if table is not None:
-            (folder / f"{key}.csv").write_text(table)
-            added += f'{key} = "{key}.csv"\n'
-    assert 'baseline = "baseline.csv"\n' in text and "total_gbp = 100_000_000" in text
-    text = text.replace('baseline = "baseline.csv"\n', 'baseline = "baseline.csv"\n' + added)
-    if total is not None:
-        text = text.replace("total_gbp = 100_000_000", f"total_gbp = {total!r}")
-    toml.write_text(text + "\n" + manifest)
-    return folder
+scenario_dir = quickstart_with
 
 
 def load(tmp_path: Path, *args, **kwargs):

@@ -73,7 +73,7 @@ def _value(row: pd.Series, column: str) -> float:
         return float("nan")
 
 
-def _services(data: ReportData) -> dict[str, str]:
+def services_by_id(data: ReportData) -> dict[str, str]:
     """Service names by id, from the scenario's services table (or the allocation)."""
     for name in ("input_services", "options_allocation"):
         frame = data.tables.get(name)
@@ -82,7 +82,7 @@ def _services(data: ReportData) -> dict[str, str]:
     return {}
 
 
-def _stream_names(data: ReportData) -> dict[str, str]:
+def stream_names(data: ReportData) -> dict[str, str]:
     names = {str(f.get("id")): str(f.get("name")) for f in (data.meta.get("plan") or {}).get("streams") or []}
     streams = data.tables.get("plan_streams")
     if streams is not None:
@@ -148,7 +148,7 @@ def plan_lead(data: ReportData) -> str:
 
 def plan_rules(data: ReportData) -> list[str]:
     """The rules of the plan in words: pace of change, lags, uplift, convergence, streams."""
-    plan, services = data.meta.get("plan") or {}, _services(data)
+    plan, services = data.meta.get("plan") or {}, services_by_id(data)
     years = [str(y) for y in plan.get("years") or []]
     out = []
     pace = plan.get("pace")
@@ -260,7 +260,7 @@ def _partners_table(data: ReportData) -> Table | None:
     frame = data.tables.get("plan_partners")
     if frame is None or frame.empty:
         return None
-    names = _stream_names(data)
+    names = stream_names(data)
     years = list(dict.fromkeys(frame["year"].astype(str)))
     columns = ["Stream", "Partner", "Share"] + years + ["All years"]
     rows = []
@@ -286,7 +286,7 @@ def _groups_table(data: ReportData) -> Table | None:
     frame = data.tables.get("plan_groups")
     if frame is None or frame.empty:
         return None
-    services = _services(data)
+    services = services_by_id(data)
     columns = ["Year", "Group", "Services", "Total", "Share of spend", "Minimum", "Maximum", "Against its bounds"]
     rows = []
     for _, r in frame.iterrows():

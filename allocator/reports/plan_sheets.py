@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from allocator.reports.plan_section import services_by_id as _services
+from allocator.reports.plan_section import stream_names as _stream_names
 from allocator.reports.results import ReportData
 from allocator.reports.workbook_sheets import (
     BOOL,
@@ -62,21 +64,6 @@ def plan_sheets(data: ReportData) -> list[Sheet]:
         sheets.append(allocation_sheet(tables["plan_allocation"], tables.get("plan_by_area"), labels,
                                        _stream_names(data)))
     return [s for s in sheets if s.rows and s.columns]
-
-
-def _services(data: ReportData) -> dict[str, str]:
-    frame = data.tables.get("input_services")
-    if frame is None or not {"service_id", "service_name"} <= set(frame.columns):
-        return {}
-    return dict(zip(frame["service_id"].astype(str), frame["service_name"].astype(str)))
-
-
-def _stream_names(data: ReportData) -> dict[str, str]:
-    names = {str(f.get("id")): str(f.get("name")) for f in (data.meta.get("plan") or {}).get("streams") or []}
-    streams = data.tables.get("plan_streams")
-    if streams is not None:
-        names |= dict(zip(streams["stream_id"].astype(str), streams["stream_name"].astype(str)))
-    return names
 
 
 def _columns(frame: pd.DataFrame, specs) -> tuple[Column, ...]:
