@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from allocator.analysis import gradient as gr
-from allocator.errors import AllocatorError, InfeasibleError, SolverError
+from allocator.errors import AllocatorError, InfeasibleError, Problem, ScenarioError, SolverError
 from allocator.model import equity, fairshare
 from allocator.model import evaluate as ev
 from allocator.model.diagnose import explain as explain_infeasible
@@ -148,6 +148,10 @@ def run(scenario: Scenario | str, *, objective: str | None = None, solver: str =
     seconds["load"] = time.perf_counter() - start
     if objective is not None and objective != scenario.objective:
         scenario = scenario.with_(objective=objective)
+    if scenario.plan is not None and scenario.plan.years > 1:
+        raise ScenarioError([Problem(f"scenario '{scenario.name}'", f"this is a plan of {scenario.plan.years} "
+                                     "years, solved as one: use `allocator run` (allocator.analysis.plan.run_plan); "
+                                     "compare, sweep and the app solve one year (drop [plan] to use them)")])
     mark = time.perf_counter()
     lp = build(scenario)
     seconds["build"] = time.perf_counter() - mark

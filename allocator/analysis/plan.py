@@ -307,6 +307,12 @@ def year_result(result: PlanResult, t: int = 0):
 
     year = result.years[t]
     scenario = year.scenario.with_(pace=result.scenario.pace) if t == 0 else year.scenario
+    if scenario.streams:  # carry-over streams hold, this year, what they spent: a year of its own
+        spent = year.allocation.by_stream.sum(axis=(1, 2))
+        scenario = scenario.with_(streams=tuple(
+            dataclasses.replace(f, amounts=tuple(round(float(spent[k]), 2) if f.carry_over and i == t else a
+                                                 for i, a in enumerate(f.amounts)))
+            for k, f in enumerate(scenario.streams)))
     lp = result.plan_lp.year_lps[t]
     solution = dataclasses.replace(result.solution, x=result.plan_lp.year_x(result.solution.x, t),
                                    row_dual=None, col_dual=None, objective=float("nan"))
@@ -329,7 +335,8 @@ def without(scenario: Scenario, rule: str) -> Scenario | None:
         return scenario.with_(pace=None, plan=dataclasses.replace(plan, min_uplift=None))
     if rule == "convergence" and (plan.convergence is not None or plan.converge_by is not None):
         return scenario.with_(plan=dataclasses.replace(plan, convergence=None, converge_by=None))
-    if rule == "groups" and scenario.service_groups:
+    bounded = any(g.bounds(b) != (0.0, np.inf) for g in scenario.service_groups for b in plan.budgets)
+    if rule == "groups" and (bounded or scenario.transfer is not None):
         return scenario.with_(service_groups=(), transfer=None)
     if rule == "streams" and any(not f.services.all() or f.areas is not None for f in scenario.streams):
         return scenario.with_(streams=tuple(dataclasses.replace(f, services=np.ones_like(f.services), areas=None)

@@ -21,7 +21,7 @@ from allocator.build.assumptions import (
     PLAN_YEARS,
     SERVICE_GROUPS,
 )
-from allocator.build.writers import toml_value, write_text
+from allocator.build.writers import toml_value
 
 STREAM_COLUMNS = ["stream_id", "stream_name", "amount_gbp", "services", "areas", "carry_over", "growth",
                   "from_year", "to_year"]

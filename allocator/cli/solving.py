@@ -56,6 +56,7 @@ def validate(scenario: Path) -> None:
     click.echo(f"Objective {s.objective}; proportionality {s.proportionality}.")
     for sid, name, need, resp in zip(s.service_ids, s.service_names, s.need_models, s.response_models):
         click.echo(f"  {sid}: {name} — need '{need.name}', response '{resp.name}'")
+    _echo_money(s)
     from allocator.analysis.sweeps import declared_uncertainty
 
     uncertain = declared_uncertainty(s)
@@ -63,6 +64,38 @@ def validate(scenario: Path) -> None:
         click.echo(f"Uncertain inputs for Monte Carlo sweeps ({len(uncertain)}):")
         for name, dist in sorted(uncertain.items()):
             click.echo(f"  {name}: {dist.describe()}")
+
+
+def _echo_money(s) -> None:
+    """Service groups, funding streams (and partners) and the plan, as `validate` reads them."""
+    import numpy as np
+
+    for g in s.service_groups:
+        low, high = g.bounds(s.budget_gbp)
+        bounds = ("" if low <= 0 and not np.isfinite(high) else
+                  f" ({gbp(low)} to {gbp(high) if np.isfinite(high) else 'any amount'} in the first year)")
+        click.echo(f"Service group {g.name}: {', '.join(s.service_ids[k] for k in g.services)}{bounds}")
+    for f in s.streams:
+        services = "every service" if f.services.all() else ", ".join(np.array(s.service_ids)[f.services])
+        areas = "" if f.areas is None else f" in {int(f.areas.sum()):,} areas"
+        amounts = ", ".join(gbp(a) for a in f.amounts)
+        partners = "".join(f"; {p.name} {p.share:.0%}" for p in f.partners)
+        click.echo(f"Stream {f.id} ({f.name}): {amounts}; for {services}{areas}"
+                   + ("; unspent money carries over" if f.carry_over else "") + partners)
+    plan = s.plan
+    if plan is not None:
+        rules = [f"health discounted at {plan.discount_rate:.1%} a year"]
+        if plan.min_uplift is not None:
+            rules.append(f"every area up at least {plan.min_uplift:.1%} a year")
+        if plan.convergence is not None:
+            rules.append(f"distance from target down at least {plan.convergence:.0%} a year")
+        if plan.converge_by is not None:
+            rules.append(f"distance from target zero by year {plan.converge_by}")
+        lags = [f"{s.service_ids[k]} {lag} year{'s' if lag > 1 else ''}" for k, lag in enumerate(plan.lags) if lag]
+        if lags:
+            rules.append("lags: " + ", ".join(lags))
+        click.echo(f"Plan of {plan.years} years ({plan.labels[0]} to {plan.labels[-1]}), budgets "
+                   f"{', '.join(gbp(b) for b in plan.budgets)}; {'; '.join(rules)}.")
 
 
 @main.command()

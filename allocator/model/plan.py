@@ -58,10 +58,12 @@ class PlanLP:
 def year_scenarios(scenario: Scenario) -> tuple[Scenario, ...]:
     """Each year of the plan as a scenario of its own: its budget, its streams' amounts.
 
-    The pace of change is the plan's (year on year), so each year's own is dropped.
+    The pace of change is the plan's (year on year), so each year's own is dropped, and a year
+    is not itself a plan.
     """
     plan = scenario.plan
-    return tuple(scenario.with_(budget_gbp=plan.budgets[t], year=t, pace=None) for t in range(plan.years))
+    return tuple(scenario.with_(budget_gbp=plan.budgets[t], year=t, pace=None, plan=None)
+                 for t in range(plan.years))
 
 
 def needs_area_rows(scenario: Scenario) -> bool:
