@@ -21,10 +21,9 @@ from allocator.format import gbp
 from allocator.model.solver import solve
 
 
-def _elastic_rows(built) -> list[tuple[int, float, str, str, str]]:
+def _elastic_rows(built, labels: tuple[str, ...]) -> list[tuple[int, float, str, str, str]]:
     """(row, units per GBP, year label, kind, what) for every row that may be missed."""
     scenario = built.years[0]
-    labels = scenario.plan.labels
     out = []
     row_start = np.concatenate([[0], np.cumsum([lp.n_rows for lp in built.year_lps])])
     for t, lp in enumerate(built.year_lps):
@@ -57,7 +56,7 @@ def names_of(built, row: int) -> str:
 def explain(scenario, built, time_limit: float | None = None) -> str | None:
     """The smallest changes in pounds that would let a plan exist, by year and rule; None if
     the money rules are not the cause."""
-    rows = _elastic_rows(built)
+    rows = _elastic_rows(built, scenario.plan.labels)
     if not rows:
         return None
     lp = built.lp
