@@ -22,7 +22,7 @@ from allocator.errors import InfeasibleError, InvariantError
 from allocator.model import evaluate as ev
 from allocator.model import plan as pm
 from allocator.model import streams as st
-from allocator.model.solver import Solution, check_settings, solve
+from allocator.model.solver import Solution, check_settings
 from allocator.scenario import Scenario, load
 
 REL = ev.REL
@@ -85,7 +85,7 @@ def run_plan(scenario: Scenario | str, *, solver: str = "highs", method: str = "
     seconds["build"] = time.perf_counter() - mark
     mark = time.perf_counter()
     try:
-        solution = solve(built.lp, solver=solver, method=method, time_limit=time_limit)
+        solution = pm.solve_plan(built, solver=solver, method=method, time_limit=time_limit)
     except InfeasibleError as exc:
         if not diagnose:
             raise
@@ -357,7 +357,7 @@ def rule_costs(result: PlanResult, time_limit: float | None = None) -> pd.DataFr
         if relaxed is None:
             continue
         try:
-            other = solve(pm.build_plan(relaxed).lp, time_limit=time_limit)
+            other = pm.solve_plan(pm.build_plan(relaxed), time_limit=time_limit)
         except InfeasibleError:
             continue
         rows.append({"rule": rule, "text": text, "cost": better * (other.objective - result.solution.objective)})
