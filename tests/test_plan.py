@@ -747,3 +747,25 @@ def test_every_plan_that_solves_meets_every_rule(quickstart, data):
         assert str(exc).strip()
         return
     check_result(result)
+
+
+def test_years_solved_one_by_one_when_nothing_ties_them_give_the_joint_optimum(quickstart):
+    from allocator.model import plan as pm
+    from allocator.model.solver import solve
+
+    s = quickstart.with_(pace=None)
+    grant = Stream(id="g", name="Grant", amounts=(100e6, 104e6, 90e6), services=np.ones(s.n_services, bool))
+    falls = Stream(id="f", name="Falls", amounts=(5e6, 6e6, 7e6),
+                   services=np.array([sid == "falls_prevention" for sid in s.service_ids]))
+    plan = Plan(years=3, budgets=(105e6, 110e6, 97e6), labels=("Year 1", "Year 2", "Year 3"),
+                discount_rate=0.1, lags=(0,) * s.n_services)
+    built = pm.build_plan(s.with_(streams=(grant, falls), budget_gbp=105e6, plan=plan))
+    assert pm.separable(built)
+    by_year, joint = pm.solve_plan(built), solve(built.lp)
+    assert "one by one" in by_year.solver
+    assert by_year.objective == pytest.approx(joint.objective, rel=1e-9)
+    # the same stream prices, year by year, from the years' own duals
+    assert by_year.row_dual.shape == joint.row_dual.shape
+    tied = pm.build_plan(s.with_(streams=(grant, dataclasses.replace(falls, carry_over=True)), budget_gbp=105e6,
+                                 plan=plan))
+    assert not pm.separable(tied) and "one by one" not in pm.solve_plan(tied).solver
