@@ -769,3 +769,22 @@ def test_years_solved_one_by_one_when_nothing_ties_them_give_the_joint_optimum(q
     tied = pm.build_plan(s.with_(streams=(grant, dataclasses.replace(falls, carry_over=True)), budget_gbp=105e6,
                                  plan=plan))
     assert not pm.separable(tied) and "one by one" not in pm.solve_plan(tied).solver
+
+
+def test_each_restricted_stream_is_priced_by_re_solving_without_its_restriction(tmp_path):
+    from allocator.analysis.plan import rule_costs
+
+    folder = scenario_dir(tmp_path, "stream_id,stream_name,amount_gbp,services,areas\nph,Grant,80000000,all,\n"
+                          "fp,Falls grant,20000000,falls_prevention,\nhv,HV grant,5000000,health_visiting,imd_quintile=1\n",
+                          total=105e6, manifest="[plan]\nyears = 2\n")
+    result = run_plan(folder)
+    costs = rule_costs(result).set_index("rule")["cost"]
+    # a ring-fence larger than what falls prevention would get costs health; a small one costs nothing
+    falls = allocator.load(folder)
+    free = run_plan(falls.with_(streams=tuple(dataclasses.replace(f, services=np.ones_like(f.services), areas=None)
+                                              for f in falls.streams)))
+    assert costs["stream:fp"] == pytest.approx(free.health - result.health, rel=1e-6)
+    assert costs["stream:fp"] > 1e-3 * result.health
+    assert abs(costs["stream:hv"]) < 1e-7 * result.health
+    prices = result.prices.set_index(["year", "stream_id"])["relative_to_best"]
+    assert prices[("Year 1", "fp")] < 0.99 and prices[("Year 1", "ph")] == pytest.approx(1.0)

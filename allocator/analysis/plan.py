@@ -324,7 +324,7 @@ def year_result(result: PlanResult, t: int = 0):
 RULES = (("pace", "the pace of change and minimum uplift, year on year"),
          ("convergence", "convergence to need-weighted targets"),
          ("groups", "the service groups' bounds (and the transfer)"),
-         ("streams", "what each funding stream may pay for"),
+         ("streams", "what every funding stream may pay for (all of them at once)"),
          ("carry_over", "when carry-over streams must be spent (each year, not when best)"))
 
 
@@ -338,7 +338,11 @@ def without(scenario: Scenario, rule: str) -> Scenario | None:
     bounded = any(g.bounds(b) != (0.0, np.inf) for g in scenario.service_groups for b in plan.budgets)
     if rule == "groups" and (bounded or scenario.transfer is not None):
         return scenario.with_(service_groups=(), transfer=None)
-    if rule == "streams" and any(not f.services.all() or f.areas is not None for f in scenario.streams):
+    restricted = [f.id for f in scenario.streams if not f.services.all() or f.areas is not None]
+    if rule.startswith("stream:") and rule[7:] in restricted:
+        return scenario.with_(streams=tuple(dataclasses.replace(f, services=np.ones_like(f.services), areas=None)
+                                            if f.id == rule[7:] else f for f in scenario.streams))
+    if rule == "streams" and len(restricted) > 1:
         return scenario.with_(streams=tuple(dataclasses.replace(f, services=np.ones_like(f.services), areas=None)
                                             for f in scenario.streams))
     if rule == "carry_over" and any(not f.carry_over for f in scenario.streams) and scenario.plan.years > 1:
@@ -352,7 +356,8 @@ def rule_costs(result: PlanResult, time_limit: float | None = None) -> pd.DataFr
     rows = []
     scenario = result.scenario
     better = 1.0 if scenario.objective != "fair-share" else -1.0
-    for rule, text in RULES:
+    each = [(f"stream:{f.id}", f"what '{f.name}' may pay for") for f in scenario.streams]
+    for rule, text in (*RULES[:3], *each, *RULES[3:]):
         relaxed = without(scenario, rule)
         if relaxed is None:
             continue
