@@ -117,6 +117,9 @@ def sweep(scenario: Scenario | str | Path, vary: dict | None = None, *, design: 
     """
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
+    from allocator.analysis.pipeline import one_year
+
+    one_year(scenario)  # a plan of several years: refused before any point is solved
     plan, table = run_sweep(scenario, vary, design=design, samples=samples, seed=seed, uncertain=uncertain,
                             options=options, out=out, resume=resume, workers=workers, scheduler=scheduler,
                             progress=_stderr_bar if progress else None, chunk_size=chunk_size, solver=solver,

@@ -788,3 +788,12 @@ def test_each_restricted_stream_is_priced_by_re_solving_without_its_restriction(
     assert abs(costs["stream:hv"]) < 1e-7 * result.health
     prices = result.prices.set_index(["year", "stream_id"])["relative_to_best"]
     assert prices[("Year 1", "fp")] < 0.99 and prices[("Year 1", "ph")] == pytest.approx(1.0)
+
+
+def test_one_year_commands_refuse_a_plan_of_several_years_by_name(tmp_path):
+    folder = scenario_dir(tmp_path, manifest="[plan]\nyears = 2\n")
+    for command in (["compare", str(folder)], ["sweep", str(folder), "--vary", "budget=90e6:110e6:2",
+                                                "--out", str(tmp_path / "sweep")]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, result.output
+        assert "plan of 2 years" in result.output and "Traceback" not in result.output

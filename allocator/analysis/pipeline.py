@@ -99,6 +99,14 @@ def _why(scenario: Scenario, exc: InfeasibleError, time_limit: float | None) -> 
         return exc
 
 
+def one_year(scenario: Scenario) -> None:
+    """A plan of several years is solved as one (`allocator.analysis.plan.run_plan`), not here."""
+    if scenario.plan is not None and scenario.plan.years > 1:
+        raise ScenarioError([Problem(f"scenario '{scenario.name}'", f"this is a plan of {scenario.plan.years} "
+                                     "years, solved as one: use `allocator run` (allocator.analysis.plan.run_plan); "
+                                     "compare, sweep and the app solve one year (drop [plan] to use them)")])
+
+
 def run(scenario: Scenario | str, *, objective: str | None = None, solver: str = "highs",
         method: str = "auto", time_limit: float | None = None, resolver=None,
         diagnose: bool = True) -> Result:
@@ -148,10 +156,7 @@ def run(scenario: Scenario | str, *, objective: str | None = None, solver: str =
     seconds["load"] = time.perf_counter() - start
     if objective is not None and objective != scenario.objective:
         scenario = scenario.with_(objective=objective)
-    if scenario.plan is not None and scenario.plan.years > 1:
-        raise ScenarioError([Problem(f"scenario '{scenario.name}'", f"this is a plan of {scenario.plan.years} "
-                                     "years, solved as one: use `allocator run` (allocator.analysis.plan.run_plan); "
-                                     "compare, sweep and the app solve one year (drop [plan] to use them)")])
+    one_year(scenario)
     mark = time.perf_counter()
     lp = build(scenario)
     seconds["build"] = time.perf_counter() - mark

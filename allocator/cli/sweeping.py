@@ -75,6 +75,9 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, no_mod
     from allocator.reports.sweep import summary_text, write_outputs
 
     s = load(scenario)
+    from allocator.analysis.pipeline import one_year
+
+    one_year(s)  # a plan of several years: refused before any point is solved
     settings: dict = {}
     grid: dict = {}
     uncertain: dict = {}
