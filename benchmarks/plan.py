@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _lsoa_plan(years: int, streams: bool):
+def _lsoa_plan(years: int, streams: bool, carry: bool = True):
     """england-lsoa with a plan of ``years`` years (2% budget growth) and, if asked, the streams of
     england-la-plan (their first year's total is the grant)."""
     import allocator
@@ -37,7 +37,8 @@ def _lsoa_plan(years: int, streams: bool):
     plan_source = allocator.load(ROOT / "scenarios" / "england-la-plan")
     if streams:
         budgets = tuple(round(sum(f.amounts[t] for f in plan_source.streams), 2) for t in range(years))
-        s = s.with_(streams=tuple(dataclasses.replace(f, amounts=f.amounts[:years], areas=None)
+        s = s.with_(streams=tuple(dataclasses.replace(f, amounts=f.amounts[:years], areas=None,
+                                                      carry_over=f.carry_over and carry)
                                   for f in plan_source.streams))
     else:
         budgets = tuple(round(s.budget_gbp * 1.02 ** t, 2) for t in range(years))
@@ -68,7 +69,8 @@ CASES = {
 LSOA = {
     "england-lsoa: 1 year, 3 streams": lambda: _lsoa_plan(1, True),
     "england-lsoa: 5 years, no streams": lambda: _lsoa_plan(5, False),
-    "england-lsoa: 5 years, 3 streams": lambda: _lsoa_plan(5, True),
+    "england-lsoa: 5 years, 3 streams, no carry-over": lambda: _lsoa_plan(5, True, carry=False),
+    "england-lsoa: 5 years, 3 streams, a carry-over grant": lambda: _lsoa_plan(5, True),
 }
 
 

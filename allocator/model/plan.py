@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from allocator.errors import Problem, ScenarioError
+from allocator.errors import Problem, ScenarioError, SolverError
 from allocator.model.lp import LinearProgram, NameBlock, build, check_finite
 from allocator.model.money import fixed_spend
 from allocator.scenario import Scenario
@@ -127,7 +127,7 @@ def build_plan(scenario: Scenario) -> PlanLP:
         row_blocks=_blocks([lp.row_blocks for lp in lps], row_start, extra.blocks),
         integrality=_joint_integrality(lps, extra.n_cols - extra.first_new), fill_pairs=_joint_pairs(lps, col_start),
         gain_columns=np.concatenate([*(lp.gain_columns for lp in lps), np.zeros(extra.n_cols - extra.first_new, bool)]),
-        money=None, spend_sets=((), ()), feasibility_tolerance=FEASIBILITY if area_rows else None)
+        money=lps[0].money, spend_sets=((), ()), feasibility_tolerance=FEASIBILITY if area_rows else None)
     check_finite(joint)
     return PlanLP(lp=joint, years=years, year_lps=lps, col_start=col_start, coupling=coupling,
                   area_rows=area_rows, per_gbp=np.concatenate(extra.per_gbp) if extra.per_gbp else np.zeros(0))
@@ -384,15 +384,20 @@ def solve_plan(built: PlanLP, solver: str = "highs", method: str = "auto", time_
 
     from allocator.model.solver import Solution, Status, solve
 
-    if not separable(built) or len(built.year_lps) == 1:
-        return solve(built.lp, solver=solver, method=method, time_limit=time_limit)
+    if not separable(built):
+        try:
+            return solve(built.lp, solver=solver, method=method, time_limit=time_limit)
+        except SolverError as exc:
+            if not len(built.coupling.get("carry_over", ())) or len(built.coupling.get("pace", ())):
+                raise
+            raise SolverError(f"{exc}. Only the carry-over of {', '.join(f.name for f in built.years[0].streams if f.carry_over)} "
+                              "ties these years together; without it each year is solved on its own, fast "
+                              "(benchmarks/README.md: carry-over at national scale is a known limit)") from None
     start = time.perf_counter()
     xs, duals, iterations, names = [], [], 0, set()
     for t, lp in enumerate(built.year_lps):
         left = None if time_limit is None else time_limit - (time.perf_counter() - start)
         if left is not None and left <= 0:
-            from allocator.errors import SolverError
-
             raise SolverError(f"the time limit of {time_limit:g} s was spent before year {t + 1} of the plan "
                               "was solved: raise --time-limit")
         year_lp = dataclasses.replace(lp, cost=built.lp.cost[built.col_start[t]:built.col_start[t + 1]])
@@ -405,5 +410,6 @@ def solve_plan(built: PlanLP, solver: str = "highs", method: str = "auto", time_
     row_dual = None if any(d is None for d in duals) else np.concatenate(duals)
     value = float(np.dot(built.lp.cost, x)) / built.lp.objective_scale
     return Solution(x=x, objective=-value if built.lp.maximize else value, status=Status.OPTIMAL,
-                    solver=" / ".join(sorted(names)) + f", {len(xs)} years one by one (nothing ties them)",
+                    solver=" / ".join(sorted(names)) + (f", {len(xs)} years one by one (nothing ties them)"
+                                                        if len(xs) > 1 else ""),
                     seconds=time.perf_counter() - start, row_dual=row_dual, iterations=iterations)
