@@ -275,9 +275,6 @@ def prices(scenario: Scenario, built: pm.PlanLP, solution: Solution) -> pd.DataF
         return pd.DataFrame(columns=["year", "stream_id", "stream_name", "price_per_gbp", "relative_to_best"])
     sign = -1.0 if lp.maximize else 1.0
     row_start = np.concatenate([[0], np.cumsum([y.n_rows for y in built.year_lps])])
-    carry = dict(zip([f.id for f in scenario.streams if f.carry_over],
-                     np.array_split(built.coupling.get("carry_over", np.zeros(0, int)),
-                                    max(1, sum(f.carry_over for f in scenario.streams)))))
     for t, year_lp in enumerate(built.year_lps):
         label = scenario.plan.labels[t]
         to_value = sign * year_lp.budget_scale / lp.objective_scale
@@ -285,12 +282,9 @@ def prices(scenario: Scenario, built: pm.PlanLP, solution: Solution) -> pd.DataF
             rows.append((label, "", "Budget", to_value * float(solution.row_dual[row_start[t]])))
             continue
         for f, stream in enumerate(scenario.streams):
+            # a carry-over stream's row holds what it receives that year: its dual is a pound
+            # received then, which may be carried to a better year
             dual = float(solution.row_dual[row_start[t] + year_lp.money.stream_rows[f]])
-            if stream.carry_over:  # a pound received now raises every later carry row; each row
-                # is in its own year's units (budget scales differ when budgets do)
-                later = carry[stream.id][t:]
-                per_gbp = built.per_gbp[later - row_start[-1]]
-                dual = float(solution.row_dual[later] @ per_gbp) / year_lp.budget_scale
             rows.append((label, stream.id, stream.name, to_value * dual))
     frame = pd.DataFrame(rows, columns=["year", "stream_id", "stream_name", "price_per_gbp"])
     best = frame.groupby("year", sort=False)["price_per_gbp"].transform("max")

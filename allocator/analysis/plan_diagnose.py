@@ -33,8 +33,7 @@ def _elastic_rows(built, labels: tuple[str, ...]) -> list[tuple[int, float, str,
         if lp.money is not None:
             for f, row in enumerate(lp.money.stream_rows):
                 stream = scenario.streams[f]
-                if not stream.carry_over:
-                    out.append((row_start[t] + row, scale, labels[t], "stream", f"stream '{stream.name}'"))
+                out.append((row_start[t] + row, scale, labels[t], "stream", f"stream '{stream.name}'"))
             for name, row in lp.money.group_rows.items():
                 out.append((row_start[t] + row, scale, labels[t], "group", f"service group '{name}'"))
     end = row_start[-1]

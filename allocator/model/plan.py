@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from allocator.errors import Problem, ScenarioError, SolverError
+from allocator.errors import InfeasibleError, Problem, ScenarioError, SolverError
 from allocator.model.lp import LinearProgram, NameBlock, build, check_finite
 from allocator.model.money import fixed_spend
 from allocator.scenario import Scenario
@@ -50,6 +50,7 @@ class PlanLP:
     coupling: dict  # rule family -> row indices in the joint LP (for prices and diagnosis)
     area_rows: bool
     per_gbp: np.ndarray  # (coupling rows,) each coupling row's units per GBP, in coupling order
+    carry_cols: np.ndarray = None  # (n,) columns carrying a stream's unspent money to the next year
 
     def year_x(self, x: np.ndarray, t: int) -> np.ndarray:
         return x[self.col_start[t]:self.col_start[t + 1]]
@@ -105,20 +106,15 @@ def build_plan(scenario: Scenario) -> PlanLP:
         columns, size = _total_columns(scenario, totals, col_start, extra)
         coupling["pace"] = _pace_rows(scenario, columns, size, extra)
         coupling["convergence"] = _convergence_rows(scenario, columns, size, extra)
-    coupling["carry_over"] = _carry_rows(scenario, lps, col_start, extra)
     for name, rows in coupling.items():
         coupling[name] = rows + row_start[-1]
+    carry = _carry_columns(scenario, lps, row_start, extra)
     blocks = sp.block_diag([lp.matrix for lp in lps], format="csc")
-    blocks = sp.hstack([blocks, sp.csc_matrix((blocks.shape[0], extra.n_cols - extra.first_new))], format="csc")
+    blocks = sp.hstack([blocks, extra.years_matrix(blocks.shape[0])], format="csc")
     matrix = sp.vstack([blocks, extra.matrix()], format="csc")
     cost = np.concatenate([cost, np.zeros(extra.n_cols - extra.first_new)])
     row_lower = np.concatenate([*(lp.row_lower for lp in lps), extra.lower_array()])
     row_upper = np.concatenate([*(lp.row_upper for lp in lps), extra.upper_array()])
-    for t, lp in enumerate(lps):  # carry-over streams: each year's own row is free
-        for f, stream in enumerate(scenario.streams):
-            if stream.carry_over and lp.money is not None:
-                row = row_start[t] + lp.money.stream_rows[f]
-                row_lower[row], row_upper[row] = -INF, INF
     joint = dataclasses.replace(
         lps[0], cost=cost, col_lower=np.concatenate([*(lp.col_lower for lp in lps), *extra.col_lower]),
         col_upper=np.concatenate([*(lp.col_upper for lp in lps), *extra.col_upper]), matrix=matrix,
@@ -130,7 +126,7 @@ def build_plan(scenario: Scenario) -> PlanLP:
         money=lps[0].money, spend_sets=((), ()), feasibility_tolerance=FEASIBILITY if area_rows else None)
     check_finite(joint)
     return PlanLP(lp=joint, years=years, year_lps=lps, col_start=col_start, coupling=coupling,
-                  area_rows=area_rows, per_gbp=np.concatenate(extra.per_gbp) if extra.per_gbp else np.zeros(0))
+                  area_rows=area_rows, carry_cols=carry, per_gbp=np.concatenate(extra.per_gbp) if extra.per_gbp else np.zeros(0))
 
 
 def _discounted(scenario: Scenario, t: int, lp: LinearProgram) -> np.ndarray:
@@ -153,6 +149,7 @@ class _Rows:
         self.rows, self.cols, self.vals, self.lower, self.upper, self.blocks = [], [], [], [], [], []
         self.per_gbp = []  # each row's units per GBP (for diagnosis in money)
         self.col_lower, self.col_upper, self.col_blocks = [], [], []
+        self.in_years = ([], [], [])  # (year-block row, new column, value): new columns in the years' rows
 
     def add(self, lower, upper, names: list[str], per_gbp=1.0) -> np.ndarray:
         lower = np.asarray(lower, float)
@@ -184,6 +181,12 @@ class _Rows:
         cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
         return sp.csc_matrix((cat(self.vals, float), (cat(self.rows, np.int64), cat(self.cols, np.int64))),
                              shape=(self.n, self.n_cols))
+
+    def years_matrix(self, n_rows: int) -> sp.csc_matrix:
+        """The new columns' entries in the years' rows (``n_rows`` of them)."""
+        cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
+        rows, cols, vals = (cat(p, d) for p, d in zip(self.in_years, (np.int64, np.int64, float)))
+        return sp.csc_matrix((vals, (rows, cols - self.first_new)), shape=(n_rows, self.n_cols - self.first_new))
 
     def lower_array(self) -> np.ndarray:
         return np.concatenate(self.lower) if self.lower else np.zeros(0)
@@ -320,26 +323,27 @@ def _convergence_rows(scenario: Scenario, columns: np.ndarray, size: np.ndarray,
     return np.concatenate(out)
 
 
-def _carry_rows(scenario: Scenario, lps, col_start: np.ndarray, extra: _Rows) -> np.ndarray:
-    """Streams that carry over: spent so far <= received so far; all of it by the last year."""
+def _carry_columns(scenario: Scenario, lps, row_start: np.ndarray, extra: _Rows) -> np.ndarray:
+    """Streams that carry over: a column per stream and year, ``c[f, t] >= 0``, the money carried
+    from year t to t + 1, so that year t's stream row reads spent = amount + carried in - carried
+    out.  Nothing is carried out of the last year, so all of it is spent by then (or at most, when
+    the budget may be underspent).  With every column at zero the years are their own: the
+    years solved one by one are a starting basis for the whole plan (`solve_plan`)."""
     out = []
     T = len(lps)
+    unit = lps[0].budget_scale  # the columns' GBP scale
     for f, stream in enumerate(scenario.streams):
-        if not stream.carry_over:
+        if not stream.carry_over or T < 2:
             continue
-        received = np.cumsum(stream.amounts)
-        for t in range(T):
-            scale = lps[t].budget_scale
-            last = t == T - 1 and scenario.budget_mode == "exact"
-            row = extra.add([received[t] * scale if last else -INF], received[t] * scale,
-                            [f"carry({stream.id},{scenario.plan.labels[t]})"], scale)[0]
-            for tau in range(t + 1):
-                cols = lps[tau].money.stream_cols
-                mine = cols[cols[:, 1] == f, 0]
-                extra.coef(np.full(len(mine), row), mine + col_start[tau],
-                           np.full(len(mine), scale / lps[tau].budget_scale))
-            out.append(row)
-    return np.array(out, np.int64)
+        cols = extra.add_cols([f"carry({stream.id},{scenario.plan.labels[t]})" for t in range(T - 1)], 0.0, INF)
+        for t in range(T - 1):
+            out_row = row_start[t] + lps[t].money.stream_rows[f]
+            in_row = row_start[t + 1] + lps[t + 1].money.stream_rows[f]
+            extra.in_years[0].append(np.array([out_row, in_row]))
+            extra.in_years[1].append(np.array([cols[t], cols[t]]))
+            extra.in_years[2].append(np.array([lps[t].budget_scale / unit, -lps[t + 1].budget_scale / unit]))
+        out.append(cols)
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def _blocks(per_year, starts: np.ndarray, coupling: list) -> tuple[NameBlock, ...]:
@@ -371,45 +375,92 @@ def _joint_pairs(lps, col_start: np.ndarray) -> np.ndarray | None:
 
 
 def separable(built: PlanLP) -> bool:
-    """True when no row ties the years together: the plan is its years, each solved on its own."""
-    return all(len(rows) == 0 for rows in built.coupling.values())
+    """True when nothing ties the years together: the plan is its years, each solved on its own."""
+    return all(len(rows) == 0 for rows in built.coupling.values()) and not len(built.carry_cols)
 
 
 def solve_plan(built: PlanLP, solver: str = "highs", method: str = "auto", time_limit: float | None = None):
-    """The plan's optimum: the joint LP, or, when nothing ties the years (`separable`), each
-    year's LP with its discounted objective, one after the other (exactly the joint optimum:
-    the objective is a sum over years and the rows are the years' own).  At national scale a
-    year in suffix form solves in seconds where the joint model takes minutes."""
+    """The plan's optimum.
+
+    When nothing ties the years (`separable`), each year's LP with its discounted objective, one
+    after the other: exactly the joint optimum (the objective is a sum over years and the rows are
+    the years' own), and at national scale seconds a year where the joint model takes minutes.
+    When only carry-over ties them, the years solved one by one (nothing carried) are a feasible
+    basis of the whole plan, and simplex goes on from there.  Otherwise the joint LP.
+    """
     import time
 
     from allocator.model.solver import Solution, Status, solve
 
-    if not separable(built):
-        try:
-            return solve(built.lp, solver=solver, method=method, time_limit=time_limit)
-        except SolverError as exc:
-            if not len(built.coupling.get("carry_over", ())) or len(built.coupling.get("pace", ())):
-                raise
-            raise SolverError(f"{exc}. Only the carry-over of {', '.join(f.name for f in built.years[0].streams if f.carry_over)} "
-                              "ties these years together; without it each year is solved on its own, fast "
-                              "(benchmarks/README.md: carry-over at national scale is a known limit)") from None
     start = time.perf_counter()
-    xs, duals, iterations, names = [], [], 0, set()
+    warm = (solver == "highs" and len(built.carry_cols) and all(len(r) == 0 for r in built.coupling.values())
+            and all(lp.integrality is None for lp in built.year_lps))
+    if not separable(built) and not warm:
+        return solve(built.lp, solver=solver, method=method, time_limit=time_limit)
+    if warm:
+        try:  # a year may need money carried into it: then the years alone have no plan
+            _, _, _, bases = _years(built, solver, method, time_limit, start, keep=True)
+        except InfeasibleError:
+            return solve(built.lp, solver=solver, method=method, time_limit=time_limit)
+        left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+        return _from_years(built, bases, left, start)
+    xs, duals, names, _ = _years(built, solver, method, time_limit, start, keep=False)
+    x = np.concatenate(xs)
+    row_dual = None if any(d is None for d in duals) else np.concatenate(duals)
+    value = float(np.dot(built.lp.cost, x)) / built.lp.objective_scale
+    one_by_one = f", {len(xs)} years one by one (nothing ties them)" if len(xs) > 1 else ""
+    return Solution(x=x, objective=-value if built.lp.maximize else value, status=Status.OPTIMAL,
+                    solver=" / ".join(sorted(names)) + one_by_one, seconds=time.perf_counter() - start,
+                    row_dual=row_dual)
+
+
+def _years(built: PlanLP, solver: str, method: str, time_limit: float | None, start: float, keep: bool):
+    """Each year solved with its discounted objective: (x, row duals, solver names, HiGHS bases)."""
+    import time
+
+    from allocator.model.solver import _configure, _read, choose_method, highs_model, new_highs, solve
+
+    xs, duals, names, bases = [], [], set(), []
     for t, lp in enumerate(built.year_lps):
         left = None if time_limit is None else time_limit - (time.perf_counter() - start)
         if left is not None and left <= 0:
             raise SolverError(f"the time limit of {time_limit:g} s was spent before year {t + 1} of the plan "
                               "was solved: raise --time-limit")
         year_lp = dataclasses.replace(lp, cost=built.lp.cost[built.col_start[t]:built.col_start[t + 1]])
-        solution = solve(year_lp, solver=solver, method=method, time_limit=left)
+        if keep:  # the basis is wanted: HiGHS by hand, as `solve` does
+            mark = time.perf_counter()
+            h = new_highs()
+            chosen = _configure(h, year_lp, choose_method(year_lp) if method == "auto" else method, left)
+            h.passModel(highs_model(year_lp))
+            h.run()
+            solution = _read(h, year_lp, f"HiGHS {h.version()} ({chosen})", mark, left)
+            bases.append(h.getBasis())
+        else:
+            solution = solve(year_lp, solver=solver, method=method, time_limit=left)
         xs.append(solution.x)
         duals.append(solution.row_dual)
-        iterations += solution.iterations
         names.add(solution.solver)
-    x = np.concatenate(xs)
-    row_dual = None if any(d is None for d in duals) else np.concatenate(duals)
-    value = float(np.dot(built.lp.cost, x)) / built.lp.objective_scale
-    return Solution(x=x, objective=-value if built.lp.maximize else value, status=Status.OPTIMAL,
-                    solver=" / ".join(sorted(names)) + (f", {len(xs)} years one by one (nothing ties them)"
-                                                        if len(xs) > 1 else ""),
-                    seconds=time.perf_counter() - start, row_dual=row_dual, iterations=iterations)
+    return xs, duals, names, bases
+
+
+def _from_years(built: PlanLP, bases: list, time_limit: float | None, start: float):
+    """The joint LP by simplex from the years' own bases, every carry column at zero."""
+    import time
+
+    import highspy
+
+    from allocator.model.solver import _configure, _read, highs_model, new_highs
+
+    lp = built.lp
+    basis = highspy.HighsBasis()
+    lower = highspy.HighsBasisStatus.kLower
+    basis.col_status = [v for b in bases for v in b.col_status] + [lower] * (lp.n_cols - int(built.col_start[-1]))
+    basis.row_status = [v for b in bases for v in b.row_status]
+    basis.valid = True
+    h = new_highs()
+    _configure(h, lp, "simplex", time_limit)
+    h.passModel(highs_model(lp))
+    h.setBasis(basis)
+    h.run()
+    solution = _read(h, lp, f"HiGHS {h.version()} (simplex from the years solved one by one)", start, time_limit)
+    return dataclasses.replace(solution, seconds=time.perf_counter() - start)
