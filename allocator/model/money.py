@@ -10,8 +10,8 @@ Streams: lines are split into classes of areas that the same streams may fund (o
 when no stream is limited to some areas), and each stream gets a column per class and
 service it may fund, ``y[f, c, s] >= 0`` in pounds (scaled like the budget row).  A
 balance row per class and service says its spend is paid by its streams; a row per stream
-holds it to its amount (``<=`` when the budget may be underspent, or when unspent money
-carries over in a plan, which `allocator.model.plan` then sums across years).  With
+holds it to its amount (``<=`` when the budget may be underspent; in a plan, unspent money
+may be carried to the next year by `allocator.model.plan`'s carry columns).  With
 streams, the budget row is left free: the streams are the budget, and their shadow prices
 are what one more pound of each is worth.
 """

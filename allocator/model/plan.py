@@ -10,13 +10,15 @@ its streams' amounts), placed side by side; rows then tie the years together:
   (``|spend / budget - target share|``) at most ``r_t`` times its distance in the
   baseline, ``r_t = (1 - convergence) ** t`` (falls by at least that share a year), or a
   straight glide path to zero by ``converge_by``;
-* funding streams whose unspent money carries over: cumulative spend at most the
-  cumulative amounts each year, and every pound spent by the last year;
+* funding streams whose unspent money carries over: a column per year carrying money to
+  the next (spent = received + carried in - carried out; nothing carried out of the last
+  year, so every pound is spent by then);
 * the objective: each year's health gain, weighted by ``(1 + discount_rate) ** -(t + lag)``
   (a service's effect starting ``lag`` years after its spend), summed.
 
 A year's rows over an area's total need every line as a column of its own (rows form); a
-plan with no such rows keeps each year in the fast suffix form.
+plan with no such rows keeps each year in the fast suffix form, and `solve_plan` solves its
+years one by one (or, with carry-over, goes on from them by simplex).
 """
 
 from __future__ import annotations
