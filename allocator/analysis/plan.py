@@ -11,6 +11,7 @@ LP reports is re-computed from the response curves.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -50,7 +51,7 @@ class PlanResult:
     prices: pd.DataFrame  # one row per year x stream (or year, without streams): value of 1 GBP more
     seconds: dict[str, float] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def tables(self) -> dict[str, pd.DataFrame]:
         """``plan_years``, ``plan_by_area``, ``plan_allocation``, ``plan_streams``,
         ``plan_partners``, ``plan_groups`` (the last three when the scenario has them)."""
