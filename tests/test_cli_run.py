@@ -153,3 +153,27 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
         assert result.exit_code == 0
         assert "Example:" in result.output, name
         assert f"allocator {name}" in readme, name
+
+
+def test_run_option_solves_one_option_of_the_manifest_as_compare_does(tmp_path):
+    import allocator
+    from allocator.analysis.compare import options_from
+
+    quickstart = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart"
+    out = tmp_path / "fair"
+    result = CliRunner().invoke(main, ["run", str(quickstart), "--option", "Fair share", "--out", str(out),
+                                       "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert "objective fair-share" in result.output
+    option = dict(options_from([allocator.load(quickstart)]))["Fair share"]
+    expected = allocator.solve(option).allocation.spend
+    rows = list(csv.DictReader((out / "allocation.csv").open()))
+    assert abs(sum(float(r["spend_gbp"]) for r in rows) - expected.sum()) < 0.01
+    assert sorted(round(float(r["spend_gbp"]), 2) for r in rows) == sorted(round(v, 2) for v in expected.ravel())
+
+
+def test_run_option_unknown_names_the_options_and_exits_2():
+    quickstart = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart"
+    result = CliRunner().invoke(main, ["run", str(quickstart), "--option", "Nope"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "'Health gain'" in result.output and "'Fair share'" in result.output

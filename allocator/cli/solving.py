@@ -116,9 +116,11 @@ def _echo_money(s) -> None:
               help="Deprivation groups: 10 deciles, 5 quintiles, ... (default: the scenario's).")
 @click.option("--explain", is_flag=True,
               help="Also the waterfall by constraint and the price of each rule (re-solves).")
+@click.option("--option", "option_name", metavar="NAME",
+              help="Solve this [[option]] of the scenario's manifest instead of the scenario as loaded.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def run(scenario: Path, objective, solver, method, time_limit, out, formats, write_lp, quantiles, explain,
-        quiet) -> None:
+        option_name, quiet) -> None:
     """Solve a scenario and print the allocation's social gradient before and after.
 
     \b
@@ -126,13 +128,14 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
       allocator run scenarios/england-la --out out/england-la
       allocator run scenarios/quickstart --objective fair-share --solver cbc
       allocator run scenarios/england-lsoa --quantiles 5
+      allocator run scenarios/england-la --option "Fair share"
     """
     from allocator.analysis.pipeline import run as run_pipeline
     from allocator.model.solver import write_lp as write_lp_file
     from allocator.reports import outputs as report
 
     formats = _formats(formats)
-    s = load(scenario)
+    s = _with_option(load(scenario), option_name)
     if objective:
         s = s.with_(objective=objective)
     if quantiles:
@@ -193,6 +196,19 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
 
 
 FORMATS = ("csv", "json", "html", "xlsx", "md")
+
+
+def _with_option(s, name: str | None):
+    """The scenario with its [[option]] ``name`` applied (exit 2 naming the options if there is none)."""
+    if name is None:
+        return s
+    from allocator.scenario.options import apply as apply_option
+
+    chosen = [o for o in s.options if o.name == name]
+    if not chosen:
+        known = ", ".join(repr(o.name) for o in s.options) or "none: the manifest has no [[option]] blocks"
+        raise _Fail(f"--option: the scenario has no option named {name!r} (its options: {known})", EXIT_BAD_INPUT)
+    return apply_option(s, chosen[0])
 
 
 def _echo_verdict(comparison) -> None:
