@@ -801,3 +801,15 @@ def test_one_year_commands_refuse_a_plan_of_several_years_by_name(tmp_path):
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 2, result.output
         assert "plan of 2 years" in result.output and "Traceback" not in result.output
+
+
+def test_write_lp_of_a_plan_writes_the_whole_plan_and_cbc_solves_it_too(tmp_path):
+    folder = scenario_dir(tmp_path, manifest="[pace_of_change]\nmax_decrease = 0.05\nmax_increase = 0.15\n"
+                          "[plan]\nyears = 3\nbudget_growth = 0.02\n")
+    written = tmp_path / "plan.lp"
+    result = CliRunner().invoke(main, ["run", str(folder), "--write-lp", str(written)])
+    assert result.exit_code == 0, result.output
+    text = written.read_text()
+    assert "pace_min(" in text and "y3." in text  # the years' rows and the rows that tie them
+    highs, cbc = run_plan(folder), run_plan(folder, solver="cbc")
+    assert cbc.health == pytest.approx(highs.health, rel=1e-6)

@@ -175,9 +175,10 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
             save(data, out, set(), run_manifest)
             write_reports(data, out, formats, run_manifest, protected=set(s.inputs))
         if write_lp is not None:
-            lp_place.external(write_lp, lambda temp: write_lp_file(result.lp, temp))
+            model = plan.plan_lp.lp if plan is not None else result.lp  # a plan: the whole plan's LP
+            lp_place.external(write_lp, lambda temp: write_lp_file(model, temp))
     if write_lp is not None and not quiet:
-        click.echo(f"Wrote the LP ({result.lp.n_rows:,} rows x {result.lp.n_cols:,} columns) to {write_lp}")
+        click.echo(f"Wrote the LP ({model.n_rows:,} rows x {model.n_cols:,} columns) to {write_lp}")
     if not quiet and plan is not None:
         from allocator.reports.plan_text import plan_summary_text
 
