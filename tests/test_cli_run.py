@@ -177,3 +177,48 @@ def test_run_option_unknown_names_the_options_and_exits_2():
     result = CliRunner().invoke(main, ["run", str(quickstart), "--option", "Nope"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "'Health gain'" in result.output and "'Fair share'" in result.output
+
+
+def test_run_equity_flags_constrain_the_optimum_and_say_so(tmp_path):
+    quickstart = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart"
+    out = tmp_path / "sii"
+    result = CliRunner().invoke(main, ["run", str(quickstart), "--sii-reduction", "0.1", "--out", str(out),
+                                       "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert "the SII must fall by at least 0.1 years" in result.output
+    metrics = {r["measure"]: r for r in csv.DictReader((out / "metrics.csv").open())}
+    before, after = float(metrics["sii_outcome"]["before"]), float(metrics["sii_outcome"]["after"])
+    assert abs(after) <= abs(before) - 0.1 + 1e-6
+    plain_run = CliRunner().invoke(main, ["run", str(quickstart), "--out", str(tmp_path / "plain"), "--format", "csv"])
+    assert plain_run.exit_code == 0
+    free = {r["measure"]: r for r in csv.DictReader((tmp_path / "plain" / "metrics.csv").open())}
+    assert abs(float(free["sii_outcome"]["after"])) > abs(before) - 0.1  # the flag is what made it bind
+    assert float(free["total_gain"]["after"]) >= float(metrics["total_gain"]["after"])
+
+
+def test_run_equity_flag_beyond_reach_exits_1_with_the_attainable_limit():
+    quickstart = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart"
+    result = CliRunner().invoke(main, ["run", str(quickstart), "--worst-off-at-least", "1000"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "can reach at most" in result.output
+    result = CliRunner().invoke(main, ["run", str(quickstart), "--sii-reduction", "-1"])
+    assert result.exit_code == 2
+
+
+def test_an_option_may_set_worst_off_at_least(tmp_path):
+    import allocator
+    from allocator.analysis.compare import options_from
+
+    folder = tmp_path / "q"
+    import shutil
+
+    shutil.copytree(Path(__file__).resolve().parents[1] / "scenarios" / "quickstart", folder)
+    manifest = folder / "scenario.toml"
+    edit(manifest, 'models = "../../models"', f'models = "{(Path(__file__).resolve().parents[1] / "models").as_posix()}"')
+    manifest.write_text(manifest.read_text() + '\n[[option]]\nname = "Floor"\nworst_off_at_least = 77.5\n')
+    option = dict(options_from([allocator.load(folder)]))["Floor"]
+    assert option.worst_off_at_least == 77.5
+    by_group = allocator.solve(option).by_decile
+    assert by_group["outcome_projected"].min() >= 77.5 - 1e-6
+    manifest.write_text(manifest.read_text() + '\n[[option]]\nname = "Bad"\nworst_off_at_least = "high"\n')
+    assert CliRunner().invoke(main, ["validate", str(folder)]).exit_code == 2

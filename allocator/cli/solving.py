@@ -116,11 +116,17 @@ def _echo_money(s) -> None:
               help="Deprivation groups: 10 deciles, 5 quintiles, ... (default: the scenario's).")
 @click.option("--explain", is_flag=True,
               help="Also the waterfall by constraint and the price of each rule (re-solves).")
+@click.option("--sii-reduction", type=click.FloatRange(min=0), metavar="UNITS",
+              help="The SII of the outcome must fall by at least this (outcome units); most health within it.")
+@click.option("--gap-reduction", type=click.FloatRange(min=0), metavar="UNITS",
+              help="The gap between the most and least deprived groups must fall by at least this.")
+@click.option("--worst-off-at-least", type=float, metavar="LEVEL",
+              help="Every deprivation group's mean outcome must reach this level.")
 @click.option("--option", "option_name", metavar="NAME",
               help="Solve this [[option]] of the scenario's manifest instead of the scenario as loaded.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def run(scenario: Path, objective, solver, method, time_limit, out, formats, write_lp, quantiles, explain,
-        option_name, quiet) -> None:
+        sii_reduction, gap_reduction, worst_off_at_least, option_name, quiet) -> None:
     """Solve a scenario and print the allocation's social gradient before and after.
 
     \b
@@ -129,6 +135,7 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
       allocator run scenarios/quickstart --objective fair-share --solver cbc
       allocator run scenarios/england-lsoa --quantiles 5
       allocator run scenarios/england-la --option "Fair share"
+      allocator run scenarios/quickstart --sii-reduction 0.1
     """
     from allocator.analysis.pipeline import run as run_pipeline
     from allocator.model.solver import write_lp as write_lp_file
@@ -136,6 +143,12 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
 
     formats = _formats(formats)
     s = _with_option(load(scenario), option_name)
+    equity = {k: v for k, v in (("sii_reduction", sii_reduction), ("gap_reduction", gap_reduction),
+                                ("worst_off_at_least", worst_off_at_least)) if v is not None}
+    if equity:
+        from allocator.scenario.parameters import apply as set_parameters
+
+        s = set_parameters(s, equity, where="--" + "/--".join(k.replace("_", "-") for k in equity))
     if objective:
         s = s.with_(objective=objective)
     if quantiles:

@@ -312,7 +312,10 @@ def summary_text(result: Result) -> str:
     out = [f"{s.name}",
            f"{s.n_areas:,} areas x {s.n_services} services; objective {s.objective}; "
            f"proportionality {s.proportionality}"
-           + (f"; pace of change -{s.pace[0]:.0%}/+{s.pace[1]:.0%}" if s.pace else ""),
+           + (f"; pace of change -{s.pace[0]:.0%}/+{s.pace[1]:.0%}" if s.pace else "")
+           + "".join(f"; {text} {plain(value, 4)} {g.outcome_units}" for text, value in (
+               ("the SII must fall by at least", s.sii_reduction), ("the gap must fall by at least", s.gap_reduction),
+               ("every deprivation group's outcome at least", s.worst_off_at_least)) if value is not None),
            f"Budget {gbp(s.budget_gbp)} ({s.budget_mode}); allocated £{spend.sum():,.2f}.",
            f"Solved by {sol.solver} in {sol.seconds:.2f} s (model {result.lp.n_rows:,} rows x "
            f"{result.lp.n_cols:,} columns); every invariant re-checked from the allocation: OK.",

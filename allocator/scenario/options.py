@@ -28,7 +28,7 @@ from allocator.scenario.spec import OBJECTIVES, PROPORTIONALITY
 
 KEYS = ("name", "description", "total_gbp", "budget_mode", "objective", "proportionality",
         "min_slope", "tolerance", "pace_of_change", "floors", "caps", "floor_scale", "epsilon",
-        "sii_reduction", "gap_reduction")
+        "sii_reduction", "gap_reduction", "worst_off_at_least")
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,12 @@ def _numbers(block: dict, o: dict, bad) -> None:
                 bad(f"'{key}': expected a number >= 0{limit}, got {value!r}")
             else:
                 o[key] = float(value)
+    if "worst_off_at_least" in block:  # an outcome level: any finite number
+        value = block["worst_off_at_least"]
+        if not _number(value):
+            bad(f"'worst_off_at_least': expected a number (an outcome level), got {value!r}")
+        else:
+            o["worst_off_at_least"] = float(value)
 
 
 def _pace(block: dict, o: dict, bad) -> None:
@@ -181,7 +187,7 @@ def apply(scenario, spec: OptionSpec):
     o = dict(spec.overrides)
     fields = {k: o.pop(k) for k in ("budget_mode", "objective", "proportionality", "pace") if k in o}
     values = {"budget": o.pop("budget_gbp")} if "budget_gbp" in o else {}
-    values.update({k: o.pop(k) for k in ("tolerance", "epsilon", "sii_reduction", "gap_reduction",
+    values.update({k: o.pop(k) for k in ("tolerance", "epsilon", "sii_reduction", "gap_reduction", "worst_off_at_least",
                                           "min_slope", "floor_scale") if k in o})
     for key, prefix in (("min_slopes", "min_slope"), ("floors", "floor"), ("caps", "cap")):
         values.update({f"{prefix}.{sid}": value for sid, value in o.pop(key, {}).items()})
