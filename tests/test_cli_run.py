@@ -222,3 +222,17 @@ def test_an_option_may_set_worst_off_at_least(tmp_path):
     assert by_group["outcome_projected"].min() >= 77.5 - 1e-6
     manifest.write_text(manifest.read_text() + '\n[[option]]\nname = "Bad"\nworst_off_at_least = "high"\n')
     assert CliRunner().invoke(main, ["validate", str(folder)]).exit_code == 2
+
+
+def test_explain_prices_an_equity_constraint_in_health():
+    import allocator
+    from allocator.analysis.explain import prices
+
+    quickstart = allocator.load(Path(__file__).resolve().parents[1] / "scenarios" / "quickstart")
+    constrained = allocator.solve(quickstart.with_(sii_reduction=0.1))
+    free = allocator.solve(quickstart)
+    table = prices(constrained)
+    row = table[table["rule"].str.startswith("SII reduction")].iloc[0]
+    expected = float(free.outcomes.gain.sum() - constrained.outcomes.gain.sum())
+    assert expected > 0 and float(row["cost"]) == pytest.approx(expected, rel=1e-6)
+    assert "years x people of health gain" in row["text"]

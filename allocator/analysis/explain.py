@@ -103,6 +103,11 @@ def prices(result) -> pd.DataFrame:
                 (f"{s.proportionality} proportionality rule", dict(proportionality="none")),
                 ("pace of change", dict(pace=None)),
                 ("locked lines", dict(locked=np.full_like(s.locked, np.nan)))]
+    units_of = s.gradient.outcome_units
+    for key, what in (("sii_reduction", "SII reduction"), ("gap_reduction", "gap reduction"),
+                      ("worst_off_at_least", "floor under the worst-off group")):
+        if getattr(s, key) is not None:  # an equity constraint: the health it costs
+            families.append((f"{what} ({getattr(s, key):.4g} {units_of})", {key: None}))
     active = [(name, change) for name, change in families if _active(s, name)]
     if np.count_nonzero(s.floor) > 1:  # each service's floor on its own, when there are several
         for j in np.flatnonzero(s.floor > 0):
@@ -147,4 +152,6 @@ def _active(s: Scenario, name: str) -> bool:
         return s.pace is not None
     if name == "locked lines":
         return bool(s.is_locked.any())
+    if name.startswith(("SII reduction", "gap reduction", "floor under the worst-off")):
+        return True
     return s.proportionality != "none"
