@@ -236,3 +236,14 @@ def test_explain_prices_an_equity_constraint_in_health():
     expected = float(free.outcomes.gain.sum() - constrained.outcomes.gain.sum())
     assert expected > 0 and float(row["cost"]) == pytest.approx(expected, rel=1e-6)
     assert "years x people of health gain" in row["text"]
+
+
+def test_explain_prices_a_maximin_optimum_in_health_not_in_pounds():
+    import allocator
+    from allocator.analysis.explain import prices
+
+    quickstart = allocator.load(Path(__file__).resolve().parents[1] / "scenarios" / "quickstart")
+    result = allocator.solve(quickstart.with_(objective="maximin"))
+    texts = " ".join(prices(result)["text"].astype(str))
+    assert "fair shares" not in texts and "£" not in texts.split("budget")[0]
+    assert "years x people of health gain" in texts

@@ -83,8 +83,9 @@ class Price:
 
 
 def objective_total(result) -> float:
-    """The objective measured from the allocation: total gain (floors included) or £ distance."""
-    if result.scenario.objective == "health-gain":
+    """What a rule is priced in: total health gain (floors included) for every health objective
+    (maximin, level-up and equity-weighted too), or £ distance for fair shares."""
+    if result.scenario.objective != "fair-share":  # every health objective is priced in health
         return float(result.outcomes.gain.sum())
     return float(np.abs(result.allocation.spend - result.scenario.fair_share).sum())
 
@@ -94,7 +95,7 @@ def prices(result) -> pd.DataFrame:
     from allocator.analysis.pipeline import run
 
     s = result.scenario
-    health = s.objective == "health-gain"
+    health = s.objective != "fair-share"
     value = objective_total(result)
     units = (f"{s.gradient.outcome_units} x people of health gain" if health
              else "GBP of distance from fair shares")
@@ -125,6 +126,9 @@ def prices(result) -> pd.DataFrame:
         share = abs(cost) / abs(value) if value else 0.0
         if abs(cost) <= 1e-6 * max(1.0, abs(value)):
             text = f"The {name} cost nothing: the optimum already meets {'it' if ' floor (' in name else 'them'}."
+        elif health and cost < 0:  # an equity objective gives up total health of its own accord
+            text = (f"Without the {name} the {s.objective} optimum would have {_amount(-cost)} {units} less "
+                    f"({share:.2%} of the total): the objective is {s.objective}, not total health.")
         elif health:
             text = f"The {name} cost {_amount(cost)} {units} ({share:.2%} of the total)."
         else:
