@@ -142,13 +142,8 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
     from allocator.reports import outputs as report
 
     formats = _formats(formats)
-    s = _with_option(load(scenario), option_name)
-    equity = {k: v for k, v in (("sii_reduction", sii_reduction), ("gap_reduction", gap_reduction),
-                                ("worst_off_at_least", worst_off_at_least)) if v is not None}
-    if equity:
-        from allocator.scenario.parameters import apply as set_parameters
-
-        s = set_parameters(s, equity, where="--" + "/--".join(k.replace("_", "-") for k in equity))
+    s = _with_equity(_with_option(load(scenario), option_name), sii_reduction=sii_reduction,
+                     gap_reduction=gap_reduction, worst_off_at_least=worst_off_at_least)
     if objective:
         s = s.with_(objective=objective)
     if quantiles:
@@ -210,6 +205,16 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
 
 
 FORMATS = ("csv", "json", "html", "xlsx", "md")
+
+
+def _with_equity(s, **values):
+    """The scenario with the equity constraints given on the command line (None: as it is)."""
+    equity = {k: v for k, v in values.items() if v is not None}
+    if not equity:
+        return s
+    from allocator.scenario.parameters import apply as set_parameters
+
+    return set_parameters(s, equity, where="--" + "/--".join(k.replace("_", "-") for k in equity))
 
 
 def _with_option(s, name: str | None):
