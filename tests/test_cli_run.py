@@ -248,3 +248,15 @@ def test_explain_prices_a_maximin_optimum_in_health_not_in_pounds():
     rules = table[~table["rule"].astype(str).str.startswith("budget")]["text"].astype(str)
     assert len(rules) and not any("fair shares" in t or "£" in t for t in rules)
     assert all("years x people of health gain" in t or "cost nothing" in t for t in rules)
+
+
+def test_a_run_without_explain_never_says_no_rule_costs_anything(tmp_path):
+    quickstart = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart"
+    for flags, said in (([], "prices were not computed"), (["--explain"], "cost")):
+        out = tmp_path / ("explained" if flags else "plain")
+        result = CliRunner().invoke(main, ["run", str(quickstart), "--out", str(out), "--format", "html", *flags])
+        assert result.exit_code == 0, result.output
+        page = (out / "brief.html").read_text()
+        assert said in page
+        if not flags:
+            assert "No rule costs anything" not in page and "not computed" in page

@@ -41,7 +41,7 @@ class OptionFacts:
     share_after: float | None
     gaining: int | None
     losing: int | None
-    rules: list[str]
+    rules: list[str] | None  # None: the rules' prices were not computed (a run without --explain)
     budget_price: str | None = None
 
 
@@ -127,11 +127,12 @@ def _counts(data: ReportData, option: str) -> tuple[int | None, int | None]:
     return int(rows["gain"].sum()), int(rows["lose"].sum())
 
 
-def binding_rules(data: ReportData, option: str) -> list[str]:
-    """The explanations of the rules that cost something (a rule that costs nothing is left out)."""
+def binding_rules(data: ReportData, option: str) -> list[str] | None:
+    """The explanations of the rules that cost something (a rule that costs nothing is left out);
+    None when the prices were not computed (never 'no rule costs anything' for want of asking)."""
     prices = data.tables.get("prices")
-    if prices is None:
-        return []
+    if prices is None or "option" not in prices or not (prices["option"].astype(str) == option).any():
+        return None
     rows = prices[prices["option"].astype(str) == option]
     return [str(r.text) for r in rows.itertuples(index=False)
             if "cost nothing" not in str(r.text) and not str(r.rule).startswith("budget")]
@@ -293,7 +294,7 @@ def _table(facts: list[OptionFacts], units: str) -> tuple[list[str], list[list[s
             [f"{percent(f.share_before)} → {percent(f.share_after)}" for f in facts]),
         row("Areas gaining / losing money",
             [f"{f.gaining:,} / {f.losing:,}" if f.gaining is not None else "n/a" for f in facts]),
-        row("Rules that bind", [str(len(f.rules)) for f in facts]),
+        row("Rules that bind", [str(len(f.rules)) if f.rules is not None else "not computed" for f in facts]),
     ]
     return ["Measure", *[f.name for f in facts]], rows
 
@@ -321,8 +322,11 @@ def brief(data: ReportData, notes: list[str] | None = None) -> Brief:
     best = _best_health(facts)
     groups = str(s.get("groups", "group"))
     columns, rows = _table(facts, units)
-    rules = [(f.name, " ".join((f.rules or ["No rule costs anything: the optimum meets them all."])
-                                + ([f.budget_price] if f.budget_price else []))) for f in facts]
+    unpriced = ["The rules' prices were not computed: `allocator run --explain` (or `allocator compare`) "
+                "re-solves without each rule to price it."]
+    rules = [(f.name, " ".join((unpriced if f.rules is None else
+                                f.rules or ["No rule costs anything: the optimum meets them all."])
+                               + ([f.budget_price] if f.budget_price else []))) for f in facts]
     return Brief(lead=lead(data), verdict=verdict(facts, units),
                  options=[(f.name, option_sentence(f, best if len(facts) > 1 else None, units, groups))
                           for f in facts],
