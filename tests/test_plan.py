@@ -813,3 +813,14 @@ def test_write_lp_of_a_plan_writes_the_whole_plan_and_cbc_solves_it_too(tmp_path
     assert "pace_min(" in text and "y3." in text  # the years' rows and the rows that tie them
     highs, cbc = run_plan(folder), run_plan(folder, solver="cbc")
     assert cbc.health == pytest.approx(highs.health, rel=1e-6)
+
+
+def test_a_stream_with_no_money_in_a_year_has_no_price_there(tmp_path):
+    folder = scenario_dir(tmp_path, "stream_id,stream_name,amount_gbp,services,from_year,to_year\n"
+                          "ph,Grant,95000000,all,,\nhv,HV grant,5000000,health_visiting,1,2\n", manifest="[plan]\nyears = 3\n")
+    s = allocator.load(folder)
+    assert s.streams[1].amounts[2] == 0  # ended, so year 3's total is the grant alone
+    table = run_plan(folder).tables["plan_streams"].set_index(["year", "stream_id"])
+    assert np.isnan(table.loc[("Year 3", "hv"), "price_per_gbp"])
+    assert table.loc[("Year 3", "ph"), "relative_to_best"] == pytest.approx(1.0)
+    assert np.isfinite(table.loc[("Year 2", "hv"), "price_per_gbp"])

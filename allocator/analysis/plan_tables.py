@@ -135,7 +135,14 @@ def streams_table(result: PlanResult) -> pd.DataFrame:
                          "price_per_gbp": float(prices.loc[key, "price_per_gbp"]) if key in prices.index else np.nan,
                          "relative_to_best": float(prices.loc[key, "relative_to_best"])
                          if key in prices.index else np.nan})
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    # a stream with no money in a year (a grant that has ended) has no price there: its row's dual
+    # is then degenerate, anywhere between what a pound buys that year and what it bought before
+    idle = (frame["amount_gbp"] == 0) & (frame["brought_forward_gbp"].abs() < 0.005)
+    frame.loc[idle, ["price_per_gbp", "relative_to_best"]] = np.nan
+    best = frame.groupby("year", sort=False)["price_per_gbp"].transform("max")
+    frame["relative_to_best"] = np.where(best > 0, frame["price_per_gbp"] / best.where(best > 0, 1.0), np.nan)
+    return frame
 
 
 def partners_table(result: PlanResult) -> pd.DataFrame:
