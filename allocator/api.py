@@ -38,7 +38,8 @@ def compare(*scenarios: Scenario | str | Path, solver: str = "highs", method: st
     -------
     Comparison
         ``names``, ``results`` (one `Result` per option) and ``tables`` (DataFrames:
-        ``options_metrics``, ``spend_by_group``, ``winners_losers``, ...).
+        ``options_metrics``, ``spend_by_group``, ``winners_losers``, ... and, for a scenario
+        with ``[disaggregation]``, ``options_spend_by_population_group``).
 
     Examples
     --------

@@ -80,6 +80,13 @@ class ScenarioError(AllocatorError):
         return "\n".join([self._head(), *shown])
 
 
+class OutturnError(ScenarioError):
+    """A file of actual spend or observed outcomes (``--actual``) is missing, malformed or does not fit the
+    scenario and its plan (exit code 2)."""
+
+    subject = "the outturn"
+
+
 class SettingsError(ScenarioError):
     """A setting given beside the scenario is wrong: ``--time-limit``, a solver or method (exit code 2)."""
 

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, note, settings
@@ -390,6 +391,47 @@ def test_run_prints_the_plan(rich, tmp_path):
     for name in ("Public health grant", "Health inequalities fund", "Time-limited grant", "Better care fund"):
         assert name in result.output
     assert (tmp_path / "out" / "plan_streams.csv").is_file()
+
+
+def test_each_years_waterfall_runs_from_the_year_before_to_the_plan_to_the_penny(rich):
+    from allocator.analysis.plan import plan_waterfall, waterfall_moves
+
+    s = allocator.load(rich)
+    result = run_plan(s)
+    water = plan_waterfall(result)
+    for t, year in enumerate(result.years):
+        before = s.baseline if t == 0 else result.years[t - 1].allocation.spend
+        rows = water[(water.year == year.label) & (water.area_id != "ALL")]
+        starts = rows[rows.step.str.startswith("start: ")].set_index("area_id").amount_pennies
+        ends = rows[rows.step.str.startswith("end: ")].set_index("area_id").amount_pennies
+        steps = rows[~rows.step.str.startswith(("start: ", "end: "))].groupby("area_id").amount_pennies.sum()
+        ids = list(s.area_ids)
+        assert (starts[ids].to_numpy() == pennies(before.sum(axis=1))).all()
+        assert (ends[ids].to_numpy() == pennies(year.allocation.spend.sum(axis=1))).all()
+        assert ((starts + steps - ends)[ids] == 0).all()  # the steps add up to each area's change
+        # the pace-of-change stage meets the year-on-year pace against the year before
+        if t > 0 and s.pace is not None:
+            stage = starts + rows[rows.step.isin(["need-weighted target", "floors and caps", "locked lines",
+                                                 "proportionality", "pace of change"])].groupby("area_id").amount_pennies.sum()
+            low, high = 1 - s.pace[0], 1 + s.pace[1]
+            previous = pennies(before.sum(axis=1))
+            assert (stage[ids].to_numpy() >= np.floor(low * previous) - 2).all()
+            assert (stage[ids].to_numpy() <= np.ceil(high * previous) + 2).all()
+    moves = waterfall_moves(water)
+    assert list(moves.year.unique()) == [y.label for y in result.years]
+    first = water[(water.year == result.years[0].label) & (water.area_id != "ALL") & (water.step == "pace of change")]
+    row = moves[(moves.year == result.years[0].label) & (moves.step == "pace of change")].iloc[0]
+    assert row.into_areas_gbp == pytest.approx(first.amount_pennies.clip(lower=0).sum() / 100)
+    assert row.out_of_areas_gbp == pytest.approx(-first.amount_pennies.clip(upper=0).sum() / 100)
+
+
+def test_run_explain_of_a_plan_shows_what_moves_the_money_each_year(rich, tmp_path):
+    result = CliRunner().invoke(main, ["run", str(rich), "--explain", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "What moves the money" in result.output
+    table = pd.read_csv(tmp_path / "out" / "plan_waterfall_moves.csv")
+    assert set(table.year) == {"2026/27", "2027/28", "2028/29"}
+    assert "What moves the money, year by year" in (tmp_path / "out" / "report.html").read_text()
 
 
 def test_the_independent_check_catches_a_broken_plan(rich):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.analysis import explain
+from allocator.analysis.disaggregate import TABLE as POPULATION_TABLE
 from allocator.analysis.pipeline import Result, run
 from allocator.errors import AllocatorError, ScenarioError
 from allocator.scenario import Scenario
@@ -105,13 +106,17 @@ def compare(options: list[tuple[str, Scenario]], *, solver: str = "highs", metho
 
 
 def comparison_of(names, results, *, waterfall: bool = True, prices: bool = True) -> Comparison:
-    """The comparison tables of options already solved."""
+    """The comparison tables of options already solved (with ``options_spend_by_population_group``
+    when the scenarios have ``[disaggregation]``)."""
     tables = {"options_summary": _summary(names, results),
               "options_metrics": _metrics(names, results),
               "spend_by_group": _by_group(names, results, "spend_per_head_gbp"),
               "outcome_by_group": _by_group(names, results, "outcome_projected")}
     tables["winners_losers"] = _winners(names, results)
     tables["winners_losers_by_group"] = _winner_counts(tables["winners_losers"])
+    groups = _population_groups(names, results)
+    if groups is not None:
+        tables[f"options_{POPULATION_TABLE}"] = groups
     if waterfall:
         tables["waterfall"] = _each(names, results, explain.waterfall)
     if prices:
@@ -182,6 +187,18 @@ def _by_group(names, results, column: str) -> pd.DataFrame:
     for name, r in zip(names, results):
         out[name] = r.gradient.by_group[column].to_numpy()
     return out
+
+
+def _population_groups(names, results) -> pd.DataFrame | None:
+    """Each option's spend and health by population group (`allocator.analysis.disaggregate`), one
+    below the other with an ``option`` column first; None when no option's scenario has
+    ``[disaggregation]``."""
+    frames = [r.gradient.by_population_group.assign(option=name) for name, r in zip(names, results)
+              if r.gradient.by_population_group is not None]
+    if not frames:
+        return None
+    table = pd.concat(frames, ignore_index=True)
+    return table[["option", *[c for c in table.columns if c != "option"]]]
 
 
 def _summary(names, results) -> pd.DataFrame:

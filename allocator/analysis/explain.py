@@ -47,28 +47,34 @@ def _pennies(values: np.ndarray) -> np.ndarray:
 
 def waterfall(result) -> pd.DataFrame:
     """One row per area and step, amounts in GBP; the steps sum exactly to each area's change."""
+    return waterfall_between(result.scenario, result.outcomes.before_spend, result.allocation.spend,
+                             "start: " + result.outcomes.before_label)
+
+
+def waterfall_between(s: Scenario, before_spend: np.ndarray, final_spend: np.ndarray, start: str,
+                      steps: tuple[str, ...] = STEPS, end: str = "end: allocation") -> pd.DataFrame:
+    """The waterfall from ``before_spend`` to ``final_spend`` (both (A, S) GBP) through the
+    fair-share optima of ``s`` with each family of rules added in turn; ``steps`` names them."""
     from allocator.analysis.pipeline import run
 
-    s = result.scenario
-    before = _pennies(result.outcomes.before_spend.sum(axis=1))
-    target = _pennies(s.fair_share.sum(axis=1))
-    stages = [target]
+    before = _pennies(before_spend.sum(axis=1))
+    stages = [_pennies(s.fair_share.sum(axis=1))]
     plan = [(True, False, False, False), (True, True, False, False), (True, True, True, False),
             (True, True, True, True)]
     for floors, locked, prop, pace in plan:
         relaxed = _relaxed(s, floors, locked, prop, pace, "fair-share")
         stages.append(_pennies(run(relaxed).allocation.spend.sum(axis=1)))
-    final = _pennies(result.allocation.spend.sum(axis=1))
+    final = _pennies(final_spend.sum(axis=1))
     stages.append(final)
-    steps = [stages[0] - before] + [b - a for a, b in zip(stages[:-1], stages[1:])]
+    moves = [stages[0] - before] + [b - a for a, b in zip(stages[:-1], stages[1:])]
     rows = []
     for a in range(s.n_areas):
-        rows.append((s.area_ids[a], s.area_names[a], "start: " + result.outcomes.before_label, before[a]))
-        rows.extend((s.area_ids[a], s.area_names[a], name, step[a]) for name, step in zip(STEPS, steps))
-        rows.append((s.area_ids[a], s.area_names[a], "end: allocation", final[a]))
-    rows.append(("ALL", "All areas", "start: " + result.outcomes.before_label, before.sum()))
-    rows.extend(("ALL", "All areas", name, step.sum()) for name, step in zip(STEPS, steps))
-    rows.append(("ALL", "All areas", "end: allocation", final.sum()))
+        rows.append((s.area_ids[a], s.area_names[a], start, before[a]))
+        rows.extend((s.area_ids[a], s.area_names[a], name, step[a]) for name, step in zip(steps, moves))
+        rows.append((s.area_ids[a], s.area_names[a], end, final[a]))
+    rows.append(("ALL", "All areas", start, before.sum()))
+    rows.extend(("ALL", "All areas", name, step.sum()) for name, step in zip(steps, moves))
+    rows.append(("ALL", "All areas", end, final.sum()))
     frame = pd.DataFrame(rows, columns=["area_id", "area_name", "step", "amount_pennies"])
     frame["amount_gbp"] = frame["amount_pennies"] / 100.0
     return frame

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from allocator.analysis.disaggregate import by_population_group
 from allocator.measures import inequality as ineq
 from allocator.model.equity import deprivation_groups
 from allocator.model.evaluate import Allocation, Outcomes
@@ -32,6 +33,7 @@ class Gradient:
     by_group: pd.DataFrame  # one row per deprivation quantile
     by_column: dict[str, pd.DataFrame]  # one table per grouping column
     metrics: pd.DataFrame  # one row per measure: before, after, change
+    by_population_group: pd.DataFrame | None = None  # [disaggregation]: one row per dimension and group
 
 
 def quantile_label(n: int) -> str:
@@ -61,8 +63,9 @@ def measure(scenario: Scenario, allocation: Allocation, outcomes: Outcomes) -> G
     by_column = {c: _grouped(scenario, by_area, outcomes, c, scenario.areas[c].astype(str).str.strip().to_numpy())
                  for c in scenario.gradient.group_columns}
     metrics = _metrics(scenario, allocation, outcomes, by_area, by_group, group)
+    population = by_population_group(scenario, allocation, outcomes) if scenario.disaggregation else None
     return Gradient(allocation=_lines(scenario, allocation, outcomes), by_area=by_area,
-                    by_group=by_group, by_column=by_column, metrics=metrics)
+                    by_group=by_group, by_column=by_column, metrics=metrics, by_population_group=population)
 
 
 def _lines(scenario: Scenario, allocation: Allocation, outcomes: Outcomes) -> pd.DataFrame:

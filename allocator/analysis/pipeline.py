@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from allocator.analysis import gradient as gr
+from allocator.analysis.disaggregate import TABLE as POPULATION_TABLE
 from allocator.errors import AllocatorError, InfeasibleError, Problem, ScenarioError, SolverError
 from allocator.model import equity, fairshare
 from allocator.model import evaluate as ev
@@ -38,12 +39,16 @@ class Result:
 
         ``allocation`` (area x service), ``by_area``, ``by_group`` (one row per
         deprivation decile, or the scenario's quantiles: also ``result.by_decile``),
-        ``metrics`` and ``by_<column>`` for each of the scenario's group columns.
+        ``metrics``, ``by_<column>`` for each of the scenario's group columns and, when
+        the scenario has ``[disaggregation]``, ``spend_by_population_group`` (one row per
+        dimension and group: `allocator.analysis.disaggregate`).
         """
         g = self.gradient
         tables = {"allocation": g.allocation, "by_area": g.by_area, "by_group": g.by_group,
                   "metrics": g.metrics}
         tables.update({f"by_{c}": t for c, t in g.by_column.items()})
+        if g.by_population_group is not None:
+            tables[POPULATION_TABLE] = g.by_population_group
         return tables
 
     @property

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.analysis import gradient as gr
+from allocator.analysis.explain import STEPS, waterfall_between
 from allocator.errors import InfeasibleError, InvariantError
 from allocator.model import evaluate as ev
 from allocator.model import plan as pm
@@ -314,6 +315,45 @@ def year_result(result: PlanResult, t: int = 0):
     allocation = dataclasses.replace(year.allocation, solution=solution, lp_gain=None)
     return Result(scenario=scenario, lp=lp, solution=solution, allocation=allocation,
                   outcomes=year.outcomes, gradient=year.gradient, seconds=result.seconds)
+
+
+PLAN_STEPS = (*STEPS[:-1], "objective and the plan's other rules")
+
+
+def plan_waterfall(result: PlanResult) -> pd.DataFrame:
+    """Each year's waterfall: from last year's spend (year 1: the baseline) to the year's plan.
+
+    The stages are the year's fair-share optima with floors and caps, locked lines, the
+    proportionality rule and the year-on-year pace of change added in turn (the year's budget
+    being what the plan spends in it); the last step is the plan's objective with the rules a
+    single year does not have (streams, service groups, convergence, carry-over, minimum uplift).
+    One row per year, area and step; each year's steps add up to its areas' change, to the penny.
+    """
+    frames = []
+    for t, year in enumerate(result.years):
+        before = year.outcomes.before_spend if t == 0 else result.years[t - 1].allocation.spend
+        final = year.allocation.spend
+        s = year.scenario.with_(budget_gbp=round(float(final.sum()), 2), streams=(), service_groups=(),
+                                transfer=None)
+        if t > 0:
+            s = s.with_(baseline=before)
+        if result.scenario.pace is not None:
+            s = s.with_(pace=result.scenario.pace)
+        start = "start: " + (year.outcomes.before_label if t == 0 else f"{result.years[t - 1].label} plan")
+        frame = waterfall_between(s, before, final, start, PLAN_STEPS, f"end: {year.label} plan")
+        frame.insert(0, "year", year.label)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def waterfall_moves(waterfall: pd.DataFrame) -> pd.DataFrame:
+    """The £ each step of a plan's waterfall moves into areas (the sum of its increases), by year:
+    one row per year and step, in the order of the steps."""
+    steps = waterfall[(waterfall["area_id"] != "ALL") & ~waterfall["step"].str.startswith(("start: ", "end: "))]
+    moved = steps.assign(into_areas_gbp=steps["amount_pennies"].clip(lower=0) / 100.0,
+                         out_of_areas_gbp=-steps["amount_pennies"].clip(upper=0) / 100.0)
+    return (moved.groupby(["year", "step"], sort=False)[["into_areas_gbp", "out_of_areas_gbp"]].sum()
+            .reset_index())
 
 
 RULES = (("pace", "the pace of change and minimum uplift, year on year"),

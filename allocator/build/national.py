@@ -54,6 +54,14 @@ ETHNIC_GROUPS = {
     "Other ethnic group": "ethnic_other",
     "White": "ethnic_white",
 }
+#: The population groups of scenarios built on this table, as their ``[disaggregation]``: dimension ->
+#: {group: areas column}. Census 2021 by sex is not among the shared data: there is no dimension by sex.
+DISAGGREGATION = {
+    "Ethnic group": {"Asian": "ethnic_asian", "Black": "ethnic_black", "Mixed": "ethnic_mixed",
+                     "White": "ethnic_white", "Other": "ethnic_other"},
+    "Disability": {"Disabled": "disabled", "Not disabled": "not_disabled"},
+    "Age": {"0-15": "pop_0_15", "16-64": "pop_16_64", "65 and over": "pop_65_plus"},
+}
 INDICATORS = {
     "income_domain_numerator": "income_deprived",
     "income_deprivation_affecting_children_index_idaci_numerator": "children_income_deprived",

@@ -21,7 +21,7 @@ import pandas as pd
 
 from allocator.build.assumptions import BUDGET_GBP, QUICKSTART_SERVICES, SERVICES
 from allocator.build.models import current_need_models
-from allocator.build.national import national_means
+from allocator.build.national import DISAGGREGATION, national_means
 from allocator.build.place import Place, PlaceError, areas, lsoas_of, national
 from allocator.build.services import service_table
 from allocator.build.writers import scenario_toml, write_csv, write_text
@@ -44,7 +44,8 @@ AREA_DECIMALS = {"population": 0, "pop_0_4": 2, "pop_0_15": 2, "pop_5_19": 2, "p
                  "older_income_deprivation_rate": 6, "imd_score": 3, "health_score": 3,
                  "years_of_potential_life_lost_indicator": 3,
                  "comparative_illness_and_disability_ratio_indicator": 3, "nhs_need_index": 6,
-                 "cost_index": 0}
+                 "cost_index": 0, "ethnic_asian": 0, "ethnic_black": 0, "ethnic_mixed": 0, "ethnic_white": 0,
+                 "ethnic_other": 0, "disabled": 0, "not_disabled": 0}
 GROUPS = ("nhs_region", "icb", "district", "ward")  # coarse to fine
 TIGHT = 0.25  # more than this share of lines at a floor or cap: the need ordering says little
 CHECK_AREAS = 5_000  # above this many areas the budget check (a solve) is skipped
@@ -121,10 +122,11 @@ def _gradient(frame: pd.DataFrame, level: str, outcome: str) -> dict:
 
 
 def _area_table(frame: pd.DataFrame, gradient: dict) -> pd.DataFrame:
-    columns = ["area_id", "area_name", "population", "pop_0_4", "pop_0_15", "pop_5_19", "pop_16_24",
-               "pop_16_59", "pop_16_64", "pop_18_plus", "pop_40_74", "pop_60_plus", "pop_65_plus",
-               "pop_75_plus", "imd_score", "imd_quintile", "income_deprivation_rate",
-               "child_income_deprivation_rate", "older_income_deprivation_rate", "health_score",
+    ages = ["pop_0_4", "pop_0_15", "pop_5_19", "pop_16_24", "pop_16_59", "pop_16_64", "pop_18_plus", "pop_40_74",
+            "pop_60_plus", "pop_65_plus", "pop_75_plus"]
+    groups = [c for g in DISAGGREGATION.values() for c in g.values() if c not in ages]  # ethnic group, disability
+    columns = ["area_id", "area_name", "population", *ages, *groups, "imd_score", "imd_quintile",
+               "income_deprivation_rate", "child_income_deprivation_rate", "older_income_deprivation_rate", "health_score",
                "years_of_potential_life_lost_indicator", "comparative_illness_and_disability_ratio_indicator",
                "nhs_need_index", "imputed_numerators", *(["lsoas"] if "lsoas" in frame else []),
                *gradient["group_columns"]]
@@ -154,7 +156,7 @@ def _manifest(name: str, description: str, budget: float, gradient: dict, baseli
 
     return scenario_toml(name, description, ATTRIBUTION_TEXT, budget, gradient, baseline, pace,
                          list(layout.options) + group_blocks(service_ids), models=layout.models, header=layout.header,
-                         tables=layout.tables)
+                         tables=layout.tables, disaggregation=DISAGGREGATION)
 
 
 ATTRIBUTION_TEXT = (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from allocator.analysis.disaggregate import METHOD
+from allocator.build.national import DISAGGREGATION, ETHNIC_GROUPS
 from allocator.build.place import Place
 from allocator.format import gbp
 
@@ -27,6 +29,41 @@ def _services(services: pd.DataFrame) -> str:
                     f"{float(s.floor_units_per_head):.6g} | {s.cap_units_per_head or 'none'} | "
                     f"`{s.need_model}` | `{s.response_model}` |")
     return "\n".join(rows)
+
+
+def _group_source(column: str) -> str:
+    """Where a population group's counts come from."""
+    census = {c: name for name, c in ETHNIC_GROUPS.items()}
+    if column in census:
+        return f"Census 2021 ethnic group (TS021): {census[column]}"
+    if column in ("disabled", "not_disabled"):
+        return ("Census 2021 disability (TS038): " + ("Disabled" if column == "disabled" else "Not disabled")
+                + " under the Equality Act")
+    return "age band: mid-2020 estimates carried to 2021 LSOAs, scaled to Census 2021 (see Assumptions)"
+
+
+def population_groups() -> str:
+    """The README's section on ``[disaggregation]``: the groups, their columns and sources, the method."""
+    rows = "\n".join(f"| {dimension} | {group} | `{column}` | {_group_source(column)} |"
+                      for dimension, groups in DISAGGREGATION.items() for group, column in groups.items())
+    return f"""## Population groups (`[disaggregation]`)
+
+`scenario.toml` names, for each dimension, the `areas.csv` columns holding the people of each group;
+`allocator run` and `allocator compare` report the spend per head, the outcome and the health gain
+reaching each group (`spend_by_population_group.csv`, the report's section 'Who receives what', a
+workbook sheet per dimension; in Python `result.tables["spend_by_population_group"]`).
+
+| dimension | group | column | source |
+|---|---|---|---|
+{rows}
+
+- **Method**: {METHOD}
+- The census tables of a dimension differ from the area's population by a person or two (ONS
+  disclosure control), so each area's counts are used as shares of its people.
+- **Sex**: the Census 2021 counts packaged here are ethnic group and disability only, so there is
+  no dimension by sex. With your own columns (Census 2021 TS008, say), add one:
+  `"Sex" = {{ "Female" = "female", "Male" = "male" }}`.
+"""
 
 
 def readme(title: str, place: Place, level: str, frame: pd.DataFrame, services: pd.DataFrame,
@@ -55,7 +92,8 @@ setting and column means.
 - **Areas** (`areas.csv`): one row per {unit}: `population`, age bands `pop_*` (the services' target
   populations), `imd_score` (IoD2025: higher is more deprived; the gradient's ranking), `imd_quintile`
   (national; the response curves' effectiveness modifier), the need models' rates, the outcome
-  `{gradient['outcome']}`, and grouping columns ({groups}).
+  `{gradient['outcome']}`, grouping columns ({groups}), and the people of each ethnic group and by
+  disability (Census 2021: `ethnic_*`, `disabled`, `not_disabled`) for the population groups below.
 - **Services** (`services.csv`):
 
 {_services(services)}
@@ -63,6 +101,7 @@ setting and column means.
 - **Outcome**: {gradient['outcome_label']} (lower is better); the gradient is measured across
   {gradient['quantiles']} population-weighted groups of areas by IMD score.
 
+{population_groups()}
 ## Assumptions
 
 - **Budget**: {note}.

@@ -105,4 +105,10 @@ councils (section 75 style); its partners' shares (`partners.csv`):
 - Lags: {', '.join(f'`{k}` {v} year' for k, v in PLAN_LAGS.items())} before its effect on outcomes starts.
 
 All streams and the plan's settings are illustrations for planning, not funding decisions.
+
+## Population groups (`[disaggregation]`)
+
+As in `england-la`: spend per head, outcome and health gain by ethnic group, disability (Census
+2021) and age band, an area-level estimate; its README gives the columns, sources and method
+(there are no counts by sex).
 """

@@ -118,10 +118,12 @@ def write_services(services: pd.DataFrame, path: Path, response_outcome: str) ->
 def scenario_toml(name: str, description: str, attribution: list[str] | str, budget: float,
                   gradient: dict, baseline: bool, pace: bool | tuple[float, float] | None,
                   options: list[str] | None = None, *, models: str = "../../models",
-                  header: str = GENERATED, tables: tuple[tuple[str, str], ...] = ()) -> str:
+                  header: str = GENERATED, tables: tuple[tuple[str, str], ...] = (),
+                  disaggregation: dict[str, dict[str, str]] | None = None) -> str:
     """A ``scenario.toml``: a bundled scenario's (models in ``../../models``) or, with ``models`` and
     ``header``, one written by `allocator new`. ``attribution`` is keys of ATTRIBUTION or the text;
-    ``pace`` True for the bundled limits, or (max_decrease, max_increase)."""
+    ``pace`` True for the bundled limits, or (max_decrease, max_increase); ``disaggregation``: the
+    population groups, ``{dimension: {group: areas column}}``."""
     credit = attribution if isinstance(attribution, str) else " ".join(ATTRIBUTION[a] for a in attribution)
     lines = [header,
              "[scenario]", f"name = {toml_value(name)}",
@@ -136,6 +138,8 @@ def scenario_toml(name: str, description: str, attribution: list[str] | str, bud
         lines += ["[pace_of_change]", f"max_decrease = {toml_value(float(down))}",
                   f"max_increase = {toml_value(float(up))}", ""]
     lines += ["[gradient]"] + [f"{k} = {toml_value(v)}" for k, v in gradient.items()]
+    if disaggregation:
+        lines += ["", "[disaggregation]"] + [f"{json.dumps(k)} = {toml_value(v)}" for k, v in disaggregation.items()]
     lines += ["", "[tables]", 'areas = "areas.csv"', 'services = "services.csv"']
     if baseline:
         lines.append('baseline = "baseline.csv"')

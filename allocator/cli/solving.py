@@ -155,10 +155,10 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
             lp_place.check(write_lp)
         plan = None
         if s.plan is not None or s.streams:  # several years or streams: one LP for the whole plan
-            from allocator.analysis.plan import rule_costs, run_plan, year_result
+            from allocator.analysis.plan import run_plan, year_result
 
             plan = run_plan(s, solver=solver, method=method, time_limit=time_limit)
-            costs = rule_costs(plan, time_limit=time_limit) if explain else None
+            explained = _plan_explained(plan, time_limit) if explain else {}
             result = year_result(plan, 0)
         else:
             result = run_pipeline(s, solver=solver, method=method, time_limit=time_limit)  # explains infeasibility
@@ -178,6 +178,7 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
                 from allocator.reports.plan_text import plan_meta
 
                 data.tables.update(plan.tables)
+                data.tables.update(explained)
                 data.meta["plan"] = plan_meta(plan)
             report.write_outputs(result, out, options)
             save(data, out, set(), run_manifest)
@@ -190,7 +191,7 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
     if not quiet and plan is not None:
         from allocator.reports.plan_text import plan_summary_text
 
-        click.echo(plan_summary_text(plan, costs))
+        click.echo(plan_summary_text(plan, explained.get("plan_rule_costs"), explained.get("plan_waterfall_moves")))
         if out is not None:
             click.echo(f"\n{written(out)}")
     elif not quiet:
@@ -205,6 +206,15 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
 
 
 FORMATS = ("csv", "json", "html", "xlsx", "md")
+
+
+def _plan_explained(plan, time_limit):
+    """A plan's explanation as tables: what each rule costs, each year's waterfall and its summary."""
+    from allocator.analysis.plan import plan_waterfall, rule_costs, waterfall_moves
+
+    water = plan_waterfall(plan)
+    return {"plan_rule_costs": rule_costs(plan, time_limit=time_limit), "plan_waterfall": water,
+            "plan_waterfall_moves": waterfall_moves(water)}
 
 
 def _with_equity(s, **values):

@@ -25,6 +25,8 @@ from allocator.reports import markdown as text
 from allocator.reports.html_parts import SCRIPT, brief_section, find_my_area, maps_section, script_hash
 from allocator.reports.plan_section import TITLE as PLAN_TITLE
 from allocator.reports.plan_section import glide_path_chart
+from allocator.reports.population_section import TITLE as POPULATION_TITLE
+from allocator.reports.population_section import population_chart
 from allocator.reports.results import ReportData
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")  # Okabe-Ito
@@ -448,6 +450,17 @@ def _plan(c: text.Content, data: ReportData) -> str:
                      + [_table(t) for t in c.plan.tables])
 
 
+def _population(c: text.Content, data: ReportData) -> str:
+    """Who receives what: a sentence per dimension, the method, the dot chart and a table per dimension."""
+    with matplotlib.rc_context(RC):
+        svg = population_chart(data, Charts("population-chart"))
+    p = c.population
+    return "\n".join([f'<p class="lead">{esc(line)}</p>' for line in p.lead] + [f'<p class="notes">{esc(p.method)}</p>']
+                     + [_figure("Spend per head against the average", svg, "Each group's spend per head over the "
+                                "average person's: hollow grey before, filled under each option.", "population_1")]
+                     + [_table(t) for t in p.tables])
+
+
 def _css_string(value: str) -> str:
     """Text inside a CSS string: quotes, backslashes and '<' escaped, no line breaks."""
     out = " ".join(str(value).split()).replace("\\", "\\5C ").replace('"', "\\22 ").replace("<", "\\3C ")
@@ -506,6 +519,8 @@ def render_html(data: ReportData, manifest: dict | None = None) -> str:
     sections.append(("summary", "Detail", _summary(c.summary)))
     for k, (title, body) in enumerate(_charts(data)):
         sections.append((f"charts-{k + 1}", title, body))
+    if c.population is not None:
+        sections.append(("population", POPULATION_TITLE, _population(c, data)))
     maps = maps_section(data)
     if maps:
         sections.append(("maps", "Maps", maps))

@@ -18,6 +18,8 @@ from allocator.format import money, number  # noqa: F401  (html.py reads them as
 from allocator.reports.brief import Brief, brief, input_hashes, notes_from
 from allocator.reports.plan_section import TITLE as PLAN_TITLE
 from allocator.reports.plan_section import PlanText, plan_text
+from allocator.reports.population_section import TITLE as POPULATION_TITLE
+from allocator.reports.population_section import PopulationText, population_text
 from allocator.reports.results import ReportData, Table
 
 TOLERANCE_GBP = 0.5  # changes smaller than this count as unchanged (as allocator.analysis.compare)
@@ -79,6 +81,7 @@ class Content:
     footer: list[str]
     brief: Brief | None = None
     plan: PlanText | None = None  # a plan's years, streams, partners and groups
+    population: PopulationText | None = None  # spend and health by population group ([disaggregation])
 
 
 def option_names(data: ReportData) -> list[str]:
@@ -199,7 +202,8 @@ def content(data: ReportData, manifest: dict | None = None) -> Content:
     subtitle = f"Scenario: {s['name']}" if s.get("name") and data.meta.get("kind") != "run" else ""
     return Content(title=str(data.meta.get("title", "Allocation report")), subtitle=subtitle,
                    description=str(s.get("description", "")), summary=summary(data), tables=tables,
-                   footer=footer, brief=brief(data, notes) if option_names(data) else None, plan=plan_text(data))
+                   footer=footer, brief=brief(data, notes) if option_names(data) else None, plan=plan_text(data),
+                   population=population_text(data))
 
 
 def _options_table(data):
@@ -496,6 +500,16 @@ def md_plan(plan: PlanText) -> list[str]:
     return out
 
 
+def md_population(population: PopulationText) -> list[str]:
+    """The population groups in Markdown: a sentence per dimension, the method, the tables (the HTML adds a chart)."""
+    out = [f"## {md_text(POPULATION_TITLE)}", ""]
+    out += [md_text(line, block=True) for line in population.lead] + [""]
+    out += [f"*{md_text(population.method)}*", ""]
+    for table in population.tables:
+        out += [f"### {md_text(table.title)}", "", md_text(table.caption, block=True), ""] + md_table(table) + [""]
+    return out
+
+
 def render_markdown(data: ReportData, manifest: dict | None = None) -> str:
     """The report as GitHub-flavoured Markdown: the same text and tables as the HTML, no charts.
 
@@ -522,6 +536,8 @@ def render_markdown(data: ReportData, manifest: dict | None = None) -> str:
         else:
             out += [f"- **{md_text(lead)}**: {md_text(text)}" if lead else f"- {md_text(text, block=True)}"
                     for lead, text in body] + [""]
+    if c.population is not None:
+        out += md_population(c.population)
     out += ["## Tables", ""]
     for table in c.tables:
         out += [f"### {md_text(table.title)}", "", md_text(table.caption, block=True), ""]

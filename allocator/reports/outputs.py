@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from allocator.analysis.disaggregate import TABLE as POPULATION_TABLE
 from allocator.analysis.gradient import binding, quantile_label
 from allocator.analysis.pipeline import Result
 from allocator.format import aligned, cell, gbp, number, percent, plain
@@ -224,7 +225,7 @@ def encodings(name: str) -> tuple[tuple[str, object], ...]:
     return (".csv", csv_bytes), second
 
 
-SMALL_TABLES = ("by_group", "metrics")
+SMALL_TABLES = ("by_group", "metrics", POPULATION_TABLE)
 RESERVED = ("allocation", "by_area", "by_group", "metrics", "result", "run", "comparison", "report")
 
 
@@ -235,6 +236,8 @@ def result_tables(result: Result) -> dict[str, pd.DataFrame]:
     tables = {"allocation": g.allocation, "by_area": g.by_area, "by_group": g.by_group, "metrics": g.metrics}
     stems = unique_stems(g.by_column, prefix="by_", reserved=RESERVED, fallback="column")
     tables.update(zip(stems, g.by_column.values()))
+    if g.by_population_group is not None:
+        tables[POPULATION_TABLE] = g.by_population_group
     return tables
 
 
@@ -247,7 +250,7 @@ def write_outputs(result: Result, out: str | Path, options: dict) -> list[Path]:
     manifest; returns the paths.
 
     ``result.json`` holds the headline numbers and the small tables (by group,
-    metrics, by grouping column); ``run.json`` the inputs' hashes, versions,
+    metrics, by grouping column, by population group); ``run.json`` the inputs' hashes, versions,
     options and timings (the only file that differs between identical runs).
     All are written at once, or none (see `allocator.reports.files.output`).
     """
@@ -366,4 +369,21 @@ def summary_text(result: Result) -> str:
     out.append("")
     out.append("The social gradient, before -> after:")
     out.append(text_table(pd.DataFrame(rows)))
-    return "\n".join(out)
+    return "\n".join(out + _population_lines(result))
+
+
+def _population_lines(result: Result) -> list[str]:
+    """Spend per head by population group ([disaggregation]), an area-level estimate; none without it."""
+    table = result.gradient.by_population_group
+    if table is None or table.empty:
+        return []
+    before = result.outcomes.before_label
+    view = pd.DataFrame({
+        "dimension": table["dimension"].astype(str), "group": table["group"].astype(str),
+        "people": table["population"].map(lambda v: number(round(v))),
+        f"{before} £/head": table[f"{before}_spend_per_head_gbp"].map(lambda v: number(v, "GBP per head")),
+        "£/head": table["spend_per_head_gbp"].map(lambda v: number(v, "GBP per head")),
+        "x average": aligned(table["spend_per_head_relative_to_average"], 3),
+        "health gain": table["health_gain"].map(number)})
+    return ["", "By population group (an area-level estimate: everyone in an area receives its spend per head):",
+            text_table(view)]

@@ -208,7 +208,8 @@ def plan_text(data: ReportData) -> PlanText | None:
     """What the reports say about the plan, or None when the result is not a plan."""
     if not has_plan(data):
         return None
-    tables = [_years_table(data), _streams_table(data), _partners_table(data), _groups_table(data)]
+    tables = [_years_table(data), _streams_table(data), _partners_table(data), _groups_table(data),
+              _moves_table(data)]
     return PlanText(lead=plan_lead(data), rules=plan_rules(data), tables=[t for t in tables if t is not None])
 
 
@@ -297,6 +298,24 @@ def _groups_table(data: ReportData) -> Table | None:
                      _against_bounds(total, low, high)])
     return Table("plan_groups", "Service groups", "Each group's total in each year against the bounds set on it.",
                  columns, rows, [False] * 3 + [True] * 4 + [False])
+
+
+def _moves_table(data: ReportData) -> Table | None:
+    frame = data.tables.get("plan_waterfall_moves")
+    if frame is None or frame.empty:
+        return None
+    years = list(dict.fromkeys(frame["year"].astype(str)))
+    steps = list(dict.fromkeys(frame["step"].astype(str)))
+    into = frame.assign(year=frame["year"].astype(str), step=frame["step"].astype(str)).pivot(
+        index="step", columns="year", values="into_areas_gbp")
+    rows = [[step] + [money(float(into.loc[step, y])) for y in years] for step in steps]
+    return Table("plan_waterfall_moves", "What moves the money, year by year",
+                 "Each year from the year before (the first from 'before'): the money each step moves into the "
+                 "areas that gain (as much moves out of the others, plus any change in the budget). The steps "
+                 "go to the need-weighted target, then add floors and caps, locked lines, the proportionality "
+                 "rule and the year-on-year pace of change, each closest to the target; the last is the plan's "
+                 "objective with its other rules (streams, service groups, convergence, carry-over).",
+                 ["Step"] + years, rows, [False] + [True] * len(years))
 
 
 # -- the chart -----------------------------------------------------------------------------------

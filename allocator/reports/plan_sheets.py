@@ -60,6 +60,8 @@ def plan_sheets(data: ReportData) -> list[Sheet]:
         sheets.append(groups_sheet(tables["plan_groups"], labels))
     if "plan_by_area" in tables:
         sheets.append(by_area_sheet(tables["plan_by_area"]))
+    if "plan_waterfall" in tables:
+        sheets.append(waterfall_sheet(tables["plan_waterfall"]))
     if "plan_allocation" in tables:
         sheets.append(allocation_sheet(tables["plan_allocation"], tables.get("plan_by_area"), labels,
                                        _stream_names(data)))
@@ -148,6 +150,17 @@ def by_area_sheet(frame: pd.DataFrame) -> Sheet:
          ("Distance from target (£)", "Target (£)"))])
     return Sheet(BY_AREA, "Each area in each year of the plan: spend, change on the year before, need-weighted "
                  "target and distance from it. Filter on the year: the totals row gives that year's.", columns, 3)
+
+
+def waterfall_sheet(frame: pd.DataFrame) -> Sheet:
+    """Each year's waterfall: each area's steps from the year before to the plan."""
+    columns = _columns(frame, [
+        ("year", YEAR, TEXT), ("area_id", "Area code", TEXT), ("area_name", "Area name", TEXT),
+        ("step", "Step", TEXT), ("amount_gbp", "Amount (£)", MONEY)])
+    return Sheet("Plan waterfall", "Each year from the year before (the first from 'before') to the plan, area by "
+                 "area: the start, the money each step moves (to the need-weighted target; floors and caps; locked "
+                 "lines; the proportionality rule; the pace of change; the plan's objective and other rules) and "
+                 "the end. Filter on the year and area: the steps add up to the change, to the penny.", columns, 4)
 
 
 def allocation_sheet(frame: pd.DataFrame, by_area: pd.DataFrame | None, labels: Labels,

@@ -26,8 +26,9 @@ def plan_meta(result) -> dict:
                         "description": g.description} for g in s.service_groups]}
 
 
-def plan_summary_text(result, costs: pd.DataFrame | None = None) -> str:
-    """Years, streams, prices and (with ``costs``) what each rule of the plan costs."""
+def plan_summary_text(result, costs: pd.DataFrame | None = None, moves: pd.DataFrame | None = None) -> str:
+    """Years, streams, prices and (with ``costs``) what each rule of the plan costs, (with ``moves``)
+    the money each step of each year's waterfall moves."""
     s, plan = result.scenario, result.scenario.plan
     units = s.gradient.outcome_units
     lp = result.plan_lp.lp
@@ -59,6 +60,14 @@ def plan_summary_text(result, costs: pd.DataFrame | None = None) -> str:
                     else f"{gbp(cost)} further from the fair shares")
             out.append(f"- {row['text']}: " + ("costs nothing (the plan meets it anyway)" if abs(cost) < 1e-6
                                                  * max(1.0, abs(result.solution.objective)) else f"costs {what}"))
+    if moves is not None and len(moves):
+        wide = moves.assign(step=moves["step"].astype(str), year=moves["year"].astype(str)).pivot(
+            index="step", columns="year", values="into_areas_gbp")
+        order = list(dict.fromkeys(moves["step"].astype(str)))
+        view = pd.DataFrame({"step": order, **{y: [gbp(wide.loc[k, y]) for k in order]
+                                               for y in dict.fromkeys(moves["year"].astype(str))}})
+        out += ["", "What moves the money: £ each step moves into the areas that gain, from the year before",
+                text_table(view)]
     return "\n".join(out)
 
 

@@ -110,7 +110,7 @@ def _option_tables(comparison: Comparison) -> dict[str, pd.DataFrame]:
     out: dict[str, list[pd.DataFrame]] = {}
     for name, result in zip(comparison.names, comparison.results):
         for table, frame in result_tables(result).items():
-            if table in ("by_group", "metrics"):
+            if table in ("by_group", "metrics") or f"{OPTION_PREFIX}{table}" in comparison.tables:
                 continue  # already in the comparison tables, by option
             out.setdefault(f"{OPTION_PREFIX}{table}", []).append(_with_option(frame, name))
     return {table: pd.concat(frames, ignore_index=True) for table, frames in out.items()}

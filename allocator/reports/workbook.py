@@ -40,6 +40,8 @@ from allocator.format import gbp
 from allocator.reports.brief import brief, runs_of, solved_on
 from allocator.reports.outputs import atomic_write, significant
 from allocator.reports.plan_sheets import BY_AREA, SPEND, YEAR, plan_sheets
+from allocator.reports.population_sheets import TABLE as POPULATION
+from allocator.reports.population_sheets import population_sheets
 from allocator.reports.results import ReportData
 from allocator.reports.workbook_sheets import (
     FORMATS,
@@ -106,7 +108,8 @@ def workbook_bytes(data: ReportData, manifest: dict | None = None) -> bytes:
     """The workbook's bytes: the same data and manifest give the same bytes."""
     taken = {"about"}
     sheets = [replace(part, name=_sheet_name(part.name, taken), columns=tuple(_rounded(c) for c in part.columns))
-              for sheet in [*plan_sheets(data), *data_sheets(data, manifest)] for part in split(sheet, MAX_ROWS - 2)]
+              for sheet in [*plan_sheets(data), *data_sheets(data, manifest, {POPULATION: population_sheets(data)})]
+              for part in split(sheet, MAX_ROWS - 2)]
     frame, styles = _frame(data, manifest, sheets)
     return package(frame, sheets, {kind: style.xf_index for kind, style in styles.cell.items()})
 

@@ -233,8 +233,10 @@ def _frozen(columns: tuple[Column, ...], last: str) -> int:
 
 
 # -- the sheets -------------------------------------------------------------------------------------
-def data_sheets(data: ReportData, manifest: dict | None = None) -> list[Sheet]:
-    """Every data sheet of the workbook, in reading order (empty tables are left out)."""
+def data_sheets(data: ReportData, manifest: dict | None = None, more: dict[str, list[Sheet]] | None = None
+                ) -> list[Sheet]:
+    """Every data sheet of the workbook, in reading order (empty tables are left out); ``more``: sheets
+    made elsewhere, by the table they show, placed after the groupings'."""
     tables = data.tables
     allocation = tables.get("options_allocation")
     services = {}
@@ -250,10 +252,11 @@ def data_sheets(data: ReportData, manifest: dict | None = None) -> list[Sheet]:
         # the grouping column is the table's second (after 'option'); the table's name is a safe stem of it
         sheets.append(by_column_sheet(str(tables[name].columns[1]), tables[name], by_area, tables.get("input_areas"),
                                       labels))
+    sheets += [sheet for shown in (more or {}).values() for sheet in shown]
     known = {"options_summary": options_sheet, "options_metrics": measures_sheet,
              "winners_losers_by_group": winners_sheet, "prices": prices_sheet}
     sheets += [build(tables[name], labels) for name, build in known.items() if name in tables]
-    used = {"options_allocation", "options_by_area", "waterfall", *known, "input_areas", "input_services"}
+    used = {"options_allocation", "options_by_area", "waterfall", *known, "input_areas", "input_services", *(more or {})}
     used |= {t for t in tables if t.startswith(("options_by_", "plan_"))}  # plan_*: allocator.reports.plan_sheets
     if by_area is not None:  # shown in the by-area and by-group sheets
         used |= {"spend_by_group", "outcome_by_group", "winners_losers"}

@@ -12,7 +12,7 @@ import numpy as np
 
 from allocator.errors import Problem, ScenarioError
 from allocator.scenario import budget as budget_spec
-from allocator.scenario import files, manifest, uncertainty
+from allocator.scenario import files, manifest, population, uncertainty
 from allocator.scenario.bundled import bundled_root
 from allocator.scenario.bundled import resolve as resolve_name
 from allocator.scenario.checks import check_budget
@@ -114,10 +114,12 @@ class _Loader:
         options = parse_options(self.data.get("option"), self.shown, service_ids, self.check.problems)
         uncertain = self._uncertain()
         money = self._money(tables, areas, service_ids)
+        groups = population.parse(self.data.get(population.SECTION), self.shown, areas, values["population"],
+                                  self.check)
         if self.check.problems:
             raise ScenarioError(self.check.problems)
         values.update(baseline=baseline, locked=locked, pace=pace, service_share=share,
-                      options=options, uncertain=uncertain, **money)
+                      options=options, uncertain=uncertain, disaggregation=groups, **money)
         scenario = self._assemble(areas, services, values, need_models, response_models)
         self._check_uncertain(scenario)
         if self.check.problems:

@@ -7,6 +7,7 @@ value, text where a number belongs, or a number out of range.
 
 from __future__ import annotations
 
+from allocator.scenario import monitor_settings
 from allocator.scenario.spec import BUDGET_MODES, OBJECTIVES, PROPORTIONALITY
 from allocator.scenario.tables import Checker
 
@@ -32,8 +33,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                "workbook": (TEXT, False), "streams": (TEXT, False), "partners": (TEXT, False)},
 }
 REQUIRED_SECTIONS = ("scenario", "budget", "objective", "proportionality", "gradient", "tables")
-# [[option]], [[uncertain]] and [[service_group]] blocks and [plan], checked by their modules
-ARRAYS = ("option", "uncertain", "service_group", "plan")
+# [[option]], [[uncertain]] and [[service_group]] blocks, [plan] and [disaggregation], checked by their modules
+ARRAYS = ("option", "uncertain", "service_group", "plan", "disaggregation")
 CHOICES = [("objective", "name", OBJECTIVES, None), ("proportionality", "mode", PROPORTIONALITY, None),
            ("budget", "mode", BUDGET_MODES, "exact"), ("gradient", "most_deprived", ("high", "low"), None)]
 # (section, key, lowest, lowest excluded, highest, highest excluded)
@@ -43,6 +44,10 @@ RANGES = [("budget", "total_gbp", 0, True, None, False), ("proportionality", "mi
           ("objective", "gap_reduction", 0, False, None, False),
           ("pace_of_change", "max_decrease", 0, False, 1, False),
           ("pace_of_change", "max_increase", 0, False, None, False), ("gradient", "quantiles", 2, False, None, False)]
+# [monitor]: the thresholds of `allocator monitor` (allocator.scenario.monitor_settings)
+SCHEMA["monitor"] = monitor_settings.SCHEMA
+CHOICES += monitor_settings.CHOICES
+RANGES += monitor_settings.RANGES
 
 
 def section(data: dict, name: str) -> dict:

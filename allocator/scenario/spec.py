@@ -24,6 +24,7 @@ from allocator.scenario.models import NeedModel, ResponseModel
 if TYPE_CHECKING:
     from allocator.scenario.budget import Plan, ServiceGroup, Stream, Transfer
     from allocator.scenario.options import OptionSpec
+    from allocator.scenario.population import Dimension
 
 AREA_COLUMNS = ["area_id", "area_name", "population"]
 SERVICE_COLUMNS = ["service_id", "service_name", "unit_cost_gbp", "target_population",
@@ -96,6 +97,7 @@ class Scenario:
     plan: Plan | None = None  # [plan]: several years solved as one LP
     transfer: Transfer | None = None  # GBP moved from one service group to another
     year: int = 0  # the year of the plan this scenario stands for (0-based): streams' amounts
+    disaggregation: tuple[Dimension, ...] = ()  # [disaggregation]: the people of each area by group
 
     @property
     def n_areas(self) -> int:

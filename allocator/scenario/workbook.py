@@ -41,6 +41,32 @@ def read_workbook(path: Path, display: str, checker) -> dict[str, Table]:
         return {}
 
 
+def read_every_sheet(path: Path, display: str, checker) -> dict[str, Table]:
+    """Every sheet of an XLSX workbook, by its name, as tables of text (an empty sheet is left
+    out); problems go to ``checker``. For files whose sheets are not a scenario's (an outturn)."""
+    try:
+        with files.open_regular(path, display, limits.MAX_TABLE_BYTES, "MAX_TABLE_BYTES") as handle:
+            _check_archive(handle, display)
+            book = _open_book(handle, display)
+            try:
+                tables = {}
+                for name in book.sheetnames:
+                    shown = f"{display}, sheet {name}"
+                    try:
+                        tables[name] = _read_sheet(book[name], shown)
+                    except ScenarioError as exc:
+                        if not any("the sheet is empty" in p.message for p in exc.problems):
+                            checker.extend(exc)
+                    except Exception as exc:  # a broken sheet part
+                        checker.add(shown, f"cannot be read as an XLSX sheet: {exc}")
+                return tables
+            finally:
+                book.close()
+    except ScenarioError as exc:
+        checker.extend(exc)
+        return {}
+
+
 SETTINGS_SHEET = "scenario"
 #: Settings given in a workbook as text that the manifest holds as lists.
 LIST_SETTINGS = {("gradient", "group_columns")}

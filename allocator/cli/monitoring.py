@@ -1,0 +1,106 @@
+"""The monitor command: the plan against what was actually spent and observed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from allocator.cli.base import EXIT_BAD_INPUT, _Fail, main
+
+#: as allocator.scenario.monitor_settings.MISSING (not imported: --help needs no numpy)
+MISSING = ("exclude", "zero", "planned")
+
+
+def _overrides(thresholds: tuple[str, ...], missing: str | None, year: str | None) -> dict:
+    """``--threshold NAME=VALUE`` (and --missing, --year) as settings to lay over [monitor]."""
+    out = {}
+    for item in thresholds:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise _Fail(f"--threshold: expected NAME=VALUE (e.g. variance_red=0.15), got {item!r}", EXIT_BAD_INPUT)
+        out[name.strip()] = value.strip()
+    if missing is not None:
+        out["missing"] = missing
+    if year is not None:
+        out["year"] = year
+    return out
+
+
+def _plan(given: Path, option_name: str | None, overrides: dict, actual):
+    """(scenario, settings, outturn, plan) of a scenario or a saved run; the outturn is read and checked
+    before anything is solved."""
+    from allocator.reports.monitor_tables import is_saved, load_saved, planned_from_saved
+    from allocator.scenario import load, monitor_settings, outturn
+
+    saved = is_saved(given)
+    if saved:
+        if option_name is not None:
+            raise _Fail("--option: a saved run is monitored as it was run; give the scenario to choose an option",
+                        EXIT_BAD_INPUT)
+        scenario, table = load_saved(given)
+    else:
+        from allocator.cli.solving import _with_option
+
+        scenario = _with_option(load(given), option_name)
+    settings = monitor_settings.settings(scenario, overrides)
+    spent = outturn.read(actual, scenario, settings)
+    if saved:
+        return scenario, settings, spent, planned_from_saved(scenario, table, settings, given)
+    if scenario.plan is not None or scenario.streams:
+        from allocator.analysis.plan import run_plan
+
+        return scenario, settings, spent, run_plan(scenario)
+    from allocator.analysis.pipeline import run
+
+    return scenario, settings, spent, run(scenario)
+
+
+@main.command()
+@click.argument("plan", metavar="SCENARIO_OR_RESULT", type=click.Path(path_type=Path))
+@click.option("--actual", "actual", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Actual spend (area_id, service_id, actual_gbp; optional stream_id, year) or observed outcomes "
+                   "(area_id, year, observed; optional standard_error, count, population): CSV or XLSX. Repeat it.")
+@click.option("--out", "out", type=click.Path(path_type=Path),
+              help="Folder for the tables (monitor_*.csv) and monitor.json.")
+@click.option("--missing", type=click.Choice(MISSING),
+              help="A line the outturn does not report: left out (exclude, the default), counted as zero, or as "
+                   "planned.")
+@click.option("--year", metavar="LABEL", help="The label of the one year of a scenario without [plan] "
+                                               "(default 'Year 1'), as the outturn's year column names it.")
+@click.option("--threshold", "thresholds", multiple=True, metavar="NAME=VALUE",
+              help="A threshold of [monitor] (variance_amber 0.05, variance_red 0.10, rule_tolerance 0.05, "
+                   "ordering_tolerance 0.10, proportionality_amber/red 0.05/0.10, concentration_amber/red "
+                   "0.01/0.02, share_amber/red 0.005/0.01, confidence 0.95). Repeat it.")
+@click.option("--option", "option_name", metavar="NAME", help="Monitor the plan of this [[option]] of the scenario.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def monitor(plan, actual, out, missing, year, thresholds, option_name, quiet) -> None:
+    """Set what was actually spent and observed against the plan.
+
+    SCENARIO_OR_RESULT is a scenario (solved here, as `allocator run` solves it) or a folder
+    saved by `allocator run --out`. Says how much was spent against the plan and where (each
+    line, area, service, deprivation group and stream, £ and %), whether the rules held in what
+    was spent (floors, caps, the need ordering, naming the areas that break it, the pace of
+    change), whether spend stayed proportionate to need (proportionality index, concentration
+    index, share to the most deprived fifth: planned against actual, red/amber/green), and the
+    trend of the gradient (SII, RII and gap of the observed outcome by year, with PHE's confidence
+    limits, against the plan's projection). A line the outturn does not report is not zero: it is
+    left out (--missing). Thresholds: [monitor] in scenario.toml, or --threshold.
+
+    \b
+    Example:
+      allocator monitor scenarios/england-la --actual scenarios/england-la/outturn.csv \\
+          --actual scenarios/england-la/observed.csv --out out/monitor
+      allocator monitor out/england-la --actual outturn.xlsx --threshold variance_red=0.15
+    """
+    from allocator.analysis.monitor import monitor as monitor_plan
+    from allocator.reports.monitor_tables import summary_text, write_tables
+
+    scenario, settings, spent, planned = _plan(plan, option_name, _overrides(thresholds, missing, year), actual)
+    result = monitor_plan(planned, spent, settings)
+    if out is not None:
+        written = write_tables(result, out, protected=[*actual, *scenario.inputs])
+    if not quiet:
+        click.echo(summary_text(result))
+        if out is not None:
+            click.echo(f"\nWritten to {out}/: {len(written) - 1} tables (monitor_*.csv) and monitor.json.")
