@@ -7,7 +7,8 @@ The pipeline, one subpackage per stage, each returning frozen objects::
 
 with `allocator.measures` (inequality measures) beneath them all and `allocator.cli`
 on top. The names an analyst scripts are here: `load`, `solve` (or `run`),
-`compare`, `sweep`, returning a `Result` or `Comparison` of pandas DataFrames.
+`compare`, `sweep`, returning a `Result` or `Comparison` of pandas DataFrames, and `monitor` (a plan
+against what was spent and observed).
 They are imported on first use, so that ``import allocator`` (and the command
 line's ``--help``) stays fast.
 """
@@ -21,7 +22,7 @@ from allocator.errors import (
 )
 from allocator.version import __version__
 
-_API = {"Comparison", "Result", "Scenario", "compare", "load", "run", "solve", "sweep"}
+_API = {"Comparison", "Result", "Scenario", "compare", "load", "monitor", "run", "solve", "sweep"}
 
 __all__ = ["AllocatorError", "InfeasibleError", "InvariantError", "ScenarioError", "SolverError",
            "__version__", *sorted(_API)]

@@ -23,7 +23,7 @@ from allocator.scenario import Scenario, load
 
 solve = run  # the name analysts reach for: allocator.solve(scenario) -> Result
 
-__all__ = ["Comparison", "Result", "Scenario", "compare", "load", "run", "solve", "sweep"]
+__all__ = ["Comparison", "Result", "Scenario", "compare", "load", "monitor", "run", "solve", "sweep"]
 
 
 def compare(*scenarios: Scenario | str | Path, solver: str = "highs", method: str = "auto",
@@ -132,6 +132,50 @@ def sweep(scenario: Scenario | str | Path, vary: dict | None = None, *, design: 
 
         write_outputs(Path(out), plan, scenario, table, plots=plots)
     return table
+
+
+def monitor(plan, actual, **thresholds):
+    """Set what was actually spent (and the outcomes observed) against a plan.
+
+    Parameters
+    ----------
+    plan : Scenario, path, Result or PlanResult
+        A scenario (solved here as `allocator run` solves it: a plan or funding streams as one
+        LP), or an allocation already solved.
+    actual : path or list of paths
+        Files of actual spend and/or observed outcomes, CSV or XLSX
+        (`allocator.scenario.outturn`).
+    **thresholds
+        Keys of the scenario's ``[monitor]`` block to override (``variance_red=0.15``,
+        ``missing="zero"``, ...: `allocator.scenario.monitor_settings.THRESHOLDS`).
+
+    Returns
+    -------
+    allocator.analysis.monitor.Monitoring
+        Tidy tables: ``totals``, ``lines``, ``by_area``, ``by_service``, ``by_group``,
+        ``by_stream``, ``rules``, ``breaches``, ``measures``, ``trend``, ``trend_by_group``.
+
+    Examples
+    --------
+    >>> import allocator
+    >>> m = allocator.monitor("scenarios/england-la", "scenarios/england-la/outturn.csv")
+    >>> m.by_service.loc[m.by_service["rag"] == "red", "service_id"].tolist()
+    ['school_nursing']
+    """
+    from allocator.analysis.monitor import monitor as monitor_plan
+    from allocator.scenario import monitor_settings, outturn
+
+    if isinstance(plan, (str, Path, Scenario)):
+        scenario = plan if isinstance(plan, Scenario) else load(plan)
+        if scenario.plan is not None or scenario.streams:
+            from allocator.analysis.plan import run_plan
+
+            plan = run_plan(scenario)
+        else:
+            plan = run(scenario)
+    settings = monitor_settings.settings(plan.scenario, thresholds, where="allocator.monitor")
+    files = [actual] if isinstance(actual, (str, Path)) else list(actual)
+    return monitor_plan(plan, outturn.read(files, plan.scenario, settings), settings)
 
 
 def _stderr_bar(total: int, already: int):

@@ -127,6 +127,16 @@ def percent(share: float, signed: bool = False) -> str:
     return f"{v * 100:+.1f} pp" if signed else f"{v:.1%}"
 
 
+def change(share: float) -> str:
+    """A relative change (0.12) as a signed percentage ('+12.0%'), not percentage points.
+
+    >>> change(0.12), change(-0.0049), change(float("nan"))
+    ('+12.0%', '-0.5%', 'n/a')
+    """
+    v = _finite(share)
+    return "n/a" if v is None else f"{v * 100:+.1f}%"
+
+
 def number(value, units: str = "", signed: bool = False) -> str:
     """A measure's value for a table or a sentence, formatted by its units.
 

@@ -239,3 +239,25 @@ def test_the_command_line_knows_the_same_missing_choices():
     from allocator.cli.monitoring import MISSING
 
     assert MISSING == monitor_settings.MISSING
+
+
+# -- the bundled synthetic outturn -----------------------------------------------------------
+def test_the_bundled_outturn_is_what_its_generator_writes_and_its_readme_says_so_once(tmp_path):
+    """``python -m allocator.build --only outturn`` on a copy of england-la writes the bundled files byte for
+    byte (seeded), and run twice keeps one README section labelling them synthetic."""
+    import shutil
+    from pathlib import Path
+
+    from allocator.build.__main__ import main
+
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copytree(repo / "scenarios" / "england-la", tmp_path / "scenarios" / "england-la")
+    shutil.copytree(repo / "models", tmp_path / "models")
+    for _ in range(2):
+        assert main(["--only", "outturn", "--out", str(tmp_path)]) == 0
+    for name in ("outturn.csv", "observed.csv", "README.md"):
+        assert (tmp_path / "scenarios" / "england-la" / name).read_bytes() == \
+            (repo / "scenarios" / "england-la" / name).read_bytes(), name
+    readme = (tmp_path / "scenarios" / "england-la" / "README.md").read_text()
+    assert readme.count("## Monitoring example (synthetic outturn)") == 1
+    assert "are **synthetic**" in readme and "not what any council spent or observed" in readme

@@ -41,6 +41,7 @@ line not reported is never counted as an underspend.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,6 +150,11 @@ class Monitoring:
         return {f"monitor_{n}": getattr(self, n) for n in names}
 
     @property
+    def has_spend(self) -> bool:
+        """Was any actual spend compared (reported, or counted by the missing rule)?"""
+        return bool((self.lines["status"] != NOT_REPORTED).any())
+
+    @property
     def group_column(self) -> str:
         """The name of the deprivation group column: ``deprivation_decile``, ``..._quintile``, ..."""
         return f"deprivation_{quantile_label(self.scenario.gradient.quantiles)}"
@@ -187,6 +193,8 @@ def monitor(plan, outturn: Outturn, settings: MonitorSettings | None = None) -> 
     """
     settings = settings or MonitorSettings()
     plan = planned(plan, settings)
+    if len(plan.years) == len(outturn.years) == 1 and plan.scenario.plan is None:
+        plan = dataclasses.replace(plan, years=outturn.years)  # one year, named by whoever read the outturn
     if outturn.years != plan.years:
         raise ValueError(f"the outturn was read for the years {outturn.years}, the plan has {plan.years}: read it "
                          "with the same settings")
@@ -410,9 +418,8 @@ def _measures(plan: Planned, spent: _Spend, group: np.ndarray, settings: Monitor
         areas = spent.complete[t]
         if areas.sum() < 2:
             continue
-        year_s = s.with_(budget_gbp=plan.budgets[t]) if plan.budgets[t] > 0 else s
-        before = spend_measures(year_s, plan.spend[t].sum(axis=1), areas, group)
-        after = spend_measures(year_s, np.nansum(spent.actual[t], axis=1), areas, group)
+        before = spend_measures(s, plan.spend[t].sum(axis=1), areas, group)  # need per head: the budget cancels
+        after = spend_measures(s, np.nansum(spent.actual[t], axis=1), areas, group)
         for name, (units, higher, scale, prefix) in MEASURES.items():
             p, a = before[name], after[name]
             worse = (p - a) if higher else (a - p)

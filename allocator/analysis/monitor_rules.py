@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from allocator.model import plan as pm
 from allocator.scenario.monitor_settings import MonitorSettings
 
 RULES = {"floors": "every line at or above its floor (units per head)",
@@ -62,6 +63,8 @@ def check(plan, actual: np.ndarray, by_stream: np.ndarray | None, complete: np.n
         if by_stream is not None:
             found += _streams(plan, by_stream, t, settings)
         for rule, checks, checked, rows in found:
+            if not checked:  # nothing reported to check it on: not 'held'
+                continue
             tolerance = settings.ordering_tolerance if rule == "need_ordering" else settings.rule_tolerance
             rules.append({"year": year, "rule": rule, "checks": checks, "checked": int(checked),
                           "breaches": len(rows), "held": not rows, "rag": "red" if rows else "green",
@@ -168,12 +171,10 @@ def _ordering(plan, actual: np.ndarray, t: int, group: np.ndarray, settings: Mon
 
 def pace_limits(scenario) -> tuple[float, float] | None:
     """(lowest, highest) ratio of an area's total to the year before's, or None: the pace of change and a
-    plan's minimum uplift."""
-    low, high = (1 - scenario.pace[0], 1 + scenario.pace[1]) if scenario.pace is not None else (0.0, np.inf)
-    uplift = scenario.plan.min_uplift if scenario.plan is not None else None
-    if uplift is not None:
-        low = max(low, 1 + uplift)
-    return None if scenario.pace is None and uplift is None else (low, high)
+    plan's minimum uplift, as the plan's LP holds them (`allocator.model.plan.pace_factors`)."""
+    if scenario.plan is not None:
+        return pm.pace_factors(scenario)
+    return None if scenario.pace is None else (1 - scenario.pace[0], 1 + scenario.pace[1])
 
 
 def _pace(plan, actual: np.ndarray, complete: np.ndarray, t: int, group: np.ndarray,

@@ -104,7 +104,8 @@ has something to monitor. They are not what any council spent or observed.
   the value for 100,000 people); {name[LATE]} is missing in {YEARS[-1]}.
 
 ```sh
-allocator monitor scenarios/{SCENARIO} --actual scenarios/{SCENARIO}/outturn.csv --actual scenarios/{SCENARIO}/observed.csv
+allocator monitor scenarios/{SCENARIO} --actual scenarios/{SCENARIO}/outturn.csv \\
+    --actual scenarios/{SCENARIO}/observed.csv
 ```
 """
 

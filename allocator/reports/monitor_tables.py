@@ -21,7 +21,7 @@ import pandas as pd
 
 from allocator.analysis.monitor import Monitoring, Planned, planned_from_spend
 from allocator.errors import AllocatorError
-from allocator.format import gbp, money, percent, plain
+from allocator.format import change, gbp, money, number, percent, plain
 from allocator.reports.files import output
 from allocator.reports.markdown import measure_name
 from allocator.reports.outputs import csv_bytes, json_text, text_table
@@ -115,8 +115,8 @@ def _arrays(scenario, table: pd.DataFrame, folder: Path) -> tuple[np.ndarray, np
 
     years = plan_years(scenario) if scenario.plan is not None else ("",)
     T, A, S = len(years), scenario.n_areas, scenario.n_services
-    t = (table["year"].astype(str).map({y: k for k, y in enumerate(years)}) if "year" in table
-         else pd.Series(0, index=table.index))
+    t = (table["year"].astype(str).map({y: k for k, y in enumerate(years)}) if "year" in table and T > 1
+         else pd.Series(0, index=table.index))  # one year: whatever it was called
     a = table["area_id"].astype(str).map({x: k for k, x in enumerate(scenario.area_ids)})
     s = table["service_id"].astype(str).map({x: k for k, x in enumerate(scenario.service_ids)})
     if t.isna().any() or a.isna().any() or s.isna().any() or len(table) != T * A * S:
@@ -139,11 +139,7 @@ def _arrays(scenario, table: pd.DataFrame, folder: Path) -> tuple[np.ndarray, np
 # -- words ---------------------------------------------------------------------------------
 def _names(items: list[str]) -> str:
     shown = ", ".join(items[:SHOWN])
-    return shown + (f" and {len(items) - SHOWN} more" if len(items) > SHOWN else "")
-
-
-def _pct(value: float) -> str:
-    return "n/a" if not np.isfinite(value) else f"{value * 100:+.1f}%"
+    return shown + (f" and {len(items) - SHOWN:,} more" if len(items) > SHOWN else "")
 
 
 def spend_sentences(m: Monitoring, year: str) -> list[str]:
@@ -152,27 +148,30 @@ def spend_sentences(m: Monitoring, year: str) -> list[str]:
     if total["lines_reported"] == 0 and m.settings.missing == "exclude":
         return ["No actual spend was reported."]
     share = total["actual_gbp"] / total["planned_compared_gbp"] if total["planned_compared_gbp"] > 0 else np.nan
+    partial = total["planned_compared_gbp"] < total["planned_gbp"] - 0.005
     out = [f"Spent {gbp(total['actual_gbp'])} of {gbp(total['planned_compared_gbp'])} planned on the lines "
            f"compared ({percent(share)}; {money(total['variance_gbp'], signed=True)})"
-           + (f", of {gbp(total['planned_gbp'])} planned in all." if total["planned_compared_gbp"] < total["planned_gbp"]
-              - 0.005 else ".")]
+           + (f", of {gbp(total['planned_gbp'])} planned in all." if partial else ".")]
     areas = m.by_area[m.by_area["year"] == year]
-    silent = areas[areas["reported"] == "none"]
+    how = {"exclude": "left out, not counted as zero", "zero": "counted as nothing spent",
+           "planned": "counted as spent as planned"}[m.settings.missing]
+    silent, partly = areas[areas["reported"] == "none"], areas[areas["reported"] == "some"]
     if len(silent):
-        how = {"exclude": "left out, not counted as zero", "zero": "counted as nothing spent",
-               "planned": "counted as spent as planned"}[m.settings.missing]
-        out.append(f"{len(silent)} of {len(areas)} areas reported no spend ({_names(list(silent['area_name']))}; "
+        out.append(f"{len(silent):,} of {len(areas):,} areas reported no spend ({_names(list(silent['area_name']))}; "
                    f"{gbp(silent['planned_gbp'].sum())} planned): {how}.")
+    if len(partly):
+        out.append(f"{len(partly):,} of {len(areas):,} areas reported only some of their lines "
+                   f"({_names(list(partly['area_name']))}): the others {how}.")
     red = m.settings.variance_red
     compared = areas[areas["rag"] != "not reported"]
     parts = []
     for direction, word in (("over", "overspent"), ("under", "underspent")):
         hit = compared[(compared["direction"] == direction) & (compared["rag"] == "red")]
         hit = hit.reindex(hit["variance_pct"].abs().sort_values(ascending=False).index)
-        listed = [f"{r.area_name} {_pct(r.variance_pct)}" for r in hit.itertuples()]
-        parts.append(f"{len(hit) or 'none'} {word} by more than {percent(red)}"
+        listed = [f"{r.area_name} {change(r.variance_pct)}" for r in hit.itertuples()]
+        parts.append(f"{f'{len(hit):,}' if len(hit) else 'none'} {word} by more than {percent(red)}"
                      + (f" ({_names(listed)})" if listed else ""))
-    out.append(f"Of {len(compared)} areas compared, " + "; ".join(parts) + ".")
+    out.append(f"Of {len(compared):,} areas compared, " + "; ".join(parts) + ".")
     services = m.by_service[(m.by_service["year"] == year) & (m.by_service["rag"] != "not reported")]
     off = services[services["direction"].isin(["over", "under"])]
     off = off.reindex(off["variance_pct"].abs().sort_values(ascending=False).index)
@@ -199,7 +198,7 @@ def rule_sentence(m: Monitoring, year: str) -> str:
     broke = []
     for rule in rules.loc[~rules["held"], "rule"]:
         rows = m.breaches[(m.breaches["year"] == year) & (m.breaches["rule"] == rule)]
-        broke.append(f"{RULE_WORDS[rule]} broke in {len(rows)} place{'s' if len(rows) != 1 else ''} "
+        broke.append(f"{RULE_WORDS[rule]} broke in {len(rows):,} place{'s' if len(rows) != 1 else ''} "
                      f"({_where(m, rule, rows)})")
     return "Rules in what was spent: " + "; ".join(broke + ([f"{_and(held)} held"] if held else [])) + "."
 
@@ -222,13 +221,13 @@ def _where(m: Monitoring, rule: str, rows: pd.DataFrame) -> str:
             theirs = rows[rows["counterpart_area_name"] == name]
             services = theirs["service_name"].unique()
             which = f"{len(services)} services" if len(services) > 1 else services[0]
-            parts.append(f"in {which}, {counts[name]} times a needier area got less per head than {name} ({label} "
+            parts.append(f"in {which}, {counts[name]:,} times a needier area got less per head than {name} ({label} "
                          f"{int(theirs['counterpart_deprivation_group'].iloc[0])})")
         rows = rows[~rows["counterpart_area_name"].isin(hubs)]
     for service, part in rows.groupby("service_name", sort=False):
         where = f"{label}{'s' if part['deprivation_group'].nunique() > 1 else ''} {_ranges(part['deprivation_group'])}"
         what = " got less per head than less needy areas" if rule == "need_ordering" else ""
-        parts.append(f"{service}: {len(part)} area{'s' if len(part) != 1 else ''} of {where}{what}")
+        parts.append(f"{service}: {len(part):,} area{'s' if len(part) != 1 else ''} of {where}{what}")
     return "; ".join(parts[:SHOWN]) + (f"; and {len(parts) - SHOWN} more" if len(parts) > SHOWN else "")
 
 
@@ -252,7 +251,7 @@ def _value(measure: str, value: float) -> str:
     if measure == "share_of_spend_most_deprived_fifth":
         return percent(value)
     if measure == "proportionality_index":
-        return "n/a" if not np.isfinite(value) else f"£{value:,.2f}"
+        return number(value, "GBP per head")
     return plain(value, 3)
 
 
@@ -263,7 +262,8 @@ def measure_sentence(m: Monitoring, year: str) -> str:
         return "Proportionality could not be measured: fewer than two areas reported every line."
     parts = [f"{measure_name(r.measure).lower()} {_value(r.measure, r.planned)} -> {_value(r.measure, r.actual)} "
              f"({r.rag})" for r in rows.itertuples()]
-    return f"Planned -> actual, over the {int(rows['areas'].iloc[0])} areas that reported every line: " + "; ".join(parts) + "."
+    return (f"Planned -> actual, over the {int(rows['areas'].iloc[0]):,} areas that reported every line: "
+            + "; ".join(parts) + ".")
 
 
 def trend_sentence(m: Monitoring) -> str:
@@ -290,46 +290,57 @@ def trend_sentence(m: Monitoring) -> str:
 def summary_text(m: Monitoring) -> str:
     """What ``allocator monitor`` prints: the result in words first, then short tables."""
     out = [f"Monitoring {m.scenario.name} ({', '.join(m.years)}) against {', '.join(m.files)}.", ""]
-    for year in m.years:
+    spent = spent_years(m)
+    if not spent:
+        out.append("No actual spend was given: only the trend of the gradient is shown.")
+    for year in spent:
         lead = f"{year}: " if len(m.years) > 1 else ""
-        if m.totals.empty:
-            break
         out += [lead + line for line in spend_sentences(m, year)]
         out.append(lead + rule_sentence(m, year))
         out.append(lead + measure_sentence(m, year))
+    later = [y for y in m.years if y not in spent]
+    if spent and later:
+        out.append(f"No spend reported for {_and(later)}.")
     out.append(trend_sentence(m))
-    for title, table in _tables(m):
+    for title, table in _tables(m, spent)[slice(None) if spent else slice(-1, None)]:
         if len(table):
             out += ["", title, text_table(table)]
-    if m.notes:
-        out += ["", "Notes:", *[f"- {n}" for n in m.notes]]
+    notes = [n for n in m.notes if n not in out]  # not twice
+    if notes:
+        out += ["", "Notes:", *[f"- {n}" for n in notes]]
     return "\n".join(out)
 
 
-def _tables(m: Monitoring) -> list[tuple[str, pd.DataFrame]]:
+def spent_years(m: Monitoring) -> list[str]:
+    """The years with any actual spend compared (reported, or counted by the missing rule)."""
+    compared = m.lines.loc[m.lines["status"] != "not reported", "year"]
+    return [y for y in m.years if y in set(compared)]
+
+
+def _tables(m: Monitoring, spent: list[str]) -> list[tuple[str, pd.DataFrame]]:
     several = len(m.years) > 1
     label = m.group_column.removeprefix("deprivation_")
 
     def years(frame: pd.DataFrame, view: dict) -> pd.DataFrame:
         return pd.DataFrame({**({"year": frame["year"]} if several else {}), **view})
 
-    g = m.by_group
+    g = m.by_group[m.by_group["year"].isin(spent)]
     groups = years(g, {label: g[m.group_column].astype(str), "planned £/head": g["planned_per_head_gbp"].map(_head),
-                       "actual £/head": g["actual_per_head_gbp"].map(_head), "variance": g["variance_pct"].map(_pct),
+                       "actual £/head": g["actual_per_head_gbp"].map(_head), "variance": g["variance_pct"].map(change),
                        "RAG": g["rag"]})
     if len(groups):
         groups.iloc[0, int(several)] += " (most deprived)"
-    s = m.by_service
+    s = m.by_service[m.by_service["year"].isin(spent)]
     services = years(s, {"service": s["service_id"], "planned": s["planned_compared_gbp"].map(gbp),
                          "actual": s["actual_gbp"].map(_gbp), "variance": s["variance_gbp"].map(_signed),
-                         "%": s["variance_pct"].map(_pct), "RAG": s["rag"]})
+                         "%": s["variance_pct"].map(change), "RAG": s["rag"]})
     b = m.breaches.sort_values("beyond_pct", ascending=False, kind="stable").head(SHOWN)  # the largest first
-    breaches = years(b, {"rule": b["rule"], "service": b["service_id"].fillna(""),
-                         "area": b["area_name"].fillna("") + b["deprivation_group"].map(
+    breaches = years(b, {"rule": b["rule"], "service": _text(b["service_id"]),
+                         "area": _text(b["area_name"]) + b["deprivation_group"].map(
                              lambda v: "" if pd.isna(v) else f" ({label} {int(v)})"),
                          "value": [_amount(v, u) for v, u in zip(b["value"], b["units"])],
                          "limit": [_amount(v, u) for v, u in zip(b["limit"], b["units"])],
-                         "less needy area that got more": b["counterpart_area_name"].fillna("")
+                         "less needy area that got more": _text(b["counterpart_area_name"])
                          + b["pairs"].map(lambda n: "" if pd.isna(n) else f" (+{int(n) - 1} more)" if n > 1 else "")})
     t = m.trend
     trend = pd.DataFrame({"year": t["year"], "source": t["source"], "SII": t["sii"].map(lambda v: plain(v, 4)),
@@ -340,12 +351,16 @@ def _tables(m: Monitoring) -> list[tuple[str, pd.DataFrame]]:
     more = len(m.breaches) - SHOWN
     return [(f"Spend by deprivation {label} (1 = most deprived; per head over the areas that reported every line):",
              groups), ("Services (planned on the lines compared):", services),
-            (f"Breaches{f' (the {SHOWN} largest of {len(m.breaches)}: --out writes them all)' if more > 0 else ''}:",
+            (f"Breaches{f' (the {SHOWN} largest of {len(m.breaches):,}: --out writes them all)' if more > 0 else ''}:",
              breaches), ("The gradient by year (baseline, projected, observed):", trend)]
 
 
+def _text(column: pd.Series) -> pd.Series:
+    return column.map(lambda v: "" if pd.isna(v) else str(v))
+
+
 def _head(value: float) -> str:
-    return "n/a" if not np.isfinite(value) else f"£{value:,.2f}"
+    return number(value, "GBP per head")
 
 
 def _gbp(value: float) -> str:
