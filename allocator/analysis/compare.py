@@ -19,6 +19,7 @@ from allocator.analysis import explain
 from allocator.analysis.disaggregate import TABLE as POPULATION_TABLE
 from allocator.analysis.pipeline import Result, run
 from allocator.errors import AllocatorError, ScenarioError
+from allocator.progress import stages
 from allocator.scenario import Scenario
 from allocator.scenario.options import apply
 
@@ -97,9 +98,10 @@ def compare(options: list[tuple[str, Scenario]], *, solver: str = "highs", metho
     """
     names = tuple(name for name, _ in options)
     results = []
-    for name, s in options:
+    for k, (name, s) in enumerate(options):
         try:
-            results.append(run(s, solver=solver, method=method))
+            with stages(f"Option {k + 1}/{len(options)} ({name})"):
+                results.append(run(s, solver=solver, method=method))
         except AllocatorError as exc:
             raise named(exc, name, s) from None
     return comparison_of(names, tuple(results), waterfall=waterfall, prices=prices)
@@ -118,18 +120,19 @@ def comparison_of(names, results, *, waterfall: bool = True, prices: bool = True
     if groups is not None:
         tables[f"options_{POPULATION_TABLE}"] = groups
     if waterfall:
-        tables["waterfall"] = _each(names, results, explain.waterfall)
+        tables["waterfall"] = _each(names, results, explain.waterfall, "The waterfall")
     if prices:
-        tables["prices"] = _each(names, results, explain.prices)
+        tables["prices"] = _each(names, results, explain.prices, "Prices")
     return Comparison(names=names, results=results, tables=tables)
 
 
-def _each(names, results, table) -> pd.DataFrame:
+def _each(names, results, table, what: str) -> pd.DataFrame:
     """``table(result)`` of every option, one below the other with an ``option`` column."""
     frames = []
-    for name, r in zip(names, results):
+    for k, (name, r) in enumerate(zip(names, results)):
         try:
-            frames.append(table(r).assign(option=name))
+            with stages(f"{what}, option {k + 1}/{len(names)}" if len(names) > 1 else what):
+                frames.append(table(r).assign(option=name))
         except AllocatorError as exc:
             raise named(exc, name, r.scenario) from None
     return pd.concat(frames, ignore_index=True)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from allocator.errors import InfeasibleError
 from allocator.format import gbp
+from allocator.progress import stages
 from allocator.scenario import Scenario
 
 STEPS = ("need-weighted target", "floors and caps", "locked lines", "proportionality",
@@ -58,15 +59,16 @@ def waterfall_between(s: Scenario, before_spend: np.ndarray, final_spend: np.nda
     from allocator.analysis.pipeline import run
 
     before = _pennies(before_spend.sum(axis=1))
-    stages = [_pennies(s.fair_share.sum(axis=1))]
+    levels = [_pennies(s.fair_share.sum(axis=1))]
     plan = [(True, False, False, False), (True, True, False, False), (True, True, True, False),
             (True, True, True, True)]
-    for floors, locked, prop, pace in plan:
+    for k, (floors, locked, prop, pace) in enumerate(plan):
         relaxed = _relaxed(s, floors, locked, prop, pace, "fair-share")
-        stages.append(_pennies(run(relaxed).allocation.spend.sum(axis=1)))
+        with stages(f"step {k + 2}/{len(plan) + 1} ({steps[k + 1]})"):
+            levels.append(_pennies(run(relaxed).allocation.spend.sum(axis=1)))
     final = _pennies(final_spend.sum(axis=1))
-    stages.append(final)
-    moves = [stages[0] - before] + [b - a for a, b in zip(stages[:-1], stages[1:])]
+    levels.append(final)
+    moves = [levels[0] - before] + [b - a for a, b in zip(levels[:-1], levels[1:])]
     rows = []
     for a in range(s.n_areas):
         rows.append((s.area_ids[a], s.area_names[a], start, before[a]))
@@ -122,9 +124,10 @@ def prices(result) -> pd.DataFrame:
             floor[j] = 0.0
             active.append((f"{s.service_ids[j]} floor ({s.floor[j]:.4g} units per head)", dict(floor=floor)))
     rows = []
-    for name, change in active:
+    for k, (name, change) in enumerate(active):
         try:
-            without = objective_total(run(dataclasses.replace(s, **change), diagnose=False))
+            with stages(f"without the {name} ({k + 1}/{len(active)})"):
+                without = objective_total(run(dataclasses.replace(s, **change), diagnose=False))
         except InfeasibleError:
             rows.append(Price(name, None, None, f"Without the {name} the scenario is infeasible."))
             continue

@@ -15,6 +15,7 @@ import pandas as pd
 
 from allocator.analysis.pipeline import Result, run
 from allocator.errors import AllocatorError, ScenarioError
+from allocator.progress import stages
 from allocator.scenario import Scenario
 
 
@@ -56,15 +57,18 @@ def frontier(scenario: Scenario, points: int = 21, **solve) -> tuple[pd.DataFram
     """The frontier as a table (one row per point) and the end-point and reference runs."""
     base = scenario.with_(objective="health-gain", sii_reduction=None, gap_reduction=None,
                           worst_off_at_least=None)
-    ends = {name: _solved(f"the {name} end point", base.with_(objective=name), solve)
-            for name in ("health-gain", "maximin", "level-up")}
+    ends = {}
+    for k, name in enumerate(("health-gain", "maximin", "level-up")):
+        with stages(f"End point {k + 1}/3 ({name})"):
+            ends[name] = _solved(f"the {name} end point", base.with_(objective=name), solve)
     low, high = worst_off(ends["health-gain"]), worst_off(ends["maximin"])
     rows = []
     for k, level in enumerate(np.linspace(low, high, points)):
         if k == points - 1:  # the maximin level itself, less a hair of solver tolerance
             level = high - 1e-9 * max(1.0, abs(high)) * (1 if scenario.gradient.higher_is_better else -1)
-        result = _solved(f"point {k + 1} (worst-off group at least {level:.6g})",
-                         base.with_(worst_off_at_least=float(level)), solve)
+        with stages(f"Point {k + 1}/{points}"):
+            result = _solved(f"point {k + 1} (worst-off group at least {level:.6g})",
+                             base.with_(worst_off_at_least=float(level)), solve)
         rows.append(_row(f"{k + 1}", float(level), result))
     table = pd.DataFrame(rows)
     for name, result in ends.items():

@@ -12,12 +12,19 @@ from dataclasses import dataclass, field
 
 from allocator.analysis import gradient as gr
 from allocator.analysis.disaggregate import TABLE as POPULATION_TABLE
-from allocator.errors import AllocatorError, InfeasibleError, Problem, ScenarioError, SolverError
+from allocator.errors import (
+    AllocatorError,
+    InfeasibleError,
+    Problem,
+    ScenarioError,
+    SolverError,
+)
 from allocator.model import equity, fairshare
 from allocator.model import evaluate as ev
 from allocator.model.diagnose import explain as explain_infeasible
 from allocator.model.lp import LinearProgram, build
 from allocator.model.solver import Solution, check_settings, solve
+from allocator.progress import stage
 from allocator.scenario import Scenario, load
 
 
@@ -157,15 +164,18 @@ def run(scenario: Scenario | str, *, objective: str | None = None, solver: str =
     seconds = {}
     start = time.perf_counter()
     if not isinstance(scenario, Scenario):
+        stage(f"Loading {scenario}")
         scenario = load(scenario)
     seconds["load"] = time.perf_counter() - start
     if objective is not None and objective != scenario.objective:
         scenario = scenario.with_(objective=objective)
     one_year(scenario)
     mark = time.perf_counter()
+    stage(f"Building the LP ({scenario.n_areas:,} areas x {scenario.n_services} services)")
     lp = build(scenario)
     seconds["build"] = time.perf_counter() - mark
     mark = time.perf_counter()
+    stage(f"Solving ({lp.n_rows:,} rows x {lp.n_cols:,} columns)")
     try:
         solution = fairshare.solve(scenario, lp) if solver == "highs" and method == "auto" else None
         if solution is None:
@@ -179,12 +189,19 @@ def run(scenario: Scenario | str, *, objective: str | None = None, solver: str =
                                                   solve=solve_lp)
     seconds["solve"] = time.perf_counter() - mark
     seconds["solver"] = solution.seconds
+    return _measured(scenario, lp, solution, seconds, start)
+
+
+def _measured(scenario: Scenario, lp: LinearProgram, solution: Solution, seconds: dict, start: float) -> Result:
+    """The solved scenario's allocation, checked against every invariant, and its gradient."""
     mark = time.perf_counter()
+    stage("Checking every invariant from the allocation")
     allocation = ev.allocate(scenario, lp, solution)
     outcomes = ev.evaluate(scenario, allocation.spend)
     ev.check(scenario, allocation, outcomes)
     seconds["evaluate"] = time.perf_counter() - mark
     mark = time.perf_counter()
+    stage("Measuring the gradient")
     gradient = gr.measure(scenario, allocation, outcomes)
     seconds["gradient"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - start

@@ -25,6 +25,7 @@ from allocator.model import evaluate as ev
 from allocator.model import plan as pm
 from allocator.model import streams as st
 from allocator.model.solver import Solution, check_settings
+from allocator.progress import stage, stages
 from allocator.scenario import Scenario, load
 
 REL = ev.REL
@@ -83,9 +84,12 @@ def run_plan(scenario: Scenario | str, *, solver: str = "highs", method: str = "
         scenario = scenario.with_(plan=Plan(years=1, budgets=(scenario.budget_gbp,), labels=("Year 1",),
                                             lags=(0,) * scenario.n_services))
     mark = time.perf_counter()
+    stage(f"Building the plan's LP ({scenario.plan.years} years, {scenario.n_areas:,} areas x "
+          f"{scenario.n_services} services)")
     built = pm.build_plan(scenario)
     seconds["build"] = time.perf_counter() - mark
     mark = time.perf_counter()
+    stage(f"Solving the plan ({built.lp.n_rows:,} rows x {built.lp.n_cols:,} columns)")
     try:
         solution = pm.solve_plan(built, solver=solver, method=method, time_limit=time_limit)
     except InfeasibleError as exc:
@@ -96,6 +100,7 @@ def run_plan(scenario: Scenario | str, *, solver: str = "highs", method: str = "
         raise InfeasibleError(explain(scenario, built, time_limit) or str(exc)) from None
     seconds["solve"] = time.perf_counter() - mark
     mark = time.perf_counter()
+    stage("Reading each year and checking every rule from the allocation")
     years = _read_years(scenario, built, solution)
     problems = violations(scenario, [y.scenario for y in years], [y.allocation for y in years])
     problems += _health_check(scenario, built, solution, years)
@@ -340,7 +345,8 @@ def plan_waterfall(result: PlanResult) -> pd.DataFrame:
         if result.scenario.pace is not None:
             s = s.with_(pace=result.scenario.pace)
         start = "start: " + (year.outcomes.before_label if t == 0 else f"{result.years[t - 1].label} plan")
-        frame = waterfall_between(s, before, final, start, PLAN_STEPS, f"end: {year.label} plan")
+        with stages(f"The waterfall of {year.label}"):
+            frame = waterfall_between(s, before, final, start, PLAN_STEPS, f"end: {year.label} plan")
         frame.insert(0, "year", year.label)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -396,6 +402,7 @@ def rule_costs(result: PlanResult, time_limit: float | None = None) -> pd.DataFr
         relaxed = without(scenario, rule)
         if relaxed is None:
             continue
+        stage(f"The plan without {text}")
         try:
             other = pm.solve_plan(pm.build_plan(relaxed), time_limit=time_limit)
         except InfeasibleError:

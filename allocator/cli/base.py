@@ -39,7 +39,8 @@ class _Commands(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with _progress_line():
+                return super().invoke(ctx)
         except AllocatorError as exc:
             raise _Fail(str(exc), exit_code(exc)) from None
         except BrokenPipeError:  # the reader went away (`allocator ... | head`): stop quietly
@@ -50,6 +51,26 @@ class _Commands(click.Group):
             from allocator.reports.files import any_os_message
 
             raise _Fail(any_os_message(exc), EXIT_BAD_INPUT) from None
+
+
+@contextlib.contextmanager
+def _progress_line():
+    """Show the library's stages on a line of the terminal (stderr) while the command works."""
+    from allocator.cli.progress_line import ClearingStream, ProgressLine
+    from allocator.progress import reporting
+
+    line = ProgressLine.on_terminal()
+    if line is None:
+        yield
+        return
+    stdout = sys.stdout
+    sys.stdout = ClearingStream(stdout, line)
+    try:
+        with reporting(line):
+            yield
+    finally:
+        sys.stdout = stdout
+        line.close()
 
 
 def _output(folder: Path | None, inputs=(), option: str = "--out"):

@@ -16,6 +16,7 @@ from allocator.cli.base import (
     main,
 )
 from allocator.cli.solving import load
+from allocator.progress import reporting
 
 
 @main.command()
@@ -106,7 +107,8 @@ def sweep(scenario: Path, vary, sweep_file, one_at_a_time, samples, seed, no_mod
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        with _output(out, s.inputs):  # checked and locked before the first point is solved
+        # the sweep has its own progress bar: the stages of each point's solve are not shown
+        with _output(out, s.inputs), reporting(None):  # checked and locked before the first point is solved
             plan, table = sw.run_sweep(s, grid, design=design, samples=samples, seed=seed, uncertain=uncertain,
                                        options=options, out=out, resume=resume, workers=workers,
                                        scheduler=scheduler, progress=None if quiet else _progress_bar,

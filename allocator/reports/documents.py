@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from allocator.progress import stage
 from allocator.reports.files import OutputError, output
 from allocator.reports.results import (
     REBUILD,
@@ -64,6 +65,7 @@ def write_reports(data: ReportData, out: str | Path, formats, manifest: dict,
         for path in [p for _, p in targets] + [out / name for name in pngs]:
             place.check(path)
         for fmt, path in targets:
+            stage(f"Writing {path.name}")
             place.put(path, render(data, fmt, manifest))
         for name, body in pngs.items():
             place.put(out / name, body)

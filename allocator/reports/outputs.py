@@ -24,6 +24,7 @@ from allocator.analysis.disaggregate import TABLE as POPULATION_TABLE
 from allocator.analysis.gradient import binding, quantile_label
 from allocator.analysis.pipeline import Result
 from allocator.format import aligned, cell, gbp, number, percent, plain
+from allocator.progress import stage
 from allocator.reports.files import (
     atomic_write,  # noqa: F401 - where the writers have always found it
     output,
@@ -265,7 +266,8 @@ def write_outputs(result: Result, out: str | Path, options: dict) -> list[Path]:
     with output(out, result.scenario.inputs) as place:
         for name, _ in files:  # every target checked before anything is written
             place.check(out / name)
-        for name, encode in files:
+        for k, (name, encode) in enumerate(files):
+            stage(f"Writing the tables ({k + 1} of {len(files)}: {name})")
             place.put(out / name, encode())
     return [out / name for name, _ in files]
 
