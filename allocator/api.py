@@ -153,7 +153,10 @@ def monitor(plan, actual, **thresholds):
     -------
     allocator.analysis.monitor.Monitoring
         Tidy tables: ``totals``, ``lines``, ``by_area``, ``by_service``, ``by_group``,
-        ``by_stream``, ``rules``, ``breaches``, ``measures``, ``trend``, ``trend_by_group``.
+        ``by_stream``, ``rules``, ``breaches``, ``measures``, ``trend``, ``trend_by_group`` and,
+        with ``[disaggregation]``, ``by_population_group``. Its report:
+        `allocator.reports.monitor_html.render_monitor_html` and
+        `allocator.reports.monitor_workbook.monitor_workbook_bytes`.
 
     Examples
     --------

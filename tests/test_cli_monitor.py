@@ -48,7 +48,7 @@ def test_the_bundled_outturn_leads_with_what_it_means(bundled):
            "underspent by" in text
     assert "the need ordering broke in" in text and "floors, caps and the pace of change held" in text
     assert "observed 2025/26" in text and "2027/28" in text
-    assert f"Written to {out}/: 11 tables (monitor_*.csv) and monitor.json." in text
+    assert f"Written to {out}/: 12 tables (monitor_*.csv), monitor.json, monitor.html and monitor.xlsx." in text
     assert "Traceback" not in text
 
 
@@ -87,7 +87,8 @@ def test_out_writes_every_table_and_what_was_monitored(bundled):
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted([f"monitor_{n}.csv" for n in ("totals", "lines", "by_area", "by_service", "by_group",
                                                          "by_stream", "rules", "breaches", "measures", "trend",
-                                                         "trend_by_group")] + ["monitor.json"])
+                                                         "trend_by_group", "by_population_group")]
+                           + ["monitor.json", "monitor.html", "monitor.xlsx"])
     import json
 
     meta = json.loads((out / "monitor.json").read_text())

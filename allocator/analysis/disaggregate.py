@@ -57,7 +57,7 @@ def _per(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def spend_by_group(scenario: Scenario, spend, *, before=None, before_label: str = "before", fair_share=None,
-                   outcome_before=None, outcome_after=None) -> pd.DataFrame:
+                   outcome_before=None, outcome_after=None, areas=None) -> pd.DataFrame:
     """One row per dimension and group of ``scenario.disaggregation``: people, spend and outcome.
 
     Parameters
@@ -73,6 +73,9 @@ def spend_by_group(scenario: Scenario, spend, *, before=None, before_label: str 
     outcome_before, outcome_after : array, optional
         (A,) the outcome of each area before and after; with both, the group's mean outcome
         before and after and the health gain reaching it.
+    areas : array of bool, optional
+        (A,) the areas to count (e.g. those that reported every line of an outturn); the others'
+        people and money are left out. Default: every area.
 
     Returns
     -------
@@ -92,21 +95,28 @@ def spend_by_group(scenario: Scenario, spend, *, before=None, before_label: str 
     outcomes = None
     if outcome_before is not None and outcome_after is not None:
         outcomes = _by_area(outcome_before, n), _by_area(outcome_after, n)
-    frames = [_dimension(scenario, d, spend, extra, outcomes, before_label) for d in scenario.disaggregation]
+    population = np.asarray(scenario.population, dtype=float)
+    if areas is not None:  # the areas left out hold no one and nothing
+        keep = np.asarray(areas, dtype=bool)
+        population = np.where(keep, population, 0.0)
+        spend = np.where(keep, spend, 0.0)
+        extra = {name: np.where(keep, v, 0.0) for name, v in extra.items()}
+    frames = [_dimension(scenario, d, spend, extra, outcomes, before_label, population)
+              for d in scenario.disaggregation]
     if frames:
         return pd.concat(frames, ignore_index=True)
-    empty = _dimension(scenario, None, spend, extra, outcomes, before_label)
+    empty = _dimension(scenario, None, spend, extra, outcomes, before_label, population)
     return empty.iloc[0:0]
 
 
-def _dimension(scenario: Scenario, dimension, spend: np.ndarray, extra: dict, outcomes, before_label: str
-               ) -> pd.DataFrame:
-    """The rows of one dimension (None: a dimension of one group, for the empty table's columns)."""
+def _dimension(scenario: Scenario, dimension, spend: np.ndarray, extra: dict, outcomes, before_label: str,
+               population: np.ndarray) -> pd.DataFrame:
+    """The rows of one dimension (None: a dimension of one group, for the empty table's columns), over
+    ``population`` (each area's people counted: 0 for an area left out)."""
     if dimension is None:
         shares, name, groups, columns = np.ones((scenario.n_areas, 1)), "", ("",), ("",)
     else:
         shares, name, groups, columns = dimension.shares, dimension.name, dimension.groups, dimension.columns
-    population = np.asarray(scenario.population, dtype=float)
     people = (shares * population[:, None]).sum(axis=0)
     total_people = population.sum()
     spent = shares.T @ spend

@@ -33,6 +33,14 @@ thresholds of `allocator.scenario.monitor_settings.MonitorSettings`:
 ``monitor_trend`` / ``monitor_trend_by_group``
     the gradient of the outcome by year: baseline, projected and observed
     (`allocator.analysis.trend`).
+``monitor_by_population_group``
+    year, dimension, group, column, areas, population, share_of_population, planned_gbp, actual_gbp,
+    variance_gbp, variance_pct, planned_per_head_gbp, actual_per_head_gbp, change_per_head_gbp,
+    planned_relative_to_average, actual_relative_to_average, direction, rag: each population group
+    of the scenario's ``[disaggregation]`` (ethnic group, disability, age band), over the areas whose
+    every planned line was compared, estimated as `allocator.analysis.disaggregate.METHOD` says
+    (an area-level estimate, not individual data); empty without ``[disaggregation]``. Within a
+    dimension the groups hold everyone once: their actual spend adds up to the areas'.
 
 *planned_compared_gbp* is the plan on the lines compared: those reported, and with ``missing =
 "zero"`` or ``"planned"`` those not reported too; the variance is actual minus it, so that a
@@ -48,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.analysis import monitor_rules, trend
+from allocator.analysis.disaggregate import spend_by_group
 from allocator.analysis.gradient import area_need, quantile_label
 from allocator.measures import inequality as ineq
 from allocator.model import evaluate as ev
@@ -141,12 +150,13 @@ class Monitoring:
     trend: pd.DataFrame
     trend_by_group: pd.DataFrame
     notes: tuple[str, ...]
+    by_population_group: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=GROUPS))
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table by the name it is saved under (``monitor_totals``, ``monitor_lines``, ...)."""
         names = ("totals", "lines", "by_area", "by_service", "by_group", "by_stream", "rules", "breaches",
-                 "measures", "trend", "trend_by_group")
+                 "measures", "trend", "trend_by_group", "by_population_group")
         return {f"monitor_{n}": getattr(self, n) for n in names}
 
     @property
@@ -210,7 +220,8 @@ def monitor(plan, outturn: Outturn, settings: MonitorSettings | None = None) -> 
         by_area=_by_area(plan, spent, group, gcol, settings), by_service=_by_service(plan, spent, settings),
         by_group=_by_group(plan, spent, group, gcol, settings), by_stream=_by_stream(plan, spent, settings),
         rules=rules, breaches=breaches, measures=_measures(plan, spent, group, settings),
-        trend=trends, trend_by_group=by_group_trend, notes=_notes(plan, outturn, spent, settings))
+        trend=trends, trend_by_group=by_group_trend, notes=_notes(plan, outturn, spent, settings),
+        by_population_group=_by_population_group(plan, spent, settings))
 
 
 def _laid_over(plan: Planned, outturn: Outturn, settings: MonitorSettings) -> _Spend:
@@ -385,6 +396,38 @@ def _by_stream(plan: Planned, spent: _Spend, settings: MonitorSettings) -> pd.Da
             rows.append({"year": year, "stream_id": stream.id, "stream_name": stream.name,
                          **{k: v[0] for k, v in money.items()}})
     return pd.DataFrame(rows, columns=columns)
+
+
+GROUPS = ["year", "dimension", "group", "column", "areas", "population", "share_of_population", "planned_gbp",
+          "actual_gbp", "variance_gbp", "variance_pct", "planned_per_head_gbp", "actual_per_head_gbp",
+          "change_per_head_gbp", "planned_relative_to_average", "actual_relative_to_average", "direction", "rag"]
+
+
+def _by_population_group(plan: Planned, spent: _Spend, settings: MonitorSettings) -> pd.DataFrame:
+    """Planned against actual spend per head of each population group ([disaggregation]), over the areas
+    whose every planned line was compared (`allocator.analysis.disaggregate.spend_by_group`)."""
+    s = plan.scenario
+    parts = []
+    for t, year in enumerate(plan.years):
+        areas = spent.complete[t]
+        if not s.disaggregation or not areas.any():
+            continue
+        g = spend_by_group(s, np.nansum(spent.actual[t], axis=1), before=plan.spend[t].sum(axis=1),
+                           before_label="planned", areas=areas)
+        money = _money(g["planned_spend_gbp"].to_numpy(float), g["planned_spend_gbp"].to_numpy(float),
+                       g["spend_gbp"].to_numpy(float), np.zeros(len(g)), np.zeros(len(g)), settings)
+        people, planned_total = float(s.population[areas].sum()), float(plan.spend[t][areas].sum())
+        planned_average = planned_total / people if people > 0 and planned_total > 0 else np.nan
+        parts.append(pd.DataFrame({
+            "year": year, "dimension": g["dimension"], "group": g["group"], "column": g["column"],
+            "areas": int(areas.sum()), "population": g["population"], "share_of_population": g["share_of_population"],
+            **{k: money[k] for k in ("planned_gbp", "actual_gbp", "variance_gbp", "variance_pct")},
+            "planned_per_head_gbp": g["planned_spend_per_head_gbp"], "actual_per_head_gbp": g["spend_per_head_gbp"],
+            "change_per_head_gbp": g["change_per_head_gbp"],
+            "planned_relative_to_average": g["planned_spend_per_head_gbp"] / planned_average,
+            "actual_relative_to_average": g["spend_per_head_relative_to_average"],
+            "direction": money["direction"], "rag": money["rag"]}))
+    return pd.concat(parts, ignore_index=True)[GROUPS] if parts else pd.DataFrame(columns=GROUPS)
 
 
 # -- proportionate universalism: planned against actual ------------------------------------

@@ -10,6 +10,26 @@ from allocator.cli.base import EXIT_BAD_INPUT, _Fail, main
 
 #: as allocator.scenario.monitor_settings.MISSING (not imported: --help needs no numpy)
 MISSING = ("exclude", "zero", "planned")
+#: what --format may name: the tables (CSV, with monitor.json) are always written, as `allocator run` writes them
+FORMATS = ("csv", "json", "html", "xlsx")
+REPORTS = {"html": "monitor.html", "xlsx": "monitor.xlsx"}
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    chosen = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in chosen if f not in FORMATS]
+    if bad:
+        raise _Fail(f"--format: unknown format {', '.join(bad)} (choose from {', '.join(FORMATS)})", EXIT_BAD_INPUT)
+    return chosen
+
+
+def _reports(result, formats: tuple[str, ...]) -> dict:
+    """The reports asked for, by file name: functions giving their bytes, called as they are written."""
+    from allocator.reports.monitor_html import render_monitor_html
+    from allocator.reports.monitor_workbook import monitor_workbook_bytes
+
+    encode = {"html": lambda: render_monitor_html(result).encode(), "xlsx": lambda: monitor_workbook_bytes(result)}
+    return {name: encode[fmt] for fmt, name in REPORTS.items() if fmt in formats}
 
 
 def _overrides(thresholds: tuple[str, ...], missing: str | None, year: str | None) -> dict:
@@ -30,7 +50,11 @@ def _overrides(thresholds: tuple[str, ...], missing: str | None, year: str | Non
 def _plan(given: Path, option_name: str | None, overrides: dict, actual):
     """(scenario, settings, outturn, plan) of a scenario or a saved run; the outturn is read and checked
     before anything is solved."""
-    from allocator.reports.monitor_tables import is_saved, load_saved, planned_from_saved
+    from allocator.reports.monitor_tables import (
+        is_saved,
+        load_saved,
+        planned_from_saved,
+    )
     from allocator.scenario import load, monitor_settings, outturn
 
     saved = is_saved(given)
@@ -62,7 +86,11 @@ def _plan(given: Path, option_name: str | None, overrides: dict, actual):
               help="Actual spend (area_id, service_id, actual_gbp; optional stream_id, year) or observed outcomes "
                    "(area_id, year, observed; optional standard_error, count, population): CSV or XLSX. Repeat it.")
 @click.option("--out", "out", type=click.Path(path_type=Path),
-              help="Folder for the tables (monitor_*.csv) and monitor.json.")
+              help="Folder for the tables (monitor_*.csv), monitor.json and the reports: monitor.html (a one-page "
+                   "brief for a health and wellbeing board) and monitor.xlsx (a workbook of every table).")
+@click.option("--format", "formats", default="csv,json,html,xlsx", show_default=True,
+              help="Reports to write with --out (comma-separated): html, xlsx; the tables and monitor.json are "
+                   "always written.")
 @click.option("--missing", type=click.Choice(MISSING),
               help="A line the outturn does not report: left out (exclude, the default), counted as zero, or as "
                    "planned.")
@@ -74,7 +102,7 @@ def _plan(given: Path, option_name: str | None, overrides: dict, actual):
                    "0.01/0.02, share_amber/red 0.005/0.01, confidence 0.95). Repeat it.")
 @click.option("--option", "option_name", metavar="NAME", help="Monitor the plan of this [[option]] of the scenario.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def monitor(plan, actual, out, missing, year, thresholds, option_name, quiet) -> None:
+def monitor(plan, actual, out, formats, missing, year, thresholds, option_name, quiet) -> None:
     """Set what was actually spent and observed against the plan.
 
     SCENARIO_OR_RESULT is a scenario (solved here, as `allocator run` solves it) or a folder
@@ -85,7 +113,9 @@ def monitor(plan, actual, out, missing, year, thresholds, option_name, quiet) ->
     index, share to the most deprived fifth: planned against actual, red/amber/green), and the
     trend of the gradient (SII, RII and gap of the observed outcome by year, with PHE's confidence
     limits, against the plan's projection). A line the outturn does not report is not zero: it is
-    left out (--missing). Thresholds: [monitor] in scenario.toml, or --threshold.
+    left out (--missing). Thresholds: [monitor] in scenario.toml, or --threshold. With --out,
+    also a one-page report (monitor.html) and a workbook (monitor.xlsx) for a health and
+    wellbeing board.
 
     \b
     Example:
@@ -96,11 +126,14 @@ def monitor(plan, actual, out, missing, year, thresholds, option_name, quiet) ->
     from allocator.analysis.monitor import monitor as monitor_plan
     from allocator.reports.monitor_tables import summary_text, write_tables
 
+    formats = _formats(formats)
     scenario, settings, spent, planned = _plan(plan, option_name, _overrides(thresholds, missing, year), actual)
     result = monitor_plan(planned, spent, settings)
     if out is not None:
-        written = write_tables(result, out, protected=[*actual, *scenario.inputs])
+        reports = _reports(result, formats)
+        write_tables(result, out, protected=[*actual, *scenario.inputs], more=reports)
     if not quiet:
         click.echo(summary_text(result))
         if out is not None:
-            click.echo(f"\nWritten to {out}/: {len(written) - 1} tables (monitor_*.csv) and monitor.json.")
+            names = [f"{len(result.tables)} tables (monitor_*.csv)", "monitor.json", *reports]
+            click.echo(f"\nWritten to {out}/: {', '.join(names[:-1])} and {names[-1]}.")

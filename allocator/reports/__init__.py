@@ -10,5 +10,7 @@ folder), `brief` (what each option does, in words and numbers: the page read fir
 `markdown`, `maps` and `maps_draw` (choropleths by district, from the boundaries in
 `data/`), `workbook` and `workbook_sheets` (the finance workbook, XLSX), `frontier`
 (its chart), `sweep`, `sweep_plots` and `sweep_report` (a sweep's tables, plots and
-page). Every number goes through `allocator.format`.
+page), `monitor_tables`, `monitor_html`, `monitor_charts`, `monitor_sheets` and
+`monitor_workbook` (monitoring: its words, tables, page, charts and workbook). Every number goes
+through `allocator.format`.
 """

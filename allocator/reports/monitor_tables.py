@@ -29,6 +29,8 @@ from allocator.version import __version__
 
 META = "monitor.json"
 SHOWN = 10  # rows of a terminal table, and names in a sentence, before "and N more"
+POPULATION_TITLE = ("By population group (an area-level estimate: everyone in an area receives its spend per head; "
+                    "over the areas that reported every line):")
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -42,11 +44,13 @@ def meta(m: Monitoring) -> dict:
             "tables": sorted(m.tables)}
 
 
-def write_tables(m: Monitoring, out: str | Path, protected=()) -> list[Path]:
-    """Every table as ``<name>.csv`` and ``monitor.json`` in ``out``, all at once (or nothing)."""
+def write_tables(m: Monitoring, out: str | Path, protected=(), more: dict | None = None) -> list[Path]:
+    """Every table as ``<name>.csv`` and ``monitor.json`` in ``out``, and ``more`` (file name: a function
+    giving its bytes, e.g. the reports ``monitor.html`` and ``monitor.xlsx``), all at once (or nothing)."""
     out = Path(out)
     files = {f"{name}.csv": (lambda f=frame: csv_bytes(f)) for name, frame in m.tables.items()}
     files[META] = lambda: json_text(meta(m))
+    files.update(more or {})
     with output(out, [*protected, *m.files, *m.scenario.inputs]) as place:
         for name in files:
             place.check(out / name)
@@ -255,6 +259,21 @@ def _value(measure: str, value: float) -> str:
     return plain(value, 3)
 
 
+def threshold_text(name: str, value) -> str:
+    """A threshold as a person reads it.
+
+    >>> threshold_text("variance_red", 0.1), threshold_text("share_amber", 0.005), threshold_text("missing", "zero")
+    ('10.0%', '0.5 percentage points', 'zero')
+    """
+    if isinstance(value, str):
+        return value
+    if name.startswith("share_"):
+        return f"{plain(value * 100, 3)} percentage points"
+    if name.startswith("concentration_"):
+        return plain(value, 3)
+    return percent(value)
+
+
 def measure_sentence(m: Monitoring, year: str) -> str:
     """Did spend stay proportionate to need: each measure planned -> actual, with its RAG."""
     rows = m.measures[m.measures["year"] == year]
@@ -286,10 +305,32 @@ def trend_sentence(m: Monitoring) -> str:
     return text + ("; observed " + "; ".join(observed) if observed else "; nothing observed yet") + "."
 
 
-# -- the terminal ----------------------------------------------------------------------------
-def summary_text(m: Monitoring) -> str:
-    """What ``allocator monitor`` prints: the result in words first, then short tables."""
-    out = [f"Monitoring {m.scenario.name} ({', '.join(m.years)}) against {', '.join(m.files)}.", ""]
+def population_sentence(m: Monitoring, year: str) -> str | None:
+    """Actual against planned spend per head of each population group, the least and most in each
+    dimension (None without ``[disaggregation]``)."""
+    rows = m.by_population_group[m.by_population_group["year"] == year]
+    if rows.empty:
+        return None
+    parts = []
+    for dimension, part in rows.groupby("dimension", sort=False):
+        part = part[np.isfinite(part["variance_pct"].to_numpy(float))]
+        if part.empty:
+            continue
+        low, high = part.loc[part["variance_pct"].idxmin()], part.loc[part["variance_pct"].idxmax()]
+        if change(low["variance_pct"]) == change(high["variance_pct"]):
+            parts.append(f"{dimension} {change(low['variance_pct'])} for every group")
+        else:
+            parts.append(f"{dimension} from {change(low['variance_pct'])} ({low['group']}) to "
+                         f"{change(high['variance_pct'])} ({high['group']})")
+    return (f"Spend per head by population group, actual against planned (an area-level estimate over the "
+            f"{int(rows['areas'].iloc[0]):,} areas that reported every line): " + "; ".join(parts) + "."
+            if parts else None)
+
+
+def lead_lines(m: Monitoring) -> list[str]:
+    """What the monitoring means, in sentences: what ``allocator monitor`` prints first, and the
+    monitoring report's lead."""
+    out = []
     spent = spent_years(m)
     if not spent:
         out.append("No actual spend was given: only the trend of the gradient is shown.")
@@ -298,10 +339,21 @@ def summary_text(m: Monitoring) -> str:
         out += [lead + line for line in spend_sentences(m, year)]
         out.append(lead + rule_sentence(m, year))
         out.append(lead + measure_sentence(m, year))
+        groups = population_sentence(m, year)
+        if groups:
+            out.append(lead + groups)
     later = [y for y in m.years if y not in spent]
     if spent and later:
         out.append(f"No spend reported for {_and(later)}.")
     out.append(trend_sentence(m))
+    return out
+
+
+# -- the terminal ----------------------------------------------------------------------------
+def summary_text(m: Monitoring) -> str:
+    """What ``allocator monitor`` prints: the result in words first, then short tables."""
+    out = [f"Monitoring {m.scenario.name} ({', '.join(m.years)}) against {', '.join(m.files)}.", "", *lead_lines(m)]
+    spent = spent_years(m)
     for title, table in _tables(m, spent)[slice(None) if spent else slice(-1, None)]:
         if len(table):
             out += ["", title, text_table(table)]
@@ -349,10 +401,16 @@ def _tables(m: Monitoring, spent: list[str]) -> list[tuple[str, pd.DataFrame]]:
                           "RII": t["rii"].map(lambda v: plain(v, 4)),
                           "gap": t["gap_absolute"].map(lambda v: plain(v, 4))})
     more = len(m.breaches) - SHOWN
+    p = m.by_population_group[m.by_population_group["year"].isin(spent)]
+    people = years(p, {"dimension": p["dimension"], "group": p["group"], "planned £/head": p["planned_per_head_gbp"].map(
+        _head), "actual £/head": p["actual_per_head_gbp"].map(_head), "variance": p["variance_pct"].map(change),
+        "RAG": p["rag"]})
     return [(f"Spend by deprivation {label} (1 = most deprived; per head over the areas that reported every line):",
              groups), ("Services (planned on the lines compared):", services),
             (f"Breaches{f' (the {SHOWN} largest of {len(m.breaches):,}: --out writes them all)' if more > 0 else ''}:",
-             breaches), ("The gradient by year (baseline, projected, observed):", trend)]
+             breaches),
+            (POPULATION_TITLE, people),
+            ("The gradient by year (baseline, projected, observed):", trend)]
 
 
 def _text(column: pd.Series) -> pd.Series:

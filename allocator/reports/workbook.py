@@ -63,6 +63,8 @@ TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 CELL_LIKE = re.compile(r"[A-Za-z]{1,3}[0-9]+|[RrCc]")  # a table may not be named like a cell
 ABOUT_WIDTHS = (30, 20, 26, 18, 12, 70)  # columns A-F of the About sheet
 STYLE = "Table Style Medium 2"
+RAG = "RAG"  # a column with this header holds 'green', 'amber' or 'red': each cell is filled in its colour too
+RAG_FILLS = {"green": "#D5ECD4", "amber": "#FDE8B0", "red": "#F8D3CF"}
 
 
 def write_workbook(data: ReportData, path: str | Path, manifest: dict | None = None,
@@ -106,12 +108,36 @@ def write_workbook(data: ReportData, path: str | Path, manifest: dict | None = N
 
 def workbook_bytes(data: ReportData, manifest: dict | None = None) -> bytes:
     """The workbook's bytes: the same data and manifest give the same bytes."""
+    title = _title(data)
+    n = len(data.meta.get("options") or [])
+    properties = {
+        "title": ILLEGAL.sub("", title), "author": "allocator", "company": "",
+        "subject": "Budget allocation: " + ("one run" if data.meta.get("kind") == "run" else f"{n} options compared"),
+        "keywords": "budget allocation, proportionate universalism, fair shares",
+        "comments": f"Written by allocator {__version__}.", "created": _created(manifest)}
+    sheets = [*plan_sheets(data), *data_sheets(data, manifest, {POPULATION: population_sheets(data)})]
+    return book_bytes(sheets, title, properties, lambda ws, styles, named: About(ws, styles).write(data, manifest,
+                                                                                                  named))
+
+
+def book_bytes(sheets: list[Sheet], title: str, properties: dict, about) -> bytes:
+    """A workbook of an About sheet and ``sheets`` (split where longer than Excel allows, named legally),
+    each an Excel Table: ``about(worksheet, styles, sheets)`` writes the About sheet, the sheets as named.
+    ``properties``: the document's (XlsxWriter's ``set_properties``); ``title`` goes in each page's footer."""
     taken = {"about"}
     sheets = [replace(part, name=_sheet_name(part.name, taken), columns=tuple(_rounded(c) for c in part.columns))
-              for sheet in [*plan_sheets(data), *data_sheets(data, manifest, {POPULATION: population_sheets(data)})]
-              for part in split(sheet, MAX_ROWS - 2)]
-    frame, styles = _frame(data, manifest, sheets)
-    return package(frame, sheets, {kind: style.xf_index for kind, style in styles.cell.items()})
+              for sheet in sheets for part in split(sheet, MAX_ROWS - 2)]
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, OPTIONS)
+    styles = Styles(book)
+    book.set_properties(properties)
+    about(book.add_worksheet("About"), styles, sheets)
+    tables: set[str] = set()
+    footer = "&L&A&CPage &P of &N&R" + ILLEGAL.sub("", title)[:60].replace("&", "&&")
+    for sheet in sheets:
+        _table_sheet(book.add_worksheet(sheet.name), sheet, styles, _table_name(sheet.name, tables), footer)
+    book.close()
+    return package(buffer.getvalue(), sheets, {kind: style.xf_index for kind, style in styles.cell.items()})
 
 
 def _rounded(column: Column) -> Column:
@@ -204,7 +230,13 @@ class Styles:
         self.wrap = book.add_format({"text_wrap": True, "valign": "top"})
         self.money = book.add_format({"num_format": FORMATS[MONEY], "valign": "top"})
         self.check = book.add_format({"bold": True, "align": "center"})
+        self.book, self._rag = book, {}
 
+    def rag(self, word: str):
+        """The fill of a red/amber/green cell (made when first asked for: a workbook without one is unchanged)."""
+        if word not in self._rag:
+            self._rag[word] = self.book.add_format({"bg_color": RAG_FILLS[word], "font_color": "#1A1A1A"})
+        return self._rag[word]
 
 
 def _created(manifest: dict | None) -> datetime.datetime:
@@ -216,28 +248,6 @@ def _created(manifest: dict | None) -> datetime.datetime:
 
 def _title(data: ReportData) -> str:
     return str((data.meta.get("scenario") or {}).get("name") or data.meta.get("title") or "allocator")
-
-
-def _frame(data: ReportData, manifest: dict | None, sheets: list[Sheet]) -> tuple[bytes, Styles]:
-    """The workbook written by XlsxWriter: About, and each data sheet without its data rows."""
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, OPTIONS)
-    styles = Styles(book)
-    title = _title(data)
-    n = len(data.meta.get("options") or [])
-    book.set_properties({
-        "title": ILLEGAL.sub("", title), "author": "allocator", "company": "",
-        "subject": "Budget allocation: " + ("one run" if data.meta.get("kind") == "run" else f"{n} options compared"),
-        "keywords": "budget allocation, proportionate universalism, fair shares",
-        "comments": f"Written by allocator {__version__}.", "created": _created(manifest)})
-    about = book.add_worksheet("About")
-    About(about, styles).write(data, manifest, sheets)
-    tables: set[str] = set()
-    footer = "&L&A&CPage &P of &N&R" + ILLEGAL.sub("", title)[:60].replace("&", "&&")
-    for sheet in sheets:
-        _table_sheet(book.add_worksheet(sheet.name), sheet, styles, _table_name(sheet.name, tables), footer)
-    book.close()
-    return buffer.getvalue(), styles
 
 
 def _total(sheet: Sheet, j: int, headers: list[str], table: str) -> dict:
@@ -293,14 +303,18 @@ def _table_sheet(ws, sheet: Sheet, styles: Styles, name: str, footer: str) -> No
     widths = [_width(h, c.values) for h, c in zip(headers, sheet.columns)]
     for j, (width, column) in enumerate(zip(widths, sheet.columns)):
         ws.set_column(j, j, width, styles.cell.get(column.kind) if isinstance(column.kind, str) else None)
+    for j in [j for j, h in enumerate(headers) if h == RAG and sheet.rows]:  # the word stays: colour is not alone
+        for word in RAG_FILLS:
+            ws.conditional_format(1, j, sheet.rows, j, {"type": "cell", "criteria": "equal to", "value": f'"{word}"',
+                                                        "format": styles.rag(word)})
     lines = max(len(textwrap.wrap(h, max(int(w) - 3, 4))) for h, w in zip(headers, widths))
     ws.set_row(0, 15 * max(lines, 1))
     ws.freeze_panes(1, sheet.frozen)
-    _print_setup(ws, footer)
+    print_setup(ws, footer)
     ws.repeat_rows(0)
 
 
-def _print_setup(ws, footer: str) -> None:
+def print_setup(ws, footer: str) -> None:
     ws.set_landscape()
     ws.set_paper(9)  # A4
     ws.fit_to_pages(1, 0)  # one page wide, as many long as it takes
@@ -327,7 +341,7 @@ class About:
         self._list("Option", "What it does", _option_lines(data))
         self._list("Sheet", "What it holds", [(s.name, s.about) for s in sheets])
         self._list("Input file", "sha256", _inputs(manifest))
-        _print_setup(self.ws, "&L&A&CPage &P of &N")
+        print_setup(self.ws, "&L&A&CPage &P of &N")
 
     def _long(self, text: str, style) -> None:
         """Text across columns B-F, wrapped, on a row tall enough to show it."""
@@ -383,7 +397,7 @@ class About:
                       "Reconciles")
         budgets = _budgets(data)
         for option in _options(data, parts):
-            self._check(option, budgets.get(option), *_live_sum(parts, option, f"$A${self.row + 1}"))
+            self._check(option, budgets.get(option), *live_sum(parts, option, f"$A${self.row + 1}"))
         self.ws.write_string(self.row, 0, "Every allocation line is in whole pennies, and the sum is a formula over "
                              "all of them: it follows any edit. A budget that is a maximum ('at most') may leave "
                              "money unallocated: the difference is what is left.")
@@ -412,7 +426,7 @@ class About:
                       "Reconciles")
         for year, budget in zip(years["year"].astype(str), years["budget_gbp"].to_numpy(float)):
             if year != "Before":
-                self._check(year, budget, *_live_sum(parts, year, f"$A${self.row + 1}", YEAR, SPEND))
+                self._check(year, budget, *live_sum(parts, year, f"$A${self.row + 1}", YEAR, SPEND))
 
     def _list(self, label: str, what: str, rows: list[tuple[str, str]]) -> None:
         if not rows:
@@ -449,7 +463,7 @@ def _range(sheet: Sheet, header: str) -> str:
     return f"{_quote(sheet.name)}!${letter}$2:${letter}${sheet.rows + 1}"
 
 
-def _live_sum(parts: list[Sheet], option: str, cell: str, key: str = "Option",
+def live_sum(parts: list[Sheet], option: str, cell: str, key: str = "Option",
               column: str | None = None) -> tuple[str, float]:
     """A formula summing ``option``'s allocation lines on the allocation sheets (``cell`` holds its name:
     EXACT, as Excel's = and SUMIF ignore case and read * and ? as wildcards), and its value; ``key``
