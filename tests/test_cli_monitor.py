@@ -185,3 +185,15 @@ def test_text_cells_are_neutralised_for_spreadsheets(tiny, tmp_path):
     assert invoke("monitor", tiny, "--actual", spend, "--out", tmp_path / "out").exit_code == 0
     names = [r["area_name"] for r in rows(tmp_path / "out" / "monitor_by_area.csv")]
     assert names[0] == "'=HYPERLINK(\"x\")"
+
+
+def test_without_actual_it_says_how_and_names_the_example_a_bundled_scenario_ships(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # any directory: the bundled scenario by its name
+    result = CliRunner().invoke(main, ["monitor", "england-la"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "give --actual FILE" in result.output
+    hint = result.output.splitlines()[-1].split()
+    files = [Path(hint[k + 1]) for k, word in enumerate(hint) if word == "--actual"]
+    assert [f.name for f in files] == ["outturn.csv", "observed.csv"] and all(f.is_file() for f in files)
+    followed = CliRunner().invoke(main, hint[1:] + ["-q"])  # the command it gives works as given
+    assert followed.exit_code == 0, followed.output

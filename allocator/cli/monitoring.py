@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from allocator.cli.base import EXIT_BAD_INPUT, _Fail, main
+from allocator.progress import stage
 
 #: as allocator.scenario.monitor_settings.MISSING (not imported: --help needs no numpy)
 MISSING = ("exclude", "zero", "planned")
@@ -68,6 +69,7 @@ def _plan(given: Path, option_name: str | None, overrides: dict, actual):
 
         scenario = _with_option(load(given), option_name)
     settings = monitor_settings.settings(scenario, overrides)
+    stage("Reading what was spent and observed")
     spent = outturn.read(actual, scenario, settings)
     if saved:
         return scenario, settings, spent, planned_from_saved(scenario, table, settings, given)
@@ -80,9 +82,26 @@ def _plan(given: Path, option_name: str | None, overrides: dict, actual):
     return scenario, settings, spent, run(scenario)
 
 
+def _no_actual(given: Path) -> str:
+    """What to say when no --actual is given: the option, and the example outturn a scenario ships."""
+    message = ("give --actual FILE: what was actually spent (area_id, service_id, actual_gbp) and, if you have "
+               "them, the outcomes observed (area_id, year, observed); repeat --actual for several files")
+    try:
+        from allocator.scenario import load
+
+        folder = Path(load(given).inputs[0]).parent
+    except Exception:  # noqa: BLE001 (a hint only: the scenario's own errors come when it is monitored)
+        return message
+    examples = [p for pattern in ("outturn*.csv", "outturn*.xlsx", "observed*.csv") for p in sorted(folder.glob(pattern))]
+    if not examples:
+        return message
+    command = " ".join(["allocator monitor", str(given), *(f"--actual {p}" for p in examples)])
+    return f"{message}. This scenario ships an example (synthetic: see its README):\n  {command}"
+
+
 @main.command()
 @click.argument("plan", metavar="SCENARIO_OR_RESULT", type=click.Path(path_type=Path))
-@click.option("--actual", "actual", multiple=True, required=True, type=click.Path(path_type=Path),
+@click.option("--actual", "actual", multiple=True, type=click.Path(path_type=Path),
               help="Actual spend (area_id, service_id, actual_gbp; optional stream_id, year) or observed outcomes "
                    "(area_id, year, observed; optional standard_error, count, population): CSV or XLSX. Repeat it.")
 @click.option("--out", "out", type=click.Path(path_type=Path),
@@ -127,9 +146,13 @@ def monitor(plan, actual, out, formats, missing, year, thresholds, option_name, 
     from allocator.reports.monitor_tables import summary_text, write_tables
 
     formats = _formats(formats)
+    if not actual:
+        raise _Fail(_no_actual(plan), EXIT_BAD_INPUT)
     scenario, settings, spent, planned = _plan(plan, option_name, _overrides(thresholds, missing, year), actual)
+    stage("Setting what was spent against the plan")
     result = monitor_plan(planned, spent, settings)
     if out is not None:
+        stage(f"Writing {out}")
         reports = _reports(result, formats)
         write_tables(result, out, protected=[*actual, *scenario.inputs], more=reports)
     if not quiet:
