@@ -5,8 +5,9 @@ HiGHS takes and because an object per variable costs far more than the solve at
 national scale (DESIGN.md, "Performance notes").  Every column and row still has a
 stable name (``seg(E01000001,stop__smoking,2)``, ``budget``,
 ``order(early__years,E01000001,E01000002)``):
-`to_pulp` in `solver.py` turns the same arrays into a PuLP problem for CBC and for
-LP-file export.  `build` is here with the LP's types and line groups; the columns
+HiGHS writes the same arrays, names and all, as an LP file (`solver.write_lp`) and as the MPS
+file CBC solves (`solver.solve(..., solver="cbc")`); `solver.to_pulp` turns them into a PuLP
+problem for an analyst who wants to add to the model in PuLP.  `build` is here with the LP's types and line groups; the columns
 and rows it adds, step by step, are in `allocator.model.rows`.
 
 Decision variables are intensities, in units per head above the floor, one per

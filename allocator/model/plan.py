@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocator.errors import InfeasibleError, Problem, ScenarioError, SolverError
-from allocator.model.lp import LinearProgram, NameBlock, build, check_finite
+from allocator.model.lp import LinearProgram, NameBlock, _safe, build, check_finite
 from allocator.model.money import fixed_spend
 from allocator.scenario import Scenario
 
@@ -221,6 +221,11 @@ def _area_totals(year: Scenario, lp: LinearProgram) -> _Totals:
     return _Totals(fixed=fixed_spend(year, groups.line_group).sum(axis=1), matrix=matrix)
 
 
+def _name_parts(scenario: Scenario) -> tuple[list[str], list[str]]:
+    """The areas' ids and the years' labels as parts of column and row names (`lp._safe`)."""
+    return [_safe(i) for i in scenario.area_ids], [_safe(label) for label in scenario.plan.labels]
+
+
 def pace_factors(scenario: Scenario) -> tuple[float, float] | None:
     """(lowest, highest) ratio of an area's total to its previous year's, or None for no limit."""
     plan = scenario.plan
@@ -239,7 +244,7 @@ def _total_columns(scenario: Scenario, totals: list[_Totals], col_start: np.ndar
     """A column per area and year holding its total spend (in units of ``size``, about one), and the
     row defining it; rows over totals then have one or two entries each.  Returns the (T, A)
     columns and the (A,) sizes in GBP."""
-    ids, labels = scenario.area_ids, scenario.plan.labels
+    ids, labels = _name_parts(scenario)
     before = scenario.comparator_spend().sum(axis=1)
     size = np.maximum(before, 1.0)
     out = []
@@ -260,7 +265,7 @@ def _pace_rows(scenario: Scenario, columns: np.ndarray, size: np.ndarray, extra:
     if factors is None:
         return np.zeros(0, np.int64)
     low, high = factors
-    ids, labels = scenario.area_ids, scenario.plan.labels
+    ids, labels = _name_parts(scenario)
     A = len(ids)
     base = scenario.baseline.sum(axis=1) if scenario.baseline is not None else None
     out = []
@@ -313,13 +318,13 @@ def _convergence_rows(scenario: Scenario, columns: np.ndarray, size: np.ndarray,
         return np.zeros(0, np.int64)
     target, start = target_shares(scenario), start_shares(scenario)
     distance = np.abs(start - target)
-    ids = scenario.area_ids
+    ids, labels = _name_parts(scenario)
     out = []
     for t in range(len(columns)):
         budget = scenario.plan.budgets[t]
         centre, half = target * budget, limits[t] * distance * budget
         rows = extra.add((centre - half) / size, (centre + half) / size,
-                         [f"converge({ids[a]},{scenario.plan.labels[t]})" for a in range(len(ids))], 1.0 / size)
+                         [f"converge({ids[a]},{labels[t]})" for a in range(len(ids))], 1.0 / size)
         extra.coef(rows, columns[t], 1.0)
         out.append(rows)
     return np.concatenate(out)
@@ -337,7 +342,7 @@ def _carry_columns(scenario: Scenario, lps, row_start: np.ndarray, extra: _Rows)
     for f, stream in enumerate(scenario.streams):
         if not stream.carry_over or T < 2:
             continue
-        cols = extra.add_cols([f"carry({stream.id},{scenario.plan.labels[t]})" for t in range(T - 1)], 0.0, INF)
+        cols = extra.add_cols([f"carry({_safe(stream.id)},{_name_parts(scenario)[1][t]})" for t in range(T - 1)], 0.0, INF)
         for t in range(T - 1):
             out_row = row_start[t] + lps[t].money.stream_rows[f]
             in_row = row_start[t + 1] + lps[t + 1].money.stream_rows[f]

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -389,7 +392,9 @@ def _objective(lp: LinearProgram, x: np.ndarray) -> float:
 
 
 def to_pulp(lp: LinearProgram, name: str = "allocation"):
-    """The same LP as a PuLP problem with readable names (for CBC and LP-file export)."""
+    """The same LP as a PuLP problem with readable names, and its variables: for an analyst who wants
+    to add to the model in PuLP (an object per variable: slow at national scale, where the solvers
+    take the arrays)."""
     import pulp
 
     prob = pulp.LpProblem(name, pulp.LpMaximize if lp.maximize else pulp.LpMinimize)
@@ -425,38 +430,87 @@ def to_pulp(lp: LinearProgram, name: str = "allocation"):
     return prob, variables
 
 
+def _highs_holding(lp: LinearProgram, named: bool):
+    """A Highs instance holding ``lp``; ``named``: as a person reads it, with its true objective and
+    sense and each column's and row's name."""
+    import highspy
+
+    model = highs_model(lp)
+    if named:
+        model.col_names_, model.row_names_ = list(lp.col_names()), list(lp.row_names())
+        model.sense_ = highspy.ObjSense.kMaximize if lp.maximize else highspy.ObjSense.kMinimize
+        model.col_cost_ = (-1.0 if lp.maximize else 1.0) * lp.cost / lp.objective_scale
+    if lp.integrality is not None:
+        model.integrality_ = [highspy.HighsVarType.kInteger if k else highspy.HighsVarType.kContinuous
+                              for k in lp.integrality]
+    h = new_highs()
+    h.passModel(model)
+    return h
+
+
 def write_lp(lp: LinearProgram, path: str | Path) -> None:
-    """Write the model as a CPLEX LP file a person can read, through PuLP."""
-    prob, _ = to_pulp(lp)
+    """Write the model as a CPLEX LP file a person can read (every column and row by its name), from
+    the arrays: HiGHS writes the model it holds (32,844 LSOAs x 8 services in about 3 s)."""
+    path = Path(path)
+    if path.suffix.lower() != ".lp":  # HiGHS picks the format by the suffix: write .lp, then copy it
+        with tempfile.TemporaryDirectory(prefix="allocator-lp-") as folder:
+            temp = Path(folder) / "model.lp"
+            write_lp(lp, temp)
+            shutil.copyfile(temp, path)
+        return
+    status = _highs_holding(lp, named=True).writeModel(str(path))
+    if status.name == "kError":
+        raise SolverError(f"HiGHS could not write the LP file {path}")
+
+
+def _cbc_path() -> str:
+    """The CBC binary PuLP ships (or finds)."""
+    import pulp
+
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        prob.writeLP(str(path))
+        warnings.simplefilter("ignore")  # PuLP 3.x deprecation notices about its bundled CBC
+        return pulp.PULP_CBC_CMD().path
 
 
 def _solve_cbc(lp: LinearProgram, time_limit: float | None) -> Solution:
+    """CBC on the model as HiGHS writes it from the arrays (MPS), its solution read back by column."""
     import pulp
 
     start = time.perf_counter()
-    prob, variables = to_pulp(lp)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # PuLP 3.x deprecation notices about its bundled CBC
-        prob.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit))
-    seconds = time.perf_counter() - start
     name = f"CBC (PuLP {pulp.__version__})"
-    if prob.status == pulp.LpStatusInfeasible:
+    with tempfile.TemporaryDirectory(prefix="allocator-cbc-") as folder:
+        model, answer = Path(folder) / "model.mps", Path(folder) / "solution.txt"
+        _highs_holding(lp, named=False).writeModel(str(model))
+        command = [_cbc_path(), str(model)]
+        if time_limit is not None:
+            command += ["sec", f"{time_limit:g}"]
+        done = subprocess.run([*command, "solve", "solu", str(answer)], capture_output=True, text=True)
+        if not answer.is_file():
+            raise SolverError(f"{name} ended without a solution (exit code {done.returncode}): "
+                              f"{(done.stdout or done.stderr).strip()[-300:]}")
+        lines = answer.read_text().splitlines()
+    seconds = time.perf_counter() - start
+    return _read_cbc(lp, lines, name, seconds, time_limit)
+
+
+def _read_cbc(lp: LinearProgram, lines: list[str], name: str, seconds: float, time_limit: float | None) -> Solution:
+    """CBC's solution file: its status line, then one line per column (index, name, value, reduced cost)."""
+    head = lines[0] if lines else ""
+    if head.startswith(("Infeasible", "Integer infeasible")):
         raise InfeasibleError("the solver proved that no allocation meets every constraint")
-    if prob.status == pulp.LpStatusUnbounded:
+    if head.startswith("Unbounded"):
         raise SolverError("the model is unbounded: a bug in allocator's formulation")
-    if prob.status != pulp.LpStatusOptimal or prob.sol_status != pulp.LpSolutionOptimal:
-        statuses = (f"status '{pulp.LpStatus[prob.status]}', solution status "
-                    f"'{pulp.LpSolution[prob.sol_status]}'")
-        if time_limit is not None:  # CBC reports a time limit only through these statuses
-            raise SolverError(f"{name} stopped at the time limit of {time_limit:g} s before proving "
-                              f"optimality (PuLP reports {statuses}): raise --time-limit")
-        raise SolverError(f"{name} ended with {statuses}: not a proven optimum")
-    if time_limit is not None and seconds > time_limit:  # CBC checks its clock only now and then
-        raise SolverError(f"{name} took {seconds:.3g} s, past the time limit of {time_limit:g} s, before "
-                          f"proving optimality: raise --time-limit")
-    x = np.array([v.varValue if v.varValue is not None else 0.0 for v in variables])
+    if head.startswith("Stopped") or (time_limit is not None and seconds > time_limit):
+        raise SolverError(f"{name} stopped at the time limit of {time_limit:g} s before proving optimality: "
+                          "raise --time-limit")
+    if not head.startswith("Optimal"):
+        raise SolverError(f"{name} ended with '{head}': not a proven optimum")
+    x = np.zeros(lp.n_cols)
+    fields = " ".join(lines[1:]).replace("**", " ").split()  # '**' marks a value CBC thinks infeasible
+    if len(fields) % 4:
+        raise SolverError(f"{name} wrote a solution file allocator cannot read (index, name, value, reduced cost)")
+    x[np.asarray(fields[0::4], dtype=np.int64)] = np.asarray(fields[2::4], dtype=float)
+    if lp.integrality is not None:
+        x = np.where(lp.integrality == 1, np.round(x), x)
     x = _clip(lp, x)
     return Solution(x=x, objective=_objective(lp, x), status=Status.OPTIMAL, solver=name, seconds=seconds)
