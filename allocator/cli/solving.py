@@ -180,9 +180,10 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
                 data.tables.update(plan.tables)
                 data.tables.update(explained)
                 data.meta["plan"] = plan_meta(plan)
-            report.write_outputs(result, out, options)
-            save(data, out, set(), run_manifest)
-            write_reports(data, out, formats, run_manifest, protected=set(s.inputs))
+            with report.encoded_once():  # each table cleaned once, for every file and report
+                report.write_outputs(result, out, options)
+                save(data, out, set(), run_manifest)
+                write_reports(data, out, formats, run_manifest, protected=set(s.inputs))
         if write_lp is not None:
             model = plan.plan_lp.lp if plan is not None else result.lp  # a plan: the whole plan's LP
             lp_place.external(write_lp, lambda temp: write_lp_file(model, temp))
@@ -340,9 +341,12 @@ def compare(scenarios, solver, method, out, formats, explain) -> None:
             from allocator.reports.documents import write_reports
             from allocator.reports.results import save_comparison
 
-            data, manifest = save_comparison(comparison, out, {"solver": solver, "method": method,
-                                                               "explain": explain})
-            write_reports(data, out, formats, manifest)
+            from allocator.reports.outputs import encoded_once
+
+            with encoded_once():  # each table cleaned once, for every file and report
+                data, manifest = save_comparison(comparison, out, {"solver": solver, "method": method,
+                                                                   "explain": explain})
+                write_reports(data, out, formats, manifest)
     if out is not None:
         click.echo(f"\n{written(out)}")
 

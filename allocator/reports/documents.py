@@ -53,6 +53,7 @@ def write_reports(data: ReportData, out: str | Path, formats, manifest: dict,
     with ``html``, also ``brief.html`` and the maps as PNG (``maps/*.png``).  ``data`` is read as
     its saved folder holds it (`as_saved`), so `rebuild` gives the same bytes."""
     out = Path(out)
+    stage("Reading the tables back as they were saved")
     data = as_saved(data)
     targets = [(fmt, out / f"report.{fmt}") for fmt in REPORTS if fmt in formats]
     pngs: dict[str, bytes] = {}
@@ -60,6 +61,7 @@ def write_reports(data: ReportData, out: str | Path, formats, manifest: dict,
         from allocator.reports.html_parts import map_pngs
 
         targets.append(("brief", out / "brief.html"))
+        stage("Drawing the maps")
         pngs = map_pngs(data)
     with output(out, protected) as place:
         for path in [p for _, p in targets] + [out / name for name in pngs]:

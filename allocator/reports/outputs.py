@@ -8,6 +8,8 @@ give the same bytes.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import io
 import json
@@ -103,7 +105,37 @@ def significant(values: np.ndarray, digits: int = 10) -> np.ndarray:
     return np.where(finite, np.round(x * scale) / scale, x)
 
 
+_ENCODED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("allocator_encoded", default=None)
+
+
+@contextlib.contextmanager
+def encoded_once():
+    """Within the block each table is cleaned (neutralised, rounded) once and encoded once per format,
+    however many files and readers want it: the tables, the saved comparison, the reports read back."""
+    token = _ENCODED.set({})
+    try:
+        yield
+    finally:
+        _ENCODED.reset(token)
+
+
+def _once(frame: pd.DataFrame, what: str, make):
+    """``make(frame)``, remembered for this very frame inside `encoded_once` (it is held, so its id stays its)."""
+    cache = _ENCODED.get()
+    if cache is None:
+        return make(frame)
+    hit = cache.get((id(frame), what))
+    if hit is None or hit[0] is not frame:
+        hit = cache[(id(frame), what)] = (frame, make(frame))
+    return hit[1]
+
+
 def rounded_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table as it is written: text neutralised (`safe_frame`), numbers to 10 significant figures."""
+    return _once(frame, "rounded", _rounded)
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
     out = safe_frame(frame)
     for column in out.columns:
         if out[column].dtype.kind == "f":
@@ -113,6 +145,10 @@ def rounded_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """CSV with neutralised text and 10 significant figures (pyarrow: 10x pandas' speed)."""
+    return _once(frame, ".csv", _csv)
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -194,6 +230,10 @@ def json_bytes(frame: pd.DataFrame) -> bytes:
     pandas' writer (fast, for big tables) counts decimal places, not significant
     figures, so tables small enough go through the json module and keep every figure.
     """
+    return _once(frame, ".json", _json)
+
+
+def _json(frame: pd.DataFrame) -> bytes:
     rounded = rounded_frame(frame)
     if len(rounded) * max(1, len(rounded.columns)) <= 200_000:
         return (json.dumps(records(rounded), ensure_ascii=False, allow_nan=False) + "\n").encode()
@@ -205,6 +245,10 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 
     The same table gives the same bytes (no timestamps in pyarrow's metadata).
     """
+    return _once(frame, ".parquet", _parquet)
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -20,6 +20,7 @@ import pandas as pd
 from allocator.analysis.compare import Comparison
 from allocator.analysis.gradient import quantile_label
 from allocator.errors import AllocatorError
+from allocator.progress import stage
 from allocator.reports.files import OutputError, output, safe_stem, unique_stems
 from allocator.reports.outputs import (
     encodings,
@@ -139,7 +140,8 @@ def save(data: ReportData, out: str | Path, protected: set[Path], run_manifest: 
     with output(out, protected) as place:
         for name in [n for n, _ in files] + [META]:
             place.check(out / name)
-        for name, encode in files:
+        for k, (name, encode) in enumerate(files):
+            stage(f"Saving the comparison's tables ({k + 1} of {len(files)}: {name})")
             body = encode()
             if name != MANIFEST:  # it holds timings: the same inputs give the same comparison.json
                 hashes[name] = hashlib.sha256(body).hexdigest()
