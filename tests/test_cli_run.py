@@ -141,9 +141,18 @@ def test_time_limit_is_an_error_not_an_answer(monkeypatch, tiny):
                                        "optimality: raise --time-limit")
 
     monkeypatch.setattr(solve_module, "_solve_highs", stopped)
-    result = run(tiny, "--time-limit", "0.001")
+    result = run(tiny, "--time-limit", "60")
     assert result.exit_code == 1
     assert "before proving optimality" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_time_limit_spent_before_a_solve_starts_says_so(tiny):
+    result = run(tiny, "--time-limit", "1e-9")
+    assert result.exit_code == 1, result.output
+    assert ("the time limit of 1e-09 s ran out before proving optimality (a solve it needs could not start): "
+            "raise --time-limit") in result.output
+    assert "Traceback" not in result.output
 
 
 def test_every_command_has_help_with_an_example_and_is_in_the_readme():

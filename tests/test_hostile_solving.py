@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from conftest import DATA, edit
 from hostile import expect, tiny_copy
 
@@ -26,6 +27,7 @@ import allocator.analysis.pipeline as pipeline
 import allocator.model.solver as solver_module
 from allocator import errors
 from allocator.analysis.compare import compare, options_from
+from allocator.cli import main
 from allocator.model import diagnose
 from allocator.model.lp import build, check_finite
 
@@ -375,3 +377,40 @@ def test_a_failed_diagnosis_keeps_the_solvers_word(monkeypatch, tiny_s):
     monkeypatch.undo()
     with pytest.raises(errors.InfeasibleError, match="the solver proved"):
         allocator.run(tiny_s.with_(sii_reduction=50.0), diagnose=False)
+
+
+def test_the_time_limit_bounds_the_whole_command_not_each_solve(monkeypatch, tmp_path):
+    """--explain re-solves once per rule: with every solve slowed to 0.4 s, a limit of 1 s stops the
+    command after about 1 s (exit 1, saying so), never after each solve's own second."""
+    import time as clock
+
+    import allocator.model.solver as solver_module
+
+    real = solver_module._solve_highs
+
+    def slow(lp, method, time_limit):
+        clock.sleep(0.4)
+        return real(lp, method, solver_module.limited(time_limit))
+
+    monkeypatch.setattr(solver_module, "_solve_highs", slow)
+    start = clock.perf_counter()
+    result = CliRunner().invoke(main, ["run", str(DATA / "tiny"), "--explain", "--time-limit", "1"])
+    elapsed = clock.perf_counter() - start
+    assert result.exit_code == 1, result.output
+    assert "time limit of 1 s" in result.output and "raise --time-limit" in result.output
+    assert elapsed < 4.0  # without the one clock: a dozen solves of 0.4 s, and exit 0
+
+
+def test_a_milp_stopped_by_its_limit_says_what_it_found_and_the_bound_in_the_objectives_units():
+    from types import SimpleNamespace
+
+    from allocator.model.solver import _stopped
+
+    lp = SimpleNamespace(integrality=np.array([1]), maximize=True, objective_scale=1e-6)
+    found = SimpleNamespace(mip_dual_bound=-2.5e-6 * 1.01, objective_function_value=-2.5e-6, primal_solution_status=2)
+    text = _stopped(SimpleNamespace(getInfo=lambda: found), lp, "HiGHS (branch and bound)", 60.0)
+    assert "the best allocation found reaches an objective of 2.5 and none can reach more than 2.525" in text
+    assert "(a gap of 1.00%)" in text and text.endswith("raise --time-limit")
+    nothing = SimpleNamespace(mip_dual_bound=-3e-6, objective_function_value=np.inf, primal_solution_status=0)
+    text = _stopped(SimpleNamespace(getInfo=lambda: nothing), lp, "HiGHS (branch and bound)", 60.0)
+    assert "no allocation meeting every rule was found yet, and none can reach more than an objective of 3" in text

@@ -23,7 +23,7 @@ from allocator.model import equity, fairshare
 from allocator.model import evaluate as ev
 from allocator.model.diagnose import explain as explain_infeasible
 from allocator.model.lp import LinearProgram, build
-from allocator.model.solver import Solution, check_settings, solve
+from allocator.model.solver import Solution, check_settings, deadline, solve
 from allocator.progress import stage
 from allocator.scenario import Scenario, load
 
@@ -160,6 +160,12 @@ def run(scenario: Scenario | str, *, objective: str | None = None, solver: str =
     1.1
     """
     time_limit = check_settings(solver, method, time_limit)
+    with deadline(time_limit):  # the limit is the whole run's: diagnosis and second stages too
+        return _run(scenario, objective, solver, method, time_limit, resolver, diagnose)
+
+
+def _run(scenario: Scenario | str, objective: str | None, solver: str, method: str, time_limit: float | None,
+         resolver, diagnose: bool) -> Result:
     solve_lp = resolver.solve if resolver is not None else solve
     seconds = {}
     start = time.perf_counter()

@@ -24,7 +24,7 @@ from allocator.errors import InfeasibleError, InvariantError
 from allocator.model import evaluate as ev
 from allocator.model import plan as pm
 from allocator.model import streams as st
-from allocator.model.solver import Solution, check_settings
+from allocator.model.solver import Solution, check_settings, deadline
 from allocator.progress import stage, stages
 from allocator.scenario import Scenario, load
 
@@ -75,6 +75,12 @@ def run_plan(scenario: Scenario | str, *, solver: str = "highs", method: str = "
     `InfeasibleError` naming the year, stream or rule that runs short when there is no plan.
     """
     time_limit = check_settings(solver, method, time_limit)
+    with deadline(time_limit):  # the limit is the whole plan's: its diagnosis too
+        return _run_plan(scenario, solver, method, time_limit, diagnose)
+
+
+def _run_plan(scenario: Scenario | str, solver: str, method: str, time_limit: float | None,
+              diagnose: bool) -> PlanResult:
     seconds, start = {}, time.perf_counter()
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)

@@ -105,7 +105,9 @@ def _echo_money(s) -> None:
               help="HiGHS (through highspy) or CBC (through PuLP).")
 @click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
               help="HiGHS method; auto picks interior point for wide or large models.")
-@click.option("--time-limit", type=float, help="Seconds; a solve that hits it fails (exit 1).")
+@click.option("--time-limit", type=float,
+              help="Seconds for the whole command's solving (every re-solve of --explain too); when it runs out "
+                   "the command stops with what is known (exit 1).")
 @click.option("--out", "out", type=click.Path(path_type=Path),
               help="Folder for the tables (CSV, JSON or Parquet), the reports, result.json and run.json.")
 @click.option("--format", "formats", default="csv,json,html,xlsx,md", show_default=True,
@@ -149,11 +151,15 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
     if quantiles:
         s = s.with_(gradient=dataclasses.replace(s.gradient, quantiles=quantiles))
 
-    # the places are checked and locked before solving; files go in when all are written
-    with _output(out, s.inputs), _output(write_lp and write_lp.parent, s.inputs, "--write-lp") as lp_place:
+    from allocator.model.solver import deadline
+
+    # the places are checked and locked before solving; files go in when all are written; the time
+    # limit is the whole command's solving (the explanation's re-solves too)
+    with _output(out, s.inputs), _output(write_lp and write_lp.parent, s.inputs, "--write-lp") as lp_place, \
+            deadline(time_limit):
         if write_lp is not None:
             lp_place.check(write_lp)
-        plan = None
+        plan, explained = None, {}
         if s.plan is not None or s.streams:  # several years or streams: one LP for the whole plan
             from allocator.analysis.plan import run_plan, year_result
 
@@ -169,21 +175,7 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
 
             comparison = comparison_of((s.name,), (result,), waterfall=explain, prices=explain)
         if out is not None:
-            from allocator.reports.documents import write_reports
-            from allocator.reports.results import report_data, save
-
-            run_manifest = report.manifest(result, options)
-            data = report_data(comparison, "run")
-            if plan is not None:
-                from allocator.reports.plan_text import plan_meta
-
-                data.tables.update(plan.tables)
-                data.tables.update(explained)
-                data.meta["plan"] = plan_meta(plan)
-            with report.encoded_once():  # each table cleaned once, for every file and report
-                report.write_outputs(result, out, options)
-                save(data, out, set(), run_manifest)
-                write_reports(data, out, formats, run_manifest, protected=set(s.inputs))
+            _write_run(out, formats, s, result, comparison, plan, explained, options)
         if write_lp is not None:
             model = plan.plan_lp.lp if plan is not None else result.lp  # a plan: the whole plan's LP
             lp_place.external(write_lp, lambda temp: write_lp_file(model, temp))
@@ -204,6 +196,26 @@ def run(scenario: Path, objective, solver, method, time_limit, out, formats, wri
                 click.echo(f"- {text}")
         if out is not None:
             click.echo(f"\n{written(out)}")
+
+
+def _write_run(out: Path, formats, s, result, comparison, plan, explained: dict, options: dict) -> None:
+    """A run's tables, its saved comparison and its reports in ``out`` (a plan's tables too)."""
+    from allocator.reports import outputs as report
+    from allocator.reports.documents import write_reports
+    from allocator.reports.results import report_data, save
+
+    run_manifest = report.manifest(result, options)
+    data = report_data(comparison, "run")
+    if plan is not None:
+        from allocator.reports.plan_text import plan_meta
+
+        data.tables.update(plan.tables)
+        data.tables.update(explained)
+        data.meta["plan"] = plan_meta(plan)
+    with report.encoded_once():  # each table cleaned once, for every file and report
+        report.write_outputs(result, out, options)
+        save(data, out, set(), run_manifest)
+        write_reports(data, out, formats, run_manifest, protected=set(s.inputs))
 
 
 FORMATS = ("csv", "json", "html", "xlsx", "md")

@@ -7,6 +7,8 @@ an answer (`SolverError`), and an infeasible model raises `InfeasibleError`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import os
 import shutil
@@ -23,6 +25,7 @@ import numpy as np
 
 from allocator.choices import METHODS, SOLVERS  # noqa: F401  (re-exported)
 from allocator.errors import InfeasibleError, Problem, SettingsError, SolverError
+from allocator.format import plain
 from allocator.model.lp import LinearProgram, check_finite
 
 
@@ -98,6 +101,49 @@ def check_settings(solver: str = "highs", method: str = "auto",
     return seconds
 
 
+_DEADLINE: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar(
+    "allocator_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None):
+    """Bound every solve inside the block by one clock: ``seconds`` from now in all (None: no limit).
+
+    A command's ``--time-limit`` is its whole solving (every re-solve, the second stage of maximin,
+    the diagnosis of an infeasible scenario, the rule prices), not each solve's; a block inside
+    another keeps the earlier of the two ends.
+    """
+    if seconds is None:
+        yield
+        return
+    end = (time.perf_counter() + float(seconds), float(seconds))
+    outer = _DEADLINE.get()
+    token = _DEADLINE.set(end if outer is None or end[0] < outer[0] else outer)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def limited(time_limit: float | None) -> float | None:
+    """The seconds a solve may take: its own limit and what is left of the block's (`deadline`);
+    `SolverError` (exit code 1) when nothing is left."""
+    outer = _DEADLINE.get()
+    if outer is None:
+        return time_limit
+    left = outer[0] - time.perf_counter()
+    if left <= 0:
+        raise SolverError(f"the time limit of {outer[1]:g} s ran out before proving optimality (a solve it "
+                          "needs could not start): raise --time-limit")
+    return left if time_limit is None else min(time_limit, left)
+
+
+def _shown_limit(time_limit: float | None) -> float | None:
+    """The limit a person set: the block's (`deadline`) when one is running, else the solve's own."""
+    outer = _DEADLINE.get()
+    return outer[1] if outer is not None else time_limit
+
+
 def solve(lp: LinearProgram, solver: str = "highs", method: str = "auto",
           time_limit: float | None = None) -> Solution:
     """Solve ``lp``; raise `InfeasibleError` or `SolverError` unless it is proven optimal.
@@ -106,7 +152,7 @@ def solve(lp: LinearProgram, solver: str = "highs", method: str = "auto",
     seconds > 0) and a model holding a non-finite number raise `ScenarioError` (exit code 2)
     before any solver runs.
     """
-    time_limit = check_settings(solver, method, time_limit)
+    time_limit = limited(check_settings(solver, method, time_limit))
     check_finite(lp)
     if lp.n_cols == 0:
         return _solve_empty(lp)
@@ -225,6 +271,7 @@ def _configure(h, lp: LinearProgram, method: str, time_limit: float | None) -> s
         h.setOptionValue("presolve", "off")
     if lp.feasibility_tolerance is not None:
         h.setOptionValue("primal_feasibility_tolerance", lp.feasibility_tolerance)
+    time_limit = limited(time_limit)
     h.setOptionValue("time_limit", float(time_limit) if time_limit is not None else float("inf"))
     return method
 
@@ -257,8 +304,7 @@ def _read(h, lp: LinearProgram, name: str, start: float, time_limit: float | Non
     if status == ms.kUnbounded:
         raise SolverError("the model is unbounded: a bug in allocator's formulation")
     if status == ms.kTimeLimit:
-        raise SolverError(f"{name} stopped at the time limit of {time_limit:g} s before proving "
-                          "optimality: raise --time-limit")
+        raise SolverError(_stopped(h, lp, name, time_limit))
     if status == ms.kIterationLimit:
         raise SolverError(f"{name} stopped at its iteration limit before proving optimality")
     if status != ms.kOptimal:
@@ -277,6 +323,27 @@ def _read(h, lp: LinearProgram, name: str, start: float, time_limit: float | Non
     return Solution(x=x, objective=_objective(lp, x), status=Status.OPTIMAL,
                     solver=name, seconds=seconds, row_dual=row_dual, col_dual=col_dual,
                     iterations=iterations)
+
+
+def _stopped(h, lp: LinearProgram, name: str, time_limit: float | None) -> str:
+    """What a solve stopped by its time limit knows: for a MILP, the best allocation found and the
+    bound no allocation can pass, in the objective's own units, and the gap between them."""
+    text = f"{name} stopped at the time limit of {_shown_limit(time_limit):g} s before proving optimality"
+    if lp.integrality is None:
+        return text + ": raise --time-limit"
+    info = h.getInfo()
+    sign = -1.0 if lp.maximize else 1.0
+    bound = sign * float(info.mip_dual_bound) / lp.objective_scale
+    most = "more" if lp.maximize else "less"
+    if not np.isfinite(bound):
+        return text + " (no bound on the objective yet): raise --time-limit"
+    if info.primal_solution_status != 2:  # no allocation meeting every rule found yet
+        return (text + f"; no allocation meeting every rule was found yet, and none can reach {most} than an "
+                f"objective of {plain(bound, 6)}: raise --time-limit")
+    found = sign * float(info.objective_function_value) / lp.objective_scale
+    gap = abs(bound - found) / max(abs(found), 1e-12)
+    return (text + f"; the best allocation found reaches an objective of {plain(found, 6)} and none can reach "
+            f"{most} than {plain(bound, 6)} (a gap of {gap:.2%}): raise --time-limit")
 
 
 class Resolver:
