@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -95,3 +97,33 @@ def test_closed_form_fair_share_equals_the_lp(tiny, mode):
         assert fast.solution.solver.startswith("closed form")
         assert lp.solution.solver.startswith("HiGHS")
         assert fast.solution.objective == pytest.approx(lp.solution.objective, rel=1e-9, abs=1e-6)
+
+
+QUICKSTART = Path(__file__).resolve().parent.parent / "scenarios" / "quickstart"
+
+
+@pytest.fixture
+def quickstart() -> Path:
+    return QUICKSTART  # only read
+
+
+@pytest.mark.parametrize(("key", "asked", "step"), [("sii_reduction", 0.08, 0.0005), ("gap_reduction", 0.08, 0.0005)])
+def test_an_equity_constraints_shadow_price_is_the_health_a_step_further_costs(quickstart, key, asked, step):
+    """The marginal price of equity from the row's dual equals re-solving a step further (a finite
+    difference), in health per unit of the outcome; and `prices` says it."""
+    s = allocator.load(quickstart)
+    here, further = allocator.run(s.with_(**{key: asked})), allocator.run(s.with_(**{key: asked + step}))
+    assert "0 of" in here.solution.solver or "binaries" not in here.solution.solver  # an exact LP here
+    marginal = explain.marginal_price(here, key)
+    difference = (here.outcomes.gain.sum() - further.outcomes.gain.sum()) / step
+    assert difference > 0  # binding: asking for more costs health
+    assert marginal == pytest.approx(difference, rel=0.02)
+    table = explain.prices(here)
+    row = table[table.rule.str.startswith("SII reduction" if key == "sii_reduction" else "gap reduction")].iloc[0]
+    assert row.marginal == pytest.approx(marginal)
+    assert "At the margin, each further 0.01" in row.text
+
+
+def test_no_shadow_price_when_the_objective_is_not_total_health(quickstart):
+    s = allocator.load(quickstart).with_(objective="equity-weighted", sii_reduction=0.01)
+    assert explain.marginal_price(allocator.run(s), "sii_reduction") is None

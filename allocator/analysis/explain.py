@@ -88,6 +88,26 @@ class Price:
     without: float | None  # objective with the rule relaxed (None: still infeasible)
     cost: float | None  # objective lost to the rule (>= 0 up to solver tolerance)
     text: str
+    marginal: float | None = None  # an equity constraint's shadow price: health lost per unit more of it
+
+
+EQUITY_ROWS = {"sii_reduction": "sii_reduction", "gap_reduction": "gap_reduction", "worst_off_at_least": "worst_off("}
+
+
+def marginal_price(result, key: str) -> float | None:
+    """The health one more unit of an equity constraint would cost near the optimum (``key``:
+    ``sii_reduction``, ``gap_reduction`` or ``worst_off_at_least``, a unit of the outcome towards
+    better), from its row's dual: None when the objective is not total health or the solve gave no
+    duals (a MILP).  Checked against re-solving a step further (tests/test_explain.py)."""
+    from allocator.model.diagnose import _rows_named
+
+    s, lp, solution = result.scenario, result.lp, result.solution
+    if s.objective != "health-gain" or solution.row_dual is None or getattr(s, key) is None:
+        return None
+    rows = _rows_named(lp, EQUITY_ROWS[key])
+    if rows.size == 0:
+        return None
+    return float(-solution.row_dual[rows].sum() / lp.objective_scale)
 
 
 def objective_total(result) -> float:
@@ -113,10 +133,8 @@ def prices(result) -> pd.DataFrame:
                 ("pace of change", dict(pace=None)),
                 ("locked lines", dict(locked=np.full_like(s.locked, np.nan)))]
     units_of = s.gradient.outcome_units
-    for key, what in (("sii_reduction", "SII reduction"), ("gap_reduction", "gap reduction"),
-                      ("worst_off_at_least", "floor under the worst-off group")):
-        if getattr(s, key) is not None:  # an equity constraint: the health it costs
-            families.append((f"{what} ({getattr(s, key):.4g} {units_of})", {key: None}))
+    families += [(name, {key: None}) for name, key in _equity_names(s)]  # equity constraints: health they cost
+    marginals = {name: marginal_price(result, key) for name, key in _equity_names(s)}
     active = [(name, change) for name, change in families if _active(s, name)]
     if np.count_nonzero(s.floor) > 1:  # each service's floor on its own, when there are several
         for j in np.flatnonzero(s.floor > 0):
@@ -140,9 +158,12 @@ def prices(result) -> pd.DataFrame:
                     f"({share:.2%} of the total): the objective is {s.objective}, not total health.")
         elif health:
             text = f"The {name} cost {_amount(cost)} {units} ({share:.2%} of the total)."
+            if marginals.get(name) is not None:
+                text += (f" At the margin, each further 0.01 {units_of} of it costs {_amount(marginals[name] / 100)} "
+                         f"{units} (its shadow price).")
         else:
             text = f"The {name} kept the allocation {gbp(cost)} further from the fair shares."
-        rows.append(Price(name, without, cost, text))
+        rows.append(Price(name, without, cost, text, marginals.get(name)))
     price = result.solution.budget_price(result.lp)
     if price is not None:
         text = (f"One more £1 of budget buys {price:.6g} {units}; one more £1m buys {_amount(price * 1e6)}."
@@ -150,6 +171,14 @@ def prices(result) -> pd.DataFrame:
                 f"{'-' if price < 0 else ''}£{abs(price):.2f}.")
         rows.append(Price("budget (+£1)", value + price, price, text))
     return pd.DataFrame([dataclasses.asdict(r) for r in rows])
+
+
+def _equity_names(s: Scenario) -> list[tuple[str, str]]:
+    """(family name as `prices` writes it, scenario key) of the equity constraints the scenario has."""
+    units_of = s.gradient.outcome_units
+    names = (("sii_reduction", "SII reduction"), ("gap_reduction", "gap reduction"),
+             ("worst_off_at_least", "floor under the worst-off group"))
+    return [(f"{what} ({getattr(s, key):.4g} {units_of})", key) for key, what in names if getattr(s, key) is not None]
 
 
 def _amount(value: float) -> str:
