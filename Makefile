@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test app bench bench-sweep scenarios clean chromium
+.PHONY: demo test app bench bench-quick bench-sweep scenarios clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: $(STAMP) chromium
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# Every rule combination at 300 and 1,000 areas against raw HiGHS on the same arrays (< 3 min):
+# run it before a change lands; `benchmarks/registry.py` without --quick adds 4,000 and 32,844 areas.
+bench-quick: $(STAMP)
+	$(PY) benchmarks/registry.py --quick
 
 # 1,000-point budget sweep of england-la: local workers, cold re-solves, the CLI, Dask (~6 min)
 bench-sweep: $(STAMP)
