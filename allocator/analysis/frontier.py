@@ -53,8 +53,11 @@ def _solved(what: str, scenario: Scenario, solve: dict) -> Result:
         raise failed from None
 
 
-def frontier(scenario: Scenario, points: int = 21, **solve) -> tuple[pd.DataFrame, dict[str, Result]]:
-    """The frontier as a table (one row per point) and the end-point and reference runs."""
+def frontier(scenario: Scenario, points: int = 21, options: bool = True,
+             **solve) -> tuple[pd.DataFrame, dict[str, Result]]:
+    """The frontier as a table (one row per point) and the end-point and reference runs; with
+    ``options``, a row for each ``[[option]]`` of the scenario (point ``option: NAME``), to place
+    the options a board is choosing between on the frontier."""
     base = scenario.with_(objective="health-gain", sii_reduction=None, gap_reduction=None,
                           worst_off_at_least=None)
     ends = {}
@@ -73,4 +76,18 @@ def frontier(scenario: Scenario, points: int = 21, **solve) -> tuple[pd.DataFram
     table = pd.DataFrame(rows)
     for name, result in ends.items():
         table = pd.concat([table, pd.DataFrame([_row(name, np.nan, result)])], ignore_index=True)
+    if options and scenario.options:
+        table = pd.concat([table, _options(scenario, solve)], ignore_index=True)
     return table, ends
+
+
+def _options(scenario: Scenario, solve: dict) -> pd.DataFrame:
+    """A row for each option of the scenario, named ``option: NAME``."""
+    from allocator.analysis.compare import options_of
+
+    variants = options_of(scenario)
+    rows = []
+    for k, (name, variant) in enumerate(variants):
+        with stages(f"Option {k + 1}/{len(variants)} ({name})"):
+            rows.append(_row(f"option: {name}", np.nan, _solved(f"option '{name}'", variant, solve)))
+    return pd.DataFrame(rows)

@@ -397,7 +397,10 @@ def frontier(scenario: Path, points: int, out) -> None:
 
     Each point maximises total health gain with a rising floor under the worst-off
     deprivation group's mean outcome, from the health-gain optimum to the maximin
-    one; the health-gain, maximin and level-up runs are shown as reference points.
+    one; the health-gain, maximin and level-up runs are shown as reference points, and
+    the scenario's [[option]] blocks are placed on it. The charts (--out): what equity
+    costs against the health-gain optimum, and the health equity impact plane about
+    the status quo ('before'), its quadrants named.
 
     \b
     Example:
