@@ -49,17 +49,7 @@ def read_every_sheet(path: Path, display: str, checker) -> dict[str, Table]:
             _check_archive(handle, display)
             book = _open_book(handle, display)
             try:
-                tables = {}
-                for name in book.sheetnames:
-                    shown = f"{display}, sheet {name}"
-                    try:
-                        tables[name] = _read_sheet(book[name], shown)
-                    except ScenarioError as exc:
-                        if not any("the sheet is empty" in p.message for p in exc.problems):
-                            checker.extend(exc)
-                    except Exception as exc:  # a broken sheet part
-                        checker.add(shown, f"cannot be read as an XLSX sheet: {exc}")
-                return tables
+                return _sheets(book, {name: name for name in book.sheetnames}, display, checker, skip_empty=True)
             finally:
                 book.close()
     except ScenarioError as exc:
@@ -179,19 +169,25 @@ def _open_book(handle: BinaryIO, display: str):
 def _read_sheets(handle: BinaryIO, display: str, checker) -> dict[str, Table]:
     book = _open_book(handle, display)
     try:
-        chosen = _choose_sheets(book.sheetnames, display)
-        tables = {}
-        for key, name in chosen.items():
-            shown = f"{display}, sheet {name}"
-            try:
-                tables[key] = _read_sheet(book[name], shown)
-            except ScenarioError as exc:
-                checker.extend(exc)
-            except Exception as exc:  # a broken sheet part
-                checker.add(shown, f"cannot be read as an XLSX sheet: {exc}")
-        return tables
+        return _sheets(book, _choose_sheets(book.sheetnames, display), display, checker)
     finally:
         book.close()
+
+
+def _sheets(book, chosen: dict[str, str], display: str, checker, skip_empty: bool = False) -> dict[str, Table]:
+    """{key: table} of the sheets ``chosen`` ({key: sheet name}); problems go to ``checker`` (an empty
+    sheet left out quietly with ``skip_empty``)."""
+    tables = {}
+    for key, name in chosen.items():
+        shown = f"{display}, sheet {name}"
+        try:
+            tables[key] = _read_sheet(book[name], shown)
+        except ScenarioError as exc:
+            if not (skip_empty and any("the sheet is empty" in p.message for p in exc.problems)):
+                checker.extend(exc)
+        except Exception as exc:  # a broken sheet part
+            checker.add(shown, f"cannot be read as an XLSX sheet: {exc}")
+    return tables
 
 
 def _choose_sheets(names: list[str], display: str) -> dict[str, str]:
