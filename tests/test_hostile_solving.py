@@ -22,6 +22,7 @@ from conftest import DATA, edit
 from hostile import expect, tiny_copy
 
 import allocator
+from allocator.model.resolve import Resolver
 import allocator.analysis.frontier as frontier_module
 import allocator.analysis.pipeline as pipeline
 import allocator.model.solver as solver_module
@@ -328,7 +329,7 @@ def test_a_model_holding_a_non_finite_number_is_refused_before_solving(monkeypat
     with pytest.raises(errors.ScenarioError):
         solver_module.solve(lp)
     with pytest.raises(errors.ScenarioError):
-        solver_module.Resolver().solve(lp)
+        Resolver().solve(lp)
 
 
 def test_a_pace_of_change_without_a_baseline_is_refused(tmp_path):

@@ -28,7 +28,7 @@ ATKINSON_EPSILON = 1.0
 class Gradient:
     """Tables of the allocation and its gradient, as pandas DataFrames."""
 
-    allocation: pd.DataFrame  # one row per area x service
+    allocation: pd.DataFrame | None  # one row per area x service (None: measured for a sweep's point)
     by_area: pd.DataFrame  # one row per area
     by_group: pd.DataFrame  # one row per deprivation quantile
     by_column: dict[str, pd.DataFrame]  # one table per grouping column
@@ -54,15 +54,21 @@ def area_need(scenario: Scenario) -> np.ndarray:
     return per_head / (scenario.budget_gbp / scenario.population.sum())
 
 
-def measure(scenario: Scenario, allocation: Allocation, outcomes: Outcomes) -> Gradient:
-    """All tables and measures of the gradient, before and after."""
+def measure(scenario: Scenario, allocation: Allocation, outcomes: Outcomes, tables: bool = True) -> Gradient:
+    """All tables and measures of the gradient, before and after.
+
+    ``tables=False`` (a sweep's points, which record the measures only): no allocation
+    table (None), no tables by grouping column or population group.
+    """
     group = deprivation_groups(scenario)
     by_area = _by_area(scenario, allocation, outcomes, group)
     label = quantile_label(scenario.gradient.quantiles)
     by_group = _grouped(scenario, by_area, outcomes, f"deprivation_{label}", group)
+    metrics = _metrics(scenario, allocation, outcomes, by_area, by_group, group)
+    if not tables:
+        return Gradient(allocation=None, by_area=by_area, by_group=by_group, by_column={}, metrics=metrics)
     by_column = {c: _grouped(scenario, by_area, outcomes, c, scenario.areas[c].astype(str).str.strip().to_numpy())
                  for c in scenario.gradient.group_columns}
-    metrics = _metrics(scenario, allocation, outcomes, by_area, by_group, group)
     population = by_population_group(scenario, allocation, outcomes) if scenario.disaggregation else None
     return Gradient(allocation=_lines(scenario, allocation, outcomes), by_area=by_area,
                     by_group=by_group, by_column=by_column, metrics=metrics, by_population_group=population)

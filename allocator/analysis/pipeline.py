@@ -53,6 +53,8 @@ class Result:
         g = self.gradient
         tables = {"allocation": g.allocation, "by_area": g.by_area, "by_group": g.by_group,
                   "metrics": g.metrics}
+        if g.allocation is None:  # measured for a sweep: the measures only
+            del tables["allocation"]
         tables.update({f"by_{c}": t for c, t in g.by_column.items()})
         if g.by_population_group is not None:
             tables[POPULATION_TABLE] = g.by_population_group
@@ -121,7 +123,7 @@ def one_year(scenario: Scenario) -> None:
 
 def run(scenario: Scenario | str, *, objective: str | None = None, solver: str = "highs",
         method: str = "auto", time_limit: float | None = None, resolver=None,
-        diagnose: bool = True) -> Result:
+        diagnose: bool = True, tables: bool = True) -> Result:
     """Load (if given a path), build, solve, evaluate, check and measure one scenario.
 
     Parameters
@@ -135,13 +137,16 @@ def run(scenario: Scenario | str, *, objective: str | None = None, solver: str =
         ``ipm``, ``pdlp``); seconds before giving up (a finite number > 0, else
         `allocator.errors.SettingsError`: exit code 2).  A solve that hits the limit
         raises `SolverError` (exit code 1).
-    resolver : allocator.model.solver.Resolver, optional
+    resolver : allocator.model.resolve.Resolver, optional
         Re-use the HiGHS models of earlier, similar solves (warm starts); sweeps
         pass one per worker.
     diagnose : bool
         When no allocation exists, find out why (a few more solves) and say it in the
         `InfeasibleError`: the budget the rules need, the rules that conflict, or the
         most a gradient constraint can ask for.  Default True.
+    tables : bool
+        False: measure the gradient only (``metrics``, ``by_area``, ``by_group``), as
+        a sweep records it; no allocation table.  Default True.
 
     Returns
     -------
@@ -161,11 +166,11 @@ def run(scenario: Scenario | str, *, objective: str | None = None, solver: str =
     """
     time_limit = check_settings(solver, method, time_limit)
     with deadline(time_limit):  # the limit is the whole run's: diagnosis and second stages too
-        return _run(scenario, objective, solver, method, time_limit, resolver, diagnose)
+        return _run(scenario, objective, solver, method, time_limit, resolver, diagnose, tables)
 
 
 def _run(scenario: Scenario | str, objective: str | None, solver: str, method: str, time_limit: float | None,
-         resolver, diagnose: bool) -> Result:
+         resolver, diagnose: bool, tables: bool = True) -> Result:
     solve_lp = resolver.solve if resolver is not None else solve
     seconds = {}
     start = time.perf_counter()
@@ -195,10 +200,11 @@ def _run(scenario: Scenario | str, objective: str | None, solver: str, method: s
                                                   solve=solve_lp)
     seconds["solve"] = time.perf_counter() - mark
     seconds["solver"] = solution.seconds
-    return _measured(scenario, lp, solution, seconds, start)
+    return _measured(scenario, lp, solution, seconds, start, tables)
 
 
-def _measured(scenario: Scenario, lp: LinearProgram, solution: Solution, seconds: dict, start: float) -> Result:
+def _measured(scenario: Scenario, lp: LinearProgram, solution: Solution, seconds: dict, start: float,
+              tables: bool = True) -> Result:
     """The solved scenario's allocation, checked against every invariant, and its gradient."""
     mark = time.perf_counter()
     stage("Checking every invariant from the allocation")
@@ -208,7 +214,7 @@ def _measured(scenario: Scenario, lp: LinearProgram, solution: Solution, seconds
     seconds["evaluate"] = time.perf_counter() - mark
     mark = time.perf_counter()
     stage("Measuring the gradient")
-    gradient = gr.measure(scenario, allocation, outcomes)
+    gradient = gr.measure(scenario, allocation, outcomes, tables)
     seconds["gradient"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - start
     return Result(scenario=scenario, lp=lp, solution=solution, allocation=allocation,

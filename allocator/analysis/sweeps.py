@@ -144,6 +144,8 @@ def run_plan(plan: Plan, context, *, out=None, resume=False, workers=None, sched
             bar(len(batch))
 
         try:  # no chunks: everything was done before, only the tables are (re)written
+            if len(chunks) > 1:
+                context = executors.anchored(context)
             if chunks and scheduler is not None:
                 executors.run_dask(context, chunks, on_result, scheduler)
             elif chunks and workers > 1 and len(chunks) > 1:

@@ -3,8 +3,10 @@
 The unit of work is a *chunk*: consecutive points of the plan, solved in order by
 one worker with one `Resolver`, so each point warm-starts from the one before.
 Chunks are fixed by the plan (not by the number of workers or the executor), and
-each chunk starts cold, so a point's result depends only on the plan: the same
-sweep gives the same numbers in one process, in N processes or on Dask.
+each chunk starts from the same basis (the anchor: the scenario as loaded, solved
+once before the chunks are handed out; `anchored`), so a point's result depends
+only on the plan: the same sweep gives the same numbers in one process, in N
+processes or on Dask.
 
 Each executor calls ``on_result(list_of_points)`` as points finish: every point
 as it finishes locally, every chunk as it finishes on Dask.  Local workers talk
@@ -15,6 +17,7 @@ a worker that dies has the unfinished part of its chunk handed to a new worker.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing as mp
 import os
 import pickle
@@ -56,6 +59,33 @@ class Context:
     solver: str = "highs"
     method: str = "auto"
     time_limit: float | None = None
+    anchor: object | None = None  # allocator.model.resolve.Anchor: where each chunk's first solve starts
+
+
+def anchored(context: Context) -> Context:
+    """``context`` with its anchor: the scenario as loaded, solved once, whose optimal basis
+    every chunk's first point starts from (`allocator.model.resolve`), so that no chunk pays
+    a cold start and every chunk starts the same way on any executor.  Unchanged when the
+    scenario is not solved by a HiGHS LP (fair share's own algorithm, a MILP, CBC) or cannot
+    be solved: its chunks start cold, as before."""
+    from allocator.model.lp import build
+    from allocator.model.resolve import Resolver
+    from allocator.progress import stage
+
+    scenario = context.scenario
+    if context.solver != "highs" or scenario.objective == "fair-share" or (
+            scenario.plan is not None and scenario.plan.years > 1):
+        return context
+    try:
+        lp = build(scenario)
+        if lp.integrality is not None:
+            return context
+        stage("Solving the scenario as loaded (every chunk of points starts from its basis)")
+        resolver = Resolver()
+        resolver.solve(lp, method=context.method, time_limit=context.time_limit)
+    except AllocatorError:
+        return context
+    return dataclasses.replace(context, anchor=resolver.anchor_of(lp))
 
 
 def _measures(result) -> list[list]:
@@ -87,7 +117,7 @@ def run_point(context: Context, point: dict, resolver=None) -> dict:
         except ScenarioError as exc:
             raise InfeasibleError("; ".join(p.message for p in exc.problems)) from None
         result = run(scenario, solver=context.solver, method=context.method,
-                     time_limit=context.time_limit, resolver=resolver)
+                     time_limit=context.time_limit, resolver=resolver, tables=False)
         out["measures"] = _measures(result)
     except InfeasibleError as exc:
         out["status"], out["reason"] = "infeasible", str(exc)
@@ -110,9 +140,9 @@ def run_point(context: Context, point: dict, resolver=None) -> dict:
 
 def run_chunk(context: Context, points: list[dict]):
     """Yield the result of each point of one chunk, warm-starting each from the one before."""
-    from allocator.model.solver import Resolver
+    from allocator.model.resolve import Resolver
 
-    resolver = Resolver(slots=4)
+    resolver = Resolver(slots=4, anchor=context.anchor)
     for point in points:
         yield run_point(context, point, resolver)
 

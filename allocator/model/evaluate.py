@@ -92,8 +92,12 @@ def _round_pennies(spend: np.ndarray, free: np.ndarray, budget: float, exact: bo
     short = int(round(target - rounded.sum()))
     if short != 0 and flat.size:
         remainder = (pennies - rounded).ravel()[flat]
-        order = np.argsort(-remainder if short > 0 else remainder, kind="stable")
-        take = flat[order[: min(abs(short), flat.size)]]
+        key = -remainder if short > 0 else remainder
+        k = min(abs(short), flat.size)
+        # the k smallest keys, ties in line order: a stable sort's first k, without sorting them all
+        candidates = np.flatnonzero(key <= np.partition(key, k - 1)[k - 1]) if k < flat.size else np.arange(k)
+        order = candidates[np.argsort(key[candidates], kind="stable")]
+        take = flat[order[:k]]
         rounded.ravel()[take] += np.sign(short)
     return np.maximum(rounded, 0.0) / 100.0
 
@@ -179,10 +183,10 @@ def violations(scenario: Scenario, spend: np.ndarray) -> list[str]:
             continue
         i, n, t = intensity[rows, s], scenario.need[rows, s], tol[rows, s]
         if scenario.proportionality == "monotone":
-            levels, start = np.unique(n, return_index=True)
             order = np.argsort(n, kind="stable")
-            i_sorted, t_sorted = i[order], t[order]
-            starts = np.searchsorted(n[order], levels)
+            n_sorted, i_sorted, t_sorted = n[order], i[order], t[order]
+            starts = np.flatnonzero(np.r_[True, n_sorted[1:] != n_sorted[:-1]])
+            levels = n_sorted[starts]
             lo = np.minimum.reduceat(i_sorted, starts)
             hi = np.maximum.reduceat(i_sorted, starts)
             slack = np.maximum.reduceat(t_sorted, starts)

@@ -35,6 +35,7 @@ Two formulations of "intensity never falls as need rises" (monotone mode):
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -266,15 +267,20 @@ def eligible_for_suffix(scenario: Scenario) -> np.ndarray:
     return np.array([ok and scenario.min_slope[s] == 0 for s in range(scenario.n_services)])
 
 
+_GROUPED: dict[bytes, Groups] = {}  # the last few groupings by a digest of their inputs (sweeps rebuild often)
+
+
 def group_lines(scenario: Scenario, weight: np.ndarray | None = None, key: np.ndarray | None = None,
                 merge: bool | None = None, split: np.ndarray | None = None) -> Groups:
     """Merge interchangeable free lines (module docstring); sort each service by need.
 
     ``weight`` is the objective weight of each line (default: the gain weight), ``key``
     an extra per-area label lines must share to be merged (the deprivation group), ``split``
-    another that is not kept (the areas' stream classes).
+    another that is not kept (the areas' stream classes).  The result depends on these
+    arrays only, so a sweep point that changes the budget or a bound reuses the grouping
+    of the point before (its arrays are read-only).
     """
-    A, S = scenario.n_areas, scenario.n_services
+    A = scenario.n_areas
     unit = scenario.unit_spend
     gain = scenario.gain_weight
     weight = gain if weight is None else weight
@@ -283,6 +289,28 @@ def group_lines(scenario: Scenario, weight: np.ndarray | None = None, key: np.nd
     free = ~scenario.is_locked & (unit > 0)
     if merge is None:
         merge = scenario.pace is None
+    digest = hashlib.blake2b(digest_size=20)
+    for part in (scenario.need, weight, gain, unit, free, key, split):
+        part = np.ascontiguousarray(part)
+        digest.update(repr((part.dtype.str, part.shape)).encode())
+        digest.update(part.tobytes())
+    digest.update(repr((merge, scenario.objective)).encode())
+    found = _GROUPED.get(digest.digest())
+    if found is not None:
+        return dataclasses.replace(found, area_ids=scenario.area_ids)
+    groups = _grouped(scenario, weight, gain, unit, free, key, split, merge)
+    for f in dataclasses.fields(groups):
+        for part in (getattr(groups, f.name) if f.name == "order" else [getattr(groups, f.name)]):
+            if isinstance(part, np.ndarray):
+                part.setflags(write=False)
+    _GROUPED[digest.digest()] = groups
+    while len(_GROUPED) > 4:
+        _GROUPED.pop(next(iter(_GROUPED)))
+    return groups
+
+
+def _grouped(scenario: Scenario, weight, gain, unit, free, key, split, merge: bool) -> Groups:
+    A, S = scenario.n_areas, scenario.n_services
     if scenario.objective != "fair-share":
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(unit > 0, weight / unit, 0.0)
