@@ -139,6 +139,18 @@ def test_scaling_every_cost_and_the_budget_scales_spend_not_intensity(spec, k):
 @given(gen.scenario_specs(objective="health-gain", proportionality="monotone", sloped=False,
                           pace=False))
 def test_suffix_and_rows_formulations_reach_the_same_optimum(spec):
+    _same_in_both_formulations(spec)
+
+
+@settings(max_examples=gen.examples(60), **SETTINGS)
+@given(gen.scenario_specs(objective="health-gain", proportionality="monotone", sloped=True,
+                          pace=False))
+def test_a_minimum_slope_in_suffix_form_reaches_the_rows_forms_optimum(spec):
+    """The slope as one row per need step over the raises there (`rows._slope_rows`)."""
+    _same_in_both_formulations(spec)
+
+
+def _same_in_both_formulations(spec):
     suffix = _run(spec)
     assert set(suffix.lp.formulation.values()) <= {"suffix"}
     scenario = suffix.scenario

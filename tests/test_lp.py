@@ -168,7 +168,31 @@ def test_suffix_formulation_names():
         assert f"raise(visits,1,from_{area})" in cols and f"raise(checks,3,from_{area})" in cols
 
 
-def test_rows_formulation_names():
+def test_a_minimum_slope_in_suffix_form_is_one_row_per_need_step():
+    lp = _lp(_base(min_slope=0.1))
+    assert set(lp.formulation.values()) == {"suffix"}
+    cols, rows = _check_names(lp)
+    # need order E01 (1) < E03 (1.5) < E02 (2) < E05 (2.5) < E04 (3): a step at each but the first
+    assert _starting(rows, "slope(visits,") == [
+        "slope(visits,E03)", "slope(visits,E02)", "slope(visits,E05)", "slope(visits,E04)"]
+    row = rows.index("slope(visits,E03)")
+    entries = lp.matrix.tocsr()[row]
+    assert sorted(cols[j] for j in entries.indices) == [
+        "raise(visits,1,from_E03)", "raise(visits,2,from_E03)", "raise(visits,3,from_E03)"]
+    visits = lp.groups.need[lp.groups.order[0]]  # need is scaled to a population-weighted mean of 1
+    assert lp.row_lower[row] == pytest.approx(0.1 * (visits[1] - visits[0])) and visits[1] > visits[0]
+    assert lp.feasibility_tolerance is not None and lp.feasibility_tolerance < 1e-7
+
+
+@pytest.fixture
+def rows_form(monkeypatch):
+    """The rows formulation (pace of change and equity constraints use it) with a minimum slope."""
+    import allocator.model.lp as lpmod
+
+    monkeypatch.setattr(lpmod, "eligible_for_suffix", lambda s: np.zeros(s.n_services, bool))
+
+
+def test_rows_formulation_names(rows_form):
     cols, rows = _check_names(_lp(_base(min_slope=0.1)))
     assert rows[0] == "budget"
     for area in ("E01", "E02", "E03", "E04", "E05"):
@@ -179,7 +203,7 @@ def test_rows_formulation_names():
         "order(visits,E05,E04)"]
 
 
-def test_rows_formulation_names_with_ties_in_need():
+def test_rows_formulation_names_with_ties_in_need(rows_form):
     cols, rows = _check_names(_lp(_base(ties=True, min_slope=0.1)))
     # need levels: {E01, E03} (one group), {E02, E05} (two groups), {E04}; the level with two
     # groups is separated from each neighbour by a 'level' column, not by pairwise rows

@@ -24,12 +24,14 @@ Two formulations of "intensity never falls as need rises" (monotone mode):
   ``0 <= seg_k <= length_k``, gain ``sum slope_k seg_k``: exact for a concave
   response in a maximisation), and consecutive need levels are linked by ordering
   rows ``i_b - i_a >= min_slope * (n_b - n_a)``.
-* ``suffix``: with no minimum slope and no pace of change, segment k of every line
+* ``suffix``: with no pace of change, segment k of every line
   can itself be made monotone in need (segment k's fill is a monotone function of the
   intensity), and a monotone vector is a sum of "raise everyone from position t
   upwards" steps.  One column per (service, segment, start position) and one row per
   (service, segment): ``sum_t delta[s,k,t] <= length_k``.  The ordering constraints
-  become bounds, and the LP has a couple of dozen rows at any size.
+  become bounds, and the LP has a couple of dozen rows at any size.  A minimum slope
+  adds one row per need step, ``sum_k delta[s,k,t] >= min_slope * (n_t - n_(t-1))``
+  (`rows._slope_rows`): a block-diagonal set of rows under the few dense ones.
 """
 
 from __future__ import annotations
@@ -264,7 +266,7 @@ def eligible_for_suffix(scenario: Scenario) -> np.ndarray:
     # and level-up floors, not of an SII or gap reduction
     ok = (scenario.objective != "fair-share" and scenario.proportionality == "monotone"
           and scenario.pace is None and scenario.sii_reduction is None and scenario.gap_reduction is None)
-    return np.array([ok and scenario.min_slope[s] == 0 for s in range(scenario.n_services)])
+    return np.full(scenario.n_services, ok)
 
 
 _GROUPED: dict[bytes, Groups] = {}  # the last few groupings by a digest of their inputs (sweeps rebuild often)
@@ -446,6 +448,7 @@ def build(scenario: Scenario, area_rows: bool = False) -> LinearProgram:
     return lp
 
 
+SLOPE_FEASIBILITY = 1e-9
 EQUITY_CONSTRAINTS = ("sii_reduction", "gap_reduction", "worst_off_at_least")
 
 
@@ -553,7 +556,11 @@ def _freeze(b: _Builder, m: _Setup, cols: Columns, intensity: Intensity, integra
         decode=_decoder(len(m.groups.service), intensity.groups, intensity.columns, cols.suffix_info),
         gain_columns=gain_mask,
         objective_scale=m.scale if m.health or not m.gainful else 1.0, integrality=integrality,
-        fill_pairs=np.concatenate(fill_pairs) if fill_pairs else None, budget_scale=budget_scale)
+        fill_pairs=np.concatenate(fill_pairs) if fill_pairs else None, budget_scale=budget_scale,
+        # a minimum slope in suffix form: rows whose right-hand sides (slope x need step) can be
+        # far below HiGHS's own tolerance of 1e-7 (measured: 1.8e-7 of the objective gained by
+        # steps short by 5e-7 units per head); at 1e-9 the optimum is the rows form's to 1e-11
+        feasibility_tolerance=SLOPE_FEASIBILITY if np.any(suffix & (scenario.min_slope > 0)) else None)
 
 
 def _decoder(G: int, seg_groups: np.ndarray, seg_columns: np.ndarray, suffix_info: dict):

@@ -93,6 +93,33 @@ def _suffix_columns(b: _Builder, m: _Setup, s: int, cols: Columns, budget_row: i
         cols.gain_mask_parts.append(raise_cols)
         cols.suffix_sets.append((mine, raise_cols, s, k))
     cols.suffix_info[s] = (mine, starts)
+    _slope_rows(b, m, s, mine, starts)
+
+
+def _slope_rows(b: _Builder, m: _Setup, s: int, mine: np.ndarray, starts: list) -> None:
+    """A minimum slope in suffix form: where need steps up, the raises there add up to the slope.
+
+    Position t's intensity is the floor plus every piece's raises at positions <= t, so the
+    step from the last line of one need level to the first of the next is the sum of the
+    pieces' raises at that first line: ``sum_k raise[k, t] >= min_slope * (n_t - n_(t-1))``.
+    Within a level, lines are ordered by value per pound (never falling), so the level's
+    first line is its least and the one before its predecessor's most: the rows form's
+    "every line of the higher level >= every line of the lower one + the step".  Each row
+    holds one position's raises, no column is in two of them: the LP stays a few dense rows
+    over a block diagonal, which interior point solves fast.
+    """
+    gamma = m.scenario.min_slope[s]
+    if gamma <= 0 or len(mine) < 2:
+        return
+    need = m.groups.need[mine]
+    steps = np.flatnonzero(np.diff(need) > 0) + 1
+    if not steps.size:
+        return
+    sid, groups = m.sid, m.groups
+    rows = b.add_rows(gamma * (need[steps] - need[steps - 1]), INF,
+                      make=lambda i: f"slope({sid[s]},{groups.name(mine[steps[i]])})")
+    for first in starts:
+        b.coef(rows, first + steps, 1.0)
 
 
 def _segment_columns(b: _Builder, m: _Setup, s: int, cols: Columns, budget_row: int,
