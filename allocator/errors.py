@@ -115,9 +115,15 @@ class InfeasibleBudgetError(InfeasibleError, ScenarioError):
 
 
 class SolverError(AllocatorError):
-    """The solver failed, or stopped (time limit) before proving optimality (exit code 1)."""
+    """The solver failed, or stopped (time limit) before proving optimality (exit code 1).
+
+    A MILP stopped by its time limit sets ``incumbent`` (the best objective found) and
+    ``bound`` (the best objective any allocation can reach), in the objective's units.
+    """
 
     exit_code = 1
+    incumbent: float | None = None
+    bound: float | None = None
 
 
 class InvariantError(AllocatorError):

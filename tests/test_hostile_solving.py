@@ -170,6 +170,33 @@ def test_equity_constraints_each_within_reach_but_not_together(quick_s):
         allocator.run(quick_s.with_(sii_reduction=0.99 * sii, gap_reduction=0.99 * gap))
 
 
+@pytest.mark.parametrize("incumbent", [True, False])
+def test_a_limit_search_stopped_by_the_clock_brackets_the_attainable_reduction(quick_s, monkeypatch, incumbent):
+    exact = diagnose.reduction_limit(quick_s.with_(sii_reduction=0.0), "sii_reduction")
+    real = diagnose.solve
+
+    def stopped(lp, **kwargs):  # the limit's MILP stopped at the clock: its incumbent and bound
+        x = real(lp, **kwargs).x
+        error = errors.SolverError("HiGHS (branch and bound) stopped at the time limit of 1 s")
+        best = float(lp.cost @ x)
+        error.incumbent, error.bound = (best + 0.25 * abs(exact), best - 0.5 * abs(exact))
+        if not incumbent:
+            error.incumbent = None
+        raise error
+
+    monkeypatch.setattr(diagnose, "solve", stopped)
+    with pytest.raises(diagnose.Bracket) as info:
+        diagnose.reduction_limit(quick_s.with_(sii_reduction=0.0), "sii_reduction")
+    assert info.value.high == pytest.approx(1.5 * exact, rel=1e-9)
+    assert (info.value.low == pytest.approx(0.75 * exact, rel=1e-9)) if incumbent else info.value.low is None
+    over = quick_s.with_(sii_reduction=2 * exact)  # beyond the bound: certainly out of reach
+    text = diagnose.equity_reason(over)
+    assert "can fall by at most" in text and "stopped at the time limit" in text and "asks for" in text
+    assert ("at least" in text) == incumbent
+    inside = diagnose.equity_reason(quick_s.with_(sii_reduction=1.2 * exact))
+    assert "may be attainable: raise --time-limit" in inside
+
+
 def test_equity_on_top_of_a_money_conflict_says_the_money(tiny_s):
     s = tiny_s.with_(min_slope=np.array([3.0, 3.0]), sii_reduction=0.001)
     with pytest.raises(errors.InfeasibleError, match="even without its gradient constraints, the rules need at least £"):
@@ -409,9 +436,13 @@ def test_a_milp_stopped_by_its_limit_says_what_it_found_and_the_bound_in_the_obj
 
     lp = SimpleNamespace(integrality=np.array([1]), maximize=True, objective_scale=1e-6)
     found = SimpleNamespace(mip_dual_bound=-2.5e-6 * 1.01, objective_function_value=-2.5e-6, primal_solution_status=2)
-    text = _stopped(SimpleNamespace(getInfo=lambda: found), lp, "HiGHS (branch and bound)", 60.0)
+    error = _stopped(SimpleNamespace(getInfo=lambda: found), lp, "HiGHS (branch and bound)", 60.0)
+    text = str(error)
+    assert error.incumbent == pytest.approx(2.5) and error.bound == pytest.approx(2.525)
     assert "the best allocation found reaches an objective of 2.5 and none can reach more than 2.525" in text
     assert "(a gap of 1.00%)" in text and text.endswith("raise --time-limit")
     nothing = SimpleNamespace(mip_dual_bound=-3e-6, objective_function_value=np.inf, primal_solution_status=0)
-    text = _stopped(SimpleNamespace(getInfo=lambda: nothing), lp, "HiGHS (branch and bound)", 60.0)
+    error = _stopped(SimpleNamespace(getInfo=lambda: nothing), lp, "HiGHS (branch and bound)", 60.0)
+    text = str(error)
+    assert error.incumbent is None and error.bound == pytest.approx(3)
     assert "no allocation meeting every rule was found yet, and none can reach more than an objective of 3" in text

@@ -189,8 +189,22 @@ def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = No
     coef = lp.matrix.getrow(row).toarray().ravel()
     free = dataclasses.replace(lp, cost=coef, maximize=False, objective_scale=1.0,
                                row_lower=lower, row_upper=upper)
-    solution = solve(free, time_limit=time_limit)
-    return float(getattr(scenario, name)) + float(lp.row_upper[row]) - float(coef @ solution.x)
+    offset = float(getattr(scenario, name)) + float(lp.row_upper[row])
+    try:
+        solution = solve(free, time_limit=time_limit)
+    except SolverError as exc:  # stopped: what it found is attainable, its bound is the most there is
+        if exc.bound is None:
+            raise
+        raise Bracket(None if exc.incumbent is None else offset - exc.incumbent, offset - exc.bound, exc) from None
+    return offset - float(coef @ solution.x)
+
+
+class Bracket(SolverError):
+    """The search for a reduction's limit stopped at the time limit: the limit lies in [low, high]."""
+
+    def __init__(self, low: float | None, high: float, stopped: SolverError):
+        super().__init__(str(stopped))
+        self.low, self.high = low, high
 
 
 def worst_off_limit(scenario: Scenario, time_limit: float | None = None) -> float:
@@ -233,6 +247,21 @@ def _limit_text(scenario: Scenario, name: str, limit: float) -> str:
             f"asks for {asked} {units}")
 
 
+def _bracket_text(scenario: Scenario, name: str, bracket: Bracket) -> str:
+    """A reduction whose exact limit was not found in time: what is known of it."""
+    units = scenario.gradient.outcome_units
+    asked = float(getattr(scenario, name))
+    what = {"sii_reduction": "the SII", "gap_reduction": "the gap"}[name]
+    known = f"{what} can fall by at most {plain(bracket.high, 4)} {units}"
+    if bracket.low is not None and bracket.low > 0:
+        known += f", and by {plain(_down(bracket.low), 4)} {units} at least"
+    known += " with this budget and these rules (the search for the exact limit stopped at the time limit)"
+    if asked > bracket.high + 1e-9 * max(1.0, abs(bracket.high)):
+        return f"{known}, but [objective] {name} asks for {plain(asked, 4)} {units}"
+    return (f"{known}; [objective] {name} asks for {plain(asked, 4)} {units}, which may be attainable: "
+            "raise --time-limit to find out")
+
+
 def _unmet(scenario: Scenario, name: str, limit: float) -> bool:
     asked = float(getattr(scenario, name))
     if name == "worst_off_at_least" and not scenario.gradient.higher_is_better:
@@ -248,6 +277,10 @@ def equity_reason(scenario: Scenario, time_limit: float | None = None) -> str:
         try:
             limit = (worst_off_limit(scenario, time_limit) if name == "worst_off_at_least"
                      else reduction_limit(scenario, name, time_limit))
+        except Bracket as bracket:
+            texts.append(_bracket_text(scenario, name, bracket))
+            unmet.append(name)
+            continue
         except AllocatorError as exc:  # the limit is a courtesy: say what is known without it
             texts.append(f"[objective] {name} = {plain(getattr(scenario, name), 6)} may ask for more than "
                          f"this budget and these rules allow (the most it can ask for was not found: {exc})")

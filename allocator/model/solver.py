@@ -304,7 +304,7 @@ def _read(h, lp: LinearProgram, name: str, start: float, time_limit: float | Non
     if status == ms.kUnbounded:
         raise SolverError("the model is unbounded: a bug in allocator's formulation")
     if status == ms.kTimeLimit:
-        raise SolverError(_stopped(h, lp, name, time_limit))
+        raise _stopped(h, lp, name, time_limit)
     if status == ms.kIterationLimit:
         raise SolverError(f"{name} stopped at its iteration limit before proving optimality")
     if status != ms.kOptimal:
@@ -325,25 +325,36 @@ def _read(h, lp: LinearProgram, name: str, start: float, time_limit: float | Non
                     iterations=iterations)
 
 
-def _stopped(h, lp: LinearProgram, name: str, time_limit: float | None) -> str:
+def _stopped(h, lp: LinearProgram, name: str, time_limit: float | None) -> SolverError:
     """What a solve stopped by its time limit knows: for a MILP, the best allocation found and the
-    bound no allocation can pass, in the objective's own units, and the gap between them."""
+    bound no allocation can pass, in the objective's own units, and the gap between them.
+
+    The error carries them as numbers too: ``incumbent`` (the best objective found, or None) and
+    ``bound`` (the best any allocation can reach, or None), for callers that bracket a limit.
+    """
     text = f"{name} stopped at the time limit of {_shown_limit(time_limit):g} s before proving optimality"
+    found = bound = None
     if lp.integrality is None:
-        return text + ": raise --time-limit"
-    info = h.getInfo()
-    sign = -1.0 if lp.maximize else 1.0
-    bound = sign * float(info.mip_dual_bound) / lp.objective_scale
-    most = "more" if lp.maximize else "less"
-    if not np.isfinite(bound):
-        return text + " (no bound on the objective yet): raise --time-limit"
-    if info.primal_solution_status != 2:  # no allocation meeting every rule found yet
-        return (text + f"; no allocation meeting every rule was found yet, and none can reach {most} than an "
-                f"objective of {plain(bound, 6)}: raise --time-limit")
-    found = sign * float(info.objective_function_value) / lp.objective_scale
-    gap = abs(bound - found) / max(abs(found), 1e-12)
-    return (text + f"; the best allocation found reaches an objective of {plain(found, 6)} and none can reach "
-            f"{most} than {plain(bound, 6)} (a gap of {gap:.2%}): raise --time-limit")
+        text += ": raise --time-limit"
+    else:
+        info = h.getInfo()
+        sign = -1.0 if lp.maximize else 1.0
+        bound = sign * float(info.mip_dual_bound) / lp.objective_scale
+        most = "more" if lp.maximize else "less"
+        if not np.isfinite(bound):
+            bound = None
+            text += " (no bound on the objective yet): raise --time-limit"
+        elif info.primal_solution_status != 2:  # no allocation meeting every rule found yet
+            text += (f"; no allocation meeting every rule was found yet, and none can reach {most} than an "
+                     f"objective of {plain(bound, 6)}: raise --time-limit")
+        else:
+            found = sign * float(info.objective_function_value) / lp.objective_scale
+            gap = abs(bound - found) / max(abs(found), 1e-12)
+            text += (f"; the best allocation found reaches an objective of {plain(found, 6)} and none can reach "
+                     f"{most} than {plain(bound, 6)} (a gap of {gap:.2%}): raise --time-limit")
+    error = SolverError(text)
+    error.incumbent, error.bound = found, bound
+    return error
 
 
 def _clip(lp: LinearProgram, x: np.ndarray) -> np.ndarray:
