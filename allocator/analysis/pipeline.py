@@ -19,11 +19,11 @@ from allocator.errors import (
     ScenarioError,
     SolverError,
 )
-from allocator.model import equity, fairshare
+from allocator.model import equity, fairshare, proportional
 from allocator.model import evaluate as ev
 from allocator.model.diagnose import explain as explain_infeasible
 from allocator.model.lp import LinearProgram, build
-from allocator.model.solver import Solution, check_settings, deadline, solve
+from allocator.model.solver import Solution, check_settings, deadline, limited, solve
 from allocator.progress import stage
 from allocator.scenario import Scenario, load
 
@@ -188,7 +188,9 @@ def _run(scenario: Scenario | str, objective: str | None, solver: str, method: s
     mark = time.perf_counter()
     stage(f"Solving ({lp.n_rows:,} rows x {lp.n_cols:,} columns)")
     try:
-        solution = fairshare.solve(scenario, lp) if solver == "highs" and method == "auto" else None
+        solution = None
+        if solver == "highs" and method == "auto":  # the certified algorithms, where they apply
+            solution = fairshare.solve(scenario, lp) or proportional.solve(scenario, lp, limited(time_limit))
         if solution is None:
             solution = solve_lp(lp, solver=solver, method=method, time_limit=time_limit)
     except InfeasibleError as exc:
