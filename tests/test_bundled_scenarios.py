@@ -33,6 +33,28 @@ def test_england_lsoa_covers_every_2021_lsoa_and_the_census_population():
     assert quintiles.min() >= 6_751 and quintiles.max() <= 6_751  # national IMD quintiles: a fifth of LSOAs
 
 
+def test_england_lsoa_ships_a_baseline_and_an_option_for_each_rule_at_national_scale():
+    s = allocator.load(SCENARIOS / "england-lsoa")
+    assert s.pace is None  # the default run stays the fast suffix form
+    assert s.baseline is not None and s.baseline.sum() == pytest.approx(s.budget_gbp, abs=0.01)
+    # last year's spend split by target population: the same per head of a service's target everywhere
+    served = s.target_population > 0
+    per_head = np.divide(s.baseline, s.target_population, out=np.zeros_like(s.baseline), where=served)
+    for k in range(s.n_services):
+        column = per_head[served[:, k], k]
+        assert column.max() - column.min() <= 0.02 / max(1.0, s.target_population[served[:, k], k].min())
+    options = {o.name: o for o in s.options}
+    assert list(options) == ["Health gain", "Pace of change", "Steeper need slope", "Proportional",
+                             "Maximin", "Level up"]
+    from allocator.scenario.options import apply
+
+    assert apply(s, options["Pace of change"]).pace == (0.05, 0.15)
+    assert apply(s, options["Proportional"]).proportionality == "proportional"
+    assert apply(s, options["Maximin"]).objective == "maximin"
+    assert apply(s, options["Level up"]).objective == "level-up"
+    assert np.all(apply(s, options["Steeper need slope"]).min_slope > 0)
+
+
 def test_england_la_has_the_296_districts_of_2024_and_a_pace_of_change():
     s = allocator.load(SCENARIOS / "england-la")
     assert s.n_areas == 296

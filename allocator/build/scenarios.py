@@ -52,6 +52,7 @@ from allocator.build.readmes import (
 from allocator.build.services import (
     baseline_table,
     national_budgets,
+    national_option_blocks,
     option_blocks,
     quickstart_services,
     reference_budgets,
@@ -142,12 +143,17 @@ def write_models(data: BuildData, root: Path) -> None:
 
 def write_england_lsoa(data: BuildData, root: Path) -> None:
     """``scenarios/england-lsoa``: every 2021 LSOA, eight services, the IoD2025 YPLL gradient."""
+    services = current_services(data.national)
+    lsoas = areas(ENGLAND, "lsoa")
     write_bundled(root / "scenarios" / "england-lsoa", ENGLAND, "lsoa",
                   name="England LSOAs: public health grant by need", budget=BUDGET_GBP,
                   description="The 2024/25-sized public health grant split across the 33,755 English 2021 "
                               "LSOAs and eight services across the life course, a universal floor everywhere "
-                              "and intensity rising with need; gradient in premature mortality (IoD2025 "
-                              "YPLL) by IMD score.")
+                              "and intensity rising with need, against last year's spend (an assumed split "
+                              "by target population, as england-la's); gradient in premature mortality "
+                              "(IoD2025 YPLL) by IMD score. Its options apply each rule at national scale.",
+                  baseline=baseline_table(lsoas, services, national_budgets(services)),
+                  options=tuple(national_option_blocks(services)))
 
 
 def write_england_la(data: BuildData, root: Path) -> None:

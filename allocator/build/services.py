@@ -13,6 +13,8 @@ from allocator.build.assumptions import (
     BUDGET_GBP,
     CAP_MULTIPLE,
     OPTION_SLOPE_SHARE,
+    PACE_MAX_DECREASE,
+    PACE_MAX_INCREASE,
     QUICKSTART_SERVICES,
     SERVICES,
 )
@@ -77,6 +79,30 @@ def reference_budgets(services: pd.DataFrame, areas: pd.DataFrame) -> dict[str, 
     budgets = {s.service_id: s.unit_cost_gbp * s.reference_units_per_head
                * areas[s.target_population].sum() for s in services.itertuples()}
     return {k: round(v, 2) for k, v in budgets.items()}
+
+
+def national_option_blocks(services: pd.DataFrame) -> list[str]:
+    """england-lsoa's options: each rule of issue 16 at national scale, from the command line
+    (``allocator run scenarios/england-lsoa --option "Pace of change"``)."""
+    slopes = ", ".join(f"{row.service_id} = {toml_value(round(row.floor_units_per_head * OPTION_SLOPE_SHARE, 6))}"
+                       for row in services.itertuples())
+    blocks = [("Health gain", [], "Maximise modelled health gain within the floors, caps and rules."),
+              ("Pace of change", [f"pace_of_change = {{ max_decrease = {toml_value(PACE_MAX_DECREASE)}, "
+                                  f"max_increase = {toml_value(PACE_MAX_INCREASE)} }}"],
+               f"Health gain, each LSOA's total within -{PACE_MAX_DECREASE:.0%} / +{PACE_MAX_INCREASE:.0%} "
+               "of last year's spend (the assumed baseline)."),
+              ("Steeper need slope", [f"min_slope = {{ {slopes} }}"],
+               f"Health gain, with intensity rising by at least {OPTION_SLOPE_SHARE:.0%} of the floor per "
+               "unit of relative need."),
+              ("Proportional", ['proportionality = "proportional"'],
+               "Health gain, intensity above the floor proportional to need (within the tolerance)."),
+              ("Maximin", ['objective = "maximin"'], "Raise the worst-off decile's outcome as far as it goes."),
+              ("Level up", ['objective = "level-up"'],
+               "Raise the most deprived deciles toward the least deprived (level up, never down).")]
+    lines = []
+    for name, settings, description in blocks:
+        lines += ["[[option]]", f"name = {toml_value(name)}", *settings, f"description = {toml_value(description)}", ""]
+    return lines
 
 
 def option_blocks(services: pd.DataFrame) -> list[str]:
