@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +156,16 @@ def test_suffix_and_row_formulations_agree_on_group_objectives(objective):
     assert set(rows.lp.formulation.values()) == {"rows"}
     assert group_outcome(suffix).min() == pytest.approx(group_outcome(rows).min(), abs=1e-9)
     assert suffix.outcomes.gain.sum() == pytest.approx(rows.outcomes.gain.sum(), rel=1e-7)
+
+
+def test_equity_weights_skip_a_deprivation_group_without_people():
+    """Regression: 12 districts in deciles leave one decile empty; its 0/0 outcome made every weight NaN."""
+    s = allocator.load(Path(__file__).parent.parent / "scenarios" / "quickstart")
+    deciles = s.with_(gradient=dataclasses.replace(s.gradient, quantiles=10))
+    with np.errstate(invalid="ignore"):
+        assert (equity.group_terms(deciles).population == 0).any()
+        weights = equity.equity_weights(deciles)
+    assert np.isfinite(weights).all()
+    assert np.dot(weights, deciles.population) / deciles.population.sum() == pytest.approx(1.0)
+    assert allocator.run(deciles.with_(objective="equity-weighted")).allocation.spend.sum() == pytest.approx(
+        deciles.budget_gbp, abs=0.01)

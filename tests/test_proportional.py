@@ -25,11 +25,22 @@ def _scale(result) -> float:
     return max(abs(result.solution.objective), float(np.abs(result.outcomes.gain).sum()), 1e-9)
 
 
-@settings(max_examples=gen.examples(80), **SETTINGS)
+@settings(max_examples=gen.examples(60), **SETTINGS)
 @given(gen.scenario_specs(max_areas=25, max_services=3, objective="health-gain", proportionality="proportional",
                           pace=False))
 def test_cutting_planes_reach_the_lps_optimum(spec):
-    folder = gen.write(spec, gen.fresh_folder())
+    _same_as_the_lp(spec, "health-gain")
+
+
+@settings(max_examples=gen.examples(30), **SETTINGS)
+@given(gen.scenario_specs(max_areas=25, max_services=3, objective="health-gain", proportionality="proportional",
+                          pace=False))
+def test_cutting_planes_reach_the_lps_optimum_with_equity_weights(spec):
+    _same_as_the_lp(spec, "equity-weighted")
+
+
+def _same_as_the_lp(spec, objective: str) -> None:
+    folder = allocator.load(gen.write(spec, gen.fresh_folder())).with_(objective=objective)
     try:
         lp_result = allocator.run(folder, method="simplex")  # the LP itself
     except allocator.InfeasibleError:

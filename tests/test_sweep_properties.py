@@ -44,6 +44,20 @@ def _outcome(scenario, values, resolver=None):
         return type(exc).__name__, None
 
 
+def _same_as_cold(scenario, values, resolver) -> None:
+    """Solved by ``resolver``: the status and optimum of a cold solve, every invariant met."""
+    status, result = _outcome(scenario, values, resolver)
+    cold_status, cold = _outcome(scenario, values)
+    assert status == cold_status, values
+    if result is None:
+        return
+    assert violations(result.scenario, result.allocation.spend) == []
+    scale = max(abs(cold.solution.objective), 1e-9 * result.scenario.budget_gbp, 1e-9)
+    if result.scenario.objective == "health-gain":
+        scale = max(scale, float(np.abs(result.outcomes.gain).sum()))
+    assert abs(result.solution.objective - cold.solution.objective) <= 1e-6 * scale, values
+
+
 @settings(max_examples=gen.examples(60), **SETTINGS)
 @given(gen.scenario_folders(max_areas=12, max_services=3), st.lists(edits, min_size=2, max_size=5))
 def test_warm_resolves_reach_the_cold_optimum_and_meet_every_invariant(folder_spec, steps):
@@ -52,16 +66,7 @@ def test_warm_resolves_reach_the_cold_optimum_and_meet_every_invariant(folder_sp
     resolver = Resolver()
     for edit in steps:
         values = _values(scenario, edit)
-        warm_status, warm = _outcome(scenario, values, resolver)
-        cold_status, cold = _outcome(scenario, values)
-        assert warm_status == cold_status, values
-        if warm is None:
-            continue
-        assert violations(warm.scenario, warm.allocation.spend) == []
-        scale = max(abs(cold.solution.objective), 1e-9 * warm.scenario.budget_gbp, 1e-9)
-        if warm.scenario.objective == "health-gain":
-            scale = max(scale, float(np.abs(warm.outcomes.gain).sum()))
-        assert abs(warm.solution.objective - cold.solution.objective) <= 1e-6 * scale, values
+        _same_as_cold(scenario, values, resolver)
 
 
 @settings(max_examples=gen.examples(40), **SETTINGS)
@@ -75,16 +80,7 @@ def test_solves_from_the_base_scenarios_basis_reach_the_cold_optimum(folder_spec
     anchor = anchored(Context(scenario)).anchor
     for edit in steps:
         values = _values(scenario, edit)
-        status, result = _outcome(scenario, values, Resolver(anchor=anchor))
-        cold_status, cold = _outcome(scenario, values)
-        assert status == cold_status, values
-        if result is None:
-            continue
-        assert violations(result.scenario, result.allocation.spend) == []
-        scale = max(abs(cold.solution.objective), 1e-9 * result.scenario.budget_gbp, 1e-9)
-        if result.scenario.objective == "health-gain":
-            scale = max(scale, float(np.abs(result.outcomes.gain).sum()))
-        assert abs(result.solution.objective - cold.solution.objective) <= 1e-6 * scale, values
+        _same_as_cold(scenario, values, Resolver(anchor=anchor))
 
 
 @settings(max_examples=gen.examples(40), **SETTINGS)

@@ -99,13 +99,15 @@ def group_terms(scenario: Scenario) -> GroupTerms:
 def equity_weights(scenario: Scenario) -> np.ndarray:
     """(A,) Atkinson-style weights by deprivation group, population-weighted mean 1."""
     terms = group_terms(scenario)
-    y = terms.outcome0
+    people = terms.population > 0  # a group without people (few areas, many quantiles) has no outcome
+    y, pop = terms.outcome0[people], terms.population[people]
     if np.any(y <= 0):
         raise ValueError("equity weights need a positive baseline outcome in every group")
-    mean = np.dot(terms.population, y) / terms.population.sum()
+    mean = np.dot(pop, y) / pop.sum()
     power = -scenario.epsilon if scenario.gradient.higher_is_better else scenario.epsilon
-    weight_q = (y / mean) ** power
-    weight_q = weight_q / (np.dot(terms.population, weight_q) / terms.population.sum())
+    weight_q = np.ones(len(terms.population))
+    weight_q[people] = (y / mean) ** power
+    weight_q = weight_q / (np.dot(pop, weight_q[people]) / pop.sum())
     return weight_q[terms.group - 1]
 
 
