@@ -83,7 +83,9 @@ def group_terms(scenario: Scenario) -> GroupTerms:
     group = deprivation_groups(scenario)
     Q = scenario.gradient.quantiles
     pop = np.bincount(group, weights=scenario.population, minlength=Q + 1)[1:]
-    outcome0 = np.bincount(group, weights=scenario.population * scenario.outcome, minlength=Q + 1)[1:] / pop
+    empty = np.full(Q, np.nan)  # a group without people (few areas, many quantiles) has no mean
+    outcome0 = np.divide(np.bincount(group, weights=scenario.population * scenario.outcome, minlength=Q + 1)[1:],
+                         pop, out=empty.copy(), where=pop > 0)
     sign = 1.0 if scenario.gradient.higher_is_better else -1.0
     free = ~scenario.is_locked & (scenario.unit_spend > 0)
     fixed_spend = np.where(free, scenario.unit_spend * scenario.floor[None, :],
@@ -91,7 +93,8 @@ def group_terms(scenario: Scenario) -> GroupTerms:
     _, fixed_gain = scenario.line_gains(fixed_spend)
     _, before_gain = scenario.line_gains(scenario.comparator_spend())
     per_area = (fixed_gain - before_gain).sum(axis=1)
-    constant = np.bincount(group, weights=per_area, minlength=Q + 1)[1:] / pop
+    constant = np.divide(np.bincount(group, weights=per_area, minlength=Q + 1)[1:], pop, out=empty.copy(),
+                         where=pop > 0)
     return GroupTerms(group=group, population=pop, outcome0=outcome0, sign=sign, constant=constant,
                       sii_coef=sii_coefficients(pop))
 

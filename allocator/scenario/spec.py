@@ -7,6 +7,7 @@ names of the settings a manifest may give. Reading and checking files is `loader
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +32,11 @@ SERVICE_COLUMNS = ["service_id", "service_name", "unit_cost_gbp", "target_popula
                    "floor_units_per_head", "cap_units_per_head", "need_model",
                    "response_model", "life_course_stage"]
 SPEND_COLUMNS = ["area_id", "service_id", "spend_gbp"]
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
 
 
 @dataclass(frozen=True)
@@ -107,19 +113,21 @@ class Scenario:
     def n_services(self) -> int:
         return len(self.service_ids)
 
-    @property
+    # computed once per scenario (a sweep's point reads them a dozen times), read-only so that
+    # nobody changes them under the next reader; `with_` makes a new scenario, with none cached
+    @functools.cached_property
     def unit_spend(self) -> np.ndarray:
         """(A, S) cost of one unit per head of the target population, in GBP."""
-        return self.unit_cost[None, :] * self.cost_index * self.target_population
+        return _frozen(self.unit_cost[None, :] * self.cost_index * self.target_population)
 
-    @property
+    @functools.cached_property
     def gain_weight(self) -> np.ndarray:
         """(A, S) people x relative need x effectiveness: the weight of g_s(i) in the gain."""
-        return self.target_population * self.need * self.modifier
+        return _frozen(self.target_population * self.need * self.modifier)
 
-    @property
+    @functools.cached_property
     def is_locked(self) -> np.ndarray:
-        return np.isfinite(self.locked)
+        return _frozen(np.isfinite(self.locked))
 
     @property
     def fair_share(self) -> np.ndarray:
