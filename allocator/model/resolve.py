@@ -52,8 +52,9 @@ class Anchor:
     col_status: np.ndarray
     row_status: np.ndarray
 
-    def serves(self, lp: LinearProgram) -> bool:
-        return _shape(lp) == self.shape and _close(self.data, lp)[0]
+    def serves(self, lp: LinearProgram, shape: tuple | None = None) -> bool:
+        """Can ``lp`` (whose `_shape` is ``shape``, if known) start from this basis?"""
+        return (_shape(lp) if shape is None else shape) == self.shape and _close(self.data, lp)[0]
 
     def basis(self):
         import highspy
@@ -118,7 +119,7 @@ class Resolver:
         start = time.perf_counter()
         if loaded is not None and self._update(loaded, lp):
             h, how = loaded[0], "warm start"
-        elif self.anchor is not None and self.anchor.shape == key and _close(self.anchor.data, lp)[0]:
+        elif self.anchor is not None and self.anchor.serves(lp, key):
             h, how = new_highs(), "from the base solve's basis"
             h.passModel(highs_model(lp))
             h.setBasis(self.anchor.basis())
