@@ -45,7 +45,8 @@ def group_outcomes(scenario: Scenario, outcome: np.ndarray) -> np.ndarray:
     group = deprivation_groups(scenario)
     q = scenario.gradient.quantiles
     pop = np.bincount(group, weights=scenario.population, minlength=q + 1)[1:]
-    return np.bincount(group, weights=scenario.population * outcome, minlength=q + 1)[1:] / pop
+    total = np.bincount(group, weights=scenario.population * outcome, minlength=q + 1)[1:]
+    return np.divide(total, pop, out=np.full(q, np.nan), where=pop > 0)  # a group without people: none
 
 
 def area_need(scenario: Scenario) -> np.ndarray:

@@ -117,9 +117,10 @@ def equity_weights(scenario: Scenario) -> np.ndarray:
 def levels(scenario: Scenario, outcome_by_group: np.ndarray) -> tuple[float, float]:
     """(lowest group level, level-up measure) of group outcomes, in level units (higher = better)."""
     terms = group_terms(scenario)
-    level = terms.sign * np.asarray(outcome_by_group, dtype=float)
-    share = terms.population / terms.population.sum()
-    return float(level.min()), float(np.dot(share, np.minimum(level, terms.level0.max())))
+    people = terms.population > 0  # a group without people (few areas, many quantiles) has no level
+    level = terms.sign * np.asarray(outcome_by_group, dtype=float)[people]
+    share = terms.population[people] / terms.population.sum()
+    return float(level.min()), float(np.dot(share, np.minimum(level, terms.level0[people].max())))
 
 
 def constraint_rows(scenario: Scenario, terms: GroupTerms) -> list[tuple[str, np.ndarray, float]]:

@@ -217,11 +217,11 @@ def _equity_violations(scenario: Scenario, spend: np.ndarray) -> list[str]:
     terms = equity.group_terms(scenario)
     outcomes = evaluate(scenario, spend)
     q = len(terms.population)
-    after = np.bincount(terms.group, weights=scenario.population * outcomes.projected,
-                        minlength=q + 1)[1:] / terms.population
+    after = np.divide(np.bincount(terms.group, weights=scenario.population * outcomes.projected, minlength=q + 1)[1:],
+                      terms.population, out=np.full(q, np.nan), where=terms.population > 0)
     before = terms.outcome0
     problems = []
-    tol = 1e-6 * max(1.0, float(np.abs(before).max()))
+    tol = 1e-6 * max(1.0, float(np.nanmax(np.abs(before))))
     if scenario.sii_reduction is not None:
         sii0, sii1 = np.dot(terms.sii_coef, before), np.dot(terms.sii_coef, after)
         if abs(sii1) > abs(sii0) - scenario.sii_reduction + tol:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocator.errors import InfeasibleError, SolverError
+from allocator.model import sifting
 from allocator.model.lp import LinearProgram, check_finite
 from allocator.model.solver import (
     Solution,
@@ -115,7 +116,11 @@ class Resolver:
             return solve(lp, solver=solver, method=chosen, time_limit=time_limit)
         check_finite(lp)
         key = _shape(lp)
+        if method == "auto" and sifting.applies(lp):
+            return self._sift(lp, key, time_limit)
         loaded = self._models.pop(key, None)
+        if not isinstance(loaded, tuple):
+            loaded = None  # a working set (below) serves sifting only
         start = time.perf_counter()
         if loaded is not None and self._update(loaded, lp):
             h, how = loaded[0], "warm start"
@@ -135,12 +140,37 @@ class Resolver:
         self._keep(key, h, lp)
         return solution
 
+    def _sift(self, lp: LinearProgram, key, time_limit: float | None) -> Solution:
+        """An LP sifting applies to: on from the working set of the last LP of its shape, or from
+        the anchor's columns, or cold; the whole LP when sifting cannot certify an optimum."""
+        loaded = self._models.pop(key, None)
+        if isinstance(loaded, sifting.Sifter) and loaded.update(lp):
+            sifter, how = loaded, "sifting, warm"
+        elif self.anchor is not None and self.anchor.serves(lp, key):
+            sifter = sifting.Sifter(lp, columns=np.flatnonzero(self.anchor.col_status != 0))
+            how = "sifting from the base solve's columns"
+        else:
+            sifter, how = sifting.Sifter(lp), "sifting"
+        solution = sifter.solve(time_limit, how)
+        if solution is None:
+            return solve(lp, time_limit=time_limit)
+        if how != "sifting":
+            self.warm_solves += 1
+        self._models[key] = sifter
+        self._trim()
+        return solution
+
     def anchor_of(self, lp: LinearProgram) -> Anchor | None:
         """The optimal basis of the loaded model ``lp`` was solved in, as an `Anchor` (None if none)."""
         key = _shape(lp)
         loaded = self._models.get(key)
         if loaded is None:
             return None
+        if isinstance(loaded, sifting.Sifter):
+            basis = loaded.basis()
+            if basis is None:
+                return None
+            return Anchor(shape=key, data=lp.matrix.data.copy(), col_status=basis[0], row_status=basis[1])
         b = loaded[0].getBasis()
         if not b.valid:
             return None
@@ -162,6 +192,9 @@ class Resolver:
     def _keep(self, key, h, lp: LinearProgram) -> None:
         self._models[key] = (h, lp.cost.copy(), lp.col_lower.copy(), lp.col_upper.copy(),
                              lp.row_lower.copy(), lp.row_upper.copy(), lp.matrix.data.copy())
+        self._trim()
+
+    def _trim(self) -> None:
         while len(self._models) > self.slots:
             self._models.pop(next(iter(self._models)))
 

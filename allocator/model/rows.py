@@ -279,17 +279,23 @@ def add_equity_rows(b: _Builder, m: _Setup, cols: Columns) -> tuple[list[np.ndar
     return _fill_in_order(b, scenario, groups, pcs, cols.seg_sets, binary_groups, m.sid)
 
 
+def _base_levels(terms) -> np.ndarray:
+    """Each group's level with no money above the floors; a group without people (few areas,
+    many quantiles) has none, and its rows bound nothing."""
+    return np.where(terms.population > 0, terms.level0 + terms.constant, INF)
+
+
 def _level_objective(b: _Builder, scenario: Scenario, terms, levels: _Levels) -> None:
     """Maximin: the lowest group level; level-up: each level capped at the best-off group's."""
     Q = len(terms.population)
-    base = terms.level0 + terms.constant  # each group's level with no money above the floors
+    base = _base_levels(terms)
     if scenario.objective == "maximin":
         t = b.add_cols([-1.0], -INF, INF, make=lambda j: "lowest_level")[0]
         rows = b.add_rows(np.full(Q, -INF), base, make=lambda i: f"level(group_{i + 1})")
         b.coef(rows, t, 1.0)
         levels.add(rows, np.full(Q, -1.0))
     elif scenario.objective == "level-up":
-        best = float(terms.level0.max())
+        best = float(np.nanmax(terms.level0))
         share = terms.population / terms.population.sum()
         z = b.add_cols(-share, -INF, best, make=lambda j: f"levelled(group_{j + 1})")
         rows = b.add_rows(np.full(Q, -INF), base, make=lambda i: f"level(group_{i + 1})")
@@ -300,14 +306,14 @@ def _level_objective(b: _Builder, scenario: Scenario, terms, levels: _Levels) ->
 def _level_floors(b: _Builder, scenario: Scenario, terms, levels: _Levels) -> None:
     """Floors under the levels: every group's outcome, and the level-up measure."""
     Q = len(terms.population)
-    base = terms.level0 + terms.constant
+    base = _base_levels(terms)
     if scenario.worst_off_at_least is not None:
         floor_level = terms.sign * scenario.worst_off_at_least
         rows = b.add_rows(np.full(Q, -INF), base - floor_level, make=lambda i: f"worst_off(group_{i + 1})")
         levels.add(rows, np.full(Q, -1.0))
     if scenario.levelled_at_least is not None:
         share = terms.population / terms.population.sum()
-        z = b.add_cols(np.zeros(Q), -INF, float(terms.level0.max()), make=lambda j: f"capped_level(group_{j + 1})")
+        z = b.add_cols(np.zeros(Q), -INF, float(np.nanmax(terms.level0)), make=lambda j: f"capped_level(group_{j + 1})")
         rows = b.add_rows(np.full(Q, -INF), base, make=lambda i: f"capped(group_{i + 1})")
         b.coef(rows, z, 1.0)
         levels.add(rows, np.full(Q, -1.0))

@@ -7,18 +7,12 @@ an answer (`SolverError`), and an infeasible model raises `InfeasibleError`.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import dataclasses
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -26,42 +20,19 @@ import numpy as np
 from allocator.choices import METHODS, SOLVERS  # noqa: F401  (re-exported)
 from allocator.errors import InfeasibleError, Problem, SettingsError, SolverError
 from allocator.format import plain
+from allocator.model.highs import (  # noqa: F401  (re-exported: the solver's names since before the split)
+    _DEADLINE,
+    Solution,
+    Status,
+    _clip,
+    _objective,
+    _shown_limit,
+    deadline,
+    highs_model,
+    limited,
+    new_highs,
+)
 from allocator.model.lp import LinearProgram, check_finite
-
-
-class Status(str, Enum):
-    """How a solve ended (modelled on linopy's TerminationCondition)."""
-
-    OPTIMAL = "optimal"
-    INFEASIBLE = "infeasible"
-    UNBOUNDED = "unbounded"
-    TIME_LIMIT = "time limit"
-    ITERATION_LIMIT = "iteration limit"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class Solution:
-    """Primal values, duals where the solver gives them, and how the solve went."""
-
-    x: np.ndarray
-    objective: float  # in the model's own units (gain, or GBP of distance), sign as stated
-    status: Status
-    solver: str  # e.g. "HiGHS 1.16.0 (ipm)"
-    seconds: float
-    row_dual: np.ndarray | None = None
-    col_dual: np.ndarray | None = None
-    iterations: int = 0
-    above: np.ndarray | None = None  # intensity above the floor per line group, when not from x
-
-    def budget_price(self, lp: LinearProgram) -> float | None:
-        """Objective change per extra GBP of budget (the budget row's shadow price)."""
-        if self.row_dual is None:
-            return None
-        if lp.money is not None and len(lp.money.stream_rows):
-            return None  # the streams are the budget: each has its own price (`allocator.analysis.plan.prices`)
-        sign = -1.0 if lp.maximize else 1.0
-        return sign * float(self.row_dual[0]) * lp.budget_scale / lp.objective_scale
 
 
 def choose_method(lp: LinearProgram) -> str:
@@ -101,49 +72,6 @@ def check_settings(solver: str = "highs", method: str = "auto",
     return seconds
 
 
-_DEADLINE: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar(
-    "allocator_deadline", default=None)
-
-
-@contextlib.contextmanager
-def deadline(seconds: float | None):
-    """Bound every solve inside the block by one clock: ``seconds`` from now in all (None: no limit).
-
-    A command's ``--time-limit`` is its whole solving (every re-solve, the second stage of maximin,
-    the diagnosis of an infeasible scenario, the rule prices), not each solve's; a block inside
-    another keeps the earlier of the two ends.
-    """
-    if seconds is None:
-        yield
-        return
-    end = (time.perf_counter() + float(seconds), float(seconds))
-    outer = _DEADLINE.get()
-    token = _DEADLINE.set(end if outer is None or end[0] < outer[0] else outer)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
-
-
-def limited(time_limit: float | None) -> float | None:
-    """The seconds a solve may take: its own limit and what is left of the block's (`deadline`);
-    `SolverError` (exit code 1) when nothing is left."""
-    outer = _DEADLINE.get()
-    if outer is None:
-        return time_limit
-    left = outer[0] - time.perf_counter()
-    if left <= 0:
-        raise SolverError(f"the time limit of {outer[1]:g} s ran out before proving optimality (a solve it "
-                          "needs could not start): raise --time-limit")
-    return left if time_limit is None else min(time_limit, left)
-
-
-def _shown_limit(time_limit: float | None) -> float | None:
-    """The limit a person set: the block's (`deadline`) when one is running, else the solve's own."""
-    outer = _DEADLINE.get()
-    return outer[1] if outer is not None else time_limit
-
-
 def solve(lp: LinearProgram, solver: str = "highs", method: str = "auto",
           time_limit: float | None = None) -> Solution:
     """Solve ``lp``; raise `InfeasibleError` or `SolverError` unless it is proven optimal.
@@ -160,6 +88,16 @@ def solve(lp: LinearProgram, solver: str = "highs", method: str = "auto",
         return _solve_cbc(lp, time_limit)
     if lp.integrality is not None:
         return _solve_lazily(lp, method, time_limit)
+    if method == "auto":
+        from allocator.model import sifting
+
+        if sifting.applies(lp):  # far more columns than rows: a working set of them (its docstring)
+            start = time.perf_counter()
+            solution = sifting.solve(lp, time_limit)
+            if solution is not None:
+                return solution
+            if time_limit is not None:
+                time_limit = max(time_limit - (time.perf_counter() - start), 1e-3)
     return _solve_highs(lp, choose_method(lp) if method == "auto" else method, time_limit)
 
 
@@ -182,75 +120,28 @@ def _solve_lazily(lp: LinearProgram, method: str, time_limit: float | None) -> S
     """
     integral = np.zeros(lp.n_cols, np.int8)
     binary_of_pair = lp.fill_pairs[:, 3].astype(np.int64)
-    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    end = None if time_limit is None else time.perf_counter() + time_limit
     for rounds in range(1, 30):
         model = dataclasses.replace(lp, integrality=integral.copy() if integral.any() else None)
         chosen = choose_method(model) if method == "auto" else method
-        solution = _solve_highs(model, chosen, _remaining(deadline, time_limit))
+        solution = _solve_highs(model, chosen, _remaining(end, time_limit))
         bad = lp.out_of_order(solution.x)
         if bad.size == 0:
             note = f", {int(integral.sum())} of {len(binary_of_pair)} binaries needed ({rounds} rounds)"
             return dataclasses.replace(solution, solver=solution.solver + note)
         integral[binary_of_pair[bad]] = 1
-    return _solve_highs(lp, "simplex", _remaining(deadline, time_limit))
+    return _solve_highs(lp, "simplex", _remaining(end, time_limit))
 
 
-def _remaining(deadline: float | None, time_limit: float | None) -> float | None:
-    """Seconds left before ``deadline`` (None: no limit); `SolverError` once it has passed."""
-    if deadline is None:
+def _remaining(end: float | None, time_limit: float | None) -> float | None:
+    """Seconds left before ``end`` (None: no limit); `SolverError` once it has passed."""
+    if end is None:
         return None
-    left = deadline - time.perf_counter()
+    left = end - time.perf_counter()
     if left <= 0:
         raise SolverError(f"HiGHS stopped at the time limit of {time_limit:g} s before proving "
                           "optimality (adding binaries round by round): raise --time-limit")
     return left
-
-
-def highs_model(lp) -> "highspy.HighsLp":  # noqa: F821 (imported inside)
-    """``lp``'s arrays as a highspy HighsLp (CSC matrix, bounds, costs), for one passModel call.
-
-    Takes anything with the attributes of a `LinearProgram` (the benchmark's naive model too).
-    """
-    import highspy
-
-    model = highspy.HighsLp()
-    model.num_col_, model.num_row_ = lp.n_cols, lp.n_rows
-    model.sense_ = highspy.ObjSense.kMinimize
-    model.col_cost_, model.col_lower_, model.col_upper_ = lp.cost, lp.col_lower, lp.col_upper
-    model.row_lower_, model.row_upper_ = lp.row_lower, lp.row_upper
-    matrix = lp.matrix
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.num_col_, model.a_matrix_.num_row_ = lp.n_cols, lp.n_rows
-    model.a_matrix_.start_ = matrix.indptr
-    model.a_matrix_.index_ = matrix.indices
-    model.a_matrix_.value_ = matrix.data
-    return model
-
-
-def new_highs():
-    """A quiet Highs instance; the first one in a process prints a banner to fd 1, so silence it."""
-    import highspy
-
-    global _BANNER_SHOWN
-    if _BANNER_SHOWN:
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        return h
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            h = highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-    _BANNER_SHOWN = True
-    h.setOptionValue("output_flag", False)
-    return h
-
-
-_BANNER_SHOWN = False
 
 
 def _configure(h, lp: LinearProgram, method: str, time_limit: float | None) -> str:
@@ -355,16 +246,6 @@ def _stopped(h, lp: LinearProgram, name: str, time_limit: float | None) -> Solve
     error = SolverError(text)
     error.incumbent, error.bound = found, bound
     return error
-
-
-def _clip(lp: LinearProgram, x: np.ndarray) -> np.ndarray:
-    """Bounds hold exactly (solvers may overshoot a bound by their tolerance)."""
-    return np.minimum(np.maximum(x, lp.col_lower), lp.col_upper)
-
-
-def _objective(lp: LinearProgram, x: np.ndarray) -> float:
-    value = float(np.dot(lp.cost, x)) / lp.objective_scale
-    return -value if lp.maximize else value
 
 
 def to_pulp(lp: LinearProgram, name: str = "allocation"):

@@ -1,0 +1,156 @@
+"""What every solve shares: the `Solution` it ends in, the command's clock, a quiet HiGHS.
+
+`allocator.model.solver` solves a `LinearProgram` whole, `allocator.model.sifting` on a working
+set of its columns; both end in a `Solution`, read the clock a command's ``--time-limit`` set
+(`deadline`, `limited`) and start HiGHS without its banner (`new_highs`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import sys
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from allocator.errors import SolverError
+from allocator.model.lp import LinearProgram
+
+
+class Status(str, Enum):
+    """How a solve ended (modelled on linopy's TerminationCondition)."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    TIME_LIMIT = "time limit"
+    ITERATION_LIMIT = "iteration limit"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Primal values, duals where the solver gives them, and how the solve went."""
+
+    x: np.ndarray
+    objective: float  # in the model's own units (gain, or GBP of distance), sign as stated
+    status: Status
+    solver: str  # e.g. "HiGHS 1.16.0 (ipm)"
+    seconds: float
+    row_dual: np.ndarray | None = None
+    col_dual: np.ndarray | None = None
+    iterations: int = 0
+    above: np.ndarray | None = None  # intensity above the floor per line group, when not from x
+
+    def budget_price(self, lp: LinearProgram) -> float | None:
+        """Objective change per extra GBP of budget (the budget row's shadow price)."""
+        if self.row_dual is None:
+            return None
+        if lp.money is not None and len(lp.money.stream_rows):
+            return None  # the streams are the budget: each has its own price (`allocator.analysis.plan.prices`)
+        sign = -1.0 if lp.maximize else 1.0
+        return sign * float(self.row_dual[0]) * lp.budget_scale / lp.objective_scale
+
+
+_DEADLINE: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar(
+    "allocator_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None):
+    """Bound every solve inside the block by one clock: ``seconds`` from now in all (None: no limit).
+
+    A command's ``--time-limit`` is its whole solving (every re-solve, the second stage of maximin,
+    the diagnosis of an infeasible scenario, the rule prices), not each solve's; a block inside
+    another keeps the earlier of the two ends.
+    """
+    if seconds is None:
+        yield
+        return
+    end = (time.perf_counter() + float(seconds), float(seconds))
+    outer = _DEADLINE.get()
+    token = _DEADLINE.set(end if outer is None or end[0] < outer[0] else outer)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def limited(time_limit: float | None) -> float | None:
+    """The seconds a solve may take: its own limit and what is left of the block's (`deadline`);
+    `SolverError` (exit code 1) when nothing is left."""
+    outer = _DEADLINE.get()
+    if outer is None:
+        return time_limit
+    left = outer[0] - time.perf_counter()
+    if left <= 0:
+        raise SolverError(f"the time limit of {outer[1]:g} s ran out before proving optimality (a solve it "
+                          "needs could not start): raise --time-limit")
+    return left if time_limit is None else min(time_limit, left)
+
+
+def _shown_limit(time_limit: float | None) -> float | None:
+    """The limit a person set: the block's (`deadline`) when one is running, else the solve's own."""
+    outer = _DEADLINE.get()
+    return outer[1] if outer is not None else time_limit
+
+
+def highs_model(lp) -> "highspy.HighsLp":  # noqa: F821 (imported inside)
+    """``lp``'s arrays as a highspy HighsLp (CSC matrix, bounds, costs), for one passModel call.
+
+    Takes anything with the attributes of a `LinearProgram` (the benchmark's naive model too).
+    """
+    import highspy
+
+    model = highspy.HighsLp()
+    model.num_col_, model.num_row_ = lp.n_cols, lp.n_rows
+    model.sense_ = highspy.ObjSense.kMinimize
+    model.col_cost_, model.col_lower_, model.col_upper_ = lp.cost, lp.col_lower, lp.col_upper
+    model.row_lower_, model.row_upper_ = lp.row_lower, lp.row_upper
+    matrix = lp.matrix
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.num_col_, model.a_matrix_.num_row_ = lp.n_cols, lp.n_rows
+    model.a_matrix_.start_ = matrix.indptr
+    model.a_matrix_.index_ = matrix.indices
+    model.a_matrix_.value_ = matrix.data
+    return model
+
+
+def new_highs():
+    """A quiet Highs instance; the first one in a process prints a banner to fd 1, so silence it."""
+    import highspy
+
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        return h
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+_BANNER_SHOWN = False
+
+
+def _clip(lp: LinearProgram, x: np.ndarray) -> np.ndarray:
+    """Bounds hold exactly (solvers may overshoot a bound by their tolerance)."""
+    return np.minimum(np.maximum(x, lp.col_lower), lp.col_upper)
+
+
+def _objective(lp: LinearProgram, x: np.ndarray) -> float:
+    value = float(np.dot(lp.cost, x)) / lp.objective_scale
+    return -value if lp.maximize else value
