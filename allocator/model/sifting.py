@@ -45,7 +45,7 @@ COLUMNS_PER_ROW = 50  # ... and sifting pays only where columns outnumber rows t
 MAX_ROUNDS = 500
 REDUCED_COST_TOLERANCE = 1e-9  # relative to the largest cost: a column prices in below minus this
 BIG_M = 1e3  # the artificials' cost, relative to the largest cost; raised 1,000-fold at most twice
-BATCH, BATCH_PER_ROW = 2_000, 20  # columns added at most a round, and in the first working set
+BATCH, BATCH_PER_ROW = 200, 5  # columns added at most a round, and in the first working set (measured: small is fast)
 
 
 def _batch(lp: LinearProgram) -> int:
@@ -167,6 +167,10 @@ class Sifter:
                 h.setOptionValue("time_limit", left)
             h.run()
             status = h.getModelStatus()
+            if status not in (ms.kOptimal, ms.kTimeLimit, ms.kInfeasible):
+                h.clearSolver()  # simplex lost its way from the last basis (HiGHS: "unknown"): once more, cold
+                h.run()
+                status = h.getModelStatus()
             iterations += max(h.getInfo().simplex_iteration_count, 0)
             if status == ms.kTimeLimit:
                 raise _stopped(time_limit)
