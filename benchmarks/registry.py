@@ -53,7 +53,7 @@ def child(name: str, n_areas: int, target: str) -> None:
 
     import allocator
     from allocator.build.synthetic import write_scenario
-    from allocator.model.solver import _configure, highs_model, new_highs
+    from allocator.model.solver import _configure, choose_method, highs_model, new_highs
     from benchmarks.run import _peak_mb
 
     settings, changes = CASES[name]
@@ -73,6 +73,8 @@ def child(name: str, n_areas: int, target: str) -> None:
     Path(target).write_text(json.dumps(own))  # kept if the baseline below overruns the cap
     found = re.search(r"\((\w+)", solution.solver)
     method = found.group(1) if found and found.group(1) in ("simplex", "ipm") else "simplex"
+    if "sifting" in solution.solver:  # against the whole LP solved as HiGHS would be asked without sifting
+        method = choose_method(lp)
     # the options allocator sets: the same model solved the same way; a model with in-order binaries
     # as allocator solves it first, relaxed (the binaries are added only where segments fill out of order)
     relaxed = dataclasses.replace(lp, integrality=None)

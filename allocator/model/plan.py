@@ -393,15 +393,20 @@ def solve_plan(built: PlanLP, solver: str = "highs", method: str = "auto", time_
     after the other: exactly the joint optimum (the objective is a sum over years and the rows are
     the years' own), and at national scale seconds a year where the joint model takes minutes.
     When only carry-over ties them, the years solved one by one (nothing carried) are a feasible
-    basis of the whole plan, and simplex goes on from there.  Otherwise the joint LP.
+    basis of the whole plan, and simplex goes on from there, unless the plan is wide enough for
+    sifting (national scale: a few hundred rows over millions of columns), which solves it whole.
+    Otherwise the joint LP.
     """
     import time
 
     from allocator.model.solver import Solution, Status, solve
 
+    from allocator.model import sifting
+
     start = time.perf_counter()
     warm = (solver == "highs" and len(built.carry_cols) and all(len(r) == 0 for r in built.coupling.values())
-            and all(lp.integrality is None for lp in built.year_lps))
+            and all(lp.integrality is None for lp in built.year_lps)
+            and not (method == "auto" and sifting.applies(built.lp)))  # a wide plan: sifting, whole
     if not separable(built) and not warm:
         return solve(built.lp, solver=solver, method=method, time_limit=time_limit)
     if warm:
