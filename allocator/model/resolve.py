@@ -152,8 +152,8 @@ class Resolver:
         else:
             sifter, how = sifting.Sifter(lp), "sifting"
         solution = sifter.solve(time_limit, how)
-        if solution is None:
-            return solve(lp, time_limit=time_limit)
+        if solution is None:  # the whole LP, as chosen without sifting (not a second sifting attempt)
+            return solve(lp, method=choose_method(lp), time_limit=time_limit)
         if how != "sifting":
             self.warm_solves += 1
         self._models[key] = sifter
