@@ -125,7 +125,7 @@ def build_plan(scenario: Scenario) -> PlanLP:
         row_blocks=_blocks([lp.row_blocks for lp in lps], row_start, extra.blocks),
         integrality=_joint_integrality(lps, extra.n_cols - extra.first_new), fill_pairs=_joint_pairs(lps, col_start),
         gain_columns=np.concatenate([*(lp.gain_columns for lp in lps), np.zeros(extra.n_cols - extra.first_new, bool)]),
-        money=lps[0].money, spend_sets=((), ()), feasibility_tolerance=FEASIBILITY if area_rows else None)
+        money=lps[0].money, spend_sets=((), ()), slope_rows=None, feasibility_tolerance=FEASIBILITY if area_rows else None)
     check_finite(joint)
     return PlanLP(lp=joint, years=years, year_lps=lps, col_start=col_start, coupling=coupling,
                   area_rows=area_rows, carry_cols=carry, per_gbp=np.concatenate(extra.per_gbp) if extra.per_gbp else np.zeros(0))

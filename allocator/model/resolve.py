@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocator.errors import InfeasibleError, SolverError
-from allocator.model import sifting
+from allocator.model import sifting, slopes
 from allocator.model.lp import LinearProgram, check_finite
 from allocator.model.solver import (
     Solution,
@@ -118,6 +118,8 @@ class Resolver:
         key = _shape(lp)
         if method == "auto" and sifting.applies(lp):
             return self._sift(lp, key, time_limit)
+        if method == "auto" and slopes.applies(lp):  # cold each time: a second or so at national scale
+            return solve(lp, solver=solver, method=method, time_limit=time_limit)
         loaded = self._models.pop(key, None)
         if not isinstance(loaded, tuple):
             loaded = None  # a working set (below) serves sifting only

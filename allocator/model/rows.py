@@ -120,6 +120,7 @@ def _slope_rows(b: _Builder, m: _Setup, s: int, mine: np.ndarray, starts: list) 
                       make=lambda i: f"slope({sid[s]},{groups.name(mine[steps[i]])})")
     for first in starts:
         b.coef(rows, first + steps, 1.0)
+    b.slope_rows.append(rows)
 
 
 def _segment_columns(b: _Builder, m: _Setup, s: int, cols: Columns, budget_row: int,

@@ -89,11 +89,14 @@ def solve(lp: LinearProgram, solver: str = "highs", method: str = "auto",
     if lp.integrality is not None:
         return _solve_lazily(lp, method, time_limit)
     if method == "auto":
-        from allocator.model import sifting
+        from allocator.model import sifting, slopes
 
-        if sifting.applies(lp):  # far more columns than rows: a working set of them (its docstring)
+        # far more columns than rows: a working set of them (sifting's docstring), with a minimum
+        # slope's rows as bounds where there are any (slopes' docstring)
+        way = slopes if slopes.applies(lp) else sifting if sifting.applies(lp) else None
+        if way is not None:
             start = time.perf_counter()
-            solution = sifting.solve(lp, time_limit)
+            solution = way.solve(lp, time_limit)
             if solution is not None:
                 return solution
             if time_limit is not None:
