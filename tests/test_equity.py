@@ -184,3 +184,25 @@ def test_maximin_and_level_up_skip_a_deprivation_group_without_people(objective)
     got, health_gain = (equity.levels(deciles, group_outcomes(deciles, r.outcomes.projected))[chosen]
                         for r in (result, plain))
     assert np.isfinite(got) and got >= health_gain - 1e-9  # the objective's own measure, at least as good
+
+
+@pytest.mark.parametrize("rule", ["sii_reduction", "gap_reduction"])
+def test_a_gradient_constraint_skips_a_deprivation_group_without_people(rule):
+    """Regression: an empty decile's NaN outcome made the SII or gap row's bound NaN (exit 2 blaming the
+    LP), and the re-check compared NaN, so it could never fail."""
+    from allocator.model.evaluate import violations
+
+    s = allocator.load(Path(__file__).parent.parent / "scenarios" / "quickstart")
+    deciles = s.with_(gradient=dataclasses.replace(s.gradient, quantiles=10))
+    terms = equity.group_terms(deciles)
+    assert (terms.population == 0).any()
+    measure = "sii_outcome" if rule == "sii_reduction" else "gap_absolute_outcome"
+    made = allocator.run(deciles).gradient.metrics.set_index("measure").loc[measure]
+    asked = 0.5 * (abs(made["before"]) - abs(made["after"])) if rule == "sii_reduction" else 1e-4
+    result = allocator.run(deciles.with_(**{rule: asked}))
+    assert violations(result.scenario, result.allocation.spend) == []
+    # the re-check can fail: asking more than the allocation reached is caught
+    reached = result.gradient.metrics.set_index("measure").loc[measure]
+    too_much = abs(reached["before"]) - abs(reached["after"]) + 1.0
+    problems = violations(deciles.with_(**{rule: too_much}), result.allocation.spend)
+    assert any(("SII" if rule == "sii_reduction" else "gap") in p for p in problems)

@@ -130,18 +130,23 @@ def constraint_rows(scenario: Scenario, terms: GroupTerms) -> list[tuple[str, np
     """
     rows = []
     outcome_gain_sign = terms.sign  # outcome change = sign * level change
+    # a group without people (few areas, many quantiles) has no outcome: it weighs nothing in the
+    # SII, and the gap is between the most and least deprived groups that have people
+    people = np.flatnonzero(terms.population > 0)
+    outcome0, constant = np.nan_to_num(terms.outcome0), np.nan_to_num(terms.constant)
     if scenario.sii_reduction is not None:
-        sii0 = float(np.dot(terms.sii_coef, terms.outcome0))
+        sii0 = float(np.dot(terms.sii_coef, outcome0))
         direction = 1.0 if sii0 >= 0 else -1.0
         coef = direction * outcome_gain_sign * terms.sii_coef
-        bound = -scenario.sii_reduction - float(np.dot(coef, terms.constant))
+        bound = -scenario.sii_reduction - float(np.dot(coef, constant))
         rows.append(("sii_reduction", coef, bound))
-    if scenario.gap_reduction is not None:
-        gap0 = terms.outcome0[-1] - terms.outcome0[0]
+    if scenario.gap_reduction is not None and people.size:
+        most, least = people[0], people[-1]
+        gap0 = outcome0[least] - outcome0[most]
         direction = 1.0 if gap0 >= 0 else -1.0
-        coef = np.zeros_like(terms.outcome0)
-        coef[-1] += direction * outcome_gain_sign
-        coef[0] -= direction * outcome_gain_sign
-        bound = -scenario.gap_reduction - float(np.dot(coef, terms.constant))
+        coef = np.zeros_like(outcome0)
+        coef[least] += direction * outcome_gain_sign
+        coef[most] -= direction * outcome_gain_sign
+        bound = -scenario.gap_reduction - float(np.dot(coef, constant))
         rows.append(("gap_reduction", coef, bound))
     return rows

@@ -222,13 +222,15 @@ def _equity_violations(scenario: Scenario, spend: np.ndarray) -> list[str]:
     before = terms.outcome0
     problems = []
     tol = 1e-6 * max(1.0, float(np.nanmax(np.abs(before))))
+    people = np.flatnonzero(terms.population > 0)  # a group without people has no outcome
     if scenario.sii_reduction is not None:
-        sii0, sii1 = np.dot(terms.sii_coef, before), np.dot(terms.sii_coef, after)
+        sii0, sii1 = np.dot(terms.sii_coef, np.nan_to_num(before)), np.dot(terms.sii_coef, np.nan_to_num(after))
         if abs(sii1) > abs(sii0) - scenario.sii_reduction + tol:
             problems.append(f"the SII fell from {sii0:.9g} to {sii1:.9g}, less than the required "
                             f"{scenario.sii_reduction:g}")
-    if scenario.gap_reduction is not None:
-        gap0, gap1 = before[-1] - before[0], after[-1] - after[0]
+    if scenario.gap_reduction is not None and people.size:
+        most, least = people[0], people[-1]
+        gap0, gap1 = before[least] - before[most], after[least] - after[most]
         if abs(gap1) > abs(gap0) - scenario.gap_reduction + tol:
             problems.append(f"the gap fell from {gap0:.9g} to {gap1:.9g}, less than the required "
                             f"{scenario.gap_reduction:g}")

@@ -162,6 +162,7 @@ class LinearProgram:
     spend_sets: tuple = ((), ())  # (segment sets, suffix sets) of `rows.Columns`: spend of any lines
     feasibility_tolerance: float | None = None  # HiGHS's primal feasibility tolerance, if not its own
     slope_rows: np.ndarray | None = None  # a minimum slope's rows in suffix form (`allocator.model.slopes`)
+    ordered: bool = False  # intensity never falls as need rises (monotone mode; `allocator.model.thresholds`)
 
     def out_of_order(self, x: np.ndarray, tol: float = 1e-7) -> np.ndarray:
         """Indices of fill pairs whose next segment started before the first was full in ``x``."""
@@ -563,7 +564,8 @@ def _freeze(b: _Builder, m: _Setup, cols: Columns, intensity: Intensity, integra
         # far below HiGHS's own tolerance of 1e-7 (measured: 1.8e-7 of the objective gained by
         # steps short by 5e-7 units per head); at 1e-9 the optimum is the rows form's to 1e-11
         feasibility_tolerance=SLOPE_FEASIBILITY if np.any(suffix & (scenario.min_slope > 0)) else None,
-        slope_rows=np.concatenate(b.slope_rows) if b.slope_rows else None)
+        slope_rows=np.concatenate(b.slope_rows) if b.slope_rows else None,
+        ordered=scenario.proportionality == "monotone")
 
 
 def _decoder(G: int, seg_groups: np.ndarray, seg_columns: np.ndarray, suffix_info: dict):

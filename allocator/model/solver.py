@@ -120,20 +120,40 @@ def _solve_lazily(lp: LinearProgram, method: str, time_limit: float | None) -> S
     Solve with every binary relaxed; wherever segments fill out of order, make those
     binaries integral and solve again.  Each model is a relaxation of the full MILP,
     so the first solution that fills every segment in order is the MILP's optimum.
+    The first relaxation is `thresholds.start`'s, which also rounds it to an allocation in
+    order: reported with the bound if the time limit stops the branch and bound first.
     """
+    end = None if time_limit is None else time.perf_counter() + time_limit
     integral = np.zeros(lp.n_cols, np.int8)
     binary_of_pair = lp.fill_pairs[:, 3].astype(np.int64)
-    end = None if time_limit is None else time.perf_counter() + time_limit
-    for rounds in range(1, 30):
-        model = dataclasses.replace(lp, integrality=integral.copy() if integral.any() else None)
-        chosen = choose_method(model) if method == "auto" else method
-        solution = _solve_highs(model, chosen, _remaining(end, time_limit))
-        bad = lp.out_of_order(solution.x)
-        if bad.size == 0:
-            note = f", {int(integral.sum())} of {len(binary_of_pair)} binaries needed ({rounds} rounds)"
-            return dataclasses.replace(solution, solver=solution.solver + note)
-        integral[binary_of_pair[bad]] = 1
-    return _solve_highs(lp, "simplex", _remaining(end, time_limit))
+    known, rounds, first = None, 0, None
+    if method == "auto":
+        from allocator.model import thresholds
+
+        first = thresholds.start(lp, time_limit)
+        if first.optimum is not None:
+            return first.optimum
+        if first.out_of_order is not None:
+            integral[binary_of_pair[first.out_of_order]] = 1
+            rounds = 1
+        if first.found is not None:
+            known = _objective(lp, first.found)
+    try:
+        while rounds < 29:
+            rounds += 1
+            model = dataclasses.replace(lp, integrality=integral.copy() if integral.any() else None)
+            chosen = choose_method(model) if method == "auto" else method
+            solution = _solve_highs(model, chosen, _remaining(end, time_limit), known=known)
+            bad = lp.out_of_order(solution.x)
+            if bad.size == 0:
+                note = f", {int(integral.sum())} of {len(binary_of_pair)} binaries needed ({rounds} rounds)"
+                return dataclasses.replace(solution, solver=solution.solver + note)
+            integral[binary_of_pair[bad]] = 1
+        return _solve_highs(lp, "simplex", _remaining(end, time_limit), known=known)
+    except SolverError as error:  # stopped between rounds: what the first relaxation and its rounding know
+        if first is None or first.bound is None or getattr(error, "bound", None) is not None:
+            raise
+        raise stopped_error("HiGHS (adding binaries round by round)", time_limit, lp, known, first.bound) from None
 
 
 def _remaining(end: float | None, time_limit: float | None) -> float | None:
@@ -170,10 +190,13 @@ def _configure(h, lp: LinearProgram, method: str, time_limit: float | None) -> s
     return method
 
 
-def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None) -> Solution:
+def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None,
+                 known: float | None = None) -> Solution:
+    """``known``: the objective of an allocation meeting every rule found before, reported with the
+    bound if a time limit stops a MILP before HiGHS finds one."""
     import highspy
 
-    start = time.perf_counter()
+    began = time.perf_counter()
     h = new_highs()
     method = _configure(h, lp, method, time_limit)
     model = highs_model(lp)
@@ -182,10 +205,11 @@ def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None) -> So
         model.integrality_ = [kinds[int(v)] for v in lp.integrality]
     h.passModel(model)
     h.run()
-    return _read(h, lp, f"HiGHS {h.version()} ({method})", start, time_limit)
+    return _read(h, lp, f"HiGHS {h.version()} ({method})", began, time_limit, known)
 
 
-def _read(h, lp: LinearProgram, name: str, start: float, time_limit: float | None) -> Solution:
+def _read(h, lp: LinearProgram, name: str, start: float, time_limit: float | None,
+          known: float | None = None) -> Solution:
     """The solution HiGHS holds after ``run``, its status checked in full."""
     import highspy
 
@@ -198,7 +222,7 @@ def _read(h, lp: LinearProgram, name: str, start: float, time_limit: float | Non
     if status == ms.kUnbounded:
         raise SolverError("the model is unbounded: a bug in allocator's formulation")
     if status == ms.kTimeLimit:
-        raise _stopped(h, lp, name, time_limit)
+        raise _stopped(h, lp, name, time_limit, known)
     if status == ms.kIterationLimit:
         raise SolverError(f"{name} stopped at its iteration limit before proving optimality")
     if status != ms.kOptimal:
@@ -219,33 +243,43 @@ def _read(h, lp: LinearProgram, name: str, start: float, time_limit: float | Non
                     iterations=iterations)
 
 
-def _stopped(h, lp: LinearProgram, name: str, time_limit: float | None) -> SolverError:
+def _stopped(h, lp: LinearProgram, name: str, time_limit: float | None, known: float | None = None) -> SolverError:
     """What a solve stopped by its time limit knows: for a MILP, the best allocation found and the
     bound no allocation can pass, in the objective's own units, and the gap between them.
 
     The error carries them as numbers too: ``incumbent`` (the best objective found, or None) and
     ``bound`` (the best any allocation can reach, or None), for callers that bracket a limit.
     """
-    text = f"{name} stopped at the time limit of {_shown_limit(time_limit):g} s before proving optimality"
     found = bound = None
-    if lp.integrality is None:
-        text += ": raise --time-limit"
-    else:
+    if lp.integrality is not None:
         info = h.getInfo()
         sign = -1.0 if lp.maximize else 1.0
         bound = sign * float(info.mip_dual_bound) / lp.objective_scale
-        most = "more" if lp.maximize else "less"
-        if not np.isfinite(bound):
-            bound = None
-            text += " (no bound on the objective yet): raise --time-limit"
-        elif info.primal_solution_status != 2:  # no allocation meeting every rule found yet
-            text += (f"; no allocation meeting every rule was found yet, and none can reach {most} than an "
-                     f"objective of {plain(bound, 6)}: raise --time-limit")
-        else:
+        if info.primal_solution_status == 2:
             found = sign * float(info.objective_function_value) / lp.objective_scale
-            gap = abs(bound - found) / max(abs(found), 1e-12)
-            text += (f"; the best allocation found reaches an objective of {plain(found, 6)} and none can reach "
-                     f"{most} than {plain(bound, 6)} (a gap of {gap:.2%}): raise --time-limit")
+        if known is not None and (found is None or (known - found) * -sign > 0):
+            found = known  # found before (by `thresholds.start`), and no worse
+    return stopped_error(name, time_limit, lp, found, bound)
+
+
+def stopped_error(name: str, time_limit: float | None, lp: LinearProgram, found: float | None,
+                  bound: float | None) -> SolverError:
+    """The time limit's error: the best allocation's objective and the bound, when known, and the gap."""
+    text = f"{name} stopped at the time limit of {_shown_limit(time_limit):g} s before proving optimality"
+    most = "more" if lp.maximize else "less"
+    if bound is not None and not np.isfinite(bound):
+        bound = None
+    if lp.integrality is None:
+        text += ": raise --time-limit"
+    elif bound is None:
+        text += " (no bound on the objective yet): raise --time-limit"
+    elif found is None:  # no allocation meeting every rule found yet
+        text += (f"; no allocation meeting every rule was found yet, and none can reach {most} than an "
+                 f"objective of {plain(bound, 6)}: raise --time-limit")
+    else:
+        gap = abs(bound - found) / max(abs(found), 1e-12)
+        text += (f"; the best allocation found reaches an objective of {plain(found, 6)} and none can reach "
+                 f"{most} than {plain(bound, 6)} (a gap of {gap:.2%}): raise --time-limit")
     error = SolverError(text)
     error.incumbent, error.bound = found, bound
     return error
