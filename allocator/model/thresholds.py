@@ -141,13 +141,17 @@ def start(lp: LinearProgram, time_limit: float | None = None) -> Start:
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return Start()  # infeasible, or out of time: the branch and bound says which
-    x = _clip(lp, np.asarray(h.getSolution().col_value, dtype=float))
+    sol = h.getSolution()
+    x = _clip(lp, np.asarray(sol.col_value, dtype=float))
     bad = lp.out_of_order(x)
     relaxed = _objective(lp, x)
-    if bad.size == 0:  # a relaxation whose optimum is feasible: the optimum
+    if bad.size == 0:  # a relaxation whose optimum is feasible: the optimum, priced by its duals
         name = f"HiGHS {h.version()} (simplex, the relaxation fills every constrained line in order)"
-        return Start(optimum=Solution(x=x, objective=_objective(lp, x), status=Status.OPTIMAL, solver=name,
-                                      seconds=time.perf_counter() - began))
+        duals = (np.asarray(sol.row_dual, dtype=float), np.asarray(sol.col_dual, dtype=float)) if sol.dual_valid \
+            else (None, None)
+        return Start(optimum=Solution(x=x, objective=relaxed, status=Status.OPTIMAL, solver=name,
+                                      seconds=time.perf_counter() - began, row_dual=duals[0], col_dual=duals[1],
+                                      iterations=int(max(h.getInfo().simplex_iteration_count, 0))))
     best = None
     for up in (True, False):  # two roundings; the better allocation in order
         lower, upper = search.bounds(search.rounded(x, up))
