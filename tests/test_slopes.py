@@ -19,9 +19,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import allocator
+from allocator.analysis import gradient as gr
 from allocator.errors import InfeasibleError
 from allocator.model import lp as lpmod
-from allocator.model import sifting, slopes
+from allocator.model import equity, sifting, slopes
 from allocator.model.evaluate import violations
 from allocator.model.solver import highs_model, new_highs
 from tests import strategies as gen
@@ -129,7 +130,7 @@ def _scale(result) -> float:
 
 @settings(max_examples=gen.examples(40), **SETTINGS)
 @given(gen.scenario_specs(max_areas=25, max_services=3, pace=False, sloped=True, proportionality="monotone"),
-       st.sampled_from(("health-gain", "equity-weighted", "maximin")), st.booleans())
+       st.sampled_from(("health-gain", "equity-weighted", "maximin", "level-up")), st.booleans())
 def test_a_sloped_scenario_meets_every_invariant_at_the_whole_lps_optimum(spec, objective, wrong_first):
     folder = allocator.load(gen.write(spec, gen.fresh_folder())).with_(objective=objective)
     try:
@@ -142,7 +143,11 @@ def test_a_sloped_scenario_meets_every_invariant_at_the_whole_lps_optimum(spec, 
         result = allocator.run(folder)
     event("slope rows as bounds" if "slope rows as bounds" in result.solution.solver else "whole LP")
     assert violations(result.scenario, result.allocation.spend) == []
-    if objective == "maximin":
+    if objective in ("maximin", "level-up"):  # the equity measure first, health within its tolerance
+        measure = [equity.levels(r.scenario, gr.group_outcomes(r.scenario, r.outcomes.projected))
+                   for r in (result, whole)]
+        chosen = 0 if objective == "maximin" else 1
+        assert measure[0][chosen] == pytest.approx(measure[1][chosen], rel=1e-7, abs=1e-9)
         assert result.solution.objective == pytest.approx(whole.solution.objective, rel=1e-5)
         return
     assert abs(result.solution.objective - whole.solution.objective) <= 1e-7 * _scale(whole), (

@@ -145,9 +145,14 @@ class Sifter:
         self.h.changeColsBounds(self.k, idx, np.zeros(self.k), np.full(self.k, np.inf))
         self.h.changeColsCost(self.k, idx, np.full(self.k, cost))
 
-    def solve(self, time_limit: float | None = None, how: str = "sifting") -> Solution | None:
+    def solve(self, time_limit: float | None = None, how: str = "sifting", elastic: bool = False) -> Solution | None:
         """The LP's optimum from the working set as it stands, with its certificate; None when
-        sifting cannot give one (the caller solves the whole LP)."""
+        sifting cannot give one (the caller solves the whole LP).
+
+        ``elastic``: where the rows cannot be met (the artificials stay in use at the largest cost),
+        return the optimum with the artificials, `short` saying by how much in all (else 0).
+        """
+        self.short = 0.0
         import highspy
 
         start = time.perf_counter()
@@ -193,6 +198,9 @@ class Sifter:
                 big_m *= 1e3
                 self._artificials(big_m)
                 continue
+            if elastic and used.max(initial=0.0) > 1e-9:
+                self.short = float(used.sum())
+                return self._solution(sol, y, reduced, start, rounds, iterations, how)
             self._artificials(None)
             cleaning = True
         return None

@@ -154,12 +154,14 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
         restricted, shift = covers.restricted(lp, chosen, as_row)
         if not sifter.update(restricted):
             sifter = sifting.Sifter(restricted, columns=sifter.cols)
-        solution = sifter.solve(left())
+        solution = sifter.solve(left(), elastic=True)  # a choice the rows cannot meet: priced, and moved
         if solution is None:
             return None
         x = solution.x + shift
         mu, unpriced = covers.prices(lp, x, solution.col_dual, sifting.REDUCED_COST_TOLERANCE * sifter.scale)
         unpriced &= ~as_row
+        if sifter.short > 0 and not unpriced.any():
+            return None  # no choice moves: the whole LP says why no allocation meets the rows
         if not unpriced.any():
             return _answer(lp, covers, solution, x, mu, as_row, sifter, rounds, time.perf_counter() - start)
         # a row without prices a second time: its step is better carried by more than one column
