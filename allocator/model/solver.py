@@ -27,23 +27,13 @@ from allocator.model.highs import (  # noqa: F401  (re-exported: the solver's na
     _clip,
     _objective,
     _shown_limit,
+    choose_method,
     deadline,
     highs_model,
     limited,
     new_highs,
 )
 from allocator.model.lp import LinearProgram, check_finite
-
-
-def choose_method(lp: LinearProgram) -> str:
-    """Interior point for wide models with few rows or for large ones; simplex for the rest.
-
-    Measured (benchmarks/README.md): the suffix formulation of the national LSOA
-    model (25 rows, 0.8m columns) takes HiGHS dual simplex minutes and IPM seconds.
-    """
-    if lp.n_cols > 20_000 or (lp.n_cols > 2_000 and (lp.n_rows < 100 or lp.n_rows * 50 < lp.n_cols)):
-        return "ipm"
-    return "simplex"
 
 
 def check_settings(solver: str = "highs", method: str = "auto",
@@ -162,7 +152,7 @@ def _remaining(end: float | None, time_limit: float | None) -> float | None:
         return None
     left = end - time.perf_counter()
     if left <= 0:
-        raise SolverError(f"HiGHS stopped at the time limit of {time_limit:g} s before proving "
+        raise SolverError(f"HiGHS stopped at the time limit of {_shown_limit(time_limit):g} s before proving "
                           "optimality (adding binaries round by round): raise --time-limit")
     return left
 

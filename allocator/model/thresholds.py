@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from allocator.model.highs import Solution, Status, _clip, _objective, highs_model, limited, new_highs
+from allocator.model.highs import Solution, Status, _clip, _objective, choose_method, highs_model, limited, new_highs
 from allocator.model.lp import LinearProgram
 
 
@@ -132,7 +132,10 @@ def start(lp: LinearProgram, time_limit: float | None = None) -> Start:
 
     began = time.perf_counter()
     h = new_highs()
-    h.setOptionValue("solver", "simplex")
+    method = choose_method(lp)  # as the whole LP would be solved: interior point (with crossover) when large
+    h.setOptionValue("solver", method)
+    if method == "ipm":
+        h.setOptionValue("run_crossover", "on")
     h.setOptionValue("random_seed", 0)
     limit = limited(time_limit)
     if limit is not None:
@@ -146,18 +149,24 @@ def start(lp: LinearProgram, time_limit: float | None = None) -> Start:
     bad = lp.out_of_order(x)
     relaxed = _objective(lp, x)
     if bad.size == 0:  # a relaxation whose optimum is feasible: the optimum, priced by its duals
-        name = f"HiGHS {h.version()} (simplex, the relaxation fills every constrained line in order)"
+        name = f"HiGHS {h.version()} ({method}, the relaxation fills every constrained line in order)"
         duals = (np.asarray(sol.row_dual, dtype=float), np.asarray(sol.col_dual, dtype=float)) if sol.dual_valid \
             else (None, None)
         return Start(optimum=Solution(x=x, objective=relaxed, status=Status.OPTIMAL, solver=name,
                                       seconds=time.perf_counter() - began, row_dual=duals[0], col_dual=duals[1],
                                       iterations=int(max(h.getInfo().simplex_iteration_count, 0))))
     best = None
+    h.setOptionValue("solver", "simplex")  # warm from the relaxation's basis
     for up in (True, False):  # two roundings; the better allocation in order
         lower, upper = search.bounds(search.rounded(x, up))
         if np.any(lower > upper):
             continue
         h.changeColsBounds(lp.n_cols, np.arange(lp.n_cols, dtype=np.int32), lower, upper)
+        if limit is not None:
+            left = limit - (time.perf_counter() - began)
+            if left <= 0:
+                break
+            h.setOptionValue("time_limit", float(left))
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             continue
