@@ -115,16 +115,21 @@ def test_a_scenario_solved_by_sifting_meets_every_invariant_at_the_lps_optimum(s
         sifted = allocator.run(folder)
     assert any(how in sifted.solution.solver for how in ("sifting", "nothing to decide", "cutting planes"))
     assert violations(sifted.scenario, sifted.allocation.spend) == []
+    assert_same_optimum(sifted, whole, objective)
+
+
+def assert_same_optimum(result, whole, objective: str) -> None:
+    """``result`` reaches the optimum of ``whole`` (the whole LP's run) under ``objective``."""
     if objective in ("maximin", "level-up"):  # the equity measure is the objective; health the tie-break
         measure = [equity.levels(r.scenario, gr.group_outcomes(r.scenario, r.outcomes.projected))
-                   for r in (sifted, whole)]
+                   for r in (result, whole)]
         chosen = 0 if objective == "maximin" else 1
         assert measure[0][chosen] == pytest.approx(measure[1][chosen], rel=1e-7, abs=1e-9)
         # the second stage keeps the first's optimum less its tolerance: health within what that allows
-        assert sifted.solution.objective == pytest.approx(whole.solution.objective, rel=1e-5)
+        assert result.solution.objective == pytest.approx(whole.solution.objective, rel=1e-5)
         return
-    assert abs(sifted.solution.objective - whole.solution.objective) <= 1e-7 * _scale(whole), (
-        sifted.solution.solver, sifted.solution.objective, whole.solution.objective)
+    assert abs(result.solution.objective - whole.solution.objective) <= 1e-7 * _scale(whole), (
+        result.solution.solver, result.solution.objective, whole.solution.objective)
 
 
 @pytest.fixture(scope="module")

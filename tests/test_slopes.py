@@ -19,13 +19,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import allocator
-from allocator.analysis import gradient as gr
 from allocator.errors import InfeasibleError
 from allocator.model import lp as lpmod
-from allocator.model import equity, sifting, slopes
+from allocator.model import sifting, slopes
 from allocator.model.evaluate import violations
-from allocator.model.solver import highs_model, new_highs
 from tests import strategies as gen
+from tests.test_sifting import _whole, assert_same_optimum
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -75,14 +74,6 @@ def cover_lps(draw):
         slope_rows=np.arange(m, m + len(runs)))
 
 
-def _whole(lp):
-    h = new_highs()
-    h.setOptionValue("solver", "simplex")
-    h.passModel(highs_model(lp))
-    h.run()
-    return h.modelStatusToString(h.getModelStatus()), h.getInfo().objective_function_value
-
-
 @settings(max_examples=gen.examples(150), **SETTINGS)
 @given(cover_lps(), st.sampled_from((1, 3)))
 def test_slope_rows_as_bounds_reach_the_whole_lps_optimum_or_decline(lp, batch):
@@ -124,10 +115,6 @@ def test_the_exchange_finds_the_optimum_from_a_wrong_first_choice():
     assert solution.objective == pytest.approx(-2.0 * 3.0, abs=1e-9)  # the budget of 3 all on the cheap pieces
 
 
-def _scale(result) -> float:
-    return max(abs(result.solution.objective), float(np.abs(result.outcomes.gain).sum()), 1e-9)
-
-
 @settings(max_examples=gen.examples(40), **SETTINGS)
 @given(gen.scenario_specs(max_areas=25, max_services=3, pace=False, sloped=True, proportionality="monotone"),
        st.sampled_from(("health-gain", "equity-weighted", "maximin", "level-up")), st.booleans())
@@ -143,15 +130,7 @@ def test_a_sloped_scenario_meets_every_invariant_at_the_whole_lps_optimum(spec, 
         result = allocator.run(folder)
     event("slope rows as bounds" if "slope rows as bounds" in result.solution.solver else "whole LP")
     assert violations(result.scenario, result.allocation.spend) == []
-    if objective in ("maximin", "level-up"):  # the equity measure first, health within its tolerance
-        measure = [equity.levels(r.scenario, gr.group_outcomes(r.scenario, r.outcomes.projected))
-                   for r in (result, whole)]
-        chosen = 0 if objective == "maximin" else 1
-        assert measure[0][chosen] == pytest.approx(measure[1][chosen], rel=1e-7, abs=1e-9)
-        assert result.solution.objective == pytest.approx(whole.solution.objective, rel=1e-5)
-        return
-    assert abs(result.solution.objective - whole.solution.objective) <= 1e-7 * _scale(whole), (
-        result.solution.solver, result.solution.objective, whole.solution.objective)
+    assert_same_optimum(result, whole, objective)
 
 
 @pytest.fixture(scope="module")

@@ -40,9 +40,9 @@ import time
 
 import numpy as np
 
+from allocator.model import sifting
 from allocator.model.highs import Solution, _objective, limited
 from allocator.model.lp import LinearProgram
-from allocator.model import sifting
 
 MAX_ROUNDS = 30
 

@@ -26,7 +26,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from allocator.model.highs import Solution, Status, _clip, _objective, choose_method, highs_model, limited, new_highs
+from allocator.model.highs import (
+    Solution,
+    Status,
+    _clip,
+    _objective,
+    choose_method,
+    highs_model,
+    limited,
+    new_highs,
+)
 from allocator.model.lp import LinearProgram
 
 
