@@ -186,7 +186,7 @@ def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None,
     bound if a time limit stops a MILP before HiGHS finds one."""
     import highspy
 
-    began = time.perf_counter()
+    start = time.perf_counter()
     h = new_highs()
     method = _configure(h, lp, method, time_limit)
     model = highs_model(lp)
@@ -195,7 +195,7 @@ def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None,
         model.integrality_ = [kinds[int(v)] for v in lp.integrality]
     h.passModel(model)
     h.run()
-    return _read(h, lp, f"HiGHS {h.version()} ({method})", began, time_limit, known)
+    return _read(h, lp, f"HiGHS {h.version()} ({method})", start, time_limit, known)
 
 
 def _read(h, lp: LinearProgram, name: str, start: float, time_limit: float | None,
