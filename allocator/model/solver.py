@@ -128,6 +128,7 @@ def _solve_lazily(lp: LinearProgram, method: str, time_limit: float | None) -> S
             rounds = 1
         if first.found is not None:
             known = _objective(lp, first.found)
+    bound = None if first is None else first.bound
     try:
         while rounds < 29:
             rounds += 1
@@ -141,9 +142,9 @@ def _solve_lazily(lp: LinearProgram, method: str, time_limit: float | None) -> S
             integral[binary_of_pair[bad]] = 1
         return _solve_highs(lp, "simplex", _remaining(end, time_limit), known=known)
     except SolverError as error:  # stopped between rounds: what the first relaxation and its rounding know
-        if first is None or first.bound is None or getattr(error, "bound", None) is not None:
+        if bound is None or getattr(error, "bound", None) is not None:
             raise
-        raise stopped_error("HiGHS (adding binaries round by round)", time_limit, lp, known, first.bound) from None
+        raise stopped_error("HiGHS (adding binaries round by round)", time_limit, lp, known, bound) from None
 
 
 def _remaining(end: float | None, time_limit: float | None) -> float | None:
