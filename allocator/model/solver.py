@@ -116,7 +116,7 @@ def _solve_lazily(lp: LinearProgram, method: str, time_limit: float | None) -> S
     end = None if time_limit is None else time.perf_counter() + time_limit
     integral = np.zeros(lp.n_cols, np.int8)
     binary_of_pair = lp.fill_pairs[:, 3].astype(np.int64)
-    known, rounds, first = None, 0, None
+    known, rounds, first = (None, None), 0, None
     if method == "auto":
         from allocator.model import thresholds
 
@@ -126,8 +126,7 @@ def _solve_lazily(lp: LinearProgram, method: str, time_limit: float | None) -> S
         if first.out_of_order is not None:
             integral[binary_of_pair[first.out_of_order]] = 1
             rounds = 1
-        if first.found is not None:
-            known = _objective(lp, first.found)
+        known = (None if first.found is None else _objective(lp, first.found), first.bound)
     bound = None if first is None else first.bound
     try:
         while rounds < 29:
@@ -144,7 +143,7 @@ def _solve_lazily(lp: LinearProgram, method: str, time_limit: float | None) -> S
     except SolverError as error:  # stopped between rounds: what the first relaxation and its rounding know
         if bound is None or getattr(error, "bound", None) is not None:
             raise
-        raise stopped_error("HiGHS (adding binaries round by round)", time_limit, lp, known, bound) from None
+        raise stopped_error("HiGHS (adding binaries round by round)", time_limit, lp, known[0], bound) from None
 
 
 def _remaining(end: float | None, time_limit: float | None) -> float | None:
@@ -182,9 +181,9 @@ def _configure(h, lp: LinearProgram, method: str, time_limit: float | None) -> s
 
 
 def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None,
-                 known: float | None = None) -> Solution:
-    """``known``: the objective of an allocation meeting every rule found before, reported with the
-    bound if a time limit stops a MILP before HiGHS finds one."""
+                 known: tuple[float | None, float | None] = (None, None)) -> Solution:
+    """``known``: the objective of an allocation meeting every rule found before and a bound from a
+    relaxation (or None), reported if a time limit stops a MILP where HiGHS has nothing better."""
     import highspy
 
     start = time.perf_counter()
@@ -200,7 +199,7 @@ def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None,
 
 
 def _read(h, lp: LinearProgram, name: str, start: float, time_limit: float | None,
-          known: float | None = None) -> Solution:
+          known: tuple[float | None, float | None] = (None, None)) -> Solution:
     """The solution HiGHS holds after ``run``, its status checked in full."""
     import highspy
 
@@ -234,7 +233,8 @@ def _read(h, lp: LinearProgram, name: str, start: float, time_limit: float | Non
                     iterations=iterations)
 
 
-def _stopped(h, lp: LinearProgram, name: str, time_limit: float | None, known: float | None = None) -> SolverError:
+def _stopped(h, lp: LinearProgram, name: str, time_limit: float | None,
+             known: tuple[float | None, float | None] = (None, None)) -> SolverError:
     """What a solve stopped by its time limit knows: for a MILP, the best allocation found and the
     bound no allocation can pass, in the objective's own units, and the gap between them.
 
@@ -248,8 +248,11 @@ def _stopped(h, lp: LinearProgram, name: str, time_limit: float | None, known: f
         bound = sign * float(info.mip_dual_bound) / lp.objective_scale
         if info.primal_solution_status == 2:
             found = sign * float(info.objective_function_value) / lp.objective_scale
-        if known is not None and (found is None or (known - found) * -sign > 0):
-            found = known  # found before (by `thresholds.start`), and no worse
+        better = (lambda a, b: a > b) if lp.maximize else (lambda a, b: a < b)
+        if known[0] is not None and (found is None or better(known[0], found)):
+            found = known[0]  # found before (by `thresholds.start`), and better
+        if known[1] is not None and (not np.isfinite(bound) or better(bound, known[1])):
+            bound = known[1]  # the first relaxation's bound, tighter than HiGHS's so far
     return stopped_error(name, time_limit, lp, found, bound)
 
 
