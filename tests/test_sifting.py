@@ -16,7 +16,7 @@ from unittest import mock
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import allocator
@@ -204,3 +204,35 @@ def test_a_wide_plan_tied_by_carry_over_is_sifted_whole_to_the_joint_optimum():
         result = run_plan(tied)  # every rule of the plan re-checked from the allocation
     assert "sifting" in sifted.solver and "sifting" in result.solution.solver
     assert sifted.objective == pytest.approx(solve(built.lp, method="simplex").objective, rel=1e-9)
+
+
+@settings(max_examples=gen.examples(100), **SETTINGS)
+@given(wide_lps())
+def test_elastic_sifting_says_how_far_rows_are_from_being_met(lp):
+    status, objective = _whole(lp)
+    if status == "Unbounded":
+        return
+    with _tiny_rounds(2):
+        sifter = sifting.Sifter(lp)
+        solution = sifter.solve(elastic=True)
+    event(f"{status}; {'no answer' if solution is None else 'short' if sifter.short else 'met'}")
+    if status == "Optimal":  # rows that can be met are met, at the whole LP's optimum
+        assert solution is not None and sifter.short == 0.0
+        assert solution.objective == pytest.approx(objective, rel=1e-7, abs=1e-7)
+    else:  # infeasible (here by contradictory row bounds): no answer, or one that says it is short
+        assert solution is None or sifter.short > 0.0
+
+
+def test_elastic_sifting_meets_what_it_can_and_says_what_it_cannot():
+    # x1 + x2 >= 5 with both in [0, 1] (2 short), x1 - x2 = 0; minimise x1 + 2 x2
+    lp = types.SimpleNamespace(
+        matrix=sp.csc_matrix(np.array([[1.0, 1.0], [1.0, -1.0]])), cost=np.array([1.0, 2.0]),
+        col_lower=np.zeros(2), col_upper=np.ones(2), row_lower=np.array([5.0, 0.0]), row_upper=np.array([np.inf, 0.0]),
+        integrality=None, feasibility_tolerance=None, objective_scale=1.0, maximize=False, n_rows=2, n_cols=2)
+    with _tiny_rounds(1):
+        assert sifting.Sifter(lp).solve() is None  # not elastic: no answer
+        sifter = sifting.Sifter(lp)
+        solution = sifter.solve(elastic=True)
+    assert solution is not None
+    assert sifter.short == pytest.approx(3.0)  # both columns at 1: the first row 3 short, the second met
+    assert solution.x == pytest.approx([1.0, 1.0])
