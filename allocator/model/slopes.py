@@ -26,11 +26,17 @@ there and the next LP starts warm from the last working set.
    the original LP (primal feasible, dual feasible, complementary).  Otherwise, in each row
    without prices the step moves to the column with the least reduced cost; back to 2.
 
+A row without prices a second time (its step is best carried by more than one column), and a
+row no single column can carry, is kept as a row.  A choice that leaves the other rows unmet
+(maximin's second stage: a worst-off floor at the first stage's optimum) is solved elastic,
+the artificials priced at the largest cost, so that the reduced costs move the choice too.
+
 When no certificate comes within `MAX_ROUNDS`, or sifting cannot solve a restricted LP,
 `solve` returns None and the caller solves the whole LP as before.
 
 Measured (benchmarks/README.md, "National-scale rules"): england-lsoa's "Steeper need slope"
-in three rounds and under a second of solving, against 95-104 s of interior point.
+in two rounds and under half a second of solving, against 30-104 s of interior point; with
+maximin or level-up, 5 s end to end against 27 s and 300 s.
 """
 
 from __future__ import annotations
