@@ -50,11 +50,10 @@ class _Chain:
 
 @dataclass
 class _Thresholds:
-    """Per (service, breakpoint): levels below ``lo`` at most the breakpoint, above ``hi`` at least it;
-    ``fixed`` sets lines one by one: (pair, position) -> 0 (at most) or 1 (at least)."""
+    """Per (service, breakpoint): levels below ``tau`` at most the breakpoint, above it at least it;
+    the lines of level ``tau`` one by one in ``fixed``: (pair, position) -> 0 (at most) or 1 (at least)."""
 
-    lo: np.ndarray
-    hi: np.ndarray
+    tau: np.ndarray
     fixed: dict = field(default_factory=dict)
 
 
@@ -87,8 +86,8 @@ class _Search:
         lower, upper = self.lp.col_lower.copy(), self.lp.col_upper.copy()
         for p, (s, k) in enumerate(self.pairs):
             chain = self.chains[s]
-            upper[chain.columns[k + 1:][:, chain.level < node.lo[p]]] = 0.0
-            lower[chain.columns[:k + 1][:, chain.level > node.hi[p]]] = chain.length[:k + 1, None]
+            upper[chain.columns[k + 1:][:, chain.level < node.tau[p]]] = 0.0
+            lower[chain.columns[:k + 1][:, chain.level > node.tau[p]]] = chain.length[:k + 1, None]
         for (p, t), side in node.fixed.items():
             s, k = self.pairs[p]
             chain = self.chains[s]
@@ -101,8 +100,7 @@ class _Search:
     def rounded(self, x: np.ndarray, up: bool) -> _Thresholds:
         """Every threshold where ``x`` passes it, every line of that level fixed to its side: a line
         between the breakpoints either side of ``b`` counts as past ``b`` if ``up``, else as short of it."""
-        n = len(self.pairs)
-        lo, hi, fixed = np.zeros(n, np.int64), np.zeros(n, np.int64), {}
+        taus, fixed = np.zeros(len(self.pairs), np.int64), {}
         for p, (s, k) in enumerate(self.pairs):
             chain = self.chains[s]
             breakpoint = float(chain.length[:k + 1].sum())
@@ -111,10 +109,10 @@ class _Search:
                 passed += float(chain.length[k]) if np.isfinite(chain.length[k]) else 0.0
             reached = x[chain.columns].sum(axis=0) >= passed
             short = np.flatnonzero(~reached)
-            lo[p] = hi[p] = tau = int(chain.level[short[-1]]) if short.size else 0
+            taus[p] = tau = int(chain.level[short[-1]]) if short.size else 0
             for t in np.flatnonzero(chain.level == tau):
                 fixed[(p, int(t))] = int(reached[t])
-        return _Thresholds(lo, hi, fixed)
+        return _Thresholds(taus, fixed)
 
 
 @dataclass(frozen=True)
