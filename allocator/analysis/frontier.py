@@ -1,11 +1,26 @@
 """The equity-efficiency frontier: how much total health each step towards equity costs.
 
-Points maximise total health gain subject to a rising floor under the worst-off
-deprivation group's mean outcome, from the health-gain optimum's worst-off level
-to the maximin optimum's.  The feasible sets are nested, so total health never
-rises along the frontier; each point is an exact LP (the gains enter with the sign
-an LP never exploits).  For each point the SII, RII and gap are measured from the
-independently evaluated allocation.
+Each point maximises total health gain subject to at least a given level of equity, in
+one of three measures (``measure``):
+
+* ``worst-off``: a rising floor under the worst-off deprivation group's mean outcome,
+  from the health-gain optimum's worst-off level to the maximin optimum's.  Each point is
+  an exact LP (the gains enter with the sign an LP never exploits).
+* ``sii``: a rising required reduction of the slope index of inequality, from the
+  health-gain optimum's own reduction up to ``upto`` (by default the largest any reference
+  run reaches).  These are the points a chart of health against the SII should show: a
+  floor under the worst-off group is one way to lower the SII, not the cheapest, so the
+  worst-off frontier overstates the price of an SII reduction (england-la at 0.382: a health
+  cost of 349,011 against maximin's 647,688).  Each point is the exact optimum of "most
+  health with the SII down by at least this much" (`allocator.model.thresholds`: the
+  relaxation where it fills in order, else the fill-in-order MILP), so a point far up may be
+  slow, and with ``--time-limit`` stops with its incumbent and bound (exit 1).
+
+The gap as a measure is not offered yet: on england-la a gap reduction at maximin's level is a
+MILP that HiGHS did not finish in 15 minutes (issue 15).
+
+The feasible sets are nested, so total health never rises along the frontier.  For each
+point the SII, RII and gap are measured from the independently evaluated allocation.
 """
 
 from __future__ import annotations
@@ -19,18 +34,30 @@ from allocator.progress import stages
 from allocator.scenario import Scenario
 
 
-def _row(label: str, parameter: float, result: Result) -> dict:
+MEASURES = ("worst-off", "sii")
+# each measure's level in the table, and the scenario setting a point constrains
+LEVELS = {"worst-off": "worst_off_at_least", "sii": "sii_reduction_at_least"}
+SETTINGS = {"worst-off": "worst_off_at_least", "sii": "sii_reduction"}
+SAID = {"worst-off": "worst-off group at least", "sii": "SII down by at least"}
+
+
+def _row(label: str, result: Result, measure: str = "worst-off", level: float = np.nan) -> dict:
     m = result.gradient.metrics.set_index("measure")
-    table = result.gradient.by_group
-    s = result.scenario
-    sign = 1.0 if s.gradient.higher_is_better else -1.0
-    worst = float((sign * table["outcome_projected"]).min() * sign)
-    return {"point": label, "worst_off_at_least": parameter, "worst_off_outcome": worst,
+    levels = {column: (level if name == measure else np.nan) for name, column in LEVELS.items()}
+    return {"point": label, **levels, "worst_off_outcome": worst_off(result),
             "total_gain": m.at["total_gain", "after"], "health_gain": m.at["total_gain", "change"],
             "sii_before": m.at["sii_outcome", "before"], "sii": m.at["sii_outcome", "after"],
-            "sii_reduction": abs(m.at["sii_outcome", "before"]) - abs(m.at["sii_outcome", "after"]),
+            "sii_reduction": reduction(result, "sii"),
             "rii": m.at["rii_outcome", "after"], "gap": m.at["gap_absolute_outcome", "after"],
-            "mean_outcome": m.at["mean_outcome", "after"]}
+            "gap_reduction": reduction(result, "gap"), "mean_outcome": m.at["mean_outcome", "after"]}
+
+
+def reduction(result: Result, measure: str) -> float:
+    """How far the allocation brings the SII (``sii``) or the gap (``gap``) towards zero, in the
+    outcome's units (as ``sii_reduction`` and ``gap_reduction`` count it)."""
+    m = result.gradient.metrics.set_index("measure")
+    key = {"sii": "sii_outcome", "gap": "gap_absolute_outcome"}[measure]
+    return float(abs(m.at[key, "before"]) - abs(m.at[key, "after"]))
 
 
 def worst_off(result: Result) -> float:
@@ -53,32 +80,54 @@ def _solved(what: str, scenario: Scenario, solve: dict) -> Result:
         raise failed from None
 
 
-def frontier(scenario: Scenario, points: int = 21, options: bool = True,
-             **solve) -> tuple[pd.DataFrame, dict[str, Result]]:
+def frontier(scenario: Scenario, points: int = 21, options: bool = True, measure: str = "worst-off",
+             upto: float | None = None, **solve) -> tuple[pd.DataFrame, dict[str, Result]]:
     """The frontier as a table (one row per point) and the end-point and reference runs; with
     ``options``, a row for each ``[[option]]`` of the scenario (point ``option: NAME``), to place
-    the options a board is choosing between on the frontier."""
+    the options a board is choosing between on the frontier.
+
+    ``measure``: ``worst-off`` or ``sii`` (module docstring); ``upto``: the last point's required
+    SII reduction for ``sii`` (by default the largest a reference run reaches).
+    """
+    if measure not in MEASURES:
+        raise ValueError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
     base = scenario.with_(objective="health-gain", sii_reduction=None, gap_reduction=None,
                           worst_off_at_least=None)
     ends = {}
     for k, name in enumerate(("health-gain", "maximin", "level-up")):
         with stages(f"End point {k + 1}/3 ({name})"):
             ends[name] = _solved(f"the {name} end point", base.with_(objective=name), solve)
-    low, high = worst_off(ends["health-gain"]), worst_off(ends["maximin"])
     rows = []
-    for k, level in enumerate(np.linspace(low, high, points)):
-        if k == points - 1:  # the maximin level itself, less a hair of solver tolerance
-            level = high - 1e-9 * max(1.0, abs(high)) * (1 if scenario.gradient.higher_is_better else -1)
+    for k, level in enumerate(_levels(scenario, ends, points, measure, upto)):
         with stages(f"Point {k + 1}/{points}"):
-            result = _solved(f"point {k + 1} (worst-off group at least {level:.6g})",
-                             base.with_(worst_off_at_least=float(level)), solve)
-        rows.append(_row(f"{k + 1}", float(level), result))
+            result = _solved(f"point {k + 1} ({SAID[measure]} {level:.6g})",
+                             base.with_(**{SETTINGS[measure]: float(level)}), solve)
+        rows.append(_row(f"{k + 1}", result, measure, float(level)))
     table = pd.DataFrame(rows)
     for name, result in ends.items():
-        table = pd.concat([table, pd.DataFrame([_row(name, np.nan, result)])], ignore_index=True)
+        table = pd.concat([table, pd.DataFrame([_row(name, result)])], ignore_index=True)
     if options and scenario.options:
         table = pd.concat([table, _options(scenario, solve)], ignore_index=True)
     return table, ends
+
+
+def _levels(scenario: Scenario, ends: dict[str, Result], points: int, measure: str,
+            upto: float | None) -> np.ndarray:
+    """Each point's required level: evenly spaced from the health-gain optimum's own."""
+    hair = 1e-9  # the last reference level less a hair of solver tolerance: the run reaches it exactly
+    if measure == "worst-off":
+        low, high = worst_off(ends["health-gain"]), worst_off(ends["maximin"])
+        levels = np.linspace(low, high, points)
+        levels[-1] = high - hair * max(1.0, abs(high)) * (1 if scenario.gradient.higher_is_better else -1)
+        return levels
+    low = max(0.0, reduction(ends["health-gain"], measure))
+    if upto is not None:
+        return np.linspace(low, max(low, float(upto)), points)
+    high = max(low, *(reduction(result, measure) for result in ends.values()))
+    levels = np.linspace(low, high, points)
+    if high > low:
+        levels[-1] = high - hair * max(1.0, abs(high))
+    return levels
 
 
 def _options(scenario: Scenario, solve: dict) -> pd.DataFrame:
@@ -89,5 +138,5 @@ def _options(scenario: Scenario, solve: dict) -> pd.DataFrame:
     rows = []
     for k, (name, variant) in enumerate(variants):
         with stages(f"Option {k + 1}/{len(variants)} ({name})"):
-            rows.append(_row(f"option: {name}", np.nan, _solved(f"option '{name}'", variant, solve)))
+            rows.append(_row(f"option: {name}", _solved(f"option '{name}'", variant, solve)))
     return pd.DataFrame(rows)

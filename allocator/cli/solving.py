@@ -390,33 +390,54 @@ def report(result_dir, fmt, output) -> None:
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--points", type=click.IntRange(2, 500), default=21, show_default=True,
               help="Points on the frontier.")
+@click.option("--measure", type=click.Choice(("worst-off", "sii")), default="worst-off", show_default=True,
+              help="What the points step along: a floor under the worst-off group's outcome, or a required "
+                   "reduction of the SII.")
+@click.option("--upto", type=float,
+              help="With --measure sii: the last point's required SII reduction, in the outcome's units "
+                   "(default: the largest the maximin and level-up runs reach).")
+@click.option("--time-limit", type=float,
+              help="Seconds for the whole command's solving; when it runs out the command stops with what is "
+                   "known (exit 1).")
 @click.option("--out", "out", type=click.Path(path_type=Path),
               help="Folder for frontier.csv/.json and frontier.svg/.png.")
-def frontier(scenario: Path, points: int, out) -> None:
+def frontier(scenario: Path, points: int, measure: str, upto, time_limit, out) -> None:
     """Trace the equity-efficiency frontier: total health against the SII.
 
-    Each point maximises total health gain with a rising floor under the worst-off
-    deprivation group's mean outcome, from the health-gain optimum to the maximin
-    one; the health-gain, maximin and level-up runs are shown as reference points, and
-    the scenario's [[option]] blocks are placed on it. The charts (--out): what equity
-    costs against the health-gain optimum, and the health equity impact plane about
-    the status quo ('before'), its quadrants named.
+    Each point maximises total health gain with at least a given level of equity:
+    by default a rising floor under the worst-off deprivation group's mean outcome,
+    from the health-gain optimum to the maximin one; with --measure sii a rising
+    required reduction of the SII, every point the most health any allocation with
+    that much less inequality gives: the true price of an SII reduction, which a
+    floor under the worst-off group overstates. The health-gain, maximin and level-up runs are shown
+    as reference points, and the scenario's [[option]] blocks are placed on it. The
+    charts (--out): what equity costs against the health-gain optimum, and the
+    health equity impact plane about the status quo ('before'), its quadrants named.
 
     \b
     Example:
       allocator frontier scenarios/england-la --points 21 --out out/frontier
+      allocator frontier scenarios/england-la --measure sii --points 11
     """
     from allocator.analysis import frontier as fr
+    from allocator.model.highs import deadline
     from allocator.reports.outputs import csv_bytes, json_bytes, text_table
 
     s = load(scenario)
-    with _output(out, s.inputs) as place:
-        table, _ = fr.frontier(s, points)
+    if upto is not None and measure == "worst-off":
+        raise click.BadParameter("--upto goes with --measure sii", param_hint="--upto")
+    with _output(out, s.inputs) as place, deadline(time_limit):
+        table, _ = fr.frontier(s, points, measure=measure, upto=upto)
         units = s.gradient.outcome_units
-        click.echo(f"Equity-efficiency frontier of {s.name} ({points} points; outcome in {units}):")
-        view = table[["point", "worst_off_outcome", "total_gain", "health_gain", "sii", "sii_reduction", "gap"]]
-        click.echo(text_table(view, {"worst_off_outcome": ".4f", "total_gain": ",.0f", "health_gain": ",.0f",
-                                     "sii": ".4f", "sii_reduction": ".4f", "gap": ".4f"}))
+        stepped = {"worst-off": "a floor under the worst-off group", "sii": "a required SII reduction"}[measure]
+        click.echo(f"Equity-efficiency frontier of {s.name} ({points} points, each with {stepped}; "
+                   f"outcome in {units}):")
+        level = fr.LEVELS[measure]
+        view = table[["point", level, "worst_off_outcome", "total_gain", "health_gain", "sii", "sii_reduction", "gap",
+                      "gap_reduction"]]
+        click.echo(text_table(view, {level: ".6g" if measure == "worst-off" else ".4f", "worst_off_outcome": ".4f",
+                                     "total_gain": ",.0f", "health_gain": ",.0f", "sii": ".4f",
+                                     "sii_reduction": ".4f", "gap": ".4f", "gap_reduction": ".4f"}))
         if out is not None:
             from allocator.reports.frontier import figures
 

@@ -1,0 +1,96 @@
+"""The frontier by SII reduction (issue 15): each point the most health with the SII down by at least its level.
+
+A floor under the worst-off group is one way to lower the SII, not the cheapest: every point of
+the worst-off frontier is an allocation the SII frontier could choose at that point's reduction,
+so the SII frontier never shows less health there, and at the maximin end it shows much more.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import allocator
+from allocator.analysis import frontier
+from allocator.cli import main
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def england_la():
+    return allocator.load(SCENARIOS / "england-la")
+
+
+@pytest.fixture(scope="module")
+def by_sii(england_la):
+    return frontier.frontier(england_la, points=5, options=False, measure="sii")
+
+
+@pytest.fixture(scope="module")
+def by_worst_off(england_la):
+    return frontier.frontier(england_la, points=5, options=False)
+
+
+def _points(table):
+    return table[table["point"].astype(str).str.isdigit()].reset_index(drop=True)
+
+
+def _total_gain(result) -> float:
+    return frontier._row("run", result)["total_gain"]
+
+
+def test_each_point_meets_its_level_and_health_never_rises(by_sii):
+    table, ends = by_sii
+    curve = _points(table)
+    assert len(curve) == 5
+    level = curve["sii_reduction_at_least"].to_numpy()
+    assert np.all(np.diff(level) > 0)
+    assert np.all(curve["sii_reduction"].to_numpy() >= level - 1e-7)  # measured from the allocation itself
+    gain = curve["total_gain"].to_numpy()
+    assert np.all(np.diff(gain) <= 1e-9 * abs(gain[0]))
+    assert gain[0] == pytest.approx(_total_gain(ends["health-gain"]), rel=1e-9)
+    top = max(frontier.reduction(result, "sii") for result in ends.values())
+    assert level[-1] == pytest.approx(top, abs=1e-6)
+    assert curve["worst_off_at_least"].isna().all()
+
+
+def test_the_sii_frontier_never_shows_less_health_than_the_worst_off_one(england_la, by_sii, by_worst_off):
+    base = england_la.with_(objective="health-gain")
+    for _, point in _points(by_worst_off[0]).iterrows():
+        best = allocator.run(base.with_(sii_reduction=float(point["sii_reduction"]) - 1e-7))
+        assert _total_gain(best) >= point["total_gain"] - 1e-9 * abs(point["total_gain"])
+    # at the maximin end the same SII reduction costs far less health than maximin pays for it
+    optimum = _total_gain(by_sii[1]["health-gain"])
+    sii_end, worst_off_end = _points(by_sii[0]).iloc[-1], _points(by_worst_off[0]).iloc[-1]
+    assert sii_end["sii_reduction"] == pytest.approx(worst_off_end["sii_reduction"], abs=1e-4)
+    assert optimum - sii_end["total_gain"] < 0.8 * (optimum - worst_off_end["total_gain"])
+
+
+def test_upto_sets_the_last_level(england_la):
+    table, _ = frontier.frontier(england_la, points=2, options=False, measure="sii", upto=0.3)
+    curve = _points(table)
+    assert curve["sii_reduction_at_least"].iloc[-1] == pytest.approx(0.3)
+    assert curve["sii_reduction"].iloc[-1] >= 0.3 - 1e-7
+
+
+def test_the_command_traces_by_sii_and_refuses_what_it_cannot_do(tmp_path):
+    quickstart = str(SCENARIOS / "quickstart")
+    result = CliRunner().invoke(main, ["frontier", quickstart, "--measure", "sii", "--points", "3",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "each with a required SII reduction" in result.output
+    assert "sii_reduction_at_least" in (tmp_path / "frontier.csv").read_text().splitlines()[0]
+    refused = CliRunner().invoke(main, ["frontier", quickstart, "--upto", "0.1"])
+    assert refused.exit_code == 2 and "--upto goes with --measure sii" in refused.output
+    assert CliRunner().invoke(main, ["frontier", quickstart, "--measure", "gap"]).exit_code == 2
+
+
+def test_the_time_limit_bounds_the_whole_frontier():
+    result = CliRunner().invoke(main, ["frontier", str(SCENARIOS / "england-la"), "--measure", "sii",
+                                       "--time-limit", "0.01"])
+    assert result.exit_code == 1, result.output
+    assert "time limit" in result.output
