@@ -33,7 +33,6 @@ from allocator.errors import AllocatorError, ScenarioError
 from allocator.progress import stages
 from allocator.scenario import Scenario
 
-
 MEASURES = ("worst-off", "sii")
 # each measure's level in the table, and the scenario setting a point constrains
 LEVELS = {"worst-off": "worst_off_at_least", "sii": "sii_reduction_at_least"}

@@ -351,9 +351,8 @@ def compare(scenarios, solver, method, out, formats, explain) -> None:
         _echo_verdict(comparison)
         if out is not None:
             from allocator.reports.documents import write_reports
-            from allocator.reports.results import save_comparison
-
             from allocator.reports.outputs import encoded_once
+            from allocator.reports.results import save_comparison
 
             with encoded_once():  # each table cleaned once, for every file and report
                 data, manifest = save_comparison(comparison, out, {"solver": solver, "method": method,
