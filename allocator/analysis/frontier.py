@@ -1,7 +1,7 @@
 """The equity-efficiency frontier: how much total health each step towards equity costs.
 
 Each point maximises total health gain subject to at least a given level of equity, in
-one of three measures (``measure``):
+one of two measures (``measure``):
 
 * ``worst-off``: a rising floor under the worst-off deprivation group's mean outcome,
   from the health-gain optimum's worst-off level to the maximin optimum's.  Each point is

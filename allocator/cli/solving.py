@@ -408,10 +408,11 @@ def frontier(scenario: Path, points: int, measure: str, upto, time_limit, out) -
     from the health-gain optimum to the maximin one; with --measure sii a rising
     required reduction of the SII, every point the most health any allocation with
     that much less inequality gives: the true price of an SII reduction, which a
-    floor under the worst-off group overstates. The health-gain, maximin and level-up runs are shown
-    as reference points, and the scenario's [[option]] blocks are placed on it. The
-    charts (--out): what equity costs against the health-gain optimum, and the
-    health equity impact plane about the status quo ('before'), its quadrants named.
+    floor under the worst-off group overstates. The health-gain, maximin and
+    level-up runs are shown as reference points, and the scenario's [[option]]
+    blocks are placed on it. The charts (--out): what equity costs against the
+    health-gain optimum, and the health equity impact plane about the status quo
+    ('before'), its quadrants named.
 
     \b
     Example:
