@@ -88,7 +88,8 @@ def frontier(scenario: Scenario, points: int = 21, options: bool = True, measure
     the options a board is choosing between on the frontier.
 
     ``measure``: ``worst-off`` or ``sii`` (module docstring); ``upto``: the last point's required
-    SII reduction for ``sii`` (by default the largest a reference run reaches).
+    SII reduction for ``sii`` (by default the largest a reference run reaches).  A point that
+    cannot be solved (a time limit, say) raises its error with ``done``: the points before it.
     """
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
@@ -101,8 +102,12 @@ def frontier(scenario: Scenario, points: int = 21, options: bool = True, measure
     rows = []
     for k, level in enumerate(_levels(scenario, ends, points, measure, upto)):
         with stages(f"Point {k + 1}/{points}"):
-            result = _solved(f"point {k + 1} ({SAID[measure]} {level:.6g})",
-                             base.with_(**{SETTINGS[measure]: float(level)}), solve)
+            try:
+                result = _solved(f"point {k + 1} ({SAID[measure]} {level:.6g})",
+                                 base.with_(**{SETTINGS[measure]: float(level)}), solve)
+            except AllocatorError as exc:  # the points solved before it are kept for the reader
+                exc.done = pd.DataFrame(rows)
+                raise
         rows.append(_row(f"{k + 1}", result, measure, float(level)))
     table = pd.DataFrame(rows)
     for name, result in ends.items():

@@ -14,7 +14,7 @@ from allocator.cli.base import (
     _output,
     main,
 )
-from allocator.errors import InfeasibleError
+from allocator.errors import AllocatorError, InfeasibleError
 from allocator.format import gbp
 
 
@@ -426,18 +426,26 @@ def frontier(scenario: Path, points: int, measure: str, upto, time_limit, out) -
     s = load(scenario)
     if upto is not None and measure == "worst-off":
         raise click.BadParameter("--upto goes with --measure sii", param_hint="--upto")
+    units = s.gradient.outcome_units
+    level = fr.LEVELS[measure]
+    columns = ["point", level, "worst_off_outcome", "total_gain", "health_gain", "sii", "sii_reduction", "gap",
+               "gap_reduction"]
+    shown = {level: ".6g" if measure == "worst-off" else ".4f", "worst_off_outcome": ".4f", "total_gain": ",.0f",
+             "health_gain": ",.0f", "sii": ".4f", "sii_reduction": ".4f", "gap": ".4f", "gap_reduction": ".4f"}
     with _output(out, s.inputs) as place, deadline(time_limit):
-        table, _ = fr.frontier(s, points, measure=measure, upto=upto)
-        units = s.gradient.outcome_units
+        try:
+            table, _ = fr.frontier(s, points, measure=measure, upto=upto)
+        except AllocatorError as exc:
+            done = getattr(exc, "done", None)
+            if done is not None and len(done):  # what was solved before the point that stopped it
+                click.echo(f"The frontier of {s.name} stopped after {len(done)} of {points} points "
+                           f"(outcome in {units}; nothing written):")
+                click.echo(text_table(done[columns], shown))
+            raise
         stepped = {"worst-off": "a floor under the worst-off group", "sii": "a required SII reduction"}[measure]
         click.echo(f"Equity-efficiency frontier of {s.name} ({points} points, each with {stepped}; "
                    f"outcome in {units}):")
-        level = fr.LEVELS[measure]
-        view = table[["point", level, "worst_off_outcome", "total_gain", "health_gain", "sii", "sii_reduction", "gap",
-                      "gap_reduction"]]
-        click.echo(text_table(view, {level: ".6g" if measure == "worst-off" else ".4f", "worst_off_outcome": ".4f",
-                                     "total_gain": ",.0f", "health_gain": ",.0f", "sii": ".4f",
-                                     "sii_reduction": ".4f", "gap": ".4f", "gap_reduction": ".4f"}))
+        click.echo(text_table(table[columns], shown))
         if out is not None:
             from allocator.reports.frontier import figures
 

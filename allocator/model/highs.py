@@ -20,6 +20,10 @@ import numpy as np
 from allocator.errors import SolverError
 from allocator.model.lp import LinearProgram
 
+# a MILP's answer is optimal to this relative gap (HiGHS's branch and bound stops there, and a
+# rounding that close to the relaxation's bound is as proven: `thresholds.start`)
+MIP_REL_GAP = 1e-4
+
 
 class Status(str, Enum):
     """How a solve ended (modelled on linopy's TerminationCondition)."""

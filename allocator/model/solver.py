@@ -22,6 +22,7 @@ from allocator.errors import InfeasibleError, Problem, SettingsError, SolverErro
 from allocator.format import plain
 from allocator.model.highs import (  # noqa: F401  (re-exported: the solver's names since before the split)
     _DEADLINE,
+    MIP_REL_GAP,
     Solution,
     Status,
     _clip,
@@ -162,7 +163,7 @@ def _configure(h, lp: LinearProgram, method: str, time_limit: float | None) -> s
     h.setOptionValue("random_seed", 0)
     if lp.integrality is not None:
         method = "branch and bound"
-        h.setOptionValue("mip_rel_gap", 1e-4)
+        h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     else:
         h.setOptionValue("solver", method)
     if method == "ipm":
