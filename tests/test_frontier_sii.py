@@ -94,3 +94,28 @@ def test_the_time_limit_bounds_the_whole_frontier():
                                        "--time-limit", "0.01"])
     assert result.exit_code == 1, result.output
     assert "time limit" in result.output
+
+
+def test_a_point_that_stops_the_frontier_leaves_the_points_before_it_on_screen(monkeypatch, tmp_path):
+    from allocator import errors
+
+    real = frontier.run
+    asked = []
+
+    def stopping(scenario, **kwargs):
+        if scenario.sii_reduction is not None:
+            asked.append(scenario.sii_reduction)
+            if len(asked) == 3:
+                raise errors.SolverError("HiGHS stopped at the time limit")
+        return real(scenario, **kwargs)
+
+    monkeypatch.setattr(frontier, "run", stopping)
+    out = tmp_path / "f"
+    result = CliRunner().invoke(main, ["frontier", str(SCENARIOS / "quickstart"), "--measure", "sii", "--points", "4",
+                                       "--out", str(out)])
+    assert result.exit_code == 1
+    assert "stopped after 2 of 4 points" in result.output
+    lines = [line.split()[0] for line in result.output.splitlines() if line[:1].isdigit()]
+    assert lines == ["1", "2"]
+    assert "the frontier's point 3 (SII down by at least" in result.output
+    assert not out.exists()  # nothing written: a frontier is whole or not at all
