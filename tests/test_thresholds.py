@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 import allocator
 from allocator.errors import InfeasibleError, SolverError
 from allocator.model import diagnose, thresholds
-from allocator.model.lp import build
 from allocator.model.highs import MIP_REL_GAP
+from allocator.model.lp import build
 from allocator.model.solver import _objective, highs_model, new_highs
 from tests import strategies as gen
 
