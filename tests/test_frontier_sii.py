@@ -119,3 +119,33 @@ def test_a_point_that_stops_the_frontier_leaves_the_points_before_it_on_screen(m
     assert lines == ["1", "2"]
     assert "the frontier's point 3 (SII down by at least" in result.output
     assert not out.exists()  # nothing written: a frontier is whole or not at all
+
+
+def test_settings_no_frontier_can_use_are_refused_as_bad_input(england_la):
+    quickstart = str(SCENARIOS / "quickstart")
+    below = CliRunner().invoke(main, ["frontier", quickstart, "--measure", "sii", "--upto", "-5"])
+    assert below.exit_code == 2 and "--upto: expected a reduction above" in below.output
+    for limit in ("nan", "0", "-1"):
+        refused = CliRunner().invoke(main, ["frontier", quickstart, "--time-limit", limit])
+        assert refused.exit_code == 2 and "--time-limit: expected a finite number of seconds > 0" in refused.output
+    with pytest.raises(ValueError, match="upto goes with measure='sii'"):
+        frontier.frontier(england_la, points=2, upto=0.3)
+
+
+def test_a_stopped_point_keeps_what_it_found_and_its_bound(monkeypatch):
+    from allocator import errors
+
+    real = frontier.run
+
+    def stopping(scenario, **kwargs):
+        if scenario.sii_reduction is not None:
+            stopped = errors.SolverError("HiGHS stopped at the time limit")
+            stopped.incumbent, stopped.bound = 1.0, 2.0
+            raise stopped
+        return real(scenario, **kwargs)
+
+    monkeypatch.setattr(frontier, "run", stopping)
+    with pytest.raises(errors.SolverError, match="the frontier's point 1") as caught:
+        frontier.frontier(allocator.load(SCENARIOS / "quickstart"), points=2, options=False, measure="sii")
+    assert (caught.value.incumbent, caught.value.bound) == (1.0, 2.0)
+    assert len(caught.value.done) == 0

@@ -11,17 +11,19 @@ one of two measures (``measure``):
   run reaches).  These are the points a chart of health against the SII should show: a
   floor under the worst-off group is one way to lower the SII, not the cheapest, so the
   worst-off frontier overstates the price of an SII reduction (england-la at 0.382: a health
-  cost of 349,011 against maximin's 647,688).  Each point is the exact optimum of "most
-  health with the SII down by at least this much" (`allocator.model.thresholds`: the
-  relaxation where it fills in order, else the fill-in-order MILP), so a point far up may be
-  slow, and with ``--time-limit`` stops with its incumbent and bound (exit 1).
+  cost of 349,011 against maximin's 647,688).  Each point is the optimum of "most health with
+  the SII down by at least this much" (`allocator.model.thresholds`): exact where the
+  relaxation fills in order (england-la: up to about 0.387), else to the MIP gap (1e-4 of the
+  objective, a rounding or HiGHS's branch and bound), so a point far up may be slow, and with
+  ``--time-limit`` stops with its incumbent and bound (exit 1).
 
 The gap as a measure is not offered yet: on england-la a gap reduction up to 0.34 solves in about
 a second, but from 0.36 to maximin's 0.383 the relaxation fills out of order and HiGHS's branch
 and bound does not finish in 20 s (0.15% from its bound at 0.38), so a default gap frontier would
 stop at its last points (issue 15).
 
-The feasible sets are nested, so total health never rises along the frontier.  For each
+The feasible sets are nested, so total health never rises along the frontier (to the MIP gap
+where points are MILPs).  For each
 point the SII, RII and gap are measured from the independently evaluated allocation.
 """
 
@@ -31,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from allocator.analysis.pipeline import Result, run
-from allocator.errors import AllocatorError, ScenarioError
+from allocator.errors import AllocatorError, Problem, ScenarioError, SettingsError
+from allocator.format import plain
 from allocator.progress import stages
 from allocator.scenario import Scenario
 
@@ -78,6 +81,9 @@ def _solved(what: str, scenario: Scenario, solve: dict) -> Result:
             failed = type(exc)(f"the frontier's {what} could not be solved: {exc}")
         except TypeError:
             raise exc from None
+        for known in ("incumbent", "bound"):  # a point stopped by a time limit: what it had found, and the bound
+            if getattr(exc, known, None) is not None:
+                setattr(failed, known, getattr(exc, known))
         raise failed from None
 
 
@@ -93,6 +99,8 @@ def frontier(scenario: Scenario, points: int = 21, options: bool = True, measure
     """
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
+    if upto is not None and measure == "worst-off":
+        raise ValueError("upto goes with measure='sii'")
     base = scenario.with_(objective="health-gain", sii_reduction=None, gap_reduction=None,
                           worst_off_at_least=None)
     ends = {}
@@ -128,7 +136,10 @@ def _levels(scenario: Scenario, ends: dict[str, Result], points: int, measure: s
         return levels
     low = max(0.0, reduction(ends["health-gain"], measure))
     if upto is not None:
-        return np.linspace(low, max(low, float(upto)), points)
+        if not np.isfinite(upto) or upto <= low:
+            raise SettingsError([Problem("--upto", f"expected a reduction above {plain(low, 4)}, the health-gain "
+                                         f"optimum's own (no constraint binds below it), got {upto!r}")])
+        return np.linspace(low, float(upto), points)
     high = max(low, *(reduction(result, measure) for result in ends.values()))
     levels = np.linspace(low, high, points)
     if high > low:

@@ -407,8 +407,9 @@ def frontier(scenario: Path, points: int, measure: str, upto, time_limit, out) -
     by default a rising floor under the worst-off deprivation group's mean outcome,
     from the health-gain optimum to the maximin one; with --measure sii a rising
     required reduction of the SII, every point the most health any allocation with
-    that much less inequality gives: the true price of an SII reduction, which a
-    floor under the worst-off group overstates. The health-gain, maximin and
+    that much less inequality gives (to HiGHS's MIP gap where a point is a MILP):
+    the true price of an SII reduction, which a floor under the worst-off group
+    overstates. The health-gain, maximin and
     level-up runs are shown as reference points, and the scenario's [[option]]
     blocks are placed on it. The charts (--out): what equity costs against the
     health-gain optimum, and the health equity impact plane about the status quo
@@ -421,11 +422,13 @@ def frontier(scenario: Path, points: int, measure: str, upto, time_limit, out) -
     """
     from allocator.analysis import frontier as fr
     from allocator.model.highs import deadline
+    from allocator.model.solver import check_settings
     from allocator.reports.outputs import csv_bytes, json_bytes, text_table
 
     s = load(scenario)
     if upto is not None and measure == "worst-off":
         raise click.BadParameter("--upto goes with --measure sii", param_hint="--upto")
+    time_limit = check_settings(time_limit=time_limit)
     units = s.gradient.outcome_units
     level = fr.LEVELS[measure]
     columns = ["point", level, "worst_off_outcome", "total_gain", "health_gain", "sii", "sii_reduction", "gap",

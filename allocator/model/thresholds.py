@@ -188,8 +188,9 @@ def start(lp: LinearProgram, time_limit: float | None = None) -> Start:
     after, binary = lp.fill_pairs[:, 1].astype(np.int64), lp.fill_pairs[:, 3].astype(np.int64)
     best[binary] = (best[after] > 0).astype(float)
     found = _objective(lp, best)
-    gap = abs(relaxed - found) / max(1.0, abs(found))
-    if gap <= MIP_REL_GAP:  # as close to the bound as HiGHS's branch and bound would stop: as proven
+    # how far below the bound (above it, minimising), relative to the allocation's own objective
+    gap = (relaxed - found if lp.maximize else found - relaxed) / max(abs(found), 1e-12)
+    if -1e-9 <= gap <= MIP_REL_GAP:  # as close to the bound as HiGHS's branch and bound would stop: as proven
         name = (f"HiGHS {h.version()} ({method}, the relaxation rounded on its thresholds, "
                 f"{gap:.1e} from its bound; MIP gap {MIP_REL_GAP:g})")
         return Start(optimum=Solution(x=best, objective=found, status=Status.OPTIMAL, solver=name,
