@@ -52,7 +52,9 @@ def test_each_point_meets_its_level_and_health_never_rises(by_sii):
     assert np.all(curve["sii_reduction"].to_numpy() >= level - 1e-7)  # measured from the allocation itself
     gain = curve["total_gain"].to_numpy()
     assert np.all(np.diff(gain) <= 1e-9 * abs(gain[0]))
-    assert gain[0] == pytest.approx(_total_gain(ends["health-gain"]), rel=1e-9)
+    # the health-gain run meets its pace rows to HiGHS's default tolerance (1e-7 of a scaled row), the
+    # SII points (`gradient_bound`) to 1e-9: the first point may be a hair below
+    assert gain[0] == pytest.approx(_total_gain(ends["health-gain"]), rel=1e-8)
     top = max(frontier.reduction(result, "sii") for result in ends.values())
     assert level[-1] == pytest.approx(top, abs=1e-6)
     assert curve["worst_off_at_least"].isna().all()

@@ -19,9 +19,10 @@ from allocator.errors import (
     ScenarioError,
     SolverError,
 )
-from allocator.model import equity, fairshare, proportional
+from allocator.model import equity, fairshare, gradient_bound, proportional
 from allocator.model import evaluate as ev
 from allocator.model.diagnose import explain as explain_infeasible
+from allocator.model.diagnose import reduction_limit
 from allocator.model.lp import LinearProgram, build
 from allocator.model.solver import Solution, check_settings, deadline, limited, solve
 from allocator.progress import stage
@@ -105,6 +106,25 @@ def _most_health_among_optima(scenario: Scenario, lp, solution, solver, method, 
     return lp2, solution2
 
 
+def _certified(scenario: Scenario, time_limit: float | None) -> tuple | None:
+    """An SII or gap reduction solved in suffix form and proven by its Lagrangian bound
+    (`allocator.model.gradient_bound`), where that applies; `InfeasibleError` when a reduction
+    asked for is beyond the proven limit (the MILP in rows form would search for long to say so)."""
+    if not gradient_bound.applies(scenario):
+        return None
+    stage(f"Solving the gradient constraints' relaxation ({scenario.n_areas:,} areas x "
+          f"{scenario.n_services} services)")
+    found = gradient_bound.solve(scenario, limited(time_limit))
+    if found is None:
+        for name in ("sii_reduction", "gap_reduction"):
+            asked = getattr(scenario, name)
+            most = None if asked is None else reduction_limit(scenario, name, time_limit, certified_only=True)
+            if most is not None and asked > most + 1e-9 * max(1.0, abs(most)):
+                raise InfeasibleError("the solver proved that no allocation meets every constraint "
+                                      f"({name} asks for more than the most any allocation reaches)")
+    return found
+
+
 def _why(scenario: Scenario, exc: InfeasibleError, time_limit: float | None) -> InfeasibleError:
     """``exc`` with the reason in money and rules (`allocator.model.diagnose`), when it can be found."""
     try:
@@ -182,17 +202,21 @@ def _run(scenario: Scenario | str, objective: str | None, solver: str, method: s
         scenario = scenario.with_(objective=objective)
     one_year(scenario)
     mark = time.perf_counter()
-    stage(f"Building the LP ({scenario.n_areas:,} areas x {scenario.n_services} services)")
-    lp = build(scenario)
-    seconds["build"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    stage(f"Solving ({lp.n_rows:,} rows x {lp.n_cols:,} columns)")
     try:
-        solution = None
-        if solver == "highs" and method == "auto":  # the certified algorithms, where they apply
-            solution = fairshare.solve(scenario, lp) or proportional.solve(scenario, lp, limited(time_limit))
-        if solution is None:
-            solution = solve_lp(lp, solver=solver, method=method, time_limit=time_limit)
+        found = _certified(scenario, time_limit) if solver == "highs" and method == "auto" else None
+        if found is not None:
+            lp, solution = found
+        else:
+            stage(f"Building the LP ({scenario.n_areas:,} areas x {scenario.n_services} services)")
+            lp = build(scenario)
+            seconds["build"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            stage(f"Solving ({lp.n_rows:,} rows x {lp.n_cols:,} columns)")
+            solution = None
+            if solver == "highs" and method == "auto":  # the certified algorithms, where they apply
+                solution = fairshare.solve(scenario, lp) or proportional.solve(scenario, lp, limited(time_limit))
+            if solution is None:
+                solution = solve_lp(lp, solver=solver, method=method, time_limit=time_limit)
     except InfeasibleError as exc:
         if not diagnose:
             raise

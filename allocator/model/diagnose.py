@@ -25,6 +25,7 @@ import numpy as np
 
 from allocator.errors import AllocatorError, InfeasibleError, SolverError
 from allocator.format import gbp, plain
+from allocator.model import equity, gradient_bound
 from allocator.model.lp import EQUITY_CONSTRAINTS, LinearProgram, build, name_of
 from allocator.model.solver import solve
 from allocator.scenario import Scenario
@@ -174,22 +175,27 @@ def _rows_named(lp: LinearProgram, prefix: str) -> np.ndarray:
     return np.array(found, dtype=np.int64)
 
 
-def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = None) -> float:
+def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = None,
+                    certified_only: bool = False) -> float | None:
     """The largest ``sii_reduction`` or ``gap_reduction`` the budget and the other rules allow.
 
     The constraint's row reads ``a.x <= bound`` with ``bound = -asked - (fixed part)``, so
     the reduction an allocation ``x`` reaches is ``asked + bound - a.x``: minimise ``a.x``
     with every gradient constraint relaxed (the in-order binaries kept: the gains are exact).
+    Where `allocator.model.gradient_bound` applies, its relaxation in suffix form, proven by
+    the Lagrangian bound; else (or when that proves nothing) the MILP, unless
+    ``certified_only`` (None then).
     """
-    lp = build(scenario)
-    row = int(_rows_named(lp, name)[0])
-    relax = np.concatenate([_rows_named(lp, n) for n in (*EQUITY_CONSTRAINTS, "worst_off(")])
-    lower, upper = lp.row_lower.copy(), lp.row_upper.copy()
-    lower[relax], upper[relax] = -np.inf, np.inf
-    coef = lp.matrix.getrow(row).toarray().ravel()
-    free = dataclasses.replace(lp, cost=coef, maximize=False, objective_scale=1.0,
-                               row_lower=lower, row_upper=upper)
-    offset = float(getattr(scenario, name)) + float(lp.row_upper[row])
+    if gradient_bound.applies(scenario):
+        found = gradient_bound.solve(scenario, time_limit, transform=lambda lp: _minimising(lp, name)[0],
+                                     gap=LIMIT_GAP)
+        if found is not None:
+            lp, solution = found
+            return _offset(scenario, name) - float(lp.cost @ solution.x)
+    if certified_only:
+        return None
+    free, coef, bound = _minimising(build(scenario), name)
+    offset = float(getattr(scenario, name)) + bound
     try:
         solution = solve(free, time_limit=time_limit)
     except SolverError as exc:  # stopped: what it found is attainable, its bound is the most there is
@@ -197,6 +203,28 @@ def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = No
             raise
         raise Bracket(None if exc.incumbent is None else offset - exc.incumbent, offset - exc.bound, exc) from None
     return offset - float(coef @ solution.x)
+
+
+LIMIT_GAP = 1e-7  # a limit proven by `gradient_bound` to this (relative to the gradient row's value)
+
+
+def _minimising(lp: LinearProgram, name: str) -> tuple[LinearProgram, np.ndarray, float]:
+    """``lp`` minimising the gradient row ``name``, every gradient constraint freed; the row's
+    coefficients and its bound (the reduction of an allocation x is ``asked + bound - coef @ x``)."""
+    row = int(_rows_named(lp, name)[0])
+    relax = np.concatenate([_rows_named(lp, n) for n in (*EQUITY_CONSTRAINTS, "worst_off(")])
+    lower, upper = lp.row_lower.copy(), lp.row_upper.copy()
+    lower[relax], upper[relax] = -np.inf, np.inf
+    coef = lp.matrix.getrow(row).toarray().ravel()
+    free = dataclasses.replace(lp, cost=coef, maximize=False, objective_scale=1.0,
+                               row_lower=lower, row_upper=upper)
+    return free, coef, float(lp.row_upper[row])
+
+
+def _offset(scenario: Scenario, name: str) -> float:
+    """``asked + bound`` of the gradient row ``name`` (`equity.constraint_rows`)."""
+    rows = equity.constraint_rows(scenario, equity.group_terms(scenario))
+    return float(getattr(scenario, name)) + next(bound for row, _, bound in rows if row == name)
 
 
 class Bracket(SolverError):

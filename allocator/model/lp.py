@@ -262,12 +262,17 @@ def _safe(text: str) -> str:
     return "".join(out)
 
 
-def eligible_for_suffix(scenario: Scenario) -> np.ndarray:
-    """(S,) services whose monotone rule can be written as bounds (see module docstring)."""
+def eligible_for_suffix(scenario: Scenario, relaxed: bool = False) -> np.ndarray:
+    """(S,) services whose monotone rule can be written as bounds (see module docstring).
+
+    ``relaxed``: an SII or gap reduction's relaxation too (`allocator.model.gradient_bound`).
+    """
     # gains must only ever be wanted larger: true of every objective and of the worst-off
-    # and level-up floors, not of an SII or gap reduction
+    # and level-up floors, not of an SII or gap reduction, whose relaxation is exact only
+    # when certified
     ok = (scenario.objective != "fair-share" and scenario.proportionality == "monotone"
-          and scenario.pace is None and scenario.sii_reduction is None and scenario.gap_reduction is None)
+          and (relaxed or (scenario.pace is None and scenario.sii_reduction is None
+                           and scenario.gap_reduction is None)))
     return np.full(scenario.n_services, ok)
 
 
@@ -421,24 +426,28 @@ class _Setup:
     classes: np.ndarray  # (A,) areas' stream classes (`allocator.model.money.area_classes`)
 
 
-def build(scenario: Scenario, area_rows: bool = False) -> LinearProgram:
+def build(scenario: Scenario, area_rows: bool = False, relaxed: bool = False,
+          tie_key: np.ndarray | None = None) -> LinearProgram:
     """The LP of DESIGN.md for ``scenario``; see the module docstring for the formulations.
 
     ``area_rows``: keep every line a group of its own in rows form, so that rows over an
-    area's total can be added (a plan's year-on-year pace and convergence).
+    area's total can be added (a plan's year-on-year pace and convergence).  ``relaxed``: an
+    SII or gap reduction without its fill-in-order binaries, in suffix form, lines merged, and
+    ``tie_key`` (per line group) the order of equal-need groups along each service's chain:
+    the relaxation `allocator.model.gradient_bound` solves and certifies.
 
     Raises `ScenarioError` for settings the LP cannot honour (a pace of change without a
     baseline, fair shares under a gradient constraint) and for a non-finite number.
     """
     _check_settings(scenario)
-    m = _setup(scenario, area_rows)
+    m = _setup(scenario, area_rows, relaxed, tie_key)
     b = _Builder()
     budget_row, budget_scale = add_budget_row(b, m)
     cols = add_gain_columns(b, m, budget_row, budget_scale)
     money_rows = money.add_money_rows(b, m, cols, budget_row, budget_scale)
     intensity = Intensity(cols.seg_cols, len(m.groups.service))
     if scenario.pace is not None and scenario.baseline is not None:
-        add_pace_rows(b, m, intensity)
+        add_pace_rows(b, m, intensity, cols.suffix_sets)
     add_proportionality_rows(b, m, intensity)
     integral, fill_pairs = [], []
     if m.terms is not None:
@@ -496,7 +505,8 @@ def _not_finite(scenario: Scenario) -> list[str]:
     return bad
 
 
-def _setup(scenario: Scenario, area_rows: bool = False) -> _Setup:
+def _setup(scenario: Scenario, area_rows: bool = False, relaxed: bool = False,
+           tie_key: np.ndarray | None = None) -> _Setup:
     """Line groups (merged unless a row ties lines together), response pieces, objective scale."""
     objective = scenario.objective
     gainful = objective != "fair-share"  # gains appear in the objective or in rows
@@ -506,10 +516,13 @@ def _setup(scenario: Scenario, area_rows: bool = False) -> _Setup:
         weight = weight * equity.equity_weights(scenario)[:, None]
     grouped = equity.uses_groups(scenario)
     terms = equity.group_terms(scenario) if grouped else None
-    constrained = scenario.sii_reduction is not None or scenario.gap_reduction is not None  # MILP
+    constrained = (scenario.sii_reduction is not None or scenario.gap_reduction is not None) and not relaxed  # MILP
     classes = money.area_classes(scenario)
     groups = group_lines(scenario, weight, key=terms.group if grouped else None, split=classes,
                          merge=scenario.pace is None and not constrained and not area_rows)
+    if tie_key is not None:  # equal-need groups in the key's order along each chain
+        order = tuple(mine[np.lexsort((tie_key[mine], groups.need[mine]))] for mine in groups.order)
+        groups = dataclasses.replace(groups, order=order)
     pcs = _response_pieces(scenario, gainful)
     # objective scale: keep coefficients near 1 whatever the populations
     if gainful:
@@ -519,7 +532,8 @@ def _setup(scenario: Scenario, area_rows: bool = False) -> _Setup:
     scale = 1.0 / top if top > 0 else 1.0
     # maximin and level-up: the group levels are the objective, total gain only breaks ties
     gain_cost = scale if health else (scale * equity.TIE_BREAK if gainful else 0.0)
-    suffix = eligible_for_suffix(scenario) & (not area_rows)
+    suffix = (eligible_for_suffix(scenario, relaxed=True) if relaxed else eligible_for_suffix(scenario)) \
+        & (not area_rows)
     return _Setup(scenario=scenario, groups=groups, pcs=pcs, suffix=suffix,
                   sid=[_safe(s) for s in scenario.service_ids], gainful=gainful, health=health,
                   terms=terms, scale=scale, gain_cost=gain_cost, classes=classes)

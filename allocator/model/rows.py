@@ -164,7 +164,19 @@ class Intensity:
         return pos, self.columns[starts + offs]
 
 
-def add_pace_rows(b: _Builder, m: _Setup, intensity: Intensity) -> None:
+def suffix_terms(suffix_sets: list, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """(group, column) pairs of each group's intensity above its floor in suffix form: every raise
+    of every piece at or below its position in its service's chain (a dense prefix: used only for
+    a gradient constraint's relaxation at district scale, `allocator.model.gradient_bound`)."""
+    groups, columns = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for mine, cols, _, _ in suffix_sets:
+        counts = np.arange(1, len(mine) + 1)
+        groups.append(np.repeat(mine, counts))
+        columns.append(cols[np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)])
+    return np.concatenate(groups), np.concatenate(columns)
+
+
+def add_pace_rows(b: _Builder, m: _Setup, intensity: Intensity, suffix_sets: list = ()) -> None:
     """Pace of change: each area's total within bounds of its baseline."""
     scenario, groups = m.scenario, m.groups
     G = len(groups.service)
@@ -180,6 +192,9 @@ def add_pace_rows(b: _Builder, m: _Setup, intensity: Intensity) -> None:
     a_idx, s_idx = np.nonzero(groups.line_group >= 0)
     a_of_group[groups.line_group[a_idx, s_idx]] = a_idx
     pos, cols = intensity.terms(np.arange(G))
+    if len(suffix_sets):
+        more = suffix_terms(suffix_sets, G)
+        pos, cols = np.concatenate([pos, more[0]]), np.concatenate([cols, more[1]])
     b.coef(rows[a_of_group[pos]], cols, groups.unit_spend[pos] * scale_a[a_of_group[pos]])
 
 

@@ -1,0 +1,237 @@
+"""An SII or gap reduction solved as an LP in suffix form, its optimum proven by a Lagrangian bound.
+
+Under an SII or gap reduction the gains of the least deprived groups count against a constraint,
+so the LP would like to fill their curves' segments out of order, and the exact model is a MILP
+with a binary a line and breakpoint (`rows._fill_in_order`), in rows form, every line on its own:
+at national scale (england-lsoa, 270,040 lines) not even its relaxation finishes in minutes.
+
+Here the relaxation is written in suffix form instead (`lp.build(relaxed=True)`: lines merged,
+each segment monotone along its service's need chain, some thirty rows, solved by sifting in
+about a second).  Its optimum is the MILP's when a bound says so.  Dualise every row of the LP but
+the suffix form's chain rows with the optimum's row prices ``y``; what is left separates by service
+into "choose each line's fill, in order along its curve, intensity never falling as need rises",
+with a linear cost per line and segment (the reduced costs, differenced along the chain).  That
+problem is solved exactly by a dynamic programme over the need levels whose states are the
+curve's breakpoints (equal-need lines in any order among themselves, as the MILP allows).  Its
+value, plus the priced row bounds, is a lower bound on every allocation the MILP allows (weak
+duality); the relaxation's allocation, filled in order, is one of them.  When the two meet (to
+``GAP``, relative), that allocation is the MILP's optimum, proven.
+
+Equal-need lines lie along the chain in an order the suffix form imposes and the MILP does not;
+when the bound does not meet, they are put in the order the bound's own solution gives them (each
+line's best breakpoint under the prices) and the LP is solved again, a few times at most.  Merged
+lines share need, value per pound, deprivation group and stream class, so every row's
+coefficients on them are in proportion to their spend, and the bound over the groups is the bound
+over the lines.  Anything else (no certificate, an infeasible relaxation) returns None, and the
+MILP is solved as before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from allocator.errors import InfeasibleError
+from allocator.model.highs import MIP_REL_GAP, Solution, Status, _objective, limited
+from allocator.model.lp import LinearProgram, build
+from allocator.scenario import Scenario
+
+ROUNDS = 3  # LP solves at most: the first, then the equal-need lines reordered twice
+EXACT = 1e-8  # a gap to the bound no further solve is tried for
+TOLERANCE = 1e-7  # rows met by the allocation filled in order, relative to each row's scale (HiGHS's own)
+
+
+PACE_FEASIBILITY = 1e-9
+PREFIX_LIMIT = 3_000_000  # nonzeros of the pace rows in suffix form, where they apply (district scale)
+
+
+def applies(scenario: Scenario) -> bool:
+    """An SII or gap reduction on a model whose monotone rule is bounds in suffix form: with no
+    pace of change, or one whose rows (each area's spend, a prefix of every chain) stay small."""
+    return ((scenario.sii_reduction is not None or scenario.gap_reduction is not None)
+            and scenario.objective != "fair-share" and scenario.proportionality == "monotone"
+            and not np.any(np.asarray(scenario.min_slope) > 0)
+            and (scenario.plan is None or scenario.plan.years <= 1)
+            and (scenario.pace is None or _prefix_size(scenario) <= PREFIX_LIMIT))
+
+
+def _prefix_size(scenario: Scenario) -> float:
+    """The pace rows' nonzeros in suffix form: every line a prefix of its chain, a raise a piece."""
+    lines = (~scenario.is_locked & (scenario.unit_spend > 0)).sum(axis=0)
+    pieces = np.array([len(m.units_per_head) for m in scenario.response_models])
+    return float(np.sum(pieces * lines * (lines + 1) / 2))
+
+
+def solve(scenario: Scenario, time_limit: float | None = None, transform=None,
+          gap: float = MIP_REL_GAP) -> tuple[LinearProgram, Solution] | None:
+    """The MILP's optimum and the LP it solves (module docstring), or None if not proven within
+    ``gap`` (relative).  ``transform(lp) -> lp``: another objective or rows over the same
+    allocations (`allocator.model.diagnose.reduction_limit` minimises a gradient row).  A
+    relaxation with no allocation proves nothing (its chain orders equal-need lines): None."""
+    began = time.perf_counter()
+    limit = limited(time_limit)
+    key, kept = None, None
+    for rounds in range(1, ROUNDS + 1):
+        lp = build(scenario, relaxed=True, tie_key=key)
+        if transform is not None:
+            lp = transform(lp)
+        if scenario.pace is not None:  # the pace rows met as the rows form meets them, not 1e-7 of a total short
+            lp = dataclasses.replace(lp, feasibility_tolerance=PACE_FEASIBILITY)
+        if lp.integrality is not None or not lp.spend_sets[1]:
+            return None
+        left = None if limit is None else limit - (time.perf_counter() - began)
+        if left is not None and left <= 0:
+            break
+        relaxed = _relaxation(lp, left)
+        if relaxed is None or relaxed.row_dual is None:
+            break
+        found = certify(lp, relaxed.x, relaxed.row_dual)
+        if found.x is not None and (kept is None or found.gap < kept[2].gap):
+            kept = (lp, relaxed, found, rounds)
+        if kept is not None and kept[2].gap <= EXACT:
+            break
+        if key is not None and np.array_equal(np.argsort(found.key, kind="stable"), np.argsort(key, kind="stable")):
+            break  # the same order again: the same optimum
+        key = found.key
+    if kept is None or kept[2].gap > gap:
+        return None
+    lp, relaxed, found, rounds = kept
+    again = "" if rounds == 1 else f", equal-need lines reordered {rounds - 1}x"
+    name = (f"{relaxed.solver}; the relaxation in suffix form fills in order and meets its Lagrangian "
+            f"bound to {max(found.gap, 0.0):.1e}{again}")
+    return lp, dataclasses.replace(relaxed, x=found.x, objective=_objective(lp, found.x), status=Status.OPTIMAL,
+                                   solver=name, seconds=time.perf_counter() - began)
+
+
+def _relaxation(lp: LinearProgram, time_limit: float | None) -> Solution | None:
+    """The relaxation's optimum with its row prices; None if it has none (or sifting failed on it:
+    a wide LP is not handed to interior point, which takes minutes at national scale)."""
+    from allocator.model import sifting, solver
+
+    try:
+        if sifting.applies(lp):
+            return sifting.solve(lp, time_limit)
+        return solver.solve(lp, time_limit=time_limit)
+    except InfeasibleError:
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Certificate:
+    """The allocation filled in order (None if it breaks a row), its gap to the bound, and each
+    line group's best breakpoint under the prices (the next chain order of equal-need groups)."""
+
+    x: np.ndarray | None
+    gap: float
+    bound: float
+    key: np.ndarray
+
+
+def certify(lp: LinearProgram, x: np.ndarray, y: np.ndarray) -> Certificate:
+    """The Lagrangian bound of the module docstring for ``lp`` at prices ``y``, and ``x`` in order."""
+    chain = _chain_rows(lp)
+    priced = np.where(chain, 0.0, y)
+    # any prices bound every allocation (weak duality) if each pushes against a finite side
+    priced = np.where(np.isinf(lp.row_lower), np.minimum(priced, 0.0), priced)
+    priced = np.where(np.isinf(lp.row_upper), np.maximum(priced, 0.0), priced)
+    reduced = lp.cost - lp.matrix.T @ priced
+    # the priced rows at the bound their price pushes against (minimising: y > 0 at the lower)
+    side = np.where(priced > 0, lp.row_lower, lp.row_upper)
+    with np.errstate(invalid="ignore"):
+        rows = np.where(priced != 0, priced * side, 0.0)
+    bound = float(rows.sum())
+    key = np.zeros(len(lp.groups.service))
+    inside = np.zeros(lp.n_cols, bool)
+    filled = x.copy()
+    for s, sets in _by_service(lp).items():
+        mine = sets[0][0]
+        cols = np.stack([c for _, c, _, _ in sets])  # (K, n)
+        inside[cols.ravel()] = True
+        length = lp.col_upper[cols[:, 0]]
+        d = reduced[cols]
+        e = d - np.concatenate([d[:, 1:], np.zeros((len(d), 1))], axis=1)  # per line and segment
+        value, best = _least(e, length, lp.groups.need[mine])
+        bound += value
+        key[mine] = best
+        filled[cols] = _in_order(x[cols], length)
+    others = ~inside
+    r = reduced[others]
+    low = np.where(r > 0, lp.col_lower[others], lp.col_upper[others])
+    r = np.where(np.isinf(low) & (np.abs(r) <= 1e-9 * max(1.0, np.abs(lp.cost).max(initial=0))), 0.0, r)
+    with np.errstate(invalid="ignore"):
+        bound += float(np.where(r != 0, r * low, 0.0).sum())
+    if not np.isfinite(bound):
+        return Certificate(None, np.inf, bound, key)
+    found = float(lp.cost @ filled)
+    gap = (found - bound) / max(abs(found), 1e-12)
+    activity = lp.matrix @ filled
+    scale = np.maximum(1.0, abs(lp.matrix) @ np.abs(filled))
+    meets = np.all(activity >= lp.row_lower - TOLERANCE * scale) and np.all(activity <= lp.row_upper + TOLERANCE * scale)
+    return Certificate(filled if meets else None, gap, bound, key)
+
+
+def _chain_rows(lp: LinearProgram) -> np.ndarray:
+    """The suffix form's chain rows (``sum_t raise[s,k,t] <= length``): kept, not priced."""
+    chain = np.zeros(lp.n_rows, bool)
+    csc = lp.matrix.tocsc()
+    row_nnz = np.diff(lp.matrix.tocsr().indptr)
+    for _, cols, _, _ in lp.spend_sets[1]:
+        first = cols[0]
+        rows = csc.indices[csc.indptr[first]:csc.indptr[first + 1]]
+        vals = csc.data[csc.indptr[first]:csc.indptr[first + 1]]
+        for r, v in zip(rows, vals):
+            if v == 1.0 and row_nnz[r] == len(cols) and np.isinf(lp.row_lower[r]):
+                chain[r] = True
+    return chain
+
+
+def _by_service(lp: LinearProgram) -> dict[int, list]:
+    out: dict[int, list] = {}
+    for item in lp.spend_sets[1]:
+        out.setdefault(item[2], []).append(item)
+    return {s: sorted(sets, key=lambda item: item[3]) for s, sets in out.items()}
+
+
+def _in_order(x: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Raise columns (K, n) whose lines keep their intensity with every segment filled in order."""
+    above = np.cumsum(x, axis=1).sum(axis=0)  # each line's intensity above the floor
+    starts = np.concatenate([[0.0], np.cumsum(length)[:-1]])
+    fill = np.clip(above[None, :] - starts[:, None], 0.0, length[:, None])
+    return np.diff(fill, axis=1, prepend=0.0)
+
+
+def _least(e: np.ndarray, length: np.ndarray, need: np.ndarray) -> tuple[float, np.ndarray]:
+    """min sum_t e[k,t] fill[k,t] over fills in order along the curve, intensity never falling as
+    need rises (equal needs in any order), and each line's best breakpoint: the dynamic programme
+    of the module docstring, by state, each state's pass a running minimum over the levels."""
+    K, n = e.shape
+    if not np.isfinite(length[-1]):
+        if np.any(e[-1] < 0):
+            return -np.inf, np.zeros(n)
+        e, length, K = e[:-1], length[:-1], K - 1  # never worth entering: stop at its start
+    P = K + 1
+    at = np.zeros((n, P))  # cost of each line at each breakpoint
+    at[:, 1:] = np.cumsum(e * length[:, None], axis=0).T
+    best = np.argmin(at, axis=1).astype(float)
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(need) > 0) + 1])
+    # h[l, i, j]: a level's least cost with its lines between breakpoints i <= j
+    h = np.full((len(starts), P, P), np.inf)
+    for i in range(P):
+        low = at[:, i].copy()
+        for j in range(i, P):
+            low = np.minimum(low, at[:, j])
+            h[:, i, j] = np.add.reduceat(low, starts)
+    W = np.full((P, len(starts)), np.inf)  # least cost up to each level, its top breakpoint j
+    for j in range(P):
+        if j == 0:
+            T = np.full(len(starts), np.inf)
+            T[0] = h[0, 0, 0]
+        else:
+            prev = np.vstack([np.concatenate([[0.0 if i == 0 else np.inf], W[i, :-1]]) for i in range(j)])
+            T = (prev + h[:, :j, j].T).min(axis=0)
+        S = np.cumsum(h[:, j, j])
+        with np.errstate(invalid="ignore"):
+            W[j] = S + np.minimum.accumulate(np.where(np.isfinite(T), T - S, np.inf))
+    return float(W[:, -1].min()), best
