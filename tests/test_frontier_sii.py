@@ -88,7 +88,7 @@ def test_the_command_traces_by_sii_and_refuses_what_it_cannot_do(tmp_path):
     assert "sii_reduction_at_least" in (tmp_path / "frontier.csv").read_text().splitlines()[0]
     refused = CliRunner().invoke(main, ["frontier", quickstart, "--upto", "0.1"])
     assert refused.exit_code == 2 and "--upto goes with --measure sii" in refused.output
-    assert CliRunner().invoke(main, ["frontier", quickstart, "--measure", "gap"]).exit_code == 2
+    assert CliRunner().invoke(main, ["frontier", quickstart, "--measure", "median"]).exit_code == 2
 
 
 def test_the_time_limit_bounds_the_whole_frontier():
@@ -151,3 +151,33 @@ def test_a_stopped_point_keeps_what_it_found_and_its_bound(monkeypatch):
         frontier.frontier(allocator.load(SCENARIOS / "quickstart"), points=2, options=False, measure="sii")
     assert (caught.value.incumbent, caught.value.bound) == (1.0, 2.0)
     assert len(caught.value.done) == 0
+
+
+def test_the_gap_frontier_meets_each_level_up_to_the_reference_runs(england_la):
+    """england-la (pace of change: the gap's limit is not proven there), stepped by the gap."""
+    table, ends = frontier.frontier(england_la, points=4, options=False, measure="gap")
+    curve = _points(table)
+    level = curve["gap_reduction_at_least"].to_numpy()
+    assert np.all(np.diff(level) > 0) and curve["sii_reduction_at_least"].isna().all()
+    assert np.all(curve["gap_reduction"].to_numpy() >= level - 1e-6)  # measured from the allocation itself
+    gain = curve["total_gain"].to_numpy()
+    assert np.all(np.diff(gain) <= 1e-9 * abs(gain[0]))
+    assert level[-1] == pytest.approx(max(frontier.reduction(r, "gap") for r in ends.values()), abs=1e-6)
+
+
+def test_the_national_frontier_runs_to_the_proven_limit():
+    """england-lsoa (33,755 LSOAs): every point proven in suffix form, the last at the exact limit,
+    beyond every reference run, and none of them needs the MILP in rows form."""
+    from allocator.model import diagnose
+
+    lsoa = allocator.load(SCENARIOS / "england-lsoa")
+    table, ends = frontier.frontier(lsoa, points=3, options=False, measure="sii")
+    curve = _points(table)
+    limit = diagnose.reduction_limit(lsoa.with_(sii_reduction=0.0), "sii_reduction", certified_only=True)
+    assert curve["sii_reduction_at_least"].iloc[-1] == pytest.approx(limit, rel=1e-8)
+    assert curve["sii_reduction"].iloc[-1] >= limit - 1e-6
+    assert limit > max(frontier.reduction(result, "sii") for result in ends.values()) + 0.1
+    gain = curve["total_gain"].to_numpy()
+    assert np.all(np.diff(gain) < 0)
+    with pytest.raises(allocator.errors.InfeasibleError, match="can fall by at most"):
+        allocator.run(lsoa.with_(sii_reduction=limit * 1.01))

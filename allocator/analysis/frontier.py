@@ -1,26 +1,29 @@
 """The equity-efficiency frontier: how much total health each step towards equity costs.
 
 Each point maximises total health gain subject to at least a given level of equity, in
-one of two measures (``measure``):
+one of three measures (``measure``):
 
 * ``worst-off``: a rising floor under the worst-off deprivation group's mean outcome,
   from the health-gain optimum's worst-off level to the maximin optimum's.  Each point is
   an exact LP (the gains enter with the sign an LP never exploits).
 * ``sii``: a rising required reduction of the slope index of inequality, from the
-  health-gain optimum's own reduction up to ``upto`` (by default the largest any reference
-  run reaches).  These are the points a chart of health against the SII should show: a
+  health-gain optimum's own reduction up to ``upto``: by default the attainable limit itself
+  where it is proven (`allocator.model.diagnose.proven_limit`), else the largest any reference
+  run reaches.  These are the points a chart of health against the SII should show: a
   floor under the worst-off group is one way to lower the SII, not the cheapest, so the
   worst-off frontier overstates the price of an SII reduction (england-la at 0.382: a health
-  cost of 349,011 against maximin's 647,688).  Each point is the optimum of "most health with
-  the SII down by at least this much" (`allocator.model.thresholds`): exact where the
-  relaxation fills in order (england-la: up to about 0.387), else to the MIP gap (1e-4 of the
-  objective, a rounding or HiGHS's branch and bound), so a point far up may be slow, and with
-  ``--time-limit`` stops with its incumbent and bound (exit 1).
+  cost of 349,011 against maximin's 647,688).
+* ``gap``: the same for the gap between the most and least deprived groups.
 
-The gap as a measure is not offered yet: on england-la a gap reduction up to 0.34 solves in about
-a second, but from 0.36 to maximin's 0.383 the relaxation fills out of order and HiGHS's branch
-and bound does not finish in 20 s (0.15% from its bound at 0.38), so a default gap frontier would
-stop at its last points (issue 15).
+Each ``sii`` or ``gap`` point is the optimum of "most health with the measure down by at least
+this much", a MILP (segments must fill in order).  Where `allocator.model.gradient_bound` applies
+(no minimum slope; a pace of change only at district scale) its relaxation in suffix form is
+solved and proven by a Lagrangian bound, in about a second even at national scale (england-lsoa,
+an 11-point SII frontier to the exact limit: see benchmarks/README.md); elsewhere, or where that
+proves nothing (england-la with its pace of change: SII reductions above about 0.42, gap
+reductions above 0.38), by `allocator.model.thresholds` and HiGHS's branch and bound, to the MIP
+gap (1e-4 of the objective), so such a point may be slow, and with ``--time-limit`` stops with its
+incumbent and bound (exit 1).
 
 The feasible sets are nested, so total health never rises along the frontier (to the MIP gap
 where points are MILPs).  For each
@@ -35,14 +38,15 @@ import pandas as pd
 from allocator.analysis.pipeline import Result, run
 from allocator.errors import AllocatorError, Problem, ScenarioError, SettingsError
 from allocator.format import plain
+from allocator.model.diagnose import proven_limit
 from allocator.progress import stages
 from allocator.scenario import Scenario
 
-MEASURES = ("worst-off", "sii")
+MEASURES = ("worst-off", "sii", "gap")
 # each measure's level in the table, and the scenario setting a point constrains
-LEVELS = {"worst-off": "worst_off_at_least", "sii": "sii_reduction_at_least"}
-SETTINGS = {"worst-off": "worst_off_at_least", "sii": "sii_reduction"}
-SAID = {"worst-off": "worst-off group at least", "sii": "SII down by at least"}
+LEVELS = {"worst-off": "worst_off_at_least", "sii": "sii_reduction_at_least", "gap": "gap_reduction_at_least"}
+SETTINGS = {"worst-off": "worst_off_at_least", "sii": "sii_reduction", "gap": "gap_reduction"}
+SAID = {"worst-off": "worst-off group at least", "sii": "SII down by at least", "gap": "gap down by at least"}
 
 
 def _row(label: str, result: Result, measure: str = "worst-off", level: float = np.nan) -> dict:
@@ -93,14 +97,15 @@ def frontier(scenario: Scenario, points: int = 21, options: bool = True, measure
     ``options``, a row for each ``[[option]]`` of the scenario (point ``option: NAME``), to place
     the options a board is choosing between on the frontier.
 
-    ``measure``: ``worst-off`` or ``sii`` (module docstring); ``upto``: the last point's required
-    SII reduction for ``sii`` (by default the largest a reference run reaches).  A point that
+    ``measure``: ``worst-off``, ``sii`` or ``gap`` (module docstring); ``upto``: the last point's
+    required reduction for ``sii`` or ``gap`` (by default the proven limit, else the largest a
+    reference run reaches).  A point that
     cannot be solved (a time limit, say) raises its error with ``done``: the points before it.
     """
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
     if upto is not None and measure == "worst-off":
-        raise ValueError("upto goes with measure='sii'")
+        raise ValueError("upto goes with measure='sii' or 'gap'")
     base = scenario.with_(objective="health-gain", sii_reduction=None, gap_reduction=None,
                           worst_off_at_least=None)
     ends = {}
@@ -141,6 +146,10 @@ def _levels(scenario: Scenario, ends: dict[str, Result], points: int, measure: s
                                          f"optimum's own (no constraint binds below it), got {upto!r}")])
         return np.linspace(low, float(upto), points)
     high = max(low, *(reduction(result, measure) for result in ends.values()))
+    alone = {"worst_off_at_least": None, "sii_reduction": None, "gap_reduction": None, SETTINGS[measure]: 0.0}
+    proven = proven_limit(scenario.with_(objective="health-gain", **alone), SETTINGS[measure])
+    if proven is not None:  # the exact limit: the frontier runs to the most equal allocation there is
+        high = max(high, proven[0])
     levels = np.linspace(low, high, points)
     if high > low:
         levels[-1] = high - hair * max(1.0, abs(high))

@@ -22,7 +22,7 @@ from allocator.errors import (
 from allocator.model import equity, fairshare, gradient_bound, proportional
 from allocator.model import evaluate as ev
 from allocator.model.diagnose import explain as explain_infeasible
-from allocator.model.diagnose import reduction_limit
+from allocator.model.diagnose import proven_limit
 from allocator.model.lp import LinearProgram, build
 from allocator.model.solver import Solution, check_settings, deadline, limited, solve
 from allocator.progress import stage
@@ -109,20 +109,32 @@ def _most_health_among_optima(scenario: Scenario, lp, solution, solver, method, 
 def _certified(scenario: Scenario, time_limit: float | None) -> tuple | None:
     """An SII or gap reduction solved in suffix form and proven by its Lagrangian bound
     (`allocator.model.gradient_bound`), where that applies; `InfeasibleError` when a reduction
-    asked for is beyond the proven limit (the MILP in rows form would search for long to say so)."""
+    asked for is beyond the proven limit, and at national scale, where the MILP in rows form would
+    search for hours, `SolverError` with the best allocation and the bound when nothing is proven."""
     if not gradient_bound.applies(scenario):
         return None
     stage(f"Solving the gradient constraints' relaxation ({scenario.n_areas:,} areas x "
           f"{scenario.n_services} services)")
-    found = gradient_bound.solve(scenario, limited(time_limit))
-    if found is None:
-        for name in ("sii_reduction", "gap_reduction"):
-            asked = getattr(scenario, name)
-            most = None if asked is None else reduction_limit(scenario, name, time_limit, certified_only=True)
-            if most is not None and asked > most + 1e-9 * max(1.0, abs(most)):
-                raise InfeasibleError("the solver proved that no allocation meets every constraint "
-                                      f"({name} asks for more than the most any allocation reaches)")
-    return found
+    found = gradient_bound.attempt(scenario, limited(time_limit))
+    for name in ("sii_reduction", "gap_reduction"):
+        asked = getattr(scenario, name)
+        if found.solution is not None or asked is None:
+            continue
+        proven = proven_limit(scenario, name, time_limit)
+        if proven is None:
+            continue
+        most, order = proven
+        if asked > most + 1e-9 * max(1.0, abs(most)):
+            raise InfeasibleError("the solver proved that no allocation meets every constraint "
+                                  f"({name} asks for more than the most any allocation reaches)")
+        again = gradient_bound.attempt(scenario, limited(time_limit), key=order)  # in the order that reaches it
+        if again.solution is not None or found.incumbent is None:
+            found = again
+    if found.solution is not None:
+        return found.lp, found.solution
+    if gradient_bound.too_large_for_the_milp(scenario):
+        raise gradient_bound.unproven(found, scenario)
+    return None
 
 
 def _why(scenario: Scenario, exc: InfeasibleError, time_limit: float | None) -> InfeasibleError:

@@ -389,12 +389,13 @@ def report(result_dir, fmt, output) -> None:
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--points", type=click.IntRange(2, 500), default=21, show_default=True,
               help="Points on the frontier.")
-@click.option("--measure", type=click.Choice(("worst-off", "sii")), default="worst-off", show_default=True,
+@click.option("--measure", type=click.Choice(("worst-off", "sii", "gap")), default="worst-off", show_default=True,
               help="What the points step along: a floor under the worst-off group's outcome, or a required "
-                   "reduction of the SII.")
+                   "reduction of the SII or of the gap between the most and least deprived groups.")
 @click.option("--upto", type=float,
-              help="With --measure sii: the last point's required SII reduction, in the outcome's units "
-                   "(default: the largest the maximin and level-up runs reach).")
+              help="With --measure sii or gap: the last point's required reduction, in the outcome's units "
+                   "(default: the attainable limit where it is proven, else the largest the maximin and "
+                   "level-up runs reach).")
 @click.option("--time-limit", type=float,
               help="Seconds for the whole command's solving; when it runs out the command stops with what is "
                    "known (exit 1).")
@@ -405,11 +406,12 @@ def frontier(scenario: Path, points: int, measure: str, upto, time_limit, out) -
 
     Each point maximises total health gain with at least a given level of equity:
     by default a rising floor under the worst-off deprivation group's mean outcome,
-    from the health-gain optimum to the maximin one; with --measure sii a rising
-    required reduction of the SII, every point the most health any allocation with
-    that much less inequality gives (to HiGHS's MIP gap where a point is a MILP):
-    the true price of an SII reduction, which a floor under the worst-off group
-    overstates. The health-gain, maximin and
+    from the health-gain optimum to the maximin one; with --measure sii (or gap) a
+    rising required reduction of the SII (or of the gap), up to the most equal
+    allocation there is where that limit is proven, every point the most health any
+    allocation with that much less inequality gives (to HiGHS's MIP gap where a
+    point is a MILP it could not prove otherwise): the true price of an SII
+    reduction, which a floor under the worst-off group overstates. The health-gain, maximin and
     level-up runs are shown as reference points, and the scenario's [[option]]
     blocks are placed on it. The charts (--out): what equity costs against the
     health-gain optimum, and the health equity impact plane about the status quo
@@ -419,6 +421,7 @@ def frontier(scenario: Path, points: int, measure: str, upto, time_limit, out) -
     Example:
       allocator frontier scenarios/england-la --points 21 --out out/frontier
       allocator frontier scenarios/england-la --measure sii --points 11
+      allocator frontier scenarios/england-lsoa --measure gap --points 11
     """
     from allocator.analysis import frontier as fr
     from allocator.model.highs import deadline
@@ -427,7 +430,7 @@ def frontier(scenario: Path, points: int, measure: str, upto, time_limit, out) -
 
     s = load(scenario)
     if upto is not None and measure == "worst-off":
-        raise click.BadParameter("--upto goes with --measure sii", param_hint="--upto")
+        raise click.BadParameter("--upto goes with --measure sii or gap", param_hint="--upto")
     time_limit = check_settings(time_limit=time_limit)
     units = s.gradient.outcome_units
     level = fr.LEVELS[measure]
@@ -445,7 +448,8 @@ def frontier(scenario: Path, points: int, measure: str, upto, time_limit, out) -
                            f"(outcome in {units}; nothing written):")
                 click.echo(text_table(done[columns], shown))
             raise
-        stepped = {"worst-off": "a floor under the worst-off group", "sii": "a required SII reduction"}[measure]
+        stepped = {"worst-off": "a floor under the worst-off group", "sii": "a required SII reduction",
+                   "gap": "a required gap reduction"}[measure]
         click.echo(f"Equity-efficiency frontier of {s.name} ({points} points, each with {stepped}; "
                    f"outcome in {units}):")
         click.echo(text_table(table[columns], shown))

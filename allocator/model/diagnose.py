@@ -186,12 +186,9 @@ def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = No
     the Lagrangian bound; else (or when that proves nothing) the MILP, unless
     ``certified_only`` (None then).
     """
-    if gradient_bound.applies(scenario):
-        found = gradient_bound.solve(scenario, time_limit, transform=lambda lp: _minimising(lp, name)[0],
-                                     gap=LIMIT_GAP)
-        if found is not None:
-            lp, solution = found
-            return _offset(scenario, name) - float(lp.cost @ solution.x)
+    proven = proven_limit(scenario, name, time_limit)
+    if proven is not None:
+        return proven[0]
     if certified_only:
         return None
     free, coef, bound = _minimising(build(scenario), name)
@@ -206,6 +203,19 @@ def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = No
 
 
 LIMIT_GAP = 1e-7  # a limit proven by `gradient_bound` to this (relative to the gradient row's value)
+
+
+def proven_limit(scenario: Scenario, name: str, time_limit: float | None = None) -> tuple[float, np.ndarray] | None:
+    """The largest ``name`` reduction, proven in suffix form by `gradient_bound`, and the order of
+    equal-need lines that reaches it (a first order for solves near it); None where that does not
+    apply or proves nothing."""
+    if not gradient_bound.applies(scenario):
+        return None
+    found = gradient_bound.solve(scenario, time_limit, transform=lambda lp: _minimising(lp, name)[0], gap=LIMIT_GAP)
+    if found is None:
+        return None
+    lp, solution = found
+    return _offset(scenario, name) - float(lp.cost @ solution.x), gradient_bound.order_of(lp)
 
 
 def _minimising(lp: LinearProgram, name: str) -> tuple[LinearProgram, np.ndarray, float]:

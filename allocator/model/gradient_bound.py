@@ -33,7 +33,8 @@ import time
 
 import numpy as np
 
-from allocator.errors import InfeasibleError
+from allocator.errors import InfeasibleError, SolverError
+from allocator.format import plain
 from allocator.model.highs import MIP_REL_GAP, Solution, Status, _objective, limited
 from allocator.model.lp import LinearProgram, build
 from allocator.scenario import Scenario
@@ -65,14 +66,34 @@ def _prefix_size(scenario: Scenario) -> float:
 
 
 def solve(scenario: Scenario, time_limit: float | None = None, transform=None,
-          gap: float = MIP_REL_GAP) -> tuple[LinearProgram, Solution] | None:
+          gap: float = MIP_REL_GAP, key: np.ndarray | None = None) -> tuple[LinearProgram, Solution] | None:
     """The MILP's optimum and the LP it solves (module docstring), or None if not proven within
     ``gap`` (relative).  ``transform(lp) -> lp``: another objective or rows over the same
     allocations (`allocator.model.diagnose.reduction_limit` minimises a gradient row).  A
-    relaxation with no allocation proves nothing (its chain orders equal-need lines): None."""
+    relaxation with no allocation proves nothing (its chain orders equal-need lines): None.
+    ``key``: the first order of equal-need lines (`order_of` another solve's LP), if not by value."""
+    found = attempt(scenario, time_limit, transform, gap, key)
+    return None if found.solution is None else (found.lp, found.solution)
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    """What `attempt` found: the proven optimum (``solution``), or else the best allocation in order
+    (``incumbent``, in the objective's units, None if none) and the best bound (``bound``, None if none)."""
+
+    lp: LinearProgram | None = None
+    solution: Solution | None = None
+    incumbent: float | None = None
+    bound: float | None = None
+
+
+def attempt(scenario: Scenario, time_limit: float | None = None, transform=None, gap: float = MIP_REL_GAP,
+            key: np.ndarray | None = None) -> Attempt:
+    """`solve`, saying what is known when nothing is proven.  Every bound holds for every allocation
+    (any prices give one), so the best of the rounds' bounds is taken with the best allocation."""
     began = time.perf_counter()
     limit = limited(time_limit)
-    key, kept = None, None
+    kept, bound = None, -np.inf
     for rounds in range(1, ROUNDS + 1):
         lp = build(scenario, relaxed=True, tie_key=key)
         if transform is not None:
@@ -80,7 +101,7 @@ def solve(scenario: Scenario, time_limit: float | None = None, transform=None,
         if scenario.pace is not None:  # the pace rows met as the rows form meets them, not 1e-7 of a total short
             lp = dataclasses.replace(lp, feasibility_tolerance=PACE_FEASIBILITY)
         if lp.integrality is not None or not lp.spend_sets[1]:
-            return None
+            return Attempt()
         left = None if limit is None else limit - (time.perf_counter() - began)
         if left is not None and left <= 0:
             break
@@ -88,21 +109,61 @@ def solve(scenario: Scenario, time_limit: float | None = None, transform=None,
         if relaxed is None or relaxed.row_dual is None:
             break
         found = certify(lp, relaxed.x, relaxed.row_dual)
-        if found.x is not None and (kept is None or found.gap < kept[2].gap):
-            kept = (lp, relaxed, found, rounds)
-        if kept is not None and kept[2].gap <= EXACT:
+        bound = max(bound, found.bound)
+        if found.x is not None and (kept is None or lp.cost @ found.x < kept[0].cost @ kept[2]):
+            kept = (lp, relaxed, found.x, rounds)
+        if kept is not None and _gap(kept[0].cost @ kept[2], bound) <= EXACT:
             break
         if key is not None and np.array_equal(np.argsort(found.key, kind="stable"), np.argsort(key, kind="stable")):
             break  # the same order again: the same optimum
         key = found.key
-    if kept is None or kept[2].gap > gap:
-        return None
-    lp, relaxed, found, rounds = kept
+    if kept is None:
+        return Attempt(bound=_in_units(lp, bound) if np.isfinite(bound) else None)
+    lp, relaxed, x, rounds = kept
+    apart = _gap(lp.cost @ x, bound)
+    if apart > gap:
+        return Attempt(lp=lp, incumbent=_objective(lp, x), bound=_in_units(lp, bound) if np.isfinite(bound) else None)
     again = "" if rounds == 1 else f", equal-need lines reordered {rounds - 1}x"
     name = (f"{relaxed.solver}; the relaxation in suffix form fills in order and meets its Lagrangian "
-            f"bound to {max(found.gap, 0.0):.1e}{again}")
-    return lp, dataclasses.replace(relaxed, x=found.x, objective=_objective(lp, found.x), status=Status.OPTIMAL,
-                                   solver=name, seconds=time.perf_counter() - began)
+            f"bound to {max(apart, 0.0):.1e}{again}")
+    return Attempt(lp=lp, solution=dataclasses.replace(
+        relaxed, x=x, objective=_objective(lp, x), status=Status.OPTIMAL, solver=name,
+        seconds=time.perf_counter() - began))
+
+
+MILP_LINES = 50_000  # free lines above which the MILP in rows form is not searched (it would run for hours)
+
+
+def too_large_for_the_milp(scenario: Scenario) -> bool:
+    """More free lines than the rows form's MILP can search (england-lsoa: 270,040)."""
+    return int((~scenario.is_locked & (scenario.unit_spend > 0)).sum()) > MILP_LINES
+
+
+def unproven(found: Attempt, scenario: Scenario) -> SolverError:
+    """`SolverError` (exit code 1) for a national-scale gradient constraint not proven: the best
+    allocation in order and the bound, as a time limit reports them."""
+    text = ("the gradient constraint's relaxation in suffix form could not be proven optimal, and the MILP in "
+            f"rows form is too large to search at this scale ({scenario.n_areas:,} areas)")
+    if found.incumbent is not None and found.bound is not None:
+        gap = abs(found.bound - found.incumbent) / max(abs(found.incumbent), 1e-12)
+        text += (f": the best allocation found reaches an objective of {plain(found.incumbent, 6)} and none can "
+                 f"reach more than {plain(found.bound, 6)} (a gap of {gap:.2%}); ask for a little less")
+    else:
+        text += ": no allocation meeting every rule was found; ask for less"
+    error = SolverError(text)
+    error.incumbent, error.bound = found.incumbent, found.bound
+    return error
+
+
+def _gap(found: float, bound: float) -> float:
+    """How far the allocation's cost lies above the bound, relative to it (minimising)."""
+    return float((found - bound) / max(abs(found), 1e-12))
+
+
+def _in_units(lp: LinearProgram, cost: float) -> float:
+    """A value of the LP's cost in the objective's units (as `highs._objective`)."""
+    value = float(cost) / lp.objective_scale
+    return -value if lp.maximize else value
 
 
 def _relaxation(lp: LinearProgram, time_limit: float | None) -> Solution | None:
@@ -116,6 +177,14 @@ def _relaxation(lp: LinearProgram, time_limit: float | None) -> Solution | None:
         return solver.solve(lp, time_limit=time_limit)
     except InfeasibleError:
         return None
+
+
+def order_of(lp: LinearProgram) -> np.ndarray:
+    """Each line group's position along its chain in ``lp``: a ``key`` for `solve`."""
+    key = np.zeros(len(lp.groups.service))
+    for mine in lp.groups.order:
+        key[mine] = np.arange(len(mine))
+    return key
 
 
 @dataclasses.dataclass(frozen=True)
