@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import edit
 
 import allocator
 from allocator.analysis import explain
-from conftest import edit
 
 
 def with_pace(tiny, down=0.3, up=0.6):
@@ -97,6 +97,19 @@ def test_closed_form_fair_share_equals_the_lp(tiny, mode):
         assert fast.solution.solver.startswith("closed form")
         assert lp.solution.solver.startswith("HiGHS")
         assert fast.solution.objective == pytest.approx(lp.solution.objective, rel=1e-9, abs=1e-6)
+
+
+def test_service_groups_that_only_name_services_keep_the_closed_form(tiny):
+    """england-la and england-lsoa name a `universal` and a `targeted` group with no bounds: no row,
+    so fair share keeps its closed form (without it, england-lsoa's waterfall took 500 s, not 1.3 s);
+    a group with a bound is a row, and the LP is solved."""
+    from allocator.scenario.budget import ServiceGroup
+
+    s = allocator.load(tiny).with_(objective="fair-share")
+    named = s.with_(service_groups=(ServiceGroup("all", tuple(range(s.n_services))),))
+    assert allocator.run(named).solution.solver.startswith("closed form")
+    bounded = s.with_(service_groups=(ServiceGroup("all", (0,), min_gbp=1.0),))
+    assert not allocator.run(bounded).solution.solver.startswith("closed form")
 
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "scenarios" / "quickstart"

@@ -155,3 +155,19 @@ def test_a_national_reduction_out_of_reach_says_the_proven_limit(lsoa):
     with pytest.raises(InfeasibleError) as info:
         allocator.run(lsoa.with_(sii_reduction=limit + 0.1))
     assert f"can fall by at most {diagnose.plain(diagnose._down(limit), 4)}" in str(info.value)
+
+
+def test_a_rule_priced_into_a_milp_too_large_to_search_says_so(monkeypatch):
+    """--explain prices each rule by solving without it: without the monotone rule an SII reduction
+    is a MILP in rows form, which at national scale is not searched; that rule's price says why,
+    and the others are still priced (here the national scale is pretended on quickstart)."""
+    from allocator.analysis import explain
+
+    s = allocator.load(SCENARIOS / "quickstart").with_(sii_reduction=0.0)
+    s = s.with_(sii_reduction=0.9 * diagnose.reduction_limit(s, "sii_reduction"))  # binding
+    result = allocator.run(s)
+    monkeypatch.setattr(gradient_bound, "too_large_for_the_milp", lambda scenario: True)
+    table = explain.prices(result).set_index("rule")
+    rule = next(name for name in table.index if "proportionality rule" in name)
+    assert "too large to search" in table.at[rule, "text"] and np.isnan(table.at[rule, "cost"])
+    assert any(name.startswith("SII reduction") and table.at[name, "cost"] > 0 for name in table.index)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from allocator.errors import InfeasibleError
+from allocator.errors import InfeasibleError, SolverError
 from allocator.format import gbp
 from allocator.progress import stages
 from allocator.scenario import Scenario
@@ -149,6 +149,11 @@ def prices(result) -> pd.DataFrame:
         except InfeasibleError:
             rows.append(Price(name, None, None, f"Without the {name} the scenario is infeasible."))
             continue
+        except SolverError as exc:  # not solved without it (a time limit, a MILP too large to search)
+            if _stopped_by_the_clock(exc):
+                raise
+            rows.append(Price(name, None, None, f"Without the {name} the optimum was not found: {exc}."))
+            continue
         cost = (without - value) if health else (value - without)
         share = abs(cost) / abs(value) if value else 0.0
         if abs(cost) <= 1e-6 * max(1.0, abs(value)):
@@ -171,6 +176,11 @@ def prices(result) -> pd.DataFrame:
                 f"{'-' if price < 0 else ''}£{abs(price):.2f}.")
         rows.append(Price("budget (+£1)", value + price, price, text))
     return pd.DataFrame([dataclasses.asdict(r) for r in rows])
+
+
+def _stopped_by_the_clock(exc: SolverError) -> bool:
+    """The command's time limit ran out: the whole --explain stops, as every solve under it would."""
+    return "time limit" in str(exc)
 
 
 def _equity_names(s: Scenario) -> list[tuple[str, str]]:

@@ -112,6 +112,11 @@ def _certified(scenario: Scenario, time_limit: float | None) -> tuple | None:
     asked for is beyond the proven limit, and at national scale, where the MILP in rows form would
     search for hours, `SolverError` with the best allocation and the bound when nothing is proven."""
     if not gradient_bound.applies(scenario):
+        if (scenario.sii_reduction is not None or scenario.gap_reduction is not None) \
+                and gradient_bound.too_large_for_the_milp(scenario):
+            raise SolverError("an SII or gap reduction here is a MILP in rows form too large to search at this "
+                              f"scale ({scenario.n_areas:,} areas): it is proven in suffix form only with "
+                              "proportionality monotone, no minimum slope and no pace of change")
         return None
     stage(f"Solving the gradient constraints' relaxation ({scenario.n_areas:,} areas x "
           f"{scenario.n_services} services)")

@@ -25,11 +25,21 @@ from allocator.scenario import Scenario
 CERTIFICATE_TOLERANCE = 1e-9
 
 
+def _group_rows(scenario: Scenario) -> bool:
+    """Does any service group (or a transfer between them) bound a total?  Groups that only name
+    services (england-la's and england-lsoa's `universal` and `targeted`) add no row."""
+    from allocator.model.money import group_bounds
+
+    if not scenario.service_groups:
+        return False
+    return any(low > 0 or np.isfinite(high) for low, high in group_bounds(scenario).values())
+
+
 def applies(scenario: Scenario) -> bool:
     from allocator.model.equity import uses_groups
 
     return (scenario.objective == "fair-share" and scenario.pace is None and not uses_groups(scenario)
-            and not scenario.streams and not scenario.service_groups
+            and not scenario.streams and not _group_rows(scenario)
             and (scenario.proportionality == "none"
                  or (scenario.proportionality == "monotone" and not np.any(scenario.min_slope > 0))))
 
