@@ -171,3 +171,19 @@ def test_a_rule_priced_into_a_milp_too_large_to_search_says_so(monkeypatch):
     rule = next(name for name in table.index if "proportionality rule" in name)
     assert "too large to search" in table.at[rule, "text"] and np.isnan(table.at[rule, "cost"])
     assert any(name.startswith("SII reduction") and table.at[name, "cost"] > 0 for name in table.index)
+
+
+def test_a_district_reduction_beyond_the_bound_is_refused_at_once():
+    """england-la (pace of change): the limit is not proven there, but the Lagrangian bound brackets
+    it between an allocation in order that reaches it and the bound no allocation passes; a request
+    above the bound is refused with both, without searching the MILP (it found no proof in minutes)."""
+    import re
+
+    la = allocator.load(SCENARIOS / "england-la")
+    with pytest.raises(InfeasibleError) as info:
+        allocator.run(la.with_(sii_reduction=1.0), time_limit=60)
+    text = str(info.value)
+    assert "a Lagrangian bound; the exact limit is not proven" in text
+    most, least = (float(v) for v in re.findall(r"at most ([\d.]+) .*?and by ([\d.]+) .*? at least", text)[0])
+    assert 0.42 < least <= most < 0.6  # 0.42 is proven attainable (below); the relaxation's bound was 0.88
+    assert reduction(allocator.run(la.with_(sii_reduction=0.42)), "sii") >= 0.42 - 1e-7

@@ -186,11 +186,16 @@ def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = No
     the Lagrangian bound; else (or when that proves nothing) the MILP, unless
     ``certified_only`` (None then).
     """
-    proven = proven_limit(scenario, name, time_limit)
-    if proven is not None:
-        return proven[0]
+    tried = limit_attempt(scenario, name, time_limit)
+    if tried is not None and tried.solution is not None:
+        return _offset(scenario, name) - float(tried.lp.cost @ tried.solution.x)
     if certified_only:
         return None
+    if tried is not None and tried.bound is not None and _free_lines(scenario) > SEARCHED_LINES:
+        # bracketed at once: the MILP would search for long (england-la: minutes without a proof)
+        offset = _offset(scenario, name)
+        raise Bracket(None if tried.incumbent is None else offset - tried.incumbent, offset - tried.bound,
+                      SolverError("the limit is bracketed by a Lagrangian bound, not proven"), searched=False)
     free, coef, bound = _minimising(build(scenario), name)
     offset = float(getattr(scenario, name)) + bound
     try:
@@ -203,19 +208,31 @@ def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = No
 
 
 LIMIT_GAP = 1e-7  # a limit proven by `gradient_bound` to this (relative to the gradient row's value)
+SEARCHED_LINES = 1_000  # above this many free lines a bracketed limit's MILP is not searched
+
+
+def _free_lines(scenario: Scenario) -> int:
+    return int((~scenario.is_locked & (scenario.unit_spend > 0)).sum())
+
+
+def limit_attempt(scenario: Scenario, name: str, time_limit: float | None = None):
+    """`gradient_bound.attempt` at the largest ``name`` reduction (its row minimised), or None
+    where it does not apply: the limit proven, or an allocation and a bound that bracket it."""
+    if not gradient_bound.applies(scenario):
+        return None
+    return gradient_bound.attempt(scenario, time_limit, transform=lambda lp: _minimising(lp, name)[0],
+                                  gap=LIMIT_GAP)
 
 
 def proven_limit(scenario: Scenario, name: str, time_limit: float | None = None) -> tuple[float, np.ndarray] | None:
     """The largest ``name`` reduction, proven in suffix form by `gradient_bound`, and the order of
     equal-need lines that reaches it (a first order for solves near it); None where that does not
     apply or proves nothing."""
-    if not gradient_bound.applies(scenario):
+    tried = limit_attempt(scenario, name, time_limit)
+    if tried is None or tried.solution is None:
         return None
-    found = gradient_bound.solve(scenario, time_limit, transform=lambda lp: _minimising(lp, name)[0], gap=LIMIT_GAP)
-    if found is None:
-        return None
-    lp, solution = found
-    return _offset(scenario, name) - float(lp.cost @ solution.x), gradient_bound.order_of(lp)
+    return (_offset(scenario, name) - float(tried.lp.cost @ tried.solution.x),
+            gradient_bound.order_of(tried.lp))
 
 
 def _minimising(lp: LinearProgram, name: str) -> tuple[LinearProgram, np.ndarray, float]:
@@ -238,11 +255,12 @@ def _offset(scenario: Scenario, name: str) -> float:
 
 
 class Bracket(SolverError):
-    """The search for a reduction's limit stopped at the time limit: the limit lies in [low, high]."""
+    """The search for a reduction's limit stopped at the time limit (``searched``), or a Lagrangian
+    bound and an allocation bracket it with no search: the limit lies in [low, high]."""
 
-    def __init__(self, low: float | None, high: float, stopped: SolverError):
+    def __init__(self, low: float | None, high: float, stopped: SolverError, searched: bool = True):
         super().__init__(str(stopped))
-        self.low, self.high = low, high
+        self.low, self.high, self.searched = low, high, searched
 
 
 def worst_off_limit(scenario: Scenario, time_limit: float | None = None) -> float:
@@ -293,11 +311,14 @@ def _bracket_text(scenario: Scenario, name: str, bracket: Bracket) -> str:
     known = f"{what} can fall by at most {plain(bracket.high, 4)} {units}"
     if bracket.low is not None and bracket.low > 0:
         known += f", and by {plain(_down(bracket.low), 4)} {units} at least"
-    known += " with this budget and these rules (the search for the exact limit stopped at the time limit)"
+    known += (" with this budget and these rules (the search for the exact limit stopped at the time limit)"
+              if bracket.searched else " with this budget and these rules (a Lagrangian bound; the exact limit "
+              "is not proven)")
     if asked > bracket.high + 1e-9 * max(1.0, abs(bracket.high)):
         return f"{known}, but [objective] {name} asks for {plain(asked, 4)} {units}"
     return (f"{known}; [objective] {name} asks for {plain(asked, 4)} {units}, which may be attainable: "
-            "raise --time-limit to find out")
+            + ("raise --time-limit to find out" if bracket.searched else "ask for less, or give --time-limit "
+               "and try the MILP"))
 
 
 def _unmet(scenario: Scenario, name: str, limit: float) -> bool:

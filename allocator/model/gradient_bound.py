@@ -128,7 +128,7 @@ def attempt(scenario: Scenario, time_limit: float | None = None, transform=None,
             f"bound to {max(apart, 0.0):.1e}{again}")
     return Attempt(lp=lp, solution=dataclasses.replace(
         relaxed, x=x, objective=_objective(lp, x), status=Status.OPTIMAL, solver=name,
-        seconds=time.perf_counter() - began))
+        seconds=time.perf_counter() - began), incumbent=_objective(lp, x), bound=_in_units(lp, bound))
 
 
 MILP_LINES = 50_000  # free lines above which the MILP in rows form is not searched (it would run for hours)
