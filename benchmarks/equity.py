@@ -85,7 +85,7 @@ def main() -> int:
         rule = SETTING[measure]
         asked = scenario.with_(**{rule: 0.0})
         seconds, tried = _timed(lambda r=rule, a=asked: diagnose.limit_attempt(a, r, limit))
-        offset = diagnose._offset(asked, rule)
+        offset = diagnose.reduction_offset(asked, rule)
         if tried is not None and tried.solution is not None:
             said = f"{offset - tried.incumbent:.6f}, proven"
         elif tried is not None and tried.bound is not None:

@@ -22,7 +22,7 @@ from allocator.errors import (
 from allocator.model import equity, fairshare, gradient_bound, proportional
 from allocator.model import evaluate as ev
 from allocator.model.diagnose import explain as explain_infeasible
-from allocator.model.diagnose import _offset, limit_attempt
+from allocator.model.diagnose import limit_attempt, reduction_offset
 from allocator.model.lp import LinearProgram, build
 from allocator.model.solver import Solution, check_settings, deadline, limited, solve
 from allocator.progress import stage
@@ -128,7 +128,7 @@ def _certified(scenario: Scenario, time_limit: float | None) -> tuple | None:
         tried = limit_attempt(scenario, name, time_limit)
         if tried is None or tried.bound is None:
             continue
-        most = _offset(scenario, name) - tried.bound  # no allocation reduces it more (weak duality)
+        most = reduction_offset(scenario, name) - tried.bound  # no allocation reduces it more (weak duality)
         if asked > most + 1e-9 * max(1.0, abs(most)):
             raise InfeasibleError("the solver proved that no allocation meets every constraint "
                                   f"({name} asks for more than the most any allocation reaches)")

@@ -188,12 +188,12 @@ def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = No
     """
     tried = limit_attempt(scenario, name, time_limit)
     if tried is not None and tried.solution is not None:
-        return _offset(scenario, name) - float(tried.lp.cost @ tried.solution.x)
+        return reduction_offset(scenario, name) - float(tried.lp.cost @ tried.solution.x)
     if certified_only:
         return None
     if tried is not None and tried.bound is not None and _free_lines(scenario) > SEARCHED_LINES:
         # bracketed at once: the MILP would search for long (england-la: minutes without a proof)
-        offset = _offset(scenario, name)
+        offset = reduction_offset(scenario, name)
         raise Bracket(None if tried.incumbent is None else offset - tried.incumbent, offset - tried.bound,
                       SolverError("the limit is bracketed by a Lagrangian bound, not proven"), searched=False)
     free, coef, bound = _minimising(build(scenario), name)
@@ -231,7 +231,7 @@ def proven_limit(scenario: Scenario, name: str, time_limit: float | None = None)
     tried = limit_attempt(scenario, name, time_limit)
     if tried is None or tried.solution is None:
         return None
-    return (_offset(scenario, name) - float(tried.lp.cost @ tried.solution.x),
+    return (reduction_offset(scenario, name) - float(tried.lp.cost @ tried.solution.x),
             gradient_bound.order_of(tried.lp))
 
 
@@ -248,7 +248,7 @@ def _minimising(lp: LinearProgram, name: str) -> tuple[LinearProgram, np.ndarray
     return free, coef, float(lp.row_upper[row])
 
 
-def _offset(scenario: Scenario, name: str) -> float:
+def reduction_offset(scenario: Scenario, name: str) -> float:
     """``asked + bound`` of the gradient row ``name`` (`equity.constraint_rows`)."""
     rows = equity.constraint_rows(scenario, equity.group_terms(scenario))
     return float(getattr(scenario, name)) + next(bound for row, _, bound in rows if row == name)
