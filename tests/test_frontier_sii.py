@@ -89,6 +89,9 @@ def test_the_command_traces_by_sii_and_refuses_what_it_cannot_do(tmp_path):
     refused = CliRunner().invoke(main, ["frontier", quickstart, "--upto", "0.1"])
     assert refused.exit_code == 2 and "--upto goes with --measure sii" in refused.output
     assert CliRunner().invoke(main, ["frontier", quickstart, "--measure", "median"]).exit_code == 2
+    placed = CliRunner().invoke(main, ["frontier", quickstart, "--points", "2"])
+    bare = CliRunner().invoke(main, ["frontier", quickstart, "--points", "2", "--no-options"])
+    assert "option: " in placed.output and bare.exit_code == 0 and "option: " not in bare.output
 
 
 def test_the_time_limit_bounds_the_whole_frontier():

@@ -399,9 +399,12 @@ def report(result_dir, fmt, output) -> None:
 @click.option("--time-limit", type=float,
               help="Seconds for the whole command's solving; when it runs out the command stops with what is "
                    "known (exit 1).")
+@click.option("--options/--no-options", default=True, show_default=True,
+              help="Place the scenario's [[option]] blocks on the frontier (each solved once; england-lsoa's "
+                   "'Pace of change' takes hours at national scale).")
 @click.option("--out", "out", type=click.Path(path_type=Path),
               help="Folder for frontier.csv/.json and frontier.svg/.png.")
-def frontier(scenario: Path, points: int, measure: str, upto, time_limit, out) -> None:
+def frontier(scenario: Path, points: int, measure: str, upto, time_limit, options: bool, out) -> None:
     """Trace the equity-efficiency frontier: total health against the SII.
 
     Each point maximises total health gain with at least a given level of equity:
@@ -421,7 +424,7 @@ def frontier(scenario: Path, points: int, measure: str, upto, time_limit, out) -
     Example:
       allocator frontier scenarios/england-la --points 21 --out out/frontier
       allocator frontier scenarios/england-la --measure sii --points 11
-      allocator frontier scenarios/england-lsoa --measure gap --points 11
+      allocator frontier scenarios/england-lsoa --measure gap --points 11 --no-options
     """
     from allocator.analysis import frontier as fr
     from allocator.model.highs import deadline
@@ -440,7 +443,7 @@ def frontier(scenario: Path, points: int, measure: str, upto, time_limit, out) -
              "health_gain": ",.0f", "sii": ".4f", "sii_reduction": ".4f", "gap": ".4f", "gap_reduction": ".4f"}
     with _output(out, s.inputs) as place, deadline(time_limit):
         try:
-            table, _ = fr.frontier(s, points, measure=measure, upto=upto)
+            table, _ = fr.frontier(s, points, options=options, measure=measure, upto=upto)
         except AllocatorError as exc:
             done = getattr(exc, "done", None)
             if done is not None and len(done):  # what was solved before the point that stopped it
