@@ -191,7 +191,7 @@ def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = No
         return reduction_offset(scenario, name) - float(tried.lp.cost @ tried.solution.x)
     if certified_only:
         return None
-    if tried is not None and tried.bound is not None and _free_lines(scenario) > SEARCHED_LINES:
+    if tried is not None and tried.bound is not None and gradient_bound.free_lines(scenario).sum() > SEARCHED_LINES:
         # bracketed at once: the MILP would search for long (england-la: minutes without a proof)
         offset = reduction_offset(scenario, name)
         raise Bracket(None if tried.incumbent is None else offset - tried.incumbent, offset - tried.bound,
@@ -210,9 +210,6 @@ def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = No
 LIMIT_GAP = 1e-7  # a limit proven by `gradient_bound` to this (relative to the gradient row's value)
 SEARCHED_LINES = 1_000  # above this many free lines a bracketed limit's MILP is not searched
 
-
-def _free_lines(scenario: Scenario) -> int:
-    return int((~scenario.is_locked & (scenario.unit_spend > 0)).sum())
 
 
 def limit_attempt(scenario: Scenario, name: str, time_limit: float | None = None):

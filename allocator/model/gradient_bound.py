@@ -15,15 +15,16 @@ problem is solved exactly by a dynamic programme over the need levels whose stat
 curve's breakpoints (equal-need lines in any order among themselves, as the MILP allows).  Its
 value, plus the priced row bounds, is a lower bound on every allocation the MILP allows (weak
 duality); the relaxation's allocation, filled in order, is one of them.  When the two meet (to
-``GAP``, relative), that allocation is the MILP's optimum, proven.
+``EXACT``, or within HiGHS's own MIP gap), that allocation is the MILP's optimum, proven.
 
 Equal-need lines lie along the chain in an order the suffix form imposes and the MILP does not;
 when the bound does not meet, they are put in the order the bound's own solution gives them (each
 line's best breakpoint under the prices) and the LP is solved again, a few times at most.  Merged
 lines share need, value per pound, deprivation group and stream class, so every row's
 coefficients on them are in proportion to their spend, and the bound over the groups is the bound
-over the lines.  Anything else (no certificate, an infeasible relaxation) returns None, and the
-MILP is solved as before.
+over the lines.  When nothing is proven `attempt` still says what is known (the best allocation
+in order and the best bound, which bracket the optimum); the caller decides whether the MILP in
+rows form is worth searching (`too_large_for_the_milp`).
 """
 
 from __future__ import annotations
@@ -42,9 +43,7 @@ from allocator.scenario import Scenario
 ROUNDS = 3  # LP solves at most: the first, then the equal-need lines reordered twice
 EXACT = 1e-8  # a gap to the bound no further solve is tried for
 TOLERANCE = 1e-7  # rows met by the allocation filled in order, relative to each row's scale (HiGHS's own)
-
-
-PACE_FEASIBILITY = 1e-9
+PACE_FEASIBILITY = 1e-9  # the pace rows met as the rows form's MILP meets them
 PREFIX_LIMIT = 3_000_000  # nonzeros of the pace rows in suffix form, where they apply (district scale)
 
 
@@ -58,9 +57,14 @@ def applies(scenario: Scenario) -> bool:
             and (scenario.pace is None or _prefix_size(scenario) <= PREFIX_LIMIT))
 
 
+def free_lines(scenario: Scenario) -> np.ndarray:
+    """(S,) each service's lines the LP decides (not locked, someone to serve)."""
+    return (~scenario.is_locked & (scenario.unit_spend > 0)).sum(axis=0)
+
+
 def _prefix_size(scenario: Scenario) -> float:
     """The pace rows' nonzeros in suffix form: every line a prefix of its chain, a raise a piece."""
-    lines = (~scenario.is_locked & (scenario.unit_spend > 0)).sum(axis=0)
+    lines = free_lines(scenario)
     pieces = np.array([len(m.units_per_head) for m in scenario.response_models])
     return float(np.sum(pieces * lines * (lines + 1) / 2))
 
@@ -98,7 +102,7 @@ def attempt(scenario: Scenario, time_limit: float | None = None, transform=None,
         lp = build(scenario, relaxed=True, tie_key=key)
         if transform is not None:
             lp = transform(lp)
-        if scenario.pace is not None:  # the pace rows met as the rows form meets them, not 1e-7 of a total short
+        if scenario.pace is not None:
             lp = dataclasses.replace(lp, feasibility_tolerance=PACE_FEASIBILITY)
         if lp.integrality is not None or not lp.spend_sets[1]:
             return Attempt()
@@ -136,7 +140,7 @@ MILP_LINES = 50_000  # free lines above which the MILP in rows form is not searc
 
 def too_large_for_the_milp(scenario: Scenario) -> bool:
     """More free lines than the rows form's MILP can search (england-lsoa: 270,040)."""
-    return int((~scenario.is_locked & (scenario.unit_spend > 0)).sum()) > MILP_LINES
+    return int(free_lines(scenario).sum()) > MILP_LINES
 
 
 def unproven(found: Attempt, scenario: Scenario) -> SolverError:
@@ -189,11 +193,11 @@ def order_of(lp: LinearProgram) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class Certificate:
-    """The allocation filled in order (None if it breaks a row), its gap to the bound, and each
-    line group's best breakpoint under the prices (the next chain order of equal-need groups)."""
+    """The allocation filled in order (None if it breaks a row), the bound (the LP's cost: no
+    allocation in order costs less), and each line group's best breakpoint under the prices (the
+    next chain order of equal-need groups)."""
 
     x: np.ndarray | None
-    gap: float
     bound: float
     key: np.ndarray
 
@@ -232,13 +236,12 @@ def certify(lp: LinearProgram, x: np.ndarray, y: np.ndarray) -> Certificate:
     with np.errstate(invalid="ignore"):
         bound += float(np.where(r != 0, r * low, 0.0).sum())
     if not np.isfinite(bound):
-        return Certificate(None, np.inf, bound, key)
-    found = float(lp.cost @ filled)
-    gap = (found - bound) / max(abs(found), 1e-12)
+        return Certificate(None, bound, key)
     activity = lp.matrix @ filled
     scale = np.maximum(1.0, abs(lp.matrix) @ np.abs(filled))
-    meets = np.all(activity >= lp.row_lower - TOLERANCE * scale) and np.all(activity <= lp.row_upper + TOLERANCE * scale)
-    return Certificate(filled if meets else None, gap, bound, key)
+    meets = (np.all(activity >= lp.row_lower - TOLERANCE * scale)
+             and np.all(activity <= lp.row_upper + TOLERANCE * scale))
+    return Certificate(filled if meets else None, bound, key)
 
 
 def _chain_rows(lp: LinearProgram) -> np.ndarray:
