@@ -19,6 +19,7 @@ from allocator.analysis.compare import Comparison, options_from
 from allocator.analysis.compare import compare as compare_options
 from allocator.analysis.pipeline import Result, run
 from allocator.analysis.sweeps import run_sweep
+from allocator.model.solver import check_settings
 from allocator.scenario import Scenario, load
 
 solve = run  # the name analysts reach for: allocator.solve(scenario) -> Result
@@ -27,12 +28,15 @@ __all__ = ["Comparison", "Result", "Scenario", "compare", "load", "monitor", "ru
 
 
 def compare(*scenarios: Scenario | str | Path, solver: str = "highs", method: str = "auto",
-            explain: bool = True) -> Comparison:
+            explain: bool = True, time_limit: float | None = None, keep_going: bool = False) -> Comparison:
     """Solve the options of one or more scenarios and compare them side by side.
 
     One scenario: its ``[[option]]`` blocks (or the scenario itself if it has none);
     several: the options of each.  ``explain`` adds the waterfall of each option and
-    the price of each rule (one more solve per rule).
+    the price of each rule (one more solve per rule).  ``time_limit``: seconds for each
+    option's solving, and again for its waterfall and prices.  An option that cannot be
+    solved raises `InfeasibleError` or `SolverError` naming it; with ``keep_going`` it is
+    left out and listed in ``not_solved`` (option, error) instead.
 
     Returns
     -------
@@ -54,7 +58,7 @@ def compare(*scenarios: Scenario | str | Path, solver: str = "highs", method: st
         raise TypeError("compare() needs at least one scenario (a Scenario or a folder)")
     loaded = [s if isinstance(s, Scenario) else load(s) for s in scenarios]
     return compare_options(options_from(loaded), solver=solver, method=method, waterfall=explain,
-                           prices=explain)
+                           prices=explain, time_limit=check_settings(time_limit=time_limit), keep_going=keep_going)
 
 
 def sweep(scenario: Scenario | str | Path, vary: dict | None = None, *, design: str = "grid",

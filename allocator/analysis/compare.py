@@ -18,7 +18,8 @@ import pandas as pd
 from allocator.analysis import explain
 from allocator.analysis.disaggregate import TABLE as POPULATION_TABLE
 from allocator.analysis.pipeline import Result, run
-from allocator.errors import AllocatorError, ScenarioError
+from allocator.errors import AllocatorError, InfeasibleError, ScenarioError, SolverError
+from allocator.model.highs import deadline
 from allocator.progress import stages
 from allocator.scenario import Scenario
 from allocator.scenario.options import apply
@@ -39,6 +40,16 @@ class Comparison:
     names: tuple[str, ...]
     results: tuple[Result, ...]
     tables: dict[str, pd.DataFrame]
+    not_solved: tuple[tuple[str, AllocatorError], ...] = ()  # (option, why), with ``keep_going``
+
+    def raise_not_solved(self) -> None:
+        """Raise the first option's error (same class and exit code), naming every option left out."""
+        if not self.not_solved:
+            return
+        first = self.not_solved[0][1]
+        others = [name for name, _ in self.not_solved[1:]]
+        more = f" (also not solved: {', '.join(repr(n) for n in others)})" if others else ""
+        raise type(first)(f"{first}{more}") from None
 
 
 def named(exc: AllocatorError, option: str, scenario: Scenario) -> AllocatorError:
@@ -90,26 +101,39 @@ def options_from(scenarios: list[Scenario]) -> list[tuple[str, Scenario]]:
 
 
 def compare(options: list[tuple[str, Scenario]], *, solver: str = "highs", method: str = "auto",
-            waterfall: bool = True, prices: bool = True) -> Comparison:
+            waterfall: bool = True, prices: bool = True, time_limit: float | None = None,
+            keep_going: bool = False) -> Comparison:
     """Solve every option and build the comparison tables.
 
-    An option that cannot be solved (infeasible, solver failure) or explained raises the
-    same error with the option and its scenario named in front.
+    ``time_limit``: seconds for each option's solving, and again for its waterfall and prices
+    (as a sweep's points, not the whole command).  An option that cannot be solved (infeasible,
+    stopped by the time limit) or explained raises the same error with the option and its
+    scenario named in front; with ``keep_going`` it is left out and listed in ``not_solved``
+    instead, and the others are compared (the error is raised if no option is solved).
     """
-    names = tuple(name for name, _ in options)
-    results = []
+    results, kept, not_solved = [], [], []
     for k, (name, s) in enumerate(options):
         try:
-            with stages(f"Option {k + 1}/{len(options)} ({name})"):
+            with stages(f"Option {k + 1}/{len(options)} ({name})"), deadline(time_limit):
                 results.append(run(s, solver=solver, method=method))
+            kept.append(name)
+        except (InfeasibleError, SolverError) as exc:
+            if not keep_going:
+                raise named(exc, name, s) from None
+            not_solved.append((name, named(exc, name, s)))
         except AllocatorError as exc:
             raise named(exc, name, s) from None
-    return comparison_of(names, tuple(results), waterfall=waterfall, prices=prices)
+    if not results:
+        raise not_solved[0][1]
+    return comparison_of(tuple(kept), tuple(results), waterfall=waterfall, prices=prices,
+                         time_limit=time_limit, not_solved=not_solved if keep_going else None)
 
 
-def comparison_of(names, results, *, waterfall: bool = True, prices: bool = True) -> Comparison:
+def comparison_of(names, results, *, waterfall: bool = True, prices: bool = True, time_limit: float | None = None,
+                  not_solved: list | None = None) -> Comparison:
     """The comparison tables of options already solved (with ``options_spend_by_population_group``
-    when the scenarios have ``[disaggregation]``)."""
+    when the scenarios have ``[disaggregation]``).  ``time_limit`` and ``not_solved`` as in
+    `compare`: an option whose waterfall or prices cannot be found is listed there (None: raise)."""
     tables = {"options_summary": _summary(names, results),
               "options_metrics": _metrics(names, results),
               "spend_by_group": _by_group(names, results, "spend_per_head_gbp"),
@@ -120,22 +144,29 @@ def comparison_of(names, results, *, waterfall: bool = True, prices: bool = True
     if groups is not None:
         tables[f"options_{POPULATION_TABLE}"] = groups
     if waterfall:
-        tables["waterfall"] = _each(names, results, explain.waterfall, "The waterfall")
+        tables["waterfall"] = _each(names, results, explain.waterfall, "The waterfall", time_limit, not_solved)
     if prices:
-        tables["prices"] = _each(names, results, explain.prices, "Prices")
-    return Comparison(names=names, results=results, tables=tables)
+        tables["prices"] = _each(names, results, explain.prices, "Prices", time_limit, not_solved)
+    return Comparison(names=names, results=results, tables=tables, not_solved=tuple(not_solved or ()))
 
 
-def _each(names, results, table, what: str) -> pd.DataFrame:
-    """``table(result)`` of every option, one below the other with an ``option`` column."""
+def _each(names, results, table, what: str, time_limit: float | None = None,
+          not_solved: list | None = None) -> pd.DataFrame:
+    """``table(result)`` of every option, one below the other with an ``option`` column; an option
+    that fails is listed in ``not_solved`` (as "its <what>: ...") where that is a list."""
     frames = []
     for k, (name, r) in enumerate(zip(names, results)):
         try:
-            with stages(f"{what}, option {k + 1}/{len(names)}" if len(names) > 1 else what):
+            with stages(f"{what}, option {k + 1}/{len(names)}" if len(names) > 1 else what), deadline(time_limit):
                 frames.append(table(r).assign(option=name))
+        except (InfeasibleError, SolverError) as exc:
+            if not_solved is None:
+                raise named(exc, name, r.scenario) from None
+            why = type(exc)(f"{what.lower()} could not be found: {exc}")
+            not_solved.append((name, named(why, name, r.scenario)))
         except AllocatorError as exc:
             raise named(exc, name, r.scenario) from None
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"option": []})
 
 
 def _metrics(names, results) -> pd.DataFrame:

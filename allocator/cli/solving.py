@@ -313,28 +313,37 @@ def _formats(text: str) -> tuple[str, ...]:
               help="Reports to write with --out (comma-separated).")
 @click.option("--explain/--no-explain", default=True, show_default=True,
               help="Waterfalls by constraint and the price of each rule (re-solves each option).")
-def compare(scenarios, solver, method, out, formats, explain) -> None:
+@click.option("--time-limit", type=float,
+              help="Seconds for each option's solving, and again for its --explain re-solves; an option that "
+                   "cannot be solved in time (or at all) is left out, with what is known, the others are "
+                   "compared, and the command ends with exit 1.")
+def compare(scenarios, solver, method, out, formats, explain, time_limit) -> None:
     """Solve allocation options and compare them side by side.
 
     Options are the [[option]] blocks of a scenario's manifest, or the scenarios
-    themselves when several are given.
+    themselves when several are given.  An option that cannot be solved is named
+    with the reason, and the others are still compared (exit 1 at the end).
 
     \b
     Example:
       allocator compare scenarios/england-la --out out/options
       allocator compare scenarios/quickstart scenarios/england-la --no-explain
+      allocator compare scenarios/england-lsoa --time-limit 60 --no-explain
     """
     from allocator.analysis import compare as cmp
+    from allocator.model.solver import check_settings
     from allocator.reports.markdown import measure_name
     from allocator.reports.outputs import measures_text, text_table
 
     formats = _formats(formats)
+    time_limit = check_settings(time_limit=time_limit)
     loaded = [load(path) for path in scenarios]
     options = cmp.options_from(loaded)
 
     def solve_all():
         try:
-            return cmp.compare(options, solver=solver, method=method, waterfall=explain, prices=explain)
+            return cmp.compare(options, solver=solver, method=method, waterfall=explain, prices=explain,
+                               time_limit=time_limit, keep_going=True)
         except InfeasibleError as exc:
             raise InfeasibleError(f"an option could not be solved: {exc}") from None
 
@@ -342,11 +351,12 @@ def compare(scenarios, solver, method, out, formats, explain) -> None:
         comparison = solve_all()
         wide = cmp.wide_metrics(comparison.tables["options_metrics"])
         click.echo(f"{len(comparison.names)} options compared: {', '.join(comparison.names)}\n")
+        _echo_not_solved(comparison)
         click.echo(measures_text(wide, measure_name))
         spend = comparison.tables["spend_by_group"]
         click.echo("\nSpend per head (£) by deprivation group (1 = most deprived):")
         click.echo(text_table(spend, {c: (",.0f" if c == "population" else ",.2f") for c in spend.columns}))
-        if explain and "prices" in comparison.tables:
+        if explain and "prices" in comparison.tables and len(comparison.tables["prices"]):
             _echo_prices(comparison)
         _echo_verdict(comparison)
         if out is not None:
@@ -356,10 +366,21 @@ def compare(scenarios, solver, method, out, formats, explain) -> None:
 
             with encoded_once():  # each table cleaned once, for every file and report
                 data, manifest = save_comparison(comparison, out, {"solver": solver, "method": method,
-                                                                   "explain": explain})
+                                                                   "explain": explain, "time_limit": time_limit})
                 write_reports(data, out, formats, manifest)
     if out is not None:
         click.echo(f"\n{written(out)}")
+    comparison.raise_not_solved()
+
+
+def _echo_not_solved(comparison) -> None:
+    """The options left out of the comparison (or of its waterfall and prices), each with why."""
+    if not comparison.not_solved:
+        return
+    click.echo("Not in the comparison:")
+    for name, why in comparison.not_solved:
+        click.echo(f"  - {name}: {why}")
+    click.echo("")
 
 
 @main.command()

@@ -309,9 +309,12 @@ def lead(data: ReportData) -> str:
     better = "higher" if s.get("higher_is_better", True) else "lower"
     outcome = s.get("outcome_label") or "the outcome"
     plan = plan_brief(data)
+    left = "".join(f" “{name}” is not among them: {why.rstrip('.')}." for name, why in
+                   (data.meta.get("not_solved") or {}).items())
     return (f"{what}{budget} across {s.get('areas', '?')} areas and {s.get('services', '?')} services, "
             f"against {before}. The outcome is {outcome} ({better} is better); areas are grouped into "
-            f"{s.get('groups', 'group')}s of deprivation, the most deprived first." + (f" {plan}" if plan else ""))
+            f"{s.get('groups', 'group')}s of deprivation, the most deprived first." + (f" {plan}" if plan else "")
+            + left)
 
 
 def brief(data: ReportData, notes: list[str] | None = None) -> Brief:

@@ -95,6 +95,8 @@ def report_data(comparison: Comparison, kind: str) -> ReportData:
                      "comparator": first.outcomes.before_label},
         "explanations": texts,
     }
+    if comparison.not_solved:
+        meta["not_solved"] = {name: _reason(name, why) for name, why in comparison.not_solved}
     if kind == "run":  # a run's folder already holds these tables (allocation.csv, ...): not twice
         meta["aliases"] = {f"{OPTION_PREFIX}{t}": t for t in result_tables(first) if t not in ("by_group", "metrics")}
     tables = dict(comparison.tables)
@@ -102,6 +104,13 @@ def report_data(comparison: Comparison, kind: str) -> ReportData:
     tables["input_areas"] = s.areas
     tables["input_services"] = s.services
     return ReportData(meta=meta, tables=tables)
+
+
+def _reason(option: str, why) -> str:
+    """Why an option was left out, without the "option '...' of scenario ...: " that names it."""
+    text = str(why)
+    named = f"option '{option}' of scenario "
+    return text.split(": ", 1)[1] if text.startswith(named) and ": " in text else text
 
 
 def _option_tables(comparison: Comparison) -> dict[str, pd.DataFrame]:
@@ -163,6 +172,8 @@ def save_comparison(comparison: Comparison, out: str | Path, options: dict,
     protected = {Path(p).resolve() for r in comparison.results for p in r.scenario.inputs}
     data = report_data(comparison, kind)
     run_manifest = {"options": {name: manifest(r, options) for name, r in zip(comparison.names, comparison.results)}}
+    if comparison.not_solved:  # left out, each with why (`compare(keep_going=True)`)
+        run_manifest["not_solved"] = {name: str(why) for name, why in comparison.not_solved}
     folders = unique_stems(comparison.names, lower=True, fallback="option")
     if kind == "compare":
         for name, folder in zip(comparison.names, folders):
