@@ -19,7 +19,7 @@ from allocator.errors import (
     ScenarioError,
     SolverError,
 )
-from allocator.model import equity, fairshare, gradient_bound, proportional
+from allocator.model import equity, fairshare, gradient_bound, proportional, suffix_milp
 from allocator.model import evaluate as ev
 from allocator.model.diagnose import explain as explain_infeasible
 from allocator.model.diagnose import limit_attempt, reduction_offset
@@ -108,9 +108,10 @@ def _most_health_among_optima(scenario: Scenario, lp, solution, solver, method, 
 
 def _certified(scenario: Scenario, time_limit: float | None) -> tuple | None:
     """An SII or gap reduction solved in suffix form and proven by its Lagrangian bound
-    (`allocator.model.gradient_bound`), where that applies; `InfeasibleError` when a reduction
-    asked for is beyond the proven limit, and at national scale, where the MILP in rows form would
-    search for hours, `SolverError` with the best allocation and the bound when nothing is proven."""
+    (`allocator.model.gradient_bound`), where that applies, else by the MILP over that relaxation
+    (`allocator.model.suffix_milp`) where that applies; `InfeasibleError` when a reduction asked for
+    is beyond the proven limit, and at national scale, where a MILP would search for hours,
+    `SolverError` with the best allocation and the bound when nothing is proven.  None: the rows form."""
     if not gradient_bound.applies(scenario):
         if (scenario.sii_reduction is not None or scenario.gap_reduction is not None) \
                 and gradient_bound.too_large_for_the_milp(scenario):
@@ -121,6 +122,23 @@ def _certified(scenario: Scenario, time_limit: float | None) -> tuple | None:
     stage(f"Solving the gradient constraints' relaxation ({scenario.n_areas:,} areas x "
           f"{scenario.n_services} services)")
     found = gradient_bound.attempt(scenario, limited(time_limit))
+    searchable = (found.first is not None and suffix_milp.applies(found.lp)
+                  and not gradient_bound.too_large_for_the_milp(scenario))
+    if found.solution is None and not searchable:
+        found = _near_the_limit(scenario, found, time_limit)
+    if found.solution is not None:
+        return found.lp, found.solution
+    if gradient_bound.too_large_for_the_milp(scenario):
+        raise gradient_bound.unproven(found, scenario)
+    if searchable:
+        stage("Searching the MILP over the relaxation (binaries where it fills segments out of order)")
+        return suffix_milp.solve(found.lp, found.first, limited(time_limit), found.bound)
+    return None
+
+
+def _near_the_limit(scenario: Scenario, found, time_limit: float | None):
+    """Nothing proven: `InfeasibleError` if a reduction asked for is above the limit's bound, else
+    the attempt again from the order of equal-need lines that reaches the limit, if better."""
     for name in ("sii_reduction", "gap_reduction"):
         asked = getattr(scenario, name)
         if found.solution is not None or asked is None:
@@ -138,11 +156,7 @@ def _certified(scenario: Scenario, time_limit: float | None) -> tuple | None:
         again = gradient_bound.attempt(scenario, limited(time_limit), key=order)  # in the order that reaches it
         if again.solution is not None or found.incumbent is None:
             found = again
-    if found.solution is not None:
-        return found.lp, found.solution
-    if gradient_bound.too_large_for_the_milp(scenario):
-        raise gradient_bound.unproven(found, scenario)
-    return None
+    return found
 
 
 def _why(scenario: Scenario, exc: InfeasibleError, time_limit: float | None) -> InfeasibleError:

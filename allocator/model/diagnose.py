@@ -25,7 +25,7 @@ import numpy as np
 
 from allocator.errors import AllocatorError, InfeasibleError, SolverError
 from allocator.format import gbp, plain
-from allocator.model import equity, gradient_bound
+from allocator.model import equity, gradient_bound, suffix_milp
 from allocator.model.lp import EQUITY_CONSTRAINTS, LinearProgram, build, name_of
 from allocator.model.solver import solve
 from allocator.scenario import Scenario
@@ -183,15 +183,23 @@ def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = No
     the reduction an allocation ``x`` reaches is ``asked + bound - a.x``: minimise ``a.x``
     with every gradient constraint relaxed (the in-order binaries kept: the gains are exact).
     Where `allocator.model.gradient_bound` applies, its relaxation in suffix form, proven by
-    the Lagrangian bound; else (or when that proves nothing) the MILP, unless
-    ``certified_only`` (None then).
+    the Lagrangian bound; when that proves nothing, the MILP over the relaxation
+    (`allocator.model.suffix_milp`, searched ``time_limit`` or `SEARCH_SECONDS`) where it applies,
+    unless the asked reduction is already beyond the bound (`Bracket` then, at once); else the
+    MILP in rows form.  ``certified_only``: the Lagrangian proof or None.
     """
     tried = limit_attempt(scenario, name, time_limit)
     if tried is not None and tried.solution is not None:
         return reduction_offset(scenario, name) - float(tried.lp.cost @ tried.solution.x)
     if certified_only:
         return None
-    if tried is not None and tried.bound is not None and gradient_bound.free_lines(scenario).sum() > SEARCHED_LINES:
+    searchable = (tried is not None and tried.first is not None and suffix_milp.applies(tried.lp)
+                  and not gradient_bound.too_large_for_the_milp(scenario))
+    beyond = tried is not None and tried.bound is not None \
+        and float(getattr(scenario, name) or 0.0) > reduction_offset(scenario, name) - tried.bound
+    if searchable and not beyond:
+        return _searched_limit(scenario, name, tried, SEARCH_SECONDS if time_limit is None else time_limit)
+    if tried is not None and tried.bound is not None and (beyond or gradient_bound.free_lines(scenario).sum() > SEARCHED_LINES):
         # bracketed at once: the MILP would search for long (england-la: minutes without a proof)
         offset = reduction_offset(scenario, name)
         raise Bracket(None if tried.incumbent is None else offset - tried.incumbent, offset - tried.bound,
@@ -207,8 +215,23 @@ def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = No
     return offset - float(coef @ solution.x)
 
 
+def _searched_limit(scenario: Scenario, name: str, tried, time_limit: float | None) -> float:
+    """The limit by the MILP over the relaxation that minimises the gradient row (`suffix_milp`):
+    the reduction its allocation reaches (within HiGHS's MIP gap of the most any reaches);
+    `Bracket` if the time limit stops it."""
+    offset = reduction_offset(scenario, name)
+    try:
+        _, solution = suffix_milp.solve(tried.lp, tried.first, time_limit, tried.bound)
+    except SolverError as exc:
+        if exc.bound is None:
+            raise
+        raise Bracket(None if exc.incumbent is None else offset - exc.incumbent, offset - exc.bound, exc) from None
+    return offset - solution.objective
+
+
 LIMIT_GAP = 1e-7  # a limit proven by `gradient_bound` to this (relative to the gradient row's value)
-SEARCHED_LINES = 1_000  # above this many free lines a bracketed limit's MILP is not searched
+SEARCHED_LINES = 1_000  # above this many free lines a bracketed limit's MILP (rows form) is not searched
+SEARCH_SECONDS = 10.0  # a limit's MILP over the relaxation searched this long when no time limit is given
 
 
 
@@ -300,18 +323,23 @@ def _limit_text(scenario: Scenario, name: str, limit: float) -> str:
             f"asks for {asked} {units}")
 
 
-def _bracket_text(scenario: Scenario, name: str, bracket: Bracket) -> str:
-    """A reduction whose exact limit was not found in time: what is known of it."""
+def _bracket_text(scenario: Scenario, name: str, bracket: Bracket, below_asked: bool = False) -> str:
+    """A reduction whose exact limit was not found in time: what is known of it.  ``below_asked``:
+    the scenario, with this reduction its only gradient constraint, was proven infeasible."""
     units = scenario.gradient.outcome_units
     asked = float(getattr(scenario, name))
     what = {"sii_reduction": "the SII", "gap_reduction": "the gap"}[name]
-    known = f"{what} can fall by at most {plain(bracket.high, 4)} {units}"
+    if below_asked and asked <= bracket.high:
+        bracket = Bracket(bracket.low, asked, SolverError(str(bracket)), bracket.searched)
+        known = f"{what} can fall by less than {plain(asked, 4)} {units} (no allocation reaches it)"
+    else:
+        known = f"{what} can fall by at most {plain(bracket.high, 4)} {units}"
     if bracket.low is not None and bracket.low > 0:
         known += f", and by {plain(_down(bracket.low), 4)} {units} at least"
     known += (" with this budget and these rules (the search for the exact limit stopped at the time limit)"
               if bracket.searched else " with this budget and these rules (a Lagrangian bound; the exact limit "
               "is not proven)")
-    if asked > bracket.high + 1e-9 * max(1.0, abs(bracket.high)):
+    if asked > bracket.high + 1e-9 * max(1.0, abs(bracket.high)) or below_asked:
         return f"{known}, but [objective] {name} asks for {plain(asked, 4)} {units}"
     return (f"{known}; [objective] {name} asks for {plain(asked, 4)} {units}, which may be attainable: "
             + ("raise --time-limit to find out" if bracket.searched else "ask for less, or give --time-limit "
@@ -333,8 +361,8 @@ def equity_reason(scenario: Scenario, time_limit: float | None = None) -> str:
         try:
             limit = (worst_off_limit(scenario, time_limit) if name == "worst_off_at_least"
                      else reduction_limit(scenario, name, time_limit))
-        except Bracket as bracket:
-            texts.append(_bracket_text(scenario, name, bracket))
+        except Bracket as bracket:  # alone, a reduction that makes the scenario infeasible is out of reach
+            texts.append(_bracket_text(scenario, name, bracket, below_asked=len(asked) == 1))
             unmet.append(name)
             continue
         except AllocatorError as exc:  # the limit is a courtesy: say what is known without it

@@ -89,6 +89,7 @@ class Attempt:
     solution: Solution | None = None
     incumbent: float | None = None
     bound: float | None = None
+    first: np.ndarray | None = None  # unproven: the relaxation's own allocation, where a MILP starts
 
 
 def attempt(scenario: Scenario, time_limit: float | None = None, transform=None, gap: float = MIP_REL_GAP,
@@ -97,7 +98,7 @@ def attempt(scenario: Scenario, time_limit: float | None = None, transform=None,
     (any prices give one), so the best of the rounds' bounds is taken with the best allocation."""
     began = time.perf_counter()
     limit = limited(time_limit)
-    kept, bound = None, -np.inf
+    kept, bound, solved = None, -np.inf, (None, None)
     for rounds in range(1, ROUNDS + 1):
         lp = build(scenario, relaxed=True, tie_key=key)
         if transform is not None:
@@ -112,6 +113,7 @@ def attempt(scenario: Scenario, time_limit: float | None = None, transform=None,
         relaxed = _relaxation(lp, left)
         if relaxed is None or relaxed.row_dual is None:
             break
+        solved = (lp, relaxed.x) if solved[0] is None else solved
         found = certify(lp, relaxed.x, relaxed.row_dual)
         bound = max(bound, found.bound)
         if found.x is not None and (kept is None or lp.cost @ found.x < kept[0].cost @ kept[2]):
@@ -122,11 +124,12 @@ def attempt(scenario: Scenario, time_limit: float | None = None, transform=None,
             break  # the same order again: the same optimum
         key = found.key
     if kept is None:
-        return Attempt(bound=_in_units(lp, bound) if np.isfinite(bound) else None)
+        return Attempt(lp=solved[0], bound=_in_units(lp, bound) if np.isfinite(bound) else None, first=solved[1])
     lp, relaxed, x, rounds = kept
     apart = _gap(lp.cost @ x, bound)
     if apart > gap:
-        return Attempt(lp=lp, incumbent=_objective(lp, x), bound=_in_units(lp, bound) if np.isfinite(bound) else None)
+        return Attempt(lp=lp, incumbent=_objective(lp, x), bound=_in_units(lp, bound) if np.isfinite(bound) else None,
+                       first=relaxed.x)
     again = "" if rounds == 1 else f", equal-need lines reordered {rounds - 1}x"
     name = (f"{relaxed.solver}; the relaxation in suffix form fills in order and meets its Lagrangian "
             f"bound to {max(apart, 0.0):.1e}{again}")

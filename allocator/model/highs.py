@@ -49,6 +49,7 @@ class Solution:
     col_dual: np.ndarray | None = None
     iterations: int = 0
     above: np.ndarray | None = None  # intensity above the floor per line group, when not from x
+    bound: float | None = None  # a MILP's: no allocation of the model does better (objective's units)
 
     def budget_price(self, lp: LinearProgram) -> float | None:
         """Objective change per extra GBP of budget (the budget row's shadow price)."""

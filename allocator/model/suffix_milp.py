@@ -1,0 +1,306 @@
+"""An SII or gap reduction as a MILP in suffix form, with binaries only where they are needed.
+
+When the Lagrangian bound of `allocator.model.gradient_bound` does not prove its relaxation's
+allocation optimal (england-la asked for more than about 0.42 of its SII: the relaxation fills
+hundreds of lines out of order), the exact model is still a MILP.  In rows form (a binary a line
+and breakpoint, every line on its own) HiGHS finds no allocation in minutes there.  Here it is
+written over the relaxation instead:
+
+- the relaxation in suffix form already makes each segment of each curve rise with need on its
+  own, which every allocation in order does between lines of different need (a valid
+  inequality: the rows form's LP relaxation lacks it);
+- lines of equal need may lie in any order (as the MILP allows): the suffix form's raise
+  columns between them become free, and short rows keep each of them between the levels of
+  need below and above (`_free_ties`);
+- a line's segments are made to fill in order by a binary for each pair of segments, with rows
+  over the line's prefix sums (``fill[k] >= length[k] z``, ``fill[k+1] <= length[k+1] z``), only for
+  the lines that fill out of order: first those of the relaxation, then, round by round, those of
+  each solve (each model is a relaxation of the full MILP, so the first solve that fills every
+  line in order is the MILP's optimum).
+
+Lines merged into one group (equal need and value, `lp.Groups`) would be held at one intensity,
+which the MILP does not ask: the model applies only when no group holds more than one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from allocator.errors import SolverError
+from allocator.model.gradient_bound import TOLERANCE, _by_service, _in_order
+from allocator.model.highs import MIP_REL_GAP, Solution, _objective, limited
+from allocator.model.lp import LinearProgram, NameBlock
+
+ROUNDS = 12  # MILP solves at most, each with the lines found out of order by the one before
+IN_ORDER = 1e-7  # a segment counts as started, or its predecessor as not full, beyond this share of it
+
+
+def applies(lp: LinearProgram) -> bool:
+    """A relaxation in suffix form (`lp.build(relaxed=True)`) whose groups are single lines, each
+    with a finite most its last segment can hold (its length, or the budget spent on it alone)."""
+    if lp.integrality is not None or not lp.spend_sets[1] or len(lp.groups.size) == 0 \
+            or int(lp.groups.size.max()) > 1:
+        return False
+    return all(np.all(np.isfinite(_most(lp, cols, length))) for _, cols, length in _chains(lp))
+
+
+def _most(lp: LinearProgram, cols: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """(n,) the most the last segment of each line along a chain can hold: its length, or, if it
+    has none, the budget above the fixed spend spent on that line alone (the budget row, row 0)."""
+    if np.isfinite(length[-1]):
+        return np.full(cols.shape[1], length[-1])
+    row = np.asarray(lp.matrix[0, cols[-1]].todense()).ravel()  # suffix sums of each line's pounds
+    per_line = row - np.append(row[1:], 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(per_line > 0, lp.row_upper[0] / per_line, np.inf)
+
+
+@dataclasses.dataclass
+class _Rows:
+    """Rows and columns to append to an LP, gathered as triplets."""
+
+    n_rows: int
+    n_cols: int
+    rows: list = dataclasses.field(default_factory=list)
+    cols: list = dataclasses.field(default_factory=list)
+    vals: list = dataclasses.field(default_factory=list)
+    lower: list = dataclasses.field(default_factory=list)
+    upper: list = dataclasses.field(default_factory=list)
+    kinds: list = dataclasses.field(default_factory=list)  # per new column: 1 binary, 0 continuous
+    col_upper: list = dataclasses.field(default_factory=list)
+
+    def row(self, cols: np.ndarray, vals: np.ndarray, lower: float, upper: float) -> int:
+        r = self.n_rows + len(self.lower)
+        self.rows.append(np.full(len(cols), r))
+        self.cols.append(np.asarray(cols))
+        self.vals.append(np.asarray(vals, float))
+        self.lower.append(lower)
+        self.upper.append(upper)
+        return r
+
+    def column(self, upper: float, binary: bool) -> int:
+        """A new column in [0, upper]: its index."""
+        self.kinds.append(1 if binary else 0)
+        self.col_upper.append(upper)
+        return self.n_cols + len(self.kinds) - 1
+
+
+def _chains(lp: LinearProgram) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per service: its groups in chain order, raise columns (K, n) and segment lengths (K,)."""
+    out = []
+    for s, sets in _by_service(lp).items():
+        cols = np.stack([c for _, c, _, _ in sets])
+        out.append((sets[0][0], cols, lp.col_upper[cols[:, 0]]))
+    return out
+
+
+def _levels(need: np.ndarray) -> list[tuple[int, int]]:
+    """Runs [a, b] (positions) of equal need along a chain, in order."""
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(need) != 0) + 1])
+    ends = np.concatenate([starts[1:] - 1, [len(need) - 1]])
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def _free_ties(lp: LinearProgram, extra: _Rows) -> np.ndarray:
+    """The column lower bounds with equal-need lines in any order among themselves, and what keeps
+    every line of a level of need between the levels below and above it: a separator column per
+    segment between two levels where either holds more than one line (each fill below it at or
+    under it, each above at or over it), as the rows form does (module docstring)."""
+    lower = lp.col_lower.copy()
+    for mine, cols, length in _chains(lp):
+        levels = _levels(lp.groups.need[mine])
+        for k in range(cols.shape[0]):
+            c = cols[k]
+            for a, b in levels:
+                lower[c[a + 1:b + 1]] = -length[k]  # a member may sit below the one before it
+                if b > a and b == len(mine) - 1:  # the last level: each member within the segment
+                    for j in range(a, b):
+                        extra.row(c[:j + 1], np.ones(j + 1), -np.inf, length[k])
+            for (a, b), (a2, b2) in zip(levels[:-1], levels[1:]):
+                if b == a and b2 == a2:
+                    continue  # one line each: its raise >= 0 keeps them in order
+                sep = extra.column(length[k], binary=False)
+                for j in range(a, b + 1):  # fill[j] <= sep
+                    extra.row(np.append(c[:j + 1], sep), np.append(np.ones(j + 1), -1.0), -np.inf, 0.0)
+                for j in range(a2, b2 + 1):  # fill[j] >= sep
+                    extra.row(np.append(c[:j + 1], sep), np.append(np.ones(j + 1), -1.0), 0.0, np.inf)
+    return lower
+
+
+def out_of_order(lp: LinearProgram, x: np.ndarray) -> list[tuple[int, int, int]]:
+    """(chain, position, segment k) wherever ``x`` starts segment k + 1 of a line before k is full."""
+    bad = []
+    for c_index, (_, cols, length) in enumerate(_chains(lp)):
+        fill = np.cumsum(x[cols], axis=1)  # (K, n)
+        started = fill[1:] > IN_ORDER * np.where(np.isfinite(length), length, 1.0)[1:, None]
+        short = fill[:-1] < length[:-1, None] * (1 - IN_ORDER)
+        k, t = np.nonzero(started & short)
+        bad += [(c_index, int(a), int(b)) for a, b in zip(t, k)]
+    return bad
+
+
+def _binaries(lp: LinearProgram, pairs: list[tuple[int, int, int]], extra: _Rows) -> None:
+    """A binary for each (chain, position, segment k): segment k + 1 of the line starts only once k
+    is full, two rows over the line's prefix sums."""
+    chains = _chains(lp)
+    most = [_most(lp, cols, length) for _, cols, length in chains]
+    for c_index, t, k in pairs:
+        _, cols, length = chains[c_index]
+        z = extra.column(1.0, binary=True)
+        prefix, after = cols[k, :t + 1], cols[k + 1, :t + 1]
+        room = length[k + 1] if np.isfinite(length[k + 1]) else most[c_index][t]
+        extra.row(np.append(prefix, z), np.append(np.ones(t + 1), -length[k]), 0.0, np.inf)
+        extra.row(np.append(after, z), np.append(np.ones(t + 1), -room), -np.inf, 0.0)
+
+
+def model(lp: LinearProgram, lines: list[tuple[int, int, int]]) -> LinearProgram:
+    """``lp`` with equal-need lines freed and binaries for ``lines`` (chain, position, segment)."""
+    extra = _Rows(lp.n_rows, lp.n_cols)
+    lower = _free_ties(lp, extra)
+    _binaries(lp, lines, extra)
+    m, z = len(extra.lower), len(extra.kinds)
+    if m:
+        block = sp.csr_matrix((np.concatenate(extra.vals), (np.concatenate(extra.rows) - lp.n_rows,
+                                                            np.concatenate(extra.cols))),
+                              shape=(m, lp.n_cols + z))
+    else:
+        block = sp.csr_matrix((0, lp.n_cols + z))
+    matrix = sp.vstack([sp.hstack([lp.matrix, sp.csc_matrix((lp.n_rows, z))]), block]).tocsc()
+    integrality = np.concatenate([np.zeros(lp.n_cols, np.int8), np.array(extra.kinds, np.int8)])
+    n0, m0 = lp.n_cols, lp.n_rows
+    return dataclasses.replace(
+        lp, matrix=matrix, cost=np.concatenate([lp.cost, np.zeros(z)]),
+        col_lower=np.concatenate([lower, np.zeros(z)]), col_upper=np.concatenate([lp.col_upper, extra.col_upper]),
+        row_lower=np.concatenate([lp.row_lower, extra.lower]), row_upper=np.concatenate([lp.row_upper, extra.upper]),
+        col_blocks=lp.col_blocks + (NameBlock(n0, n0 + z, make=lambda j: f"suffix_milp_{j}"),),
+        row_blocks=lp.row_blocks + (NameBlock(m0, m0 + m, make=lambda i: f"suffix_milp_{i}"),),
+        integrality=integrality if integrality.any() else None,
+        gain_columns=None if lp.gain_columns is None else np.concatenate([lp.gain_columns, np.zeros(z, bool)]))
+
+
+def _fill_form(milp: LinearProgram, chains) -> tuple[LinearProgram, sp.csc_matrix]:
+    """``milp`` over each segment's fill along its chain (``fill[t] = raise[0] + ... + raise[t]``)
+    instead of its raises, and the map D (``raise = D fill``).  The same model, but the suffix form's
+    dense prefix sums (a pace of change's rows, the binaries' rows) become one entry a line: the
+    branch and bound's LPs are sparse.  A raise's bounds become a row over two fills."""
+    n = milp.n_cols
+    first, before = [], []
+    lower, upper = milp.col_lower.copy(), milp.col_upper.copy()
+    rows, rlo, rhi = [], [], []
+    for _, cols, length in chains:
+        for k in range(cols.shape[0]):
+            c = cols[k]
+            first.append(c[1:])
+            before.append(c[:-1])
+            lo, hi = milp.col_lower[c[1:]], milp.col_upper[c[1:]]
+            keep = (lo > -length[k]) | (hi < length[k])
+            rows += [(a, b) for a, b in zip(c[1:][keep], c[:-1][keep])]
+            rlo.append(np.where(lo[keep] > -length[k], lo[keep], -np.inf))
+            rhi.append(np.where(hi[keep] < length[k], hi[keep], np.inf))
+            lower[c[1:]], upper[c[1:]] = 0.0, length[k]
+    at, back = np.concatenate(first), np.concatenate(before)
+    D = (sp.identity(n, format="csc") - sp.csc_matrix((np.ones(len(at)), (at, back)), shape=(n, n))).tocsc()
+    matrix = (milp.matrix @ D).tocsc()
+    matrix.eliminate_zeros()
+    m = len(rows)
+    pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    steps = sp.csc_matrix((np.concatenate([np.ones(m), -np.ones(m)]),
+                           (np.concatenate([np.arange(m), np.arange(m)]), np.concatenate([pairs[:, 0], pairs[:, 1]]))),
+                          shape=(m, n))
+    fill = dataclasses.replace(
+        milp, matrix=sp.vstack([matrix, steps]).tocsc(), cost=D.T @ milp.cost, col_lower=lower, col_upper=upper,
+        row_lower=np.concatenate([milp.row_lower] + rlo), row_upper=np.concatenate([milp.row_upper] + rhi),
+        row_blocks=milp.row_blocks + (NameBlock(milp.n_rows, milp.n_rows + m, make=lambda i: f"raise_{i}"),))
+    return fill, D
+
+
+def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
+          bound: float | None = None) -> tuple[LinearProgram, Solution]:
+    """The MILP's optimum over the relaxation ``lp``, binaries added round by round from the
+    segments ``first`` (the relaxation's allocation) fills out of order.  Each round starts from an
+    allocation in order near the last one (`_in_order_point`), and each round's own allocation is put
+    in order: within the round's bound by the MIP gap, it is the answer.  `SolverError` with what is
+    known (``bound``: one known before, in the objective's units) if the time limit stops it;
+    `InfeasibleError` if no allocation in order meets the rows."""
+    from allocator.model.solver import ROOT_BY_IPM, _solve_highs
+
+    began = time.perf_counter()
+    chains = _chains(lp)
+    lines = sorted(set(out_of_order(lp, first)))
+    x = first
+    for rounds in range(1, ROUNDS + 1):
+        milp = model(lp, lines)
+        fill, D = _fill_form(milp, chains)
+        point = _in_order_point(lp, x, chains, lines, time_limit, began)
+        known = (None if point is None else _objective(milp, point), bound)
+        found = _solve_highs(fill, ROOT_BY_IPM if milp.integrality is not None else "simplex",
+                             _left(time_limit, began), known=known,
+                             incumbent=None if point is None else _to_fill(point, chains))
+        x = D @ found.x
+        more = [line for line in out_of_order(lp, x) if line not in set(lines)]
+        point = _in_order_point(lp, x, chains, lines, time_limit, began) if more else x
+        reached = found.bound if found.bound is not None else found.objective
+        if point is not None and _apart(lp, _objective(milp, point), reached) <= MIP_REL_GAP:
+            return milp, _answer(milp, found, point, rounds, len(lines), began)
+        lines = sorted(set(lines) | set(more))
+    raise SolverError(f"the MILP in suffix form still filled segments out of order after {ROUNDS} rounds")
+
+
+def _to_fill(x: np.ndarray, chains) -> np.ndarray:
+    """A point of the model in raises as the same point in fills (`_fill_form`)."""
+    fill = x.copy()
+    for _, cols, _ in chains:
+        fill[cols] = np.cumsum(x[cols], axis=1)
+    return fill
+
+
+def _left(time_limit: float | None, began: float) -> float | None:
+    return limited(None if time_limit is None else max(time_limit - (time.perf_counter() - began), 1e-3))
+
+
+def _apart(lp: LinearProgram, found: float, bound: float) -> float:
+    """How far an allocation's objective lies from the bound, relative (either sense)."""
+    worse = (bound - found) if lp.maximize else (found - bound)
+    return float(worse / max(abs(found), 1e-12))
+
+
+def _in_order_point(lp: LinearProgram, x: np.ndarray, chains, lines: list, time_limit: float | None,
+                    began: float) -> np.ndarray | None:
+    """An allocation in order near ``x``: each line kept in the segment its intensity reaches, every
+    segment below it full and every one above it empty, the rest re-optimised (an LP); None if
+    that LP has no allocation meeting every row.  With the binaries of ``lines`` set to match."""
+    from allocator.errors import InfeasibleError
+    from allocator.model.solver import _solve_highs
+
+    base = model(lp, [])
+    fill, D = _fill_form(base, chains)
+    lower, upper = fill.col_lower.copy(), fill.col_upper.copy()
+    for _, cols, length in chains:
+        above = np.cumsum(x[cols], axis=1).sum(axis=0)  # each line's intensity above the floor
+        ends = np.cumsum(length)
+        slack = IN_ORDER * max(1.0, float(np.max(ends[np.isfinite(ends)], initial=0.0)))
+        at = np.minimum(np.searchsorted(ends, above - slack), len(length) - 1)  # the segment it reaches
+        for k in range(len(length)):
+            full, empty = cols[k][at > k], cols[k][at < k]
+            lower[full] = length[k]
+            upper[empty] = 0.0
+    try:
+        found = _solve_highs(dataclasses.replace(fill, col_lower=lower, col_upper=upper), "simplex",
+                             _left(time_limit, began))
+    except InfeasibleError:
+        return None
+    point = D @ found.x
+    z = [float(np.sum(point[chains[c][1][k, :t + 1]]) >= chains[c][2][k] * (1 - IN_ORDER)) for c, t, k in lines]
+    return np.concatenate([point, z])
+
+
+def _answer(milp: LinearProgram, found: Solution, x: np.ndarray, rounds: int, binaries: int,
+            began: float) -> Solution:
+    name = (f"{found.solver}; the MILP in suffix form, {binaries:,} binaries where its relaxations filled "
+            f"segments out of order ({rounds} round{'s' if rounds > 1 else ''}), relative gap at most {MIP_REL_GAP:g}")
+    return dataclasses.replace(found, x=x, objective=_objective(milp, x), solver=name,
+                               seconds=time.perf_counter() - began)

@@ -1,0 +1,128 @@
+"""SII and gap reductions as a MILP over the relaxation in suffix form (`allocator.model.suffix_milp`).
+
+Where the Lagrangian bound of `gradient_bound` proves nothing, the MILP is searched over the
+relaxation, with binaries only where segments fill out of order and equal-need lines free among
+themselves.  Checked against HiGHS's branch and bound on every fill binary of the rows form with no
+gap (a brute-force reference): the optimum within the MIP gap (never above the reference's), every
+line in order and every row met; the attainable limit the same way; and on england-la (bundled), a
+reduction the bound cannot prove, met from the allocation itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+import allocator
+from allocator.analysis.frontier import reduction
+from allocator.errors import InfeasibleError, SolverError
+from allocator.model import diagnose, gradient_bound, suffix_milp
+from allocator.model.highs import MIP_REL_GAP
+from allocator.model.lp import build
+from tests import strategies as gen
+from tests.test_thresholds import _brute_force
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def _rows_form_limit(scenario, rule: str) -> float:
+    """The limit by the MILP in rows form (neither path over the relaxation)."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(gradient_bound, "applies", lambda s: False)
+        return diagnose.reduction_limit(scenario, rule)
+
+
+def _unproven(found: gradient_bound.Attempt) -> gradient_bound.Attempt:
+    """An attempt with its proof set aside, as where the Lagrangian bound stays apart."""
+    return gradient_bound.Attempt(lp=found.lp, incumbent=found.incumbent, bound=found.bound, first=found.first)
+
+
+@settings(max_examples=gen.examples(30), **SETTINGS)
+@given(gen.scenario_specs(max_areas=10, max_services=3, objective="health-gain", proportionality="monotone",
+                          sloped=False),
+       st.sampled_from(("sii_reduction", "gap_reduction")), st.sampled_from((0.5, 0.9, 1.0)))
+def test_the_milp_over_the_relaxation_equals_the_brute_force_milp(spec, rule, share):
+    """With and without a pace of change and ties in need, the relaxation proven or not."""
+    scenario = allocator.load(gen.write(spec, gen.fresh_folder())).with_(**{rule: 0.0})
+    try:
+        limit = _rows_form_limit(scenario, rule)
+    except (InfeasibleError, SolverError):
+        event("no limit")
+        return
+    if not limit > 1e-9:
+        event("the gradient cannot narrow")
+        return
+    asked = scenario.with_(**{rule: share * limit})
+    lp = build(asked)
+    status, objective = _brute_force(lp) if lp.integrality is not None else ("Optimal", None)
+    if objective is None:
+        from allocator.model.solver import solve
+        objective = solve(lp).objective
+    assert status == "Optimal"
+    start = gradient_bound.attempt(asked)
+    if start.first is None or not suffix_milp.applies(start.lp):
+        event("merged lines: not this model" if start.lp is not None else "no relaxation")
+        return
+    need = start.lp.groups.need
+    event("ties in need" if any(np.any(np.diff(need[o]) == 0) for o in start.lp.groups.order) else "no ties")
+    milp, found = suffix_milp.solve(start.lp, start.first, bound=start.bound)
+    x = found.x[:start.lp.n_cols]
+    assert not suffix_milp.out_of_order(start.lp, x)  # every line's segments in order
+    activity = start.lp.matrix @ x
+    scale = np.maximum(1.0, abs(start.lp.matrix) @ np.abs(x))
+    assert np.all(activity >= start.lp.row_lower - 1e-7 * scale)
+    assert np.all(activity <= start.lp.row_upper + 1e-7 * scale)
+    assert found.objective <= objective + 1e-6 * max(1.0, abs(objective))  # an allocation the MILP allows
+    assert found.objective >= objective - 2 * MIP_REL_GAP * max(1.0, abs(objective))  # ... within the gap
+    with pytest.MonkeyPatch.context() as m:  # the pipeline on this path: every invariant re-checked
+        real = gradient_bound.attempt
+        m.setattr(gradient_bound, "attempt", lambda *a, **k: _unproven(real(*a, **k)))
+        result = allocator.run(asked)
+    assert "MILP in suffix form" in result.solution.solver
+    assert result.solution.objective == pytest.approx(found.objective, rel=2 * MIP_REL_GAP)
+    # and the limit, searched the same way
+    tried = diagnose.limit_attempt(scenario, rule)
+    if tried is not None and tried.solution is None and tried.first is not None and suffix_milp.applies(tried.lp):
+        searched = diagnose._searched_limit(scenario, rule, tried, None)
+        offset = diagnose.reduction_offset(scenario, rule)  # both within the MIP gap of the row's value
+        assert searched == pytest.approx(limit, abs=2 * MIP_REL_GAP * max(1.0, abs(offset - limit)) + 1e-6)
+
+
+def test_the_pipeline_searches_the_milp_when_the_bound_proves_nothing(monkeypatch):
+    """england-la at an SII reduction of 0.45: its relaxation fills hundreds of lines out of order
+    and the bound stays apart; the MILP over the relaxation is proven within the MIP gap."""
+    s = allocator.load(SCENARIOS / "england-la").with_(objective="health-gain", sii_reduction=0.45)
+    result = allocator.run(s, time_limit=120)  # every invariant re-checked from the allocation
+    assert "MILP in suffix form" in result.solution.solver
+    assert reduction(result, "sii") >= 0.45 - 1e-7
+    solution = result.solution
+    assert solution.bound is not None
+    assert solution.bound - solution.objective <= MIP_REL_GAP * abs(solution.objective)
+    found = gradient_bound.attempt(s)
+    assert found.solution is None and found.bound >= solution.objective  # the Lagrangian bound holds
+
+
+def test_a_stopped_search_says_what_it_found_and_the_bound():
+    s = allocator.load(SCENARIOS / "england-la").with_(objective="health-gain", sii_reduction=0.48)
+    found = gradient_bound.attempt(s)
+    with pytest.raises(SolverError, match="stopped at the time limit") as info:
+        suffix_milp.solve(found.lp, found.first, time_limit=0.5, bound=found.bound)
+    assert info.value.bound is not None and info.value.bound <= found.bound + 1e-6 * abs(found.bound)
+
+
+def test_equal_need_lines_lie_in_any_order():
+    """Two lines of equal need: the relaxation's chain orders them, the MILP over it does not."""
+    s = allocator.load(SCENARIOS / "england-la").with_(objective="health-gain", sii_reduction=0.45)
+    lp = build(s, relaxed=True)
+    ties = [(mine, cols) for mine, cols, _, _ in lp.spend_sets[1] if np.any(np.diff(lp.groups.need[mine]) == 0)]
+    assert ties  # england-la has equal-need districts in three services
+    free = suffix_milp.model(lp, [])
+    mine, cols = ties[0]
+    at = int(np.flatnonzero(np.diff(lp.groups.need[mine]) == 0)[0]) + 1
+    assert free.col_lower[cols[at]] < 0 and lp.col_lower[cols[at]] == 0
+    assert free.n_rows > lp.n_rows  # ... each kept between the levels of need around it
