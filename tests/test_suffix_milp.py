@@ -42,7 +42,7 @@ def _unproven(found: gradient_bound.Attempt) -> gradient_bound.Attempt:
     return gradient_bound.Attempt(lp=found.lp, incumbent=found.incumbent, bound=found.bound, first=found.first)
 
 
-@settings(max_examples=gen.examples(30), **SETTINGS)
+@settings(max_examples=gen.examples(50), **SETTINGS)
 @given(gen.scenario_specs(max_areas=10, max_services=3, objective="health-gain", proportionality="monotone",
                           sloped=False),
        st.sampled_from(("sii_reduction", "gap_reduction")), st.sampled_from((0.5, 0.9, 1.0)))
@@ -54,7 +54,7 @@ def test_the_milp_over_the_relaxation_equals_the_brute_force_milp(spec, rule, sh
     except (InfeasibleError, SolverError):
         event("no limit")
         return
-    if not limit > 1e-9:
+    if not limit > 1e-6:  # below this, HiGHS's row tolerances (1e-7 of each row's scale) decide
         event("the gradient cannot narrow")
         return
     asked = scenario.with_(**{rule: share * limit})
@@ -70,7 +70,16 @@ def test_the_milp_over_the_relaxation_equals_the_brute_force_milp(spec, rule, sh
         return
     need = start.lp.groups.need
     event("ties in need" if any(np.any(np.diff(need[o]) == 0) for o in start.lp.groups.order) else "no ties")
-    milp, found = suffix_milp.solve(start.lp, start.first, bound=start.bound)
+    solved = suffix_milp.solve(start.lp, start.first, bound=start.bound)
+    if solved is None:  # nothing in order within the gap: left to the rows form, which must agree
+        event("left to the rows form")
+        with pytest.MonkeyPatch.context() as m:
+            real = gradient_bound.attempt
+            m.setattr(gradient_bound, "attempt", lambda *a, **k: _unproven(real(*a, **k)))
+            result = allocator.run(asked)
+        assert result.solution.objective == pytest.approx(objective, rel=2 * MIP_REL_GAP)
+        return
+    milp, found = solved
     x = found.x[:start.lp.n_cols]
     assert not suffix_milp.out_of_order(start.lp, x)  # every line's segments in order
     activity = start.lp.matrix @ x
@@ -89,6 +98,9 @@ def test_the_milp_over_the_relaxation_equals_the_brute_force_milp(spec, rule, sh
     tried = diagnose.limit_attempt(scenario, rule)
     if tried is not None and tried.solution is None and tried.first is not None and suffix_milp.applies(tried.lp):
         searched = diagnose._searched_limit(scenario, rule, tried, None)
+        if searched is None:
+            event("limit left to the rows form")
+            return
         offset = diagnose.reduction_offset(scenario, rule)  # both within the MIP gap of the row's value
         assert searched == pytest.approx(limit, abs=2 * MIP_REL_GAP * max(1.0, abs(offset - limit)) + 1e-6)
 

@@ -198,7 +198,9 @@ def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = No
     beyond = tried is not None and tried.bound is not None \
         and float(getattr(scenario, name) or 0.0) > reduction_offset(scenario, name) - tried.bound
     if searchable and not beyond:
-        return _searched_limit(scenario, name, tried, SEARCH_SECONDS if time_limit is None else time_limit)
+        found = _searched_limit(scenario, name, tried, SEARCH_SECONDS if time_limit is None else time_limit)
+        if found is not None:
+            return found
     if tried is not None and tried.bound is not None and (beyond or gradient_bound.free_lines(scenario).sum() > SEARCHED_LINES):
         # bracketed at once: the MILP would search for long (england-la: minutes without a proof)
         offset = reduction_offset(scenario, name)
@@ -215,18 +217,18 @@ def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = No
     return offset - float(coef @ solution.x)
 
 
-def _searched_limit(scenario: Scenario, name: str, tried, time_limit: float | None) -> float:
+def _searched_limit(scenario: Scenario, name: str, tried, time_limit: float | None) -> float | None:
     """The limit by the MILP over the relaxation that minimises the gradient row (`suffix_milp`):
     the reduction its allocation reaches (within HiGHS's MIP gap of the most any reaches);
-    `Bracket` if the time limit stops it."""
+    `Bracket` if the time limit stops it; None if it proves nothing."""
     offset = reduction_offset(scenario, name)
     try:
-        _, solution = suffix_milp.solve(tried.lp, tried.first, time_limit, tried.bound)
+        found = suffix_milp.solve(tried.lp, tried.first, time_limit, tried.bound)
     except SolverError as exc:
         if exc.bound is None:
             raise
         raise Bracket(None if exc.incumbent is None else offset - exc.incumbent, offset - exc.bound, exc) from None
-    return offset - solution.objective
+    return None if found is None else offset - found[1].objective
 
 
 LIMIT_GAP = 1e-7  # a limit proven by `gradient_bound` to this (relative to the gradient row's value)

@@ -89,7 +89,7 @@ class Attempt:
     solution: Solution | None = None
     incumbent: float | None = None
     bound: float | None = None
-    first: np.ndarray | None = None  # unproven: the relaxation's own allocation, where a MILP starts
+    first: np.ndarray | None = None  # the relaxation's own allocation (where a MILP over it starts)
 
 
 def attempt(scenario: Scenario, time_limit: float | None = None, transform=None, gap: float = MIP_REL_GAP,
@@ -135,7 +135,8 @@ def attempt(scenario: Scenario, time_limit: float | None = None, transform=None,
             f"bound to {max(apart, 0.0):.1e}{again}")
     return Attempt(lp=lp, solution=dataclasses.replace(
         relaxed, x=x, objective=_objective(lp, x), status=Status.OPTIMAL, solver=name,
-        seconds=time.perf_counter() - began), incumbent=_objective(lp, x), bound=_in_units(lp, bound))
+        seconds=time.perf_counter() - began), incumbent=_objective(lp, x), bound=_in_units(lp, bound),
+        first=relaxed.x)
 
 
 MILP_LINES = 50_000  # free lines above which the MILP in rows form is not searched (it would run for hours)

@@ -189,10 +189,9 @@ def _configure(h, lp: LinearProgram, method: str, time_limit: float | None) -> s
 
 
 def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None,
-                 known: tuple[float | None, float | None] = (None, None), incumbent: np.ndarray | None = None) -> Solution:
+                 known: tuple[float | None, float | None] = (None, None)) -> Solution:
     """``known``: the objective of an allocation meeting every rule found before and a bound from a
-    relaxation (or None), reported if a time limit stops a MILP where HiGHS has nothing better.
-    ``incumbent``: a point of the model meeting every row, where a MILP's search starts."""
+    relaxation (or None), reported if a time limit stops a MILP where HiGHS has nothing better."""
     import highspy
 
     start = time.perf_counter()
@@ -203,10 +202,6 @@ def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None,
         kinds = {0: highspy.HighsVarType.kContinuous, 1: highspy.HighsVarType.kInteger}
         model.integrality_ = [kinds[int(v)] for v in lp.integrality]
     h.passModel(model)
-    if incumbent is not None:
-        given = highspy.HighsSolution()
-        given.col_value, given.value_valid = list(incumbent), True
-        h.setSolution(given)
     h.run()
     return _read(h, lp, f"HiGHS {h.version()} ({method})", start, time_limit, known)
 

@@ -31,12 +31,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocator.errors import SolverError
-from allocator.model.gradient_bound import TOLERANCE, _by_service, _in_order
+from allocator.model.gradient_bound import TOLERANCE, _by_service
+from allocator.model.gradient_bound import _in_order as _fill_in_order
 from allocator.model.highs import MIP_REL_GAP, Solution, _objective, limited
 from allocator.model.lp import LinearProgram, NameBlock
 
 ROUNDS = 12  # MILP solves at most, each with the lines found out of order by the one before
 IN_ORDER = 1e-7  # a segment counts as started, or its predecessor as not full, beyond this share of it
+ADDED = 1e-6  # ... and gets a binary in the next round beyond this (HiGHS's integrality tolerance)
 
 
 def applies(lp: LinearProgram) -> bool:
@@ -131,13 +133,14 @@ def _free_ties(lp: LinearProgram, extra: _Rows) -> np.ndarray:
     return lower
 
 
-def out_of_order(lp: LinearProgram, x: np.ndarray) -> list[tuple[int, int, int]]:
-    """(chain, position, segment k) wherever ``x`` starts segment k + 1 of a line before k is full."""
+def out_of_order(lp: LinearProgram, x: np.ndarray, tol: float = IN_ORDER) -> list[tuple[int, int, int]]:
+    """(chain, position, segment k) wherever ``x`` starts segment k + 1 of a line before k is full
+    (beyond ``tol`` of the segments' lengths, 1 where unbounded)."""
     bad = []
     for c_index, (_, cols, length) in enumerate(_chains(lp)):
         fill = np.cumsum(x[cols], axis=1)  # (K, n)
-        started = fill[1:] > IN_ORDER * np.where(np.isfinite(length), length, 1.0)[1:, None]
-        short = fill[:-1] < length[:-1, None] * (1 - IN_ORDER)
+        started = fill[1:] > tol * np.where(np.isfinite(length), length, 1.0)[1:, None]
+        short = fill[:-1] < length[:-1, None] * (1 - tol)
         k, t = np.nonzero(started & short)
         bad += [(c_index, int(a), int(b)) for a, b in zip(t, k)]
     return bad
@@ -219,13 +222,14 @@ def _fill_form(milp: LinearProgram, chains) -> tuple[LinearProgram, sp.csc_matri
 
 
 def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
-          bound: float | None = None) -> tuple[LinearProgram, Solution]:
+          bound: float | None = None) -> tuple[LinearProgram, Solution] | None:
     """The MILP's optimum over the relaxation ``lp``, binaries added round by round from the
     segments ``first`` (the relaxation's allocation) fills out of order.  Each round starts from an
     allocation in order near the last one (`_in_order_point`), and each round's own allocation is put
     in order: within the round's bound by the MIP gap, it is the answer.  `SolverError` with what is
     known (``bound``: one known before, in the objective's units) if the time limit stops it;
-    `InfeasibleError` if no allocation in order meets the rows."""
+    `InfeasibleError` if no allocation in order meets the rows.  None if rounds end with nothing
+    proven (reductions at the rows' tolerance, where putting lines in order breaks a row)."""
     from allocator.model.solver import ROOT_BY_IPM, _solve_highs
 
     began = time.perf_counter()
@@ -235,27 +239,48 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
     for rounds in range(1, ROUNDS + 1):
         milp = model(lp, lines)
         fill, D = _fill_form(milp, chains)
+        # an allocation in order near the last round's, reported if the clock stops this one (not
+        # handed to HiGHS as a start: 1.16 then mis-states the presolved objective and stops early)
         point = _in_order_point(lp, x, chains, lines, time_limit, began)
         known = (None if point is None else _objective(milp, point), bound)
         found = _solve_highs(fill, ROOT_BY_IPM if milp.integrality is not None else "simplex",
-                             _left(time_limit, began), known=known,
-                             incumbent=None if point is None else _to_fill(point, chains))
+                             _left(time_limit, began), known=known)
         x = D @ found.x
-        more = [line for line in out_of_order(lp, x) if line not in set(lines)]
-        point = _in_order_point(lp, x, chains, lines, time_limit, began) if more else x
         reached = found.bound if found.bound is not None else found.objective
+        point = _in_order(lp, x, chains, lines)
+        if point is None or _apart(lp, _objective(milp, point), reached) > MIP_REL_GAP:
+            point = _in_order_point(lp, x, chains, lines, time_limit, began)
         if point is not None and _apart(lp, _objective(milp, point), reached) <= MIP_REL_GAP:
             return milp, _answer(milp, found, point, rounds, len(lines), began)
-        lines = sorted(set(lines) | set(more))
-    raise SolverError(f"the MILP in suffix form still filled segments out of order after {ROUNDS} rounds")
+        more = (set(out_of_order(lp, x, ADDED)) - set(lines)) or (set(out_of_order(lp, x)) - set(lines))
+        if not more:
+            return None
+        lines = sorted(set(lines) | more)
+    return None
 
 
-def _to_fill(x: np.ndarray, chains) -> np.ndarray:
-    """A point of the model in raises as the same point in fills (`_fill_form`)."""
-    fill = x.copy()
-    for _, cols, _ in chains:
-        fill[cols] = np.cumsum(x[cols], axis=1)
-    return fill
+def _in_order(lp: LinearProgram, x: np.ndarray, chains, lines: list) -> np.ndarray | None:
+    """``x`` with every line's intensity kept and its segments filled exactly in order (HiGHS's
+    tolerances leave traces), the binaries of ``lines`` to match; None if a row of ``lp`` breaks."""
+    point = x.copy()
+    for _, cols, length in chains:
+        point[cols] = _fill_in_order(x[cols], length)
+    n = lp.n_cols
+    activity = lp.matrix @ point[:n]
+    scale = np.maximum(1.0, abs(lp.matrix) @ np.abs(point[:n]))
+    if not (np.all(activity >= lp.row_lower - TOLERANCE * scale) and np.all(activity <= lp.row_upper + TOLERANCE * scale)):
+        return None
+    return _matching(point, chains, lines)
+
+
+def _matching(point: np.ndarray, chains, lines: list) -> np.ndarray:
+    """``point`` (in order) with the last ``len(lines)`` columns, the binaries, set to match it."""
+    if not lines:
+        return point
+    z = [float(np.sum(point[chains[c][1][k, :t + 1]]) >= chains[c][2][k] * (1 - IN_ORDER)) for c, t, k in lines]
+    point = point.copy()
+    point[len(point) - len(lines):] = z
+    return point
 
 
 def _left(time_limit: float | None, began: float) -> float | None:
@@ -293,9 +318,7 @@ def _in_order_point(lp: LinearProgram, x: np.ndarray, chains, lines: list, time_
                              _left(time_limit, began))
     except InfeasibleError:
         return None
-    point = D @ found.x
-    z = [float(np.sum(point[chains[c][1][k, :t + 1]]) >= chains[c][2][k] * (1 - IN_ORDER)) for c, t, k in lines]
-    return np.concatenate([point, z])
+    return _matching(np.concatenate([D @ found.x, np.zeros(len(lines))]), chains, lines)
 
 
 def _answer(milp: LinearProgram, found: Solution, x: np.ndarray, rounds: int, binaries: int,
