@@ -122,6 +122,8 @@ def attempt(scenario: Scenario, time_limit: float | None = None, transform=None,
             break
         if key is not None and np.array_equal(np.argsort(found.key, kind="stable"), np.argsort(key, kind="stable")):
             break  # the same order again: the same optimum
+        if key is None and _keeps_order(lp, found.key):
+            break  # built in the default order, which the prices' order leaves as it is
         key = found.key
     if kept is None:
         return Attempt(lp=solved[0], bound=_in_units(lp, bound) if np.isfinite(bound) else None, first=solved[1])
@@ -185,6 +187,14 @@ def _relaxation(lp: LinearProgram, time_limit: float | None) -> Solution | None:
         return solver.solve(lp, time_limit=time_limit)
     except InfeasibleError:
         return None
+
+
+def _keeps_order(lp: LinearProgram, key: np.ndarray) -> bool:
+    """True when ``lp`` (built in the default order) would be built again in the same order with
+    ``key`` as its order of equal-need groups (`build` sorts each chain stably by need, then key)."""
+    need = lp.groups.need
+    return all(np.array_equal(mine, mine[np.lexsort((key[mine], need[mine]))])
+               for mine in map(np.asarray, lp.groups.order))
 
 
 def order_of(lp: LinearProgram) -> np.ndarray:

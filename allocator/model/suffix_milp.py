@@ -247,7 +247,7 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
         fill, D = _fill_form(milp, chains)
         # an allocation in order near the last round's, reported if the clock stops this one (not
         # handed to HiGHS as a start: 1.16 then mis-states the presolved objective and stops early)
-        point = _in_order_point(lp, x, chains, lines, time_limit, began)
+        point = None if time_limit is None else _in_order_point(lp, x, chains, lines, time_limit, began)
         known = (None if point is None else _objective(milp, point), bound)
         found = _solve_highs(fill, ROOT_BY_IPM if milp.integrality is not None else "simplex",
                              _left(time_limit, began), known=known)
