@@ -243,16 +243,49 @@ def option_sentence(f: OptionFacts, best: OptionFacts | None, units: str, groups
     return (text[:1].upper() + text[1:] + ".") if text else "No measures to report."
 
 
+SAME = 1e-7  # options whose every measure agrees to this share (solver tolerance) come out the same
+
+
+def _same(a: OptionFacts, b: OptionFacts) -> bool:
+    """Every measure of the brief the same for ``a`` and ``b`` (to `SAME`, relative)."""
+    def close(x, y) -> bool:
+        return (x is None) == (y is None) and (x is None or abs(x - y) <= SAME * max(1.0, abs(x), abs(y)))
+
+    return (close(a.health_gain, b.health_gain) and close(a.sii_after, b.sii_after)
+            and close(a.fifth_gap_after, b.fifth_gap_after) and close(a.to_most_deprived_gbp, b.to_most_deprived_gbp)
+            and a.gaining == b.gaining and a.losing == b.losing)
+
+
+def _alike(facts: list[OptionFacts]) -> list[list[OptionFacts]]:
+    """The options that come out the same on every measure, in groups of two or more."""
+    groups: list[list[OptionFacts]] = []
+    for f in facts:
+        group = next((g for g in groups if _same(g[0], f)), None)
+        if group is None:
+            groups.append([f])
+        else:
+            group.append(f)
+    return [g for g in groups if len(g) > 1]
+
+
+def _names_and(names: list[str]) -> str:
+    quoted = [f"“{n}”" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
 def verdict(facts: list[OptionFacts], units: str) -> list[str]:
     """The trade-off between the options, stated plainly (empty for a single run)."""
     if len(facts) < 2:
         return []
     best, narrow = _best_health(facts), _narrowest(facts)
+    alike = _alike(facts)
+    top = next((g for g in alike if best in g), [best])  # the options tied with the healthiest
     out = []
     if best is not None:
-        out.append(f"“{best.name}” gains the most health ({number(best.health_gain)} {units} × people "
-                   "against 'before').")
-    if narrow is not None and best is not None and narrow.name != best.name:
+        verb = "gains" if len(top) == 1 else "gain"
+        out.append(f"{_names_and([f.name for f in top])} {verb} the most health ({number(best.health_gain)} "
+                   f"{units} × people against 'before').")
+    if narrow is not None and best is not None and not _same(narrow, best):
         cost = best.health_gain - narrow.health_gain
         out.append(f"“{narrow.name}” narrows the gap in the outcome the most (SII {plain(narrow.sii_before, 4)} "
                    f"→ {plain(narrow.sii_after, 4)}), but gives up {number(cost)} {units} × people of health "
@@ -261,9 +294,13 @@ def verdict(facts: list[OptionFacts], units: str) -> list[str]:
         if narrow.health_gain is not None and narrow.health_gain < 0:
             out.append(f"“{narrow.name}” leaves total health lower than 'before': it narrows the gradient partly "
                        "by giving up health, not only by levelling up.")
-    elif narrow is not None:
-        out.append(f"“{narrow.name}” also narrows the gap in the outcome the most: no trade-off between total "
-                   "health and equity among these options.")
+    elif narrow is not None and best is not None:
+        verb = "narrows" if len(top) == 1 else "narrow"
+        if len(top) < len(facts):
+            out.append(f"{_names_and([f.name for f in top])} also {verb} the gap in the outcome the most: no "
+                       "trade-off between total health and equity among these options.")
+    out += [f"{_names_and([f.name for f in g])} come out the same on every measure here (health, the SII, the "
+            "gap, the money moved and the areas gaining and losing)." for g in alike]
     return out
 
 
