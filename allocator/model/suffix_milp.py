@@ -45,6 +45,7 @@ from allocator.model.lp import LinearProgram, NameBlock
 ROUNDS = 12  # MILP solves at most, each with the lines found out of order by the one before
 IN_ORDER = 1e-7  # a segment counts as started, or its predecessor as not full, beyond this share of it
 ADDED = 1e-6  # ... and gets a binary in the next round beyond this (HiGHS's integrality tolerance)
+FIRST = 1e-5  # the relaxation's own traces below this share are HiGHS's tolerances, not choices
 
 
 def applies(lp: LinearProgram) -> bool:
@@ -240,7 +241,7 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
 
     began = time.perf_counter()
     chains = _chains(lp)
-    lines = sorted(set(out_of_order(lp, first)))
+    lines = sorted(set(out_of_order(lp, first, FIRST)))
     x = first
     for rounds in range(1, ROUNDS + 1):
         milp = model(lp, lines)
