@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -123,7 +124,11 @@ def test_a_point_that_stops_the_frontier_leaves_the_points_before_it_on_screen(m
     lines = [line.split()[0] for line in result.output.splitlines() if line[:1].isdigit()]
     assert lines == ["1", "2"]
     assert "the frontier's point 3 (SII down by at least" in result.output
-    assert not out.exists()  # nothing written: a frontier is whole or not at all
+    # the points solved are kept (a long frontier's minutes are not lost), and no chart of a frontier cut short
+    assert sorted(p.name for p in out.iterdir()) == ["frontier.csv", "frontier.json"]
+    kept = pd.read_csv(out / "frontier.csv")
+    assert list(kept["point"]) == ["1", "2", "health-gain", "maximin", "level-up"]
+    assert "only the points solved before it stopped" in result.output
 
 
 def test_settings_no_frontier_can_use_are_refused_as_bad_input(england_la):

@@ -100,7 +100,8 @@ def frontier(scenario: Scenario, points: int = 21, options: bool = True, measure
     ``measure``: ``worst-off``, ``sii`` or ``gap`` (module docstring); ``upto``: the last point's
     required reduction for ``sii`` or ``gap`` (by default the proven limit, else the largest a
     reference run reaches).  A point that
-    cannot be solved (a time limit, say) raises its error with ``done``: the points before it.
+    cannot be solved (a time limit, say) raises its error with ``done``: the points before it and
+    the end points (an empty table when it is the first).
     """
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
@@ -118,16 +119,19 @@ def frontier(scenario: Scenario, points: int = 21, options: bool = True, measure
             try:
                 result = _solved(f"point {k + 1} ({SAID[measure]} {level:.6g})",
                                  base.with_(**{SETTINGS[measure]: float(level)}), solve)
-            except AllocatorError as exc:  # the points solved before it are kept for the reader
-                exc.done = pd.DataFrame(rows)
+            except AllocatorError as exc:  # the points solved before it, and the end points, for the reader
+                exc.done = _with_ends(rows, ends) if rows else pd.DataFrame(rows)
                 raise
         rows.append(_row(f"{k + 1}", result, measure, float(level)))
-    table = pd.DataFrame(rows)
-    for name, result in ends.items():
-        table = pd.concat([table, pd.DataFrame([_row(name, result)])], ignore_index=True)
+    table = _with_ends(rows, ends)
     if options and scenario.options:
         table = pd.concat([table, _options(scenario, solve)], ignore_index=True)
     return table, ends
+
+
+def _with_ends(rows: list[dict], ends: dict[str, Result]) -> pd.DataFrame:
+    """The points' rows, then a row for each end point."""
+    return pd.DataFrame(rows + [_row(name, result) for name, result in ends.items()])
 
 
 def _levels(scenario: Scenario, ends: dict[str, Result], points: int, measure: str,

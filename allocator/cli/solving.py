@@ -462,31 +462,37 @@ def frontier(scenario: Path, points: int, measure: str, upto, time_limit, option
                "gap_reduction"]
     shown = {level: ".6g" if measure == "worst-off" else ".4f", "worst_off_outcome": ".4f", "total_gain": ",.0f",
              "health_gain": ",.0f", "sii": ".4f", "sii_reduction": ".4f", "gap": ".4f", "gap_reduction": ".4f"}
+    stopped = None
     with _output(out, s.inputs) as place, deadline(time_limit):
         try:
             table, _ = fr.frontier(s, points, options=options, measure=measure, upto=upto)
         except AllocatorError as exc:
             done = getattr(exc, "done", None)
-            if done is not None and len(done):  # what was solved before the point that stopped it
-                click.echo(f"The frontier of {s.name} stopped after {len(done)} of {points} points "
-                           f"(outcome in {units}; nothing written):")
-                click.echo(text_table(done[columns], shown))
-            raise
-        stepped = {"worst-off": "a floor under the worst-off group", "sii": "a required SII reduction",
-                   "gap": "a required gap reduction"}[measure]
-        click.echo(f"Equity-efficiency frontier of {s.name} ({points} points, each with {stepped}; "
-                   f"outcome in {units}):")
+            if done is None or not len(done):
+                raise
+            stopped, table = exc, done  # what was solved before the point that stopped it: shown and kept
+            solved = int(done["point"].str.fullmatch(r"\d+").sum())
+            click.echo(f"The frontier of {s.name} stopped after {solved} of {points} points "
+                       f"(outcome in {units}); the points solved and the end points:")
+        else:
+            stepped = {"worst-off": "a floor under the worst-off group", "sii": "a required SII reduction",
+                       "gap": "a required gap reduction"}[measure]
+            click.echo(f"Equity-efficiency frontier of {s.name} ({points} points, each with {stepped}; "
+                       f"outcome in {units}):")
         click.echo(text_table(table[columns], shown))
         if out is not None:
             from allocator.reports.frontier import figures
 
-            svg, png = figures(table, units)
-            files = {"frontier.csv": csv_bytes(table), "frontier.json": json_bytes(table),
-                     "frontier.svg": svg, "frontier.png": png}
+            files = {"frontier.csv": csv_bytes(table), "frontier.json": json_bytes(table)}
+            if stopped is None:  # no chart of a frontier cut short: it would show an end that is not there
+                files["frontier.svg"], files["frontier.png"] = figures(table, units)
             for name, data in files.items():
                 place.put(out / name, data)
     if out is not None:
-        click.echo(f"\nWritten to {out}/: frontier.csv, frontier.json, frontier.svg, frontier.png.")
+        part = " (only the points solved before it stopped, and no chart)" if stopped is not None else ""
+        click.echo(f"\nWritten to {out}/{part}: {', '.join(files)}.")
+    if stopped is not None:
+        raise stopped
 
 
 @main.command()
