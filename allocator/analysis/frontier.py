@@ -39,6 +39,7 @@ from allocator.analysis.pipeline import Result, run
 from allocator.errors import AllocatorError, Problem, ScenarioError, SettingsError
 from allocator.format import plain
 from allocator.model.diagnose import proven_limit
+from allocator.model.highs import warm_starts
 from allocator.progress import stages
 from allocator.scenario import Scenario
 
@@ -107,6 +108,12 @@ def frontier(scenario: Scenario, points: int = 21, options: bool = True, measure
         raise ValueError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
     if upto is not None and measure == "worst-off":
         raise ValueError("upto goes with measure='sii' or 'gap'")
+    with warm_starts():  # each point re-solved from the basis of the one before
+        return _frontier(scenario, points, options, measure, upto, solve)
+
+
+def _frontier(scenario: Scenario, points: int, options: bool, measure: str, upto: float | None,
+              solve: dict) -> tuple[pd.DataFrame, dict[str, Result]]:
     base = scenario.with_(objective="health-gain", sii_reduction=None, gap_reduction=None,
                           worst_off_at_least=None)
     ends = {}

@@ -31,8 +31,11 @@ from allocator.model.highs import (  # noqa: F401  (re-exported: the solver's na
     choose_method,
     deadline,
     highs_model,
+    keep_basis,
     limited,
     new_highs,
+    warm_basis,
+    warm_key,
 )
 from allocator.model.lp import LinearProgram, check_finite
 
@@ -202,8 +205,14 @@ def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None,
         kinds = {0: highspy.HighsVarType.kContinuous, 1: highspy.HighsVarType.kInteger}
         model.integrality_ = [kinds[int(v)] for v in lp.integrality]
     h.passModel(model)
+    key = warm_key(lp) if method == "simplex" else None  # inside `warm_starts` only
+    basis = warm_basis(key)
+    if basis is not None:
+        h.setBasis(basis)
     h.run()
-    return _read(h, lp, f"HiGHS {h.version()} ({method})", start, time_limit, known)
+    solution = _read(h, lp, f"HiGHS {h.version()} ({method})", start, time_limit, known)
+    keep_basis(key, h.getBasis())
+    return solution
 
 
 def _read(h, lp: LinearProgram, name: str, start: float, time_limit: float | None,
