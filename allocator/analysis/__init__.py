@@ -7,6 +7,14 @@ sensitivity sweeps with their plan, workers and resumable store (`sweep_plan`,
 """
 
 from allocator.analysis.pipeline import Result, run
-from allocator.analysis.sweeps import probabilities, summary
 
 __all__ = ["Result", "probabilities", "run", "summary"]
+
+
+def __getattr__(name: str):
+    """The sweep's names on first use: a run does not load the sweep machinery (multiprocessing)."""
+    if name in ("probabilities", "summary"):
+        from allocator.analysis import sweeps
+
+        return getattr(sweeps, name)
+    raise AttributeError(f"module 'allocator.analysis' has no attribute {name!r}")
