@@ -44,6 +44,9 @@ CASES = {
     "maximin": ({}, {"objective": "maximin"}),
     "level-up": ({}, {"objective": "level-up"}),
     "SII reduction": ({}, {"sii_reduction": "half"}),
+    "proportional + minimum slope": ({"proportionality": "proportional", "min_slope": 0.05}, {}),
+    "proportional + maximin": ({"proportionality": "proportional"}, {"objective": "maximin"}),
+    "minimum slope + maximin": ({"min_slope": 0.05}, {"objective": "maximin"}),
 }
 
 

@@ -10,6 +10,7 @@ re-checked from the allocation.  Sifting runs on tiny working sets here, as in t
 
 from __future__ import annotations
 
+import dataclasses
 from unittest import mock
 
 import numpy as np
@@ -158,3 +159,26 @@ def test_slopes_apply_only_where_the_rest_is_wide(sloped):
     lp = lpmod.build(sloped)
     assert not slopes.applies(lp)  # 300 areas: fewer columns than sifting pays for
     assert not slopes.applies(lpmod.build(sloped.with_(min_slope=np.zeros(4))))
+
+
+def test_slope_rows_kept_as_rows_are_met_at_the_lps_own_tolerance(sloped):
+    lp = dataclasses.replace(lpmod.build(sloped), feasibility_tolerance=1e-9)
+    covers = slopes._Covers.of(lp)
+    chosen = covers.first_choice(lp, np.zeros(lp.n_cols))
+    none = np.zeros(covers.rows.size, bool)
+    assert covers.restricted(lp, chosen, none)[0].feasibility_tolerance is None  # every step a bound: no tiny rows
+    some = none.copy()
+    some[:3] = True
+    assert covers.restricted(lp, chosen, some)[0].feasibility_tolerance == 1e-9
+
+
+def test_maximin_with_a_minimum_slope_at_4000_areas(tmp_path):
+    # a regression: slope rows kept as rows were solved at HiGHS's 1e-7, shaving steps of 1e-9, so
+    # the first stage's worst-off level (79.1881943) overstated the optimum (79.1881680) and the
+    # second stage, held to it, was "infeasible"
+    from allocator.build.synthetic import write_scenario
+
+    scenario = allocator.load(write_scenario(tmp_path / "s", 4000, seed=0, baseline=True, min_slope=0.05))
+    result = allocator.run(scenario.with_(objective="maximin"))
+    assert "slope rows as bounds" in result.solution.solver
+    assert violations(result.scenario, result.allocation.spend) == []

@@ -30,7 +30,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from allocator.errors import SolverError
-from allocator.model.lp import LinearProgram
 from allocator.model.highs import (
     Solution,
     Status,
@@ -39,12 +38,14 @@ from allocator.model.highs import (
     limited,
     new_highs,
 )
+from allocator.model.lp import LinearProgram
 
 MIN_COLUMNS = 50_000  # below this HiGHS solves the whole LP in well under a second
 COLUMNS_PER_ROW = 50  # ... and sifting pays only where columns outnumber rows this many times
 MAX_ROUNDS = 500
 REDUCED_COST_TOLERANCE = 1e-9  # relative to the largest cost: a column prices in below minus this
 BIG_M = 1e3  # the artificials' cost, relative to the largest cost; raised 1,000-fold at most twice
+PRIMAL_FEASIBILITY = 1e-7  # HiGHS's default, restored when an LP sets none
 BATCH, BATCH_PER_ROW = 200, 5  # columns added at most a round, and in the first working set (measured: small is fast)
 
 
@@ -125,6 +126,8 @@ class Sifter:
                 h.changeColsCost(idx.size, idx, lp.cost[changed])
             elif idx.size:
                 h.changeColsBounds(idx.size, idx, lp.col_lower[changed], lp.col_upper[changed])
+        if lp.feasibility_tolerance != old.feasibility_tolerance:
+            h.setOptionValue("primal_feasibility_tolerance", lp.feasibility_tolerance or PRIMAL_FEASIBILITY)
         rows = np.flatnonzero((lp.row_lower != old.row_lower) | (lp.row_upper != old.row_upper)).astype(np.int32)
         if rows.size:
             h.changeRowsBounds(rows.size, rows, lp.row_lower[rows], lp.row_upper[rows])

@@ -99,9 +99,12 @@ class _Covers:
         matrix = lp.matrix[rows]
         used = matrix @ shift
         upper = lp.col_upper - shift
+        # no tiny right-hand sides left unless slope rows stay rows: those are met at the LP's own
+        # tolerance (at HiGHS's 1e-7 a step of 1e-9 may be shaved, and the optimum overstated)
+        tolerance = lp.feasibility_tolerance if as_row.any() else None
         return dataclasses.replace(lp, matrix=matrix, row_lower=lp.row_lower[rows] - used,
                                    row_upper=lp.row_upper[rows] - used, col_upper=upper, slope_rows=None,
-                                   row_blocks=(), feasibility_tolerance=None), shift  # no tiny right-hand sides
+                                   row_blocks=(), feasibility_tolerance=tolerance), shift
 
     def first_choice(self, lp: LinearProgram, x: np.ndarray) -> np.ndarray:
         """Each row's first column (piece) with room for the step above the fill before its position."""
