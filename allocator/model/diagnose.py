@@ -177,7 +177,24 @@ def _rows_named(lp: LinearProgram, prefix: str) -> np.ndarray:
 
 def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = None,
                     certified_only: bool = False) -> float | None:
-    """The largest ``sii_reduction`` or ``gap_reduction`` the budget and the other rules allow.
+    """The largest ``sii_reduction`` or ``gap_reduction`` the budget and the other rules allow: the
+    most the measure can move in the baseline's direction (`_reduction_limit`), but never more than
+    its size before (a measure pushed past zero is a gradient the other way; the spend allowed is a
+    polytope and the measure continuous on it, so every size in between is reached)."""
+    most = equity.size_before(scenario, name)
+    try:
+        found = _reduction_limit(scenario, name, time_limit, certified_only)
+    except Bracket as bracket:
+        if bracket.high <= most:
+            raise
+        raise Bracket(None if bracket.low is None else min(bracket.low, most), most, bracket, bracket.searched) \
+            from None
+    return None if found is None else min(found, most)
+
+
+def _reduction_limit(scenario: Scenario, name: str, time_limit: float | None = None,
+                     certified_only: bool = False) -> float | None:
+    """The most a measure can move in the baseline's direction.
 
     The constraint's row reads ``a.x <= bound`` with ``bound = -asked - (fixed part)``, so
     the reduction an allocation ``x`` reaches is ``asked + bound - a.x``: minimise ``a.x``
@@ -253,8 +270,8 @@ def proven_limit(scenario: Scenario, name: str, time_limit: float | None = None)
     tried = limit_attempt(scenario, name, time_limit)
     if tried is None or tried.solution is None:
         return None
-    return (reduction_offset(scenario, name) - float(tried.lp.cost @ tried.solution.x),
-            gradient_bound.order_of(tried.lp))
+    return (min(reduction_offset(scenario, name) - float(tried.lp.cost @ tried.solution.x),
+                equity.size_before(scenario, name)), gradient_bound.order_of(tried.lp))
 
 
 def _minimising(lp: LinearProgram, name: str) -> tuple[LinearProgram, np.ndarray, float]:

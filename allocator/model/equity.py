@@ -138,8 +138,7 @@ def constraint_rows(scenario: Scenario, terms: GroupTerms) -> list[tuple[str, np
         sii0 = float(np.dot(terms.sii_coef, outcome0))
         direction = 1.0 if sii0 >= 0 else -1.0
         coef = direction * outcome_gain_sign * terms.sii_coef
-        bound = -scenario.sii_reduction - float(np.dot(coef, constant))
-        rows.append(("sii_reduction", coef, bound))
+        rows += _both_sides("sii_reduction", coef, abs(sii0), scenario.sii_reduction, constant)
     if scenario.gap_reduction is not None and people.size:
         most, least = people[0], people[-1]
         gap0 = outcome0[least] - outcome0[most]
@@ -147,6 +146,22 @@ def constraint_rows(scenario: Scenario, terms: GroupTerms) -> list[tuple[str, np
         coef = np.zeros_like(outcome0)
         coef[least] += direction * outcome_gain_sign
         coef[most] -= direction * outcome_gain_sign
-        bound = -scenario.gap_reduction - float(np.dot(coef, constant))
-        rows.append(("gap_reduction", coef, bound))
+        rows += _both_sides("gap_reduction", coef, abs(gap0), scenario.gap_reduction, constant)
     return rows
+
+
+def _both_sides(name: str, coef: np.ndarray, before: float, asked: float, constant: np.ndarray) -> list:
+    """A reduction of a measure's size by ``asked``: ``|after| <= before - asked``, as the invariant
+    reads it.  With ``d = coef . (gain + constant)`` the change in the baseline's direction, the row
+    ``d <= -asked``, and its mirror ``d >= asked - 2 before`` (``name`` + ``_mirror``), so that the
+    measure is not pushed past zero to a gradient the other way as large."""
+    fixed = float(np.dot(coef, constant))
+    return [(name, coef, -asked - fixed), (name + "_mirror", -coef, 2.0 * before - asked + fixed)]
+
+
+def size_before(scenario: Scenario, name: str) -> float:
+    """``|SII|`` or ``|gap|`` before the allocation: no reduction of ``name`` can be larger."""
+    rows = {row: bound for row, _, bound in constraint_rows(scenario.with_(**{name: 0.0}), group_terms(scenario))}
+    if name not in rows:
+        return float("inf")
+    return (rows[name] + rows[name + "_mirror"]) / 2.0  # (-fixed) + (2 before + fixed), asked 0
