@@ -48,10 +48,23 @@ def test_a_gradient_of_zero_cannot_be_reduced(level):
 
 def test_the_mirror_row_holds_the_size_not_the_direction(level):
     terms = equity.group_terms(level)
-    rows = {name: (coef, bound) for name, coef, bound in equity.constraint_rows(level.with_(sii_reduction=0.01), terms)}
+    asked = level.with_(sii_reduction=0.01)
+    assert [name for name, _, _ in equity.constraint_rows(asked, terms)] == ["sii_reduction"]  # lazy: not by default
+    with equity.mirrored():
+        rows = {name: (coef, bound) for name, coef, bound in equity.constraint_rows(asked, terms)}
     (coef, bound), (mirror, mirror_bound) = rows["sii_reduction"], rows["sii_reduction_mirror"]
     assert np.array_equal(mirror, -coef)
     before = equity.size_before(level, "sii_reduction")
     # d = coef . (gain + constant): d <= -asked and d >= asked - 2 before, i.e. |before + d| <= before - asked
     fixed = float(np.dot(coef, np.nan_to_num(terms.constant)))
     assert bound == pytest.approx(-0.01 - fixed) and mirror_bound == pytest.approx(2 * before - 0.01 + fixed)
+
+
+def test_the_mirror_is_added_only_when_the_gradient_turns_round():
+    from pathlib import Path
+
+    from allocator.model.diagnose import _rows_named
+
+    england = allocator.load(Path(__file__).resolve().parents[1] / "scenarios" / "england-la")
+    result = allocator.run(england.with_(sii_reduction=0.3))  # far from zero: the mirror cannot bind
+    assert _rows_named(result.lp, "sii_reduction_mirror").size == 0

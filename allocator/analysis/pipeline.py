@@ -260,18 +260,29 @@ def _run(scenario: Scenario | str, objective: str | None, solver: str, method: s
                                                   solve=solve_lp)
     seconds["solve"] = time.perf_counter() - mark
     seconds["solver"] = solution.seconds
-    return _measured(scenario, lp, solution, seconds, start, tables)
+    mark = time.perf_counter()
+    allocation = ev.allocate(scenario, lp, solution)
+    outcomes = ev.evaluate(scenario, allocation.spend)
+    if (scenario.sii_reduction is not None or scenario.gap_reduction is not None) and not equity.is_mirrored() \
+            and equity.overshoots(scenario, gr.group_outcomes(scenario, outcomes.projected)):
+        with equity.mirrored():  # the gradient turned round: again with each reduction's mirror row
+            return _run(scenario, objective, solver, method, time_limit, resolver, diagnose, tables)
+    seconds["evaluate"] = time.perf_counter() - mark
+    return _measured(scenario, lp, solution, seconds, start, tables, (allocation, outcomes))
 
 
 def _measured(scenario: Scenario, lp: LinearProgram, solution: Solution, seconds: dict, start: float,
-              tables: bool = True) -> Result:
-    """The solved scenario's allocation, checked against every invariant, and its gradient."""
+              tables: bool = True, known=None) -> Result:
+    """The solved scenario's allocation (``known``: already allocated and evaluated), checked against
+    every invariant, and its gradient."""
     mark = time.perf_counter()
     stage("Checking every invariant from the allocation")
-    allocation = ev.allocate(scenario, lp, solution)
-    outcomes = ev.evaluate(scenario, allocation.spend)
+    allocation, outcomes = known if known is not None else (None, None)
+    if allocation is None:
+        allocation = ev.allocate(scenario, lp, solution)
+        outcomes = ev.evaluate(scenario, allocation.spend)
     ev.check(scenario, allocation, outcomes)
-    seconds["evaluate"] = time.perf_counter() - mark
+    seconds["evaluate"] = seconds.get("evaluate", 0.0) + time.perf_counter() - mark
     mark = time.perf_counter()
     stage("Measuring the gradient")
     gradient = gr.measure(scenario, allocation, outcomes, tables)

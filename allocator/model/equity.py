@@ -31,6 +31,8 @@ solves a MILP; every other gain enters with a sign the LP never exploits.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,22 +125,58 @@ def levels(scenario: Scenario, outcome_by_group: np.ndarray) -> tuple[float, flo
     return float(level.min()), float(np.dot(share, np.minimum(level, terms.level0[people].max())))
 
 
+_MIRRORED: contextvars.ContextVar[bool] = contextvars.ContextVar("allocator_mirrored_reductions", default=False)
+
+
+@contextlib.contextmanager
+def mirrored():
+    """Inside the block every SII or gap reduction also has its mirror row (`constraint_rows`)."""
+    token = _MIRRORED.set(True)
+    try:
+        yield
+    finally:
+        _MIRRORED.reset(token)
+
+
+def is_mirrored() -> bool:
+    return _MIRRORED.get()
+
+
 def constraint_rows(scenario: Scenario, terms: GroupTerms) -> list[tuple[str, np.ndarray, float]]:
     """Gradient constraints as (name, coefficient per group level, upper bound on sum(coef * gain_q)).
 
-    Each reads: sum_q coef_q * (level gain of group q from the LP) <= bound.
+    Each reads: sum_q coef_q * (level gain of group q from the LP) <= bound.  A reduction of a
+    measure's size by ``asked`` is ``|after| <= before - asked``, as the invariant reads it: with
+    ``d = coef . (gain + constant)`` the change in the baseline's direction, the row ``d <= -asked``,
+    and inside `mirrored` also ``d >= asked - 2 before`` (``name`` + ``_mirror``), which keeps the
+    measure from being pushed past zero to a gradient the other way.  The mirror is a lazy row: it
+    rarely binds and costs a second dense row in suffix form, so the pipeline adds it only when an
+    allocation without it turns the gradient round (`overshoots`).
     """
     rows = []
+    mirror = _MIRRORED.get()
+    for name, coef, before, asked in _reductions(scenario, terms):
+        fixed = float(np.dot(coef, np.nan_to_num(terms.constant)))
+        rows.append((name, coef, -asked - fixed))
+        if mirror:
+            rows.append((name + "_mirror", -coef, 2.0 * before - asked + fixed))
+    return rows
+
+
+def _reductions(scenario: Scenario, terms: GroupTerms) -> list[tuple[str, np.ndarray, float, float]]:
+    """(name, coefficient per group level in the baseline's direction, size before, asked) of each
+    SII or gap reduction asked for."""
+    out = []
     outcome_gain_sign = terms.sign  # outcome change = sign * level change
     # a group without people (few areas, many quantiles) has no outcome: it weighs nothing in the
     # SII, and the gap is between the most and least deprived groups that have people
     people = np.flatnonzero(terms.population > 0)
-    outcome0, constant = np.nan_to_num(terms.outcome0), np.nan_to_num(terms.constant)
+    outcome0 = np.nan_to_num(terms.outcome0)
     if scenario.sii_reduction is not None:
         sii0 = float(np.dot(terms.sii_coef, outcome0))
         direction = 1.0 if sii0 >= 0 else -1.0
-        coef = direction * outcome_gain_sign * terms.sii_coef
-        rows += _both_sides("sii_reduction", coef, abs(sii0), scenario.sii_reduction, constant)
+        out.append(("sii_reduction", direction * outcome_gain_sign * terms.sii_coef, abs(sii0),
+                    float(scenario.sii_reduction)))
     if scenario.gap_reduction is not None and people.size:
         most, least = people[0], people[-1]
         gap0 = outcome0[least] - outcome0[most]
@@ -146,22 +184,27 @@ def constraint_rows(scenario: Scenario, terms: GroupTerms) -> list[tuple[str, np
         coef = np.zeros_like(outcome0)
         coef[least] += direction * outcome_gain_sign
         coef[most] -= direction * outcome_gain_sign
-        rows += _both_sides("gap_reduction", coef, abs(gap0), scenario.gap_reduction, constant)
-    return rows
-
-
-def _both_sides(name: str, coef: np.ndarray, before: float, asked: float, constant: np.ndarray) -> list:
-    """A reduction of a measure's size by ``asked``: ``|after| <= before - asked``, as the invariant
-    reads it.  With ``d = coef . (gain + constant)`` the change in the baseline's direction, the row
-    ``d <= -asked``, and its mirror ``d >= asked - 2 before`` (``name`` + ``_mirror``), so that the
-    measure is not pushed past zero to a gradient the other way as large."""
-    fixed = float(np.dot(coef, constant))
-    return [(name, coef, -asked - fixed), (name + "_mirror", -coef, 2.0 * before - asked + fixed)]
+        out.append(("gap_reduction", coef, abs(float(gap0)), float(scenario.gap_reduction)))
+    return out
 
 
 def size_before(scenario: Scenario, name: str) -> float:
     """``|SII|`` or ``|gap|`` before the allocation: no reduction of ``name`` can be larger."""
-    rows = {row: bound for row, _, bound in constraint_rows(scenario.with_(**{name: 0.0}), group_terms(scenario))}
-    if name not in rows:
-        return float("inf")
-    return (rows[name] + rows[name + "_mirror"]) / 2.0  # (-fixed) + (2 before + fixed), asked 0
+    found = [before for row, _, before, _ in _reductions(scenario.with_(**{name: 0.0}), group_terms(scenario))
+             if row == name]
+    return found[0] if found else float("inf")
+
+
+def overshoots(scenario: Scenario, outcome_by_group: np.ndarray) -> bool:
+    """True when an allocation whose group outcomes are ``outcome_by_group`` meets a reduction's row
+    only by turning the gradient round (|after| above the size asked for): its mirror is needed."""
+    terms = group_terms(scenario)
+    after = np.nan_to_num(np.asarray(outcome_by_group, dtype=float))
+    people = np.flatnonzero(terms.population > 0)
+    tol = 1e-6 * max(1.0, float(np.nanmax(np.abs(terms.outcome0))))  # as the invariant's
+    for name, _, before, asked in _reductions(scenario, terms):
+        size = abs(float(np.dot(terms.sii_coef, after))) if name == "sii_reduction" else \
+            abs(float(after[people[-1]] - after[people[0]]))
+        if size > before - asked + tol:
+            return True
+    return False
