@@ -265,8 +265,9 @@ def _run(scenario: Scenario | str, objective: str | None, solver: str, method: s
     outcomes = ev.evaluate(scenario, allocation.spend)
     if (scenario.sii_reduction is not None or scenario.gap_reduction is not None) and not equity.is_mirrored() \
             and equity.overshoots(scenario, gr.group_outcomes(scenario, outcomes.projected)):
+        left = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
         with equity.mirrored():  # the gradient turned round: again with each reduction's mirror row
-            return _run(scenario, objective, solver, method, time_limit, resolver, diagnose, tables)
+            return _run(scenario, objective, solver, method, left, resolver, diagnose, tables)
     seconds["evaluate"] = time.perf_counter() - mark
     return _measured(scenario, lp, solution, seconds, start, tables, (allocation, outcomes))
 
