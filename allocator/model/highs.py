@@ -18,6 +18,7 @@ from enum import Enum
 import numpy as np
 
 from allocator.errors import SolverError
+from allocator.format import plain
 from allocator.model.lp import LinearProgram
 
 # a MILP's answer is optimal to this relative gap (HiGHS's branch and bound stops there, and a
@@ -218,3 +219,26 @@ def choose_method(lp: LinearProgram) -> str:
     if lp.n_cols > 20_000 or (lp.n_cols > 2_000 and (lp.n_rows < 100 or lp.n_rows * 50 < lp.n_cols)):
         return "ipm"
     return "simplex"
+
+
+def stopped_error(name: str, time_limit: float | None, lp: LinearProgram, found: float | None,
+                  bound: float | None) -> SolverError:
+    """The time limit's error: the best allocation's objective and the bound, when known, and the gap."""
+    text = f"{name} stopped at the time limit of {_shown_limit(time_limit):g} s before proving optimality"
+    most = "more" if lp.maximize else "less"
+    if bound is not None and not np.isfinite(bound):
+        bound = None
+    if lp.integrality is None and (found is None or bound is None):
+        text += ": raise --time-limit"
+    elif bound is None:
+        text += " (no bound on the objective yet): raise --time-limit"
+    elif found is None:  # no allocation meeting every rule found yet
+        text += (f"; no allocation meeting every rule was found yet, and none can reach {most} than an "
+                 f"objective of {plain(bound, 6)}: raise --time-limit")
+    else:
+        gap = abs(bound - found) / max(abs(found), 1e-12)
+        text += (f"; the best allocation found reaches an objective of {plain(found, 6)} and none can reach "
+                 f"{most} than {plain(bound, 6)} (a gap of {gap:.2%}): raise --time-limit")
+    error = SolverError(text)
+    error.incumbent, error.bound = found, bound
+    return error

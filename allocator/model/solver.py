@@ -19,7 +19,6 @@ import numpy as np
 
 from allocator.choices import METHODS, SOLVERS  # noqa: F401  (re-exported)
 from allocator.errors import InfeasibleError, Problem, SettingsError, SolverError
-from allocator.format import plain
 from allocator.model.highs import (  # noqa: F401  (re-exported: the solver's names since before the split)
     _DEADLINE,
     MIP_REL_GAP,
@@ -34,6 +33,7 @@ from allocator.model.highs import (  # noqa: F401  (re-exported: the solver's na
     keep_basis,
     limited,
     new_highs,
+    stopped_error,
     warm_basis,
     warm_key,
 )
@@ -83,11 +83,12 @@ def solve(lp: LinearProgram, solver: str = "highs", method: str = "auto",
     if lp.integrality is not None:
         return _solve_lazily(lp, method, time_limit)
     if method == "auto":
-        from allocator.model import sifting, slopes
+        from allocator.model import pools, sifting, slopes
 
         # far more columns than rows: a working set of them (sifting's docstring), with a minimum
-        # slope's rows as bounds where there are any (slopes' docstring)
-        way = slopes if slopes.applies(lp) else sifting if sifting.applies(lp) else None
+        # slope's rows as bounds where there are any (slopes' docstring); a pace of change at
+        # scale over pools of lines (pools' docstring)
+        way = slopes if slopes.applies(lp) else sifting if sifting.applies(lp) else pools if pools.applies(lp) else None
         if way is not None:
             start = time.perf_counter()
             solution = way.solve(lp, time_limit)
@@ -273,29 +274,6 @@ def _stopped(h, lp: LinearProgram, name: str, time_limit: float | None,
         if known[1] is not None and (not np.isfinite(bound) or better(bound, known[1])):
             bound = known[1]  # the first relaxation's bound, tighter than HiGHS's so far
     return stopped_error(name, time_limit, lp, found, bound)
-
-
-def stopped_error(name: str, time_limit: float | None, lp: LinearProgram, found: float | None,
-                  bound: float | None) -> SolverError:
-    """The time limit's error: the best allocation's objective and the bound, when known, and the gap."""
-    text = f"{name} stopped at the time limit of {_shown_limit(time_limit):g} s before proving optimality"
-    most = "more" if lp.maximize else "less"
-    if bound is not None and not np.isfinite(bound):
-        bound = None
-    if lp.integrality is None:
-        text += ": raise --time-limit"
-    elif bound is None:
-        text += " (no bound on the objective yet): raise --time-limit"
-    elif found is None:  # no allocation meeting every rule found yet
-        text += (f"; no allocation meeting every rule was found yet, and none can reach {most} than an "
-                 f"objective of {plain(bound, 6)}: raise --time-limit")
-    else:
-        gap = abs(bound - found) / max(abs(found), 1e-12)
-        text += (f"; the best allocation found reaches an objective of {plain(found, 6)} and none can reach "
-                 f"{most} than {plain(bound, 6)} (a gap of {gap:.2%}): raise --time-limit")
-    error = SolverError(text)
-    error.incumbent, error.bound = found, bound
-    return error
 
 
 def to_pulp(lp: LinearProgram, name: str = "allocation"):

@@ -1,0 +1,289 @@
+"""A pace of change at national scale: the LP over pools of lines, proven by a Lagrangian bound.
+
+The pace of change ties each area's lines together while the ordering rows chain each service's
+lines by need; at tens of thousands of areas the two leave no structure for the interior point
+(about n^2: some 30 minutes at 33,755 LSOAs; `benchmarks/README.md`, "National-scale rules").  Yet
+at the optimum a service's intensities are flat over long runs of its need order: 33,755 LSOAs x
+8 services take a few hundred distinct levels.  So the LP is solved over *pools*:
+
+- A pool is a set of one service's lines held at one intensity.  The LP with ``x = E z`` (one
+  column per pool and piece; rows left empty or repeated dropped) is a restriction of the LP: its
+  allocation meets every rule, and its objective is a bound the optimum reaches or passes.
+- Prices from the pooled LP's duals on every row but the ordering ones give a *Lagrangian bound*
+  the optimum cannot pass.  With those rows priced, what is left separates by service and piece
+  (every piece of a line has the same coefficients in the priced rows and the gains are concave,
+  so pieces fill in order at any prices): each piece's fill rises with need, lines of equal need
+  in any order, and the best such fill is a step above one level of need, found from suffix sums.
+- Each round splits every pool wherever a piece's best step may fall (within ``EPS`` of the best,
+  so that the pooled LP's degenerate prices still split), until the bound meets the pooled
+  allocation within ``GAP``: the allocation is then the LP's optimum, proven by weak duality.
+
+It starts from one pool a service, the pace rows elastic (artificial columns at a large cost) until
+the pools can meet them.  A pool only ever splits, so the pooled objective never gets worse.  When
+the rounds stop without a proof (none left to split, or ``ROUNDS``), the whole LP is solved as
+before.  A time limit that stops the rounds reports the best allocation and the bound.
+
+Measured (`benchmarks/pace_pools.py`; `benchmarks/README.md`, "National-scale rules"): 4,000
+synthetic areas x 8 services 11-16 s against 25-38 s for the whole LP; england-lsoa's "Pace of
+change" 77 rounds, about 4 minutes, where the whole LP's interior point would take about half an
+hour.  Plans (years tied by the pace of change) keep the whole LP: their pooled LPs grow hard.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from allocator.errors import SolverError
+from allocator.model.highs import (
+    Solution,
+    Status,
+    _objective,
+    highs_model,
+    limited,
+    new_highs,
+    stopped_error,
+)
+from allocator.model.lp import LinearProgram, name_of
+
+MIN_COLUMNS = 100_000  # below this the whole LP's interior point is as quick (4,000 areas x 8: 116,000)
+EPS = 1e-9  # a step within this share of the best may be the Lagrangian's: it splits
+GAP = 1e-9  # relative: the bound this close to the pooled allocation proves it optimal
+ROUNDS = 200
+ARTIFICIAL = 1e3  # times the largest cost: an artificial column's
+PRICED = ("budget", "pace(")  # the rows priced in the Lagrangian
+CHAIN = ("order(", "below(", "above(")  # the rows that make intensity rise with need
+
+
+def _blocks(lp: LinearProgram) -> dict[str, np.ndarray]:
+    """Row indices by the prefix of their block's names (`PRICED`, `CHAIN`); '' for any other."""
+    out: dict[str, list] = {}
+    for b in lp.row_blocks:
+        if b.stop > b.start:
+            name = name_of(lp.row_blocks, b.start)
+            kind = next((p for p in PRICED + CHAIN if name.startswith(p)), "")
+            out.setdefault(kind, []).append(np.arange(b.start, b.stop))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def applies(lp: LinearProgram) -> bool:
+    """A continuous LP in rows form with a pace of change, the budget and ordering rows only (no
+    minimum slope: the ordering rows' right-hand sides are 0), large enough to pay."""
+    if lp.integrality is not None or lp.n_cols < MIN_COLUMNS or lp.spend_sets[1] or not lp.spend_sets[0]:
+        return False
+    rows = _blocks(lp)
+    if "" in rows or "pace(" not in rows or "budget" not in rows:
+        return False
+    chain = np.concatenate([rows.get(p, np.zeros(0, np.int64)) for p in CHAIN])
+    return bool(np.all(lp.row_lower[chain] <= 0) and np.all(lp.row_upper[chain] >= 0)
+                and np.all((lp.row_lower[chain] == 0) | (lp.row_upper[chain] == 0)))
+
+
+@dataclasses.dataclass
+class _Layout:
+    """Per service: its lines' level of need along the chain (G,) and pieces' columns (K, G; -1: none)."""
+
+    level: list
+    cols: list
+    pieces: np.ndarray  # (n_cols,) bool: a piece column
+    chain: np.ndarray  # the ordering rows
+    priced: np.ndarray  # the rows priced (budget, pace)
+    pace: np.ndarray
+
+
+def _layout(lp: LinearProgram) -> _Layout | None:
+    """The layout, or None if it does not fit the module's model (a check, not a proof)."""
+    by: dict[int, dict[int, tuple]] = {}
+    for mine, cols, s, k in lp.spend_sets[0]:
+        by.setdefault(int(s), {})[int(k)] = (np.asarray(mine), np.asarray(cols))
+    levels, columns = [], []
+    pieces = np.zeros(lp.n_cols, bool)
+    for s, per_piece in sorted(by.items()):
+        order = np.asarray(lp.groups.order[s])
+        if len(order) == 0:
+            continue
+        where = np.full(int(order.max()) + 1, -1)
+        where[order] = np.arange(len(order))
+        cols = np.full((max(per_piece) + 1, len(order)), -1)
+        for k, (mine, c) in per_piece.items():
+            cols[k, where[mine]] = c
+        need = lp.groups.need[order]
+        levels.append(np.concatenate([[0], np.cumsum(np.diff(need) > 0)]))
+        columns.append(cols)
+        pieces[cols[cols >= 0]] = True
+    rows = _blocks(lp)
+    chain = np.concatenate([rows.get(p, np.zeros(0, np.int64)) for p in CHAIN])
+    priced = np.concatenate([rows["budget"], rows["pace("]])
+    # every piece of a line alike in the priced rows, and each line's gains concave (costs rising)
+    probe = lp.matrix[priced].T @ np.random.default_rng(0).random(len(priced))
+    for cols in columns:
+        real = cols >= 0
+        first = np.where(real, probe[np.maximum(cols, 0)], np.nan)
+        if np.nanmax(np.abs(first - first[0:1]), initial=0.0) > 1e-9 * max(1.0, np.nanmax(np.abs(first))):
+            return None
+        cost = np.where(real, lp.cost[np.maximum(cols, 0)], np.inf)
+        if np.any(np.diff(cost, axis=0)[real[1:]] < -1e-12 * np.abs(cost[1:][real[1:]]).max(initial=1.0)):
+            return None
+    others = ~pieces  # separator columns: no cost, no entry in a priced row
+    if np.any(lp.cost[others] != 0) or lp.matrix[priced][:, np.flatnonzero(others)].nnz:
+        return None
+    return _Layout(levels, columns, pieces, chain, priced, rows["pace("])
+
+
+def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list) -> tuple[LinearProgram, sp.csc_matrix, np.ndarray] | None:
+    """The LP over the pools (``x = E z``) with rows left empty or repeated dropped; E; rows kept."""
+    n = lp.n_cols
+    column = np.full(n, -1)
+    at = 0
+    for cols, pool in zip(lay.cols, pool_of):
+        size = int(pool.max()) + 1
+        for k in range(cols.shape[0]):
+            real = cols[k] >= 0
+            column[cols[k][real]] = at + pool[real]
+            at += size
+    rest = column < 0
+    column[rest] = at + np.arange(int(rest.sum()))
+    at += int(rest.sum())
+    E = sp.csc_matrix((np.ones(n), (np.arange(n), column)), shape=(n, at))
+    B = (lp.matrix @ E).tocsr()
+    B.sum_duplicates()
+    B.eliminate_zeros()
+    rng = np.random.default_rng(0)  # equal rows project equally (different ones, almost never)
+    key = np.ascontiguousarray(np.stack([np.round(B @ rng.random(at), 9), np.round(B @ rng.random(at), 9),
+                                         np.nan_to_num(lp.row_lower, neginf=-1e300),
+                                         np.nan_to_num(lp.row_upper, posinf=1e300)], axis=1))
+    keep = np.zeros(lp.n_rows, bool)
+    keep[np.unique(key.view(np.dtype((np.void, key.itemsize * 4))).ravel(), return_index=True)[1]] = True
+    keep &= np.diff(B.indptr) > 0  # an empty row: its bounds hold 0 (ordering rows, `applies`)
+    first = np.full(at, -1)
+    first[column[::-1]] = np.arange(n)[::-1]
+    empty = np.diff(B.indptr) == 0
+    if np.any(empty & ((lp.row_lower > 0) | (lp.row_upper < 0))):
+        return None  # a row no column reaches that 0 does not meet: the whole LP says why
+    pace_at = np.searchsorted(np.flatnonzero(keep), lay.pace[keep[lay.pace]])
+    extra = sp.csc_matrix((np.r_[np.ones(len(pace_at)), -np.ones(len(pace_at))],
+                           (np.r_[pace_at, pace_at], np.arange(2 * len(pace_at)))), shape=(int(keep.sum()), 2 * len(pace_at)))
+    big = ARTIFICIAL * float(np.abs(lp.cost).max(initial=1.0))
+    small = dataclasses.replace(
+        lp, matrix=sp.hstack([B[keep], extra]).tocsc(), cost=np.r_[E.T @ lp.cost, np.full(2 * len(pace_at), big)],
+        col_lower=np.r_[lp.col_lower[first], np.zeros(2 * len(pace_at))],
+        col_upper=np.r_[lp.col_upper[first], np.full(2 * len(pace_at), np.inf)],
+        row_lower=lp.row_lower[keep], row_upper=lp.row_upper[keep], col_blocks=(), row_blocks=(),
+        gain_columns=None, integrality=None)
+    return small, E, keep
+
+
+def _refine(lp: LinearProgram, lay: _Layout, pool_of: list, y: np.ndarray) -> tuple[list, int, float]:
+    """Every pool split wherever a piece's best step (the priced rows at ``y``) may fall; the
+    number of splits; the Lagrangian's value, a bound no allocation passes (module docstring)."""
+    reduced = lp.cost - lp.matrix.T @ y
+    side = np.where(y > 0, lp.row_lower, np.where(y < 0, lp.row_upper, 0.0))
+    bound = float(y @ side)
+    rest = ~lay.pieces  # separators: no cost and no priced row, so 0 in the bound
+    r = np.where(rest & (reduced != 0), reduced, 0.0)[rest]
+    with np.errstate(invalid="ignore"):
+        bound += float(np.sum(np.where(r > 0, r * lp.col_lower[rest], np.where(r < 0, r * lp.col_upper[rest], 0.0))))
+    out, splits = [], 0
+    for level, cols, pool in zip(lay.level, lay.cols, pool_of):
+        signature = np.zeros(len(pool), np.int64)
+        levels = int(level.max()) + 1
+        for k in range(cols.shape[0]):
+            c = np.maximum(cols[k], 0)
+            length = lp.col_upper[c]
+            unbounded = not np.all(np.isfinite(length[cols[k] >= 0]))  # a last piece without a cap
+            length = np.where(np.isfinite(length), length, 1.0)
+            v = np.where(cols[k] >= 0, -reduced[c] * length, 0.0)  # each line's gain from its piece, full
+            tol = EPS * max(1e-300, float(np.abs(v).sum()))
+            per_level = np.bincount(level, weights=v, minlength=levels)
+            higher = np.r_[np.cumsum(per_level[::-1])[::-1][1:], 0.0]
+            step = np.r_[higher + np.bincount(level, weights=np.maximum(v, 0.0), minlength=levels), 0.0]
+            bound -= float(step.max()) if not (unbounded and step.max() > tol) else np.inf
+            for j in np.flatnonzero(step >= step.max() - tol):
+                if j < levels:  # the step above level j: lines of higher need, and level j's that gain
+                    for upper in ((level > j) | ((level == j) & (v > tol)), (level > j) | ((level == j) & (v >= -tol))):
+                        signature = signature * 1_000_003 + upper
+        new = np.unique(signature * 1_000_003 + pool, return_inverse=True)[1].ravel()  # (a hash: pool, steps)
+        splits += int(new.max()) - int(pool.max())
+        out.append(new)
+    return out, splits, bound
+
+
+def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None:
+    """The LP's optimum by pools (module docstring); None when the rounds prove nothing (the
+    caller solves the whole LP).  `SolverError` with the best allocation and the bound if the
+    time limit stops the rounds."""
+    lay = _layout(lp)
+    if lay is None:
+        return None
+    start = time.perf_counter()
+    pool_of = [np.zeros(cols.shape[1], np.int64) for cols in lay.cols]
+    best, bound = None, -np.inf
+    for rounds in range(1, ROUNDS + 1):
+        built = _pooled(lp, lay, pool_of)
+        if built is None:
+            return None
+        small, E, keep = built
+        z, row_dual = _solve_pooled(lp, small, time_limit, start, best, bound)
+        if z is None:
+            return None
+        n = E.shape[1]
+        y = np.zeros(lp.n_rows)
+        y[keep] = row_dual
+        y[lay.chain] = 0.0
+        pool_of, splits, lower = _refine(lp, lay, pool_of, y)
+        bound = max(bound, lower)
+        if z[n:].sum() <= 1e-9:  # no artificial: the pooled allocation meets every rule
+            best = np.clip(E @ z[:n], lp.col_lower, lp.col_upper)
+            primal = float(lp.cost @ best)
+            if primal - bound <= GAP * max(1.0, abs(primal)):
+                return _answer(lp, best, y, rounds, sum(int(p.max()) + 1 for p in pool_of), primal, bound, start)
+        if not splits:
+            return None
+    return None
+
+
+def _solve_pooled(lp, small, time_limit, start, best, bound):
+    """The pooled LP by simplex: its columns' values and row duals; (None, None) if HiGHS does not
+    prove it optimal (the whole LP instead); `SolverError` at the time limit."""
+    import highspy
+
+
+    left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+    name = "HiGHS (the pace of change over pools of lines)"
+
+    def stopped() -> SolverError:  # the bound in the objective's own units
+        known = (-bound if lp.maximize else bound) / lp.objective_scale if np.isfinite(bound) else None
+        return stopped_error(name, time_limit, lp, None if best is None else _objective(lp, best), known)
+
+    if left is not None and left <= 0:
+        raise stopped()
+    try:
+        left = limited(left)
+    except SolverError:  # the command's own clock has run out
+        raise stopped() from None
+    h = new_highs()
+    h.setOptionValue("random_seed", 0)
+    h.setOptionValue("solver", "simplex")
+    if lp.feasibility_tolerance is not None:
+        h.setOptionValue("primal_feasibility_tolerance", lp.feasibility_tolerance)
+    h.setOptionValue("time_limit", float(left) if left is not None else float("inf"))
+    h.passModel(highs_model(small))
+    h.run()
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kTimeLimit:
+        raise stopped()
+    if status != highspy.HighsModelStatus.kOptimal:
+        return None, None
+    sol = h.getSolution()
+    return np.asarray(sol.col_value, dtype=float), np.asarray(sol.row_dual, dtype=float)
+
+
+def _answer(lp, x, y, rounds, pools, primal, bound, start) -> Solution:
+    gap = max(primal - bound, 0.0) / max(1.0, abs(primal))
+    return Solution(x=x, objective=_objective(lp, x), status=Status.OPTIMAL,
+                    solver=(f"HiGHS (the pace of change over pools of lines: {pools:,} pools, {rounds} rounds; "
+                            f"optimality certified by a Lagrangian bound within {gap:.1e})"),
+                    seconds=time.perf_counter() - start, row_dual=y, col_dual=None, iterations=rounds)
