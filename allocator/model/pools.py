@@ -47,7 +47,7 @@ from allocator.model.highs import (
     new_highs,
     stopped_error,
 )
-from allocator.model.lp import LinearProgram, name_of
+from allocator.model.lp import LinearProgram
 
 MIN_COLUMNS = 100_000  # below this the whole LP's interior point is as quick (4,000 areas x 8: 116,000)
 EPS = 1e-9  # a step within this share of the best may be the Lagrangian's: it splits
@@ -63,7 +63,7 @@ def _blocks(lp: LinearProgram) -> dict[str, np.ndarray]:
     out: dict[str, list] = {}
     for b in lp.row_blocks:
         if b.stop > b.start:
-            name = name_of(lp.row_blocks, b.start)
+            name = b.names[0] if b.names else b.make(0)  # (`lp.name_of` would search every block again)
             kind = next((p for p in PRICED + CHAIN if name.startswith(p)), "")
             out.setdefault(kind, []).append(np.arange(b.start, b.stop))
     return {k: np.concatenate(v) for k, v in out.items()}
@@ -133,7 +133,8 @@ def _layout(lp: LinearProgram) -> _Layout | None:
     return _Layout(levels, columns, pieces, chain, priced, rows["pace("])
 
 
-def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list) -> tuple[LinearProgram, sp.csc_matrix, np.ndarray] | None:
+def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list,
+            elastic: bool = True) -> tuple[LinearProgram, sp.csc_matrix, np.ndarray] | None:
     """The LP over the pools (``x = E z``) with rows left empty or repeated dropped; E; rows kept."""
     n = lp.n_cols
     column = np.full(n, -1)
@@ -163,7 +164,7 @@ def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list) -> tuple[LinearProgr
     empty = np.diff(B.indptr) == 0
     if np.any(empty & ((lp.row_lower > 0) | (lp.row_upper < 0))):
         return None  # a row no column reaches that 0 does not meet: the whole LP says why
-    pace_at = np.searchsorted(np.flatnonzero(keep), lay.pace[keep[lay.pace]])
+    pace_at = np.searchsorted(np.flatnonzero(keep), lay.pace[keep[lay.pace]]) if elastic else np.zeros(0, np.int64)
     extra = sp.csc_matrix((np.r_[np.ones(len(pace_at)), -np.ones(len(pace_at))],
                            (np.r_[pace_at, pace_at], np.arange(2 * len(pace_at)))), shape=(int(keep.sum()), 2 * len(pace_at)))
     big = ARTIFICIAL * float(np.abs(lp.cost).max(initial=1.0))
@@ -222,7 +223,8 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
     pool_of = [np.zeros(cols.shape[1], np.int64) for cols in lay.cols]
     best, bound = None, -np.inf
     for rounds in range(1, ROUNDS + 1):
-        built = _pooled(lp, lay, pool_of)
+        # artificials until a pooled allocation meets the pace rows; a refinement keeps it feasible
+        built = _pooled(lp, lay, pool_of, elastic=best is None)
         if built is None:
             return None
         small, E, keep = built
