@@ -25,7 +25,7 @@ before.  A time limit that stops the rounds reports the best allocation and the 
 
 Measured (`benchmarks/pace_pools.py`; `benchmarks/README.md`, "National-scale rules"): 4,000
 synthetic areas x 8 services 11-16 s against 25-38 s for the whole LP; england-lsoa's "Pace of
-change" 77 rounds, about 4 minutes, where the whole LP's interior point would take about half an
+change" 72 rounds, about 3 minutes, where the whole LP's interior point would take about half an
 hour.  Plans (years tied by the pace of change) keep the whole LP: their pooled LPs grow hard.
 """
 
@@ -223,8 +223,9 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
     pool_of = [np.zeros(cols.shape[1], np.int64) for cols in lay.cols]
     best, bound = None, -np.inf
     for rounds in range(1, ROUNDS + 1):
-        # artificials until a pooled allocation meets the pace rows; a refinement keeps it feasible
-        built = _pooled(lp, lay, pool_of, elastic=best is None)
+        # the pace rows stay elastic throughout: without the artificials HiGHS's dual simplex took
+        # longer on england-lsoa's pooled LPs (3-3.7 s against 1.5-2.6 s a round by round 25)
+        built = _pooled(lp, lay, pool_of)
         if built is None:
             return None
         small, E, keep = built
