@@ -133,8 +133,7 @@ def _layout(lp: LinearProgram) -> _Layout | None:
     return _Layout(levels, columns, pieces, chain, priced, rows["pace("])
 
 
-def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list,
-            elastic: bool = True) -> tuple[LinearProgram, sp.csc_matrix, np.ndarray] | None:
+def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list) -> tuple[LinearProgram, sp.csc_matrix, np.ndarray] | None:
     """The LP over the pools (``x = E z``) with rows left empty or repeated dropped; E; rows kept."""
     n = lp.n_cols
     column = np.full(n, -1)
@@ -164,7 +163,7 @@ def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list,
     empty = np.diff(B.indptr) == 0
     if np.any(empty & ((lp.row_lower > 0) | (lp.row_upper < 0))):
         return None  # a row no column reaches that 0 does not meet: the whole LP says why
-    pace_at = np.searchsorted(np.flatnonzero(keep), lay.pace[keep[lay.pace]]) if elastic else np.zeros(0, np.int64)
+    pace_at = np.searchsorted(np.flatnonzero(keep), lay.pace[keep[lay.pace]])
     extra = sp.csc_matrix((np.r_[np.ones(len(pace_at)), -np.ones(len(pace_at))],
                            (np.r_[pace_at, pace_at], np.arange(2 * len(pace_at)))), shape=(int(keep.sum()), 2 * len(pace_at)))
     big = ARTIFICIAL * float(np.abs(lp.cost).max(initial=1.0))
