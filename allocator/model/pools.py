@@ -25,8 +25,8 @@ before.  A time limit that stops the rounds reports the best allocation and the 
 
 Measured (`benchmarks/pace_pools.py`; `benchmarks/README.md`, "National-scale rules"): 4,000
 synthetic areas x 8 services 11-16 s against 25-38 s for the whole LP; england-lsoa's "Pace of
-change" 72 rounds, about 3 minutes, where the whole LP's interior point would take about half an
-hour.  Plans (years tied by the pace of change) keep the whole LP: their pooled LPs grow hard.
+change" 81 rounds, 135 s (2 min 23 s end to end), where the whole LP's interior point would take
+about half an hour.  Plans (years tied by the pace of change) keep the whole LP: their pooled LPs grow hard.
 """
 
 from __future__ import annotations
@@ -133,8 +133,11 @@ def _layout(lp: LinearProgram) -> _Layout | None:
     return _Layout(levels, columns, pieces, chain, priced, rows["pace("])
 
 
-def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list) -> tuple[LinearProgram, sp.csc_matrix, np.ndarray] | None:
-    """The LP over the pools (``x = E z``) with rows left empty or repeated dropped; E; rows kept."""
+def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list):
+    """The LP over the pools (``x = E z``): rows left empty or repeated dropped, and the levels of
+    equal need a pool holds whole (`_whole_levels`); the pace rows elastic.  Returns the LP, E,
+    the rows of ``lp`` it keeps, and ``restore`` (its solution -> z, the separators put back); None
+    if a row no column reaches cannot hold 0."""
     n = lp.n_cols
     column = np.full(n, -1)
     at = 0
@@ -151,29 +154,74 @@ def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list) -> tuple[LinearProgr
     B = (lp.matrix @ E).tocsr()
     B.sum_duplicates()
     B.eliminate_zeros()
+    empty = np.diff(B.indptr) == 0
+    if np.any(empty & ((lp.row_lower > 0) | (lp.row_upper < 0))):
+        return None  # a row no column reaches that 0 does not meet: the whole LP says why
     rng = np.random.default_rng(0)  # equal rows project equally (different ones, almost never)
     key = np.ascontiguousarray(np.stack([np.round(B @ rng.random(at), 9), np.round(B @ rng.random(at), 9),
                                          np.nan_to_num(lp.row_lower, neginf=-1e300),
                                          np.nan_to_num(lp.row_upper, posinf=1e300)], axis=1))
     keep = np.zeros(lp.n_rows, bool)
     keep[np.unique(key.view(np.dtype((np.void, key.itemsize * 4))).ravel(), return_index=True)[1]] = True
-    keep &= np.diff(B.indptr) > 0  # an empty row: its bounds hold 0 (ordering rows, `applies`)
+    keep &= ~empty  # an empty row: its bounds hold 0 (ordering rows, `applies`)
+    piece = np.zeros(at, bool)
+    piece[column[lay.pieces]] = True
+    Bk = B[keep]
+    gone_cols, gone_rows, rep, coef = _whole_levels(Bk, piece)
+    keep[np.flatnonzero(keep)[gone_rows]] = False
+    cols_left = np.flatnonzero(~np.isin(np.arange(at), gone_cols))
     first = np.full(at, -1)
     first[column[::-1]] = np.arange(n)[::-1]
-    empty = np.diff(B.indptr) == 0
-    if np.any(empty & ((lp.row_lower > 0) | (lp.row_upper < 0))):
-        return None  # a row no column reaches that 0 does not meet: the whole LP says why
     pace_at = np.searchsorted(np.flatnonzero(keep), lay.pace[keep[lay.pace]])
-    extra = sp.csc_matrix((np.r_[np.ones(len(pace_at)), -np.ones(len(pace_at))],
-                           (np.r_[pace_at, pace_at], np.arange(2 * len(pace_at)))), shape=(int(keep.sum()), 2 * len(pace_at)))
+    m, a = int(keep.sum()), len(pace_at)
+    extra = sp.csc_matrix((np.r_[np.ones(a), -np.ones(a)], (np.r_[pace_at, pace_at], np.arange(2 * a))), shape=(m, 2 * a))
     big = ARTIFICIAL * float(np.abs(lp.cost).max(initial=1.0))
+    cost = E.T @ lp.cost
     small = dataclasses.replace(
-        lp, matrix=sp.hstack([B[keep], extra]).tocsc(), cost=np.r_[E.T @ lp.cost, np.full(2 * len(pace_at), big)],
-        col_lower=np.r_[lp.col_lower[first], np.zeros(2 * len(pace_at))],
-        col_upper=np.r_[lp.col_upper[first], np.full(2 * len(pace_at), np.inf)],
+        lp, matrix=sp.hstack([B[keep][:, cols_left], extra]).tocsc(), cost=np.r_[cost[cols_left], np.full(2 * a, big)],
+        col_lower=np.r_[lp.col_lower[first][cols_left], np.zeros(2 * a)],
+        col_upper=np.r_[lp.col_upper[first][cols_left], np.full(2 * a, np.inf)],
         row_lower=lp.row_lower[keep], row_upper=lp.row_upper[keep], col_blocks=(), row_blocks=(),
         gain_columns=None, integrality=None)
-    return small, E, keep
+
+    def restore(solved: np.ndarray) -> np.ndarray:
+        """z (the pooled columns, dropped separators at their pool's intensity), then the artificials."""
+        z = np.zeros(at)
+        z[cols_left] = solved[:len(cols_left)]
+        z[gone_cols] = -(Bk[rep] @ z) / coef  # each dropped separator's row: pool - separator = 0
+        return np.r_[z, solved[len(cols_left):]]
+
+    return small, E, keep, restore
+
+
+def _whole_levels(Bk: sp.csr_matrix, piece: np.ndarray):
+    """Separator columns (between levels of equal need) whose every row holds one pool's pieces
+    and the separator only: the separator can sit at that pool's intensity, so the column and its
+    rows go (HiGHS's presolve did the same, for about 1 s a round at england-lsoa).  Returns the
+    columns, the rows (of ``Bk``), one row for each column and its coefficient there."""
+    none = np.zeros(0, np.int64)
+    big = len(piece)
+    if Bk.nnz == 0:
+        return none, none, none, np.zeros(0)
+    lens = np.diff(Bk.indptr)
+    filled = lens > 0
+    first_piece = np.full(Bk.shape[0], big)
+    first_piece[filled] = np.minimum.reduceat(np.where(piece[Bk.indices], Bk.indices, big), Bk.indptr[:-1][filled])
+    others = np.zeros(Bk.shape[0], np.int64)
+    others[filled] = np.add.reduceat((~piece[Bk.indices]).astype(np.int64), Bk.indptr[:-1][filled])
+    csc = Bk.tocsc()
+    counts = np.diff(csc.indptr)
+    seps = np.flatnonzero(~piece & (counts > 0))
+    if len(seps) == 0:
+        return none, none, none, np.zeros(0)
+    starts = csc.indptr[seps]
+    pool_at = first_piece[csc.indices]
+    lone = (others[csc.indices] == 1).astype(np.int64)
+    whole = ((np.minimum.reduceat(pool_at, starts) == np.maximum.reduceat(pool_at, starts))
+             & (np.minimum.reduceat(pool_at, starts) < big) & (np.add.reduceat(lone, starts) == counts[seps]))
+    cols = seps[whole]
+    rows = np.concatenate([csc.indices[csc.indptr[j]:csc.indptr[j + 1]] for j in cols]) if len(cols) else none
+    return cols, np.unique(rows), csc.indices[csc.indptr[cols]], csc.data[csc.indptr[cols]]
 
 
 def _refine(lp: LinearProgram, lay: _Layout, pool_of: list, y: np.ndarray) -> tuple[list, int, float]:
@@ -227,11 +275,11 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
         built = _pooled(lp, lay, pool_of)
         if built is None:
             return None
-        small, E, keep = built
-        z, row_dual = _solve_pooled(lp, small, time_limit, start, best, bound)
-        if z is None:
+        small, E, keep, restore = built
+        solved, row_dual = _solve_pooled(lp, small, time_limit, start, best, bound)
+        if solved is None:
             return None
-        n = E.shape[1]
+        z, n = restore(solved), E.shape[1]
         y = np.zeros(lp.n_rows)
         y[keep] = row_dual
         y[lay.chain] = 0.0
@@ -269,6 +317,7 @@ def _solve_pooled(lp, small, time_limit, start, best, bound):
     h = new_highs()
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("solver", "simplex")
+    h.setOptionValue("presolve", "off")  # the levels it removed are gone (`_whole_levels`): 3-5x faster
     if lp.feasibility_tolerance is not None:
         h.setOptionValue("primal_feasibility_tolerance", lp.feasibility_tolerance)
     h.setOptionValue("time_limit", float(left) if left is not None else float("inf"))
