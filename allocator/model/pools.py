@@ -49,7 +49,7 @@ from allocator.model.highs import (
 )
 from allocator.model.lp import LinearProgram
 
-MIN_COLUMNS = 100_000  # below this the whole LP's interior point is as quick (4,000 areas x 8: 116,000)
+MIN_COLUMNS = 20_000  # below this the whole LP's interior point is as quick (1,000 areas x 8: 30,000 columns, 2.1 s against 1.1 s)
 EPS = 1e-9  # a step within this share of the best may be the Lagrangian's: it splits
 GAP = 1e-9  # relative: the bound this close to the pooled allocation proves it optimal
 ROUNDS = 200
