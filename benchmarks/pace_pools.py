@@ -103,7 +103,7 @@ def measure(lp, whole: bool = True) -> dict:
         out["objective"] = h.getInfo().objective_function_value
         lay = pools._layout(lp)
         pool_of = pools_at(x, lay)
-        small, E, _, restore = pools._pooled(lp, lay, pool_of)
+        small, E, _, restore, _ = pools._pooled(lp, lay, pool_of)
         h2, out["pooled_s"] = _highs(small, solver="simplex")
         out["pools"] = sum(int(p.max()) + 1 for p in pool_of)
         out["pooled"] = f"{small.n_rows:,} x {small.n_cols:,}"

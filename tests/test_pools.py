@@ -77,8 +77,8 @@ def test_every_lagrangian_bound_is_below_the_optimum(case):
         built = pools._pooled(lp, lay, pool_of)
         if built is None:
             return
-        small, E, keep, _ = built
-        z, row_dual = pools._solve_pooled(lp, small, None, 0.0, None, -np.inf)
+        small, E, keep, _, _ = built
+        z, row_dual, _ = pools._solve_pooled(lp, small, None, 0.0, None, -np.inf)
         if z is None:
             return
         y = np.zeros(lp.n_rows)

@@ -19,13 +19,13 @@ at the optimum a service's intensities are flat over long runs of its need order
   allocation within ``GAP``: the allocation is then the LP's optimum, proven by weak duality.
 
 It starts from one pool a service, the pace rows elastic (artificial columns at a large cost) until
-the pools can meet them.  A pool only ever splits, so the pooled objective never gets worse.  When
+the pools can meet them; each round's pooled LP starts from the last one's basis (`_carried`).  A pool only ever splits, so the pooled objective never gets worse.  When
 the rounds stop without a proof (none left to split, or ``ROUNDS``), the whole LP is solved as
 before.  A time limit that stops the rounds reports the best allocation and the bound.
 
 Measured (`benchmarks/pace_pools.py`; `benchmarks/README.md`, "National-scale rules"): 4,000
 synthetic areas x 8 services 11-16 s against 25-38 s for the whole LP; england-lsoa's "Pace of
-change" 81 rounds, 135 s (2 min 23 s end to end), where the whole LP's interior point would take
+change" 69 rounds, 93 s (1 min 39 s end to end), where the whole LP's interior point would take
 about half an hour.  Plans (years tied by the pace of change) keep the whole LP: their pooled LPs grow hard.
 """
 
@@ -191,7 +191,7 @@ def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list):
         z[gone_cols] = -(Bk[rep] @ z) / coef  # each dropped separator's row: pool - separator = 0
         return np.r_[z, solved[len(cols_left):]]
 
-    return small, E, keep, restore
+    return small, E, keep, restore, (column, cols_left, keep.copy(), lay.pace[keep[lay.pace]])
 
 
 def _whole_levels(Bk: sp.csr_matrix, piece: np.ndarray):
@@ -268,17 +268,19 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
         return None
     start = time.perf_counter()
     pool_of = [np.zeros(cols.shape[1], np.int64) for cols in lay.cols]
-    best, bound = None, -np.inf
+    best, bound, last = None, -np.inf, None
     for rounds in range(1, ROUNDS + 1):
         # the pace rows stay elastic throughout: without the artificials HiGHS's dual simplex took
         # longer on england-lsoa's pooled LPs (3-3.7 s against 1.5-2.6 s a round by round 25)
         built = _pooled(lp, lay, pool_of)
         if built is None:
             return None
-        small, E, keep, restore = built
-        solved, row_dual = _solve_pooled(lp, small, time_limit, start, best, bound)
+        small, E, keep, restore, ident = built
+        basis = None if last is None else _carried(lp.n_cols, last, ident)
+        solved, row_dual, kept_basis = _solve_pooled(lp, small, time_limit, start, best, bound, basis)
         if solved is None:
             return None
+        last = (*ident, kept_basis)
         z, n = restore(solved), E.shape[1]
         y = np.zeros(lp.n_rows)
         y[keep] = row_dual
@@ -295,9 +297,37 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
     return None
 
 
-def _solve_pooled(lp, small, time_limit, start, best, bound):
-    """The pooled LP by simplex: its columns' values and row duals; (None, None) if HiGHS does not
-    prove it optimal (the whole LP instead); `SolverError` at the time limit."""
+def _carried(n: int, last, ident):
+    """The last round's optimal basis for this round's pooled LP (HiGHS repairs it: `alien`): a
+    column of a split pool takes its parent's status, a row or column new to the model is basic."""
+    import highspy
+
+    column0, left0, keep0, pace0, basis = last
+    column, left, keep, pace = ident
+    cols0, rows0 = np.asarray(basis.col_status, dtype=object), np.asarray(basis.row_status, dtype=object)
+    basic = highspy.HighsBasisStatus.kBasic
+    at0 = np.full(int(column0.max()) + 1, -1)
+    at0[left0] = np.arange(len(left0))
+    rep = np.full(int(column.max()) + 1, -1)
+    rep[column[::-1]] = np.arange(n)[::-1]  # a column of the LP each pooled column holds
+    before = at0[column0[rep[left]]]
+    status = [cols0[i] if i >= 0 else basic for i in before]
+    where0 = {int(r): i for i, r in enumerate(pace0)}
+    for sign in (0, 1):  # the artificial columns, +1 then -1, by their pace row
+        status += [cols0[len(left0) + sign * len(pace0) + where0[int(r)]] if int(r) in where0 else basic for r in pace]
+    row0 = np.full(len(keep0), -1)
+    row0[np.flatnonzero(keep0)] = np.arange(int(keep0.sum()))
+    b = highspy.HighsBasis()
+    b.col_status = status
+    b.row_status = [rows0[i] if i >= 0 else basic for i in row0[np.flatnonzero(keep)]]
+    b.alien, b.valid = True, True
+    return b
+
+
+def _solve_pooled(lp, small, time_limit, start, best, bound, basis=None):
+    """The pooled LP by simplex (from ``basis`` if given): its columns' values, row duals and final
+    basis; Nones if HiGHS does not prove it optimal (the whole LP instead); `SolverError` at the
+    time limit."""
     import highspy
 
 
@@ -322,14 +352,16 @@ def _solve_pooled(lp, small, time_limit, start, best, bound):
         h.setOptionValue("primal_feasibility_tolerance", lp.feasibility_tolerance)
     h.setOptionValue("time_limit", float(left) if left is not None else float("inf"))
     h.passModel(highs_model(small))
+    if basis is not None:
+        h.setBasis(basis)
     h.run()
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kTimeLimit:
         raise stopped()
     if status != highspy.HighsModelStatus.kOptimal:
-        return None, None
+        return None, None, None
     sol = h.getSolution()
-    return np.asarray(sol.col_value, dtype=float), np.asarray(sol.row_dual, dtype=float)
+    return np.asarray(sol.col_value, dtype=float), np.asarray(sol.row_dual, dtype=float), h.getBasis()
 
 
 def _answer(lp, x, y, rounds, pools, primal, bound, start) -> Solution:
