@@ -141,3 +141,20 @@ def test_a_time_limit_reports_the_best_allocation_and_the_bound(tmp_path):
     status, objective = _whole(lp)
     optimum = -objective / lp.objective_scale
     assert error.incumbent <= optimum * (1 + 1e-9) and error.bound >= optimum * (1 - 1e-9)
+
+
+def test_a_pool_peeled_two_rounds_running_goes_to_single_lines():
+    old = [np.array([0, 0, 0, 0, 0, 0, 1, 1, 1])]
+    new = [np.array([0, 0, 0, 0, 0, 2, 1, 1, 1])]  # pool 0 loses one line, pool 1 keeps its three
+    first, marks, more = pools._peeled(old, new, None)
+    assert more == 0 and np.array_equal(first[0], new[0])
+    assert marks[0].tolist() == [True] * 6 + [False] * 3
+    again = [np.array([0, 0, 0, 0, 3, 2, 1, 1, 1])]  # and again: its lines go one a pool
+    split, _, more = pools._peeled(first, again, marks)
+    assert more == 3 and len(set(split[0][:6].tolist())) == 6 and len(set(split[0][6:].tolist())) == 1
+    with mock.patch.object(pools, "SINGLES", 4):  # too large a pool to split up
+        split, _, more = pools._peeled(first, again, marks)
+    assert more == 0 and np.array_equal(split[0], again[0])
+    big = [np.zeros(14, np.int64)]
+    _, marks_half, _ = pools._peeled(big, [np.repeat([0, 1], 7)], None)
+    assert not marks_half[0].any()  # losing more than a few lines is an ordinary split
