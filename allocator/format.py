@@ -127,6 +127,16 @@ def percent(share: float, signed: bool = False) -> str:
     return f"{v * 100:+.1f} pp" if signed else f"{v:.1%}"
 
 
+def small_share(share: float) -> str:
+    """A share that may be tiny (an optimality gap) as a percentage to two significant figures.
+
+    >>> small_share(0.0000359), small_share(0.0011), small_share(0.25), small_share(0.0)
+    ('0.0036%', '0.11%', '25%', '0%')
+    """
+    v = _finite(share)
+    return "n/a" if v is None else f"{plain(v * 100, 2)}%"
+
+
 def change(share: float) -> str:
     """A relative change (0.12) as a signed percentage ('+12.0%'), not percentage points.
 

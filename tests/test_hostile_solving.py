@@ -446,7 +446,7 @@ def test_a_milp_stopped_by_its_limit_says_what_it_found_and_the_bound_in_the_obj
     text = str(error)
     assert error.incumbent == pytest.approx(2.5) and error.bound == pytest.approx(2.525)
     assert "the best allocation found reaches an objective of 2.5 and none can reach more than 2.525" in text
-    assert "(a gap of 1.00%)" in text and text.endswith("raise --time-limit")
+    assert "(a gap of 1%)" in text and text.endswith("raise --time-limit")
     nothing = SimpleNamespace(mip_dual_bound=-3e-6, objective_function_value=np.inf, primal_solution_status=0)
     error = _stopped(SimpleNamespace(getInfo=lambda: nothing), lp, "HiGHS (branch and bound)", 60.0)
     text = str(error)

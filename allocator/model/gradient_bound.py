@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 from allocator.errors import InfeasibleError, SolverError
-from allocator.format import plain
+from allocator.format import plain, small_share
 from allocator.model.highs import MIP_REL_GAP, Solution, Status, _objective, limited
 from allocator.model.lp import LinearProgram, build
 from allocator.scenario import Scenario
@@ -157,7 +157,7 @@ def unproven(found: Attempt, scenario: Scenario) -> SolverError:
     if found.incumbent is not None and found.bound is not None:
         gap = abs(found.bound - found.incumbent) / max(abs(found.incumbent), 1e-12)
         text += (f": the best allocation found reaches an objective of {plain(found.incumbent, 6)} and none can "
-                 f"reach more than {plain(found.bound, 6)} (a gap of {gap:.2%}); ask for a little less")
+                 f"reach more than {plain(found.bound, 6)} (a gap of {small_share(gap)}); ask for a little less")
     else:
         text += ": no allocation meeting every rule was found; ask for less"
     error = SolverError(text)

@@ -18,7 +18,7 @@ from enum import Enum
 import numpy as np
 
 from allocator.errors import SolverError
-from allocator.format import plain
+from allocator.format import plain, small_share
 from allocator.model.lp import LinearProgram
 
 # a MILP's answer is optimal to this relative gap (HiGHS's branch and bound stops there, and a
@@ -238,7 +238,7 @@ def stopped_error(name: str, time_limit: float | None, lp: LinearProgram, found:
     else:
         gap = abs(bound - found) / max(abs(found), 1e-12)
         text += (f"; the best allocation found reaches an objective of {plain(found, 6)} and none can reach "
-                 f"{most} than {plain(bound, 6)} (a gap of {gap:.2%}): raise --time-limit")
+                 f"{most} than {plain(bound, 6)} (a gap of {small_share(gap)}): raise --time-limit")
     error = SolverError(text)
     error.incumbent, error.bound = found, bound
     return error
