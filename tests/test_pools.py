@@ -14,6 +14,7 @@ from unittest import mock
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 import allocator
 from allocator.errors import SolverError
@@ -53,6 +54,27 @@ def test_pools_reach_the_whole_lps_optimum_or_decline(case):
     assert status == "Optimal"
     found = float(lp.cost @ solution.x)
     assert abs(found - objective) <= 1e-7 * max(1.0, abs(objective)), (found, objective, solution.solver)
+    _meets_rows(lp, solution.x)
+
+
+@pytest.mark.parametrize("objective", ["maximin", "level-up", "equity-weighted"])
+@settings(max_examples=gen.examples(30), **SETTINGS)
+@given(data=st.data())
+def test_other_objectives_over_pools_reach_the_whole_lps_optimum(objective, data):
+    """Maximin's and level-up's level rows are priced with the pace rows (pieces still fill in
+    order at their prices); the stages solved alike."""
+    folder, _ = data.draw(gen.scenario_folders(**{**PACED, "objective": objective}))
+    lp = build(allocator.load(folder))
+    with _everywhere():
+        applies = pools.applies(lp)
+        solution = pools.solve(lp) if applies else None
+    event(f"applies={applies}, answered={solution is not None}")
+    if solution is None:
+        return
+    status, objective_value = _whole(lp)
+    assert status == "Optimal"
+    found = float(lp.cost @ solution.x)
+    assert abs(found - objective_value) <= 1e-7 * max(1.0, abs(objective_value)), (found, objective_value, solution.solver)
     _meets_rows(lp, solution.x)
 
 

@@ -11,12 +11,14 @@ at the optimum a service's intensities are flat over long runs of its need order
   allocation meets every rule, and its objective is a bound the optimum reaches or passes.
 - Prices from the pooled LP's duals on every row but the ordering ones give a *Lagrangian bound*
   the optimum cannot pass.  With those rows priced, what is left separates by service and piece
-  (every piece of a line has the same coefficients in the priced rows and the gains are concave,
-  so pieces fill in order at any prices): each piece's fill rises with need, lines of equal need
-  in any order, and the best such fill is a step above one level of need, found from suffix sums.
+  (the gains are concave and each piece's coefficients in the priced rows are the last piece's,
+  or, in maximin's and level-up's level rows, fall with the gain, so that pieces fill in order at
+  any prices of the right signs: `_in_order`): each piece's fill rises with need, lines of equal
+  need in any order, and the best such fill is a step above one level of need, from suffix sums.
 - Each round splits every pool wherever a piece's best step may fall (within ``EPS`` of the best,
   so that the pooled LP's degenerate prices still split), until the bound meets the pooled
-  allocation within ``GAP``: the allocation is then the LP's optimum, proven by weak duality.
+  allocation within ``GAP`` (``LAST_GAP`` when nothing is left to split: HiGHS's own tolerances
+  keep some bounds 1e-9 short): the allocation is then the LP's optimum, proven by weak duality.
 - A pool that loses only a few lines two rounds running is split into single lines (`_peeled`):
   at england-lsoa the pace of change gives each of the highest-need lines its own intensity, and
   the bound's steps found them one a round.
@@ -29,7 +31,9 @@ before.  A time limit that stops the rounds reports the best allocation and the 
 Measured (`benchmarks/pace_pools.py`; `benchmarks/README.md`, "National-scale rules"): 4,000
 synthetic areas x 8 services 11-16 s against 25-38 s for the whole LP; england-lsoa's "Pace of
 change" 20 rounds, 30 s (33 s end to end; 69 rounds and 93 s before `_peeled`), where the whole
-LP's interior point would take about half an hour.  Plans (years tied by the pace of change) keep the whole LP: their pooled LPs grow hard.
+LP's interior point would take about half an hour.  With maximin or level-up (4,000 synthetic areas): 52 s against 97 s and 11 s
+against 58 s for the whole LP's interior point.  Plans (years tied by the pace of change) keep the
+whole LP: their pooled LPs grow hard.
 """
 
 from __future__ import annotations
@@ -55,11 +59,12 @@ from allocator.model.lp import LinearProgram
 MIN_COLUMNS = 20_000  # below this the whole LP's interior point is as quick (1,000 areas x 8: 30,000 columns, 2.1 s against 1.1 s)
 EPS = 1e-9  # a step within this share of the best may be the Lagrangian's: it splits
 GAP = 1e-9  # relative: the bound this close to the pooled allocation proves it optimal
+LAST_GAP = 1e-7  # ... or this close when nothing is left to split (HiGHS's own tolerances)
 ROUNDS = 200
 PEELED = 5  # a pool that loses at most this many lines two rounds running ...
 SINGLES = 200  # ... and holds at most this many is split into single lines (`_peeled`)
 ARTIFICIAL = 1e3  # times the largest cost: an artificial column's
-PRICED = ("budget", "pace(")  # the rows priced in the Lagrangian
+PRICED = ("budget", "pace(")  # rows the LP must have; every row but the ordering ones is priced
 CHAIN = ("order(", "below(", "above(")  # the rows that make intensity rise with need
 
 
@@ -75,12 +80,13 @@ def _blocks(lp: LinearProgram) -> dict[str, np.ndarray]:
 
 
 def applies(lp: LinearProgram) -> bool:
-    """A continuous LP in rows form with a pace of change, the budget and ordering rows only (no
-    minimum slope: the ordering rows' right-hand sides are 0), large enough to pay."""
+    """A continuous LP in rows form with a pace of change and ordering rows without a minimum
+    slope (their right-hand sides 0), large enough to pay.  Other rows (maximin's levels, service
+    totals) are priced with the pace rows when `_layout` finds that pieces still fill in order."""
     if lp.integrality is not None or lp.n_cols < MIN_COLUMNS or lp.spend_sets[1] or not lp.spend_sets[0]:
         return False
     rows = _blocks(lp)
-    if "" in rows or "pace(" not in rows or "budget" not in rows:
+    if "pace(" not in rows or "budget" not in rows:
         return False
     chain = np.concatenate([rows.get(p, np.zeros(0, np.int64)) for p in CHAIN])
     return bool(np.all(lp.row_lower[chain] <= 0) and np.all(lp.row_upper[chain] >= 0)
@@ -95,8 +101,9 @@ class _Layout:
     cols: list
     pieces: np.ndarray  # (n_cols,) bool: a piece column
     chain: np.ndarray  # the ordering rows
-    priced: np.ndarray  # the rows priced (budget, pace)
+    priced: np.ndarray  # the rows priced: all others
     pace: np.ndarray
+    separators: np.ndarray  # (n_cols,) bool: a column between levels of equal need (ordering rows only)
 
 
 def _layout(lp: LinearProgram) -> _Layout | None:
@@ -121,21 +128,39 @@ def _layout(lp: LinearProgram) -> _Layout | None:
         pieces[cols[cols >= 0]] = True
     rows = _blocks(lp)
     chain = np.concatenate([rows.get(p, np.zeros(0, np.int64)) for p in CHAIN])
-    priced = np.concatenate([rows["budget"], rows["pace("]])
-    # every piece of a line alike in the priced rows, and each line's gains concave (costs rising)
-    probe = lp.matrix[priced].T @ np.random.default_rng(0).random(len(priced))
-    for cols in columns:
-        real = cols >= 0
-        first = np.where(real, probe[np.maximum(cols, 0)], np.nan)
-        if np.nanmax(np.abs(first - first[0:1]), initial=0.0) > 1e-9 * max(1.0, np.nanmax(np.abs(first))):
-            return None
-        cost = np.where(real, lp.cost[np.maximum(cols, 0)], np.inf)
-        if np.any(np.diff(cost, axis=0)[real[1:]] < -1e-12 * np.abs(cost[1:][real[1:]]).max(initial=1.0)):
-            return None
-    others = ~pieces  # separator columns: no cost, no entry in a priced row
-    if np.any(lp.cost[others] != 0) or lp.matrix[priced][:, np.flatnonzero(others)].nnz:
+    is_chain = np.zeros(lp.n_rows, bool)
+    is_chain[chain] = True
+    priced = np.flatnonzero(~is_chain)
+    if not all(_in_order(lp, priced, cols) for cols in columns):
         return None
-    return _Layout(levels, columns, pieces, chain, priced, rows["pace("])
+    in_chain = np.bincount(sp.csr_matrix(lp.matrix[chain]).indices, minlength=lp.n_cols) > 0
+    separators = ~pieces & in_chain  # no cost, no entry in a priced row
+    if np.any(lp.cost[separators] != 0) or lp.matrix[priced][:, np.flatnonzero(separators)].nnz:
+        return None
+    return _Layout(levels, columns, pieces, chain, priced, rows["pace("], separators)
+
+
+def _in_order(lp: LinearProgram, priced: np.ndarray, cols: np.ndarray) -> bool:
+    """Whether a service's pieces fill in order at any prices of the right signs: each piece's
+    cost at least the last's, and in each priced row its coefficient the last's (a row with both
+    bounds), at most it (a row with a lower bound only: a price >= 0) or at least it (an upper
+    bound only: a price <= 0), so that every line's reduced costs rise from piece to piece."""
+    real = cols >= 0
+    cost = np.where(real, lp.cost[np.maximum(cols, 0)], np.inf)
+    if np.any(np.diff(cost, axis=0)[real[1:]] < -1e-12 * np.abs(cost[1:][real[1:]]).max(initial=1.0)):
+        return False
+    lower, upper = np.isfinite(lp.row_lower[priced]), np.isfinite(lp.row_upper[priced])
+    A = lp.matrix[priced].tocsc()
+    for k in range(cols.shape[0] - 1):
+        both = real[k] & real[k + 1]
+        step = (A[:, cols[k + 1][both]] - A[:, cols[k][both]]).tocoo()
+        if step.nnz == 0:
+            continue
+        scale = 1e-9 * max(1.0, float(abs(A).max()))
+        rise, fall = step.data > scale, step.data < -scale
+        if np.any(rise & lower[step.row]) or np.any(fall & upper[step.row]):
+            return False
+    return True
 
 
 def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list):
@@ -169,10 +194,11 @@ def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list):
     keep = np.zeros(lp.n_rows, bool)
     keep[np.unique(key.view(np.dtype((np.void, key.itemsize * 4))).ravel(), return_index=True)[1]] = True
     keep &= ~empty  # an empty row: its bounds hold 0 (ordering rows, `applies`)
-    piece = np.zeros(at, bool)
+    piece, sep = np.zeros(at, bool), np.zeros(at, bool)
     piece[column[lay.pieces]] = True
+    sep[column[lay.separators]] = True
     Bk = B[keep]
-    gone_cols, gone_rows, rep, coef = _whole_levels(Bk, piece)
+    gone_cols, gone_rows, rep, coef = _whole_levels(Bk, piece, sep)
     keep[np.flatnonzero(keep)[gone_rows]] = False
     cols_left = np.flatnonzero(~np.isin(np.arange(at), gone_cols))
     first = np.full(at, -1)
@@ -199,7 +225,7 @@ def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list):
     return small, E, keep, restore, (column, cols_left, keep.copy(), lay.pace[keep[lay.pace]])
 
 
-def _whole_levels(Bk: sp.csr_matrix, piece: np.ndarray):
+def _whole_levels(Bk: sp.csr_matrix, piece: np.ndarray, sep: np.ndarray):
     """Separator columns (between levels of equal need) whose every row holds one pool's pieces
     and the separator only: the separator can sit at that pool's intensity, so the column and its
     rows go (HiGHS's presolve did the same, for about 1 s a round at england-lsoa).  Returns the
@@ -216,7 +242,7 @@ def _whole_levels(Bk: sp.csr_matrix, piece: np.ndarray):
     others[filled] = np.add.reduceat((~piece[Bk.indices]).astype(np.int64), Bk.indptr[:-1][filled])
     csc = Bk.tocsc()
     counts = np.diff(csc.indptr)
-    seps = np.flatnonzero(~piece & (counts > 0))
+    seps = np.flatnonzero(sep & (counts > 0))
     if len(seps) == 0:
         return none, none, none, np.zeros(0)
     starts = csc.indptr[seps]
@@ -232,11 +258,13 @@ def _whole_levels(Bk: sp.csr_matrix, piece: np.ndarray):
 def _refine(lp: LinearProgram, lay: _Layout, pool_of: list, y: np.ndarray) -> tuple[list, int, float]:
     """Every pool split wherever a piece's best step (the priced rows at ``y``) may fall; the
     number of splits; the Lagrangian's value, a bound no allocation passes (module docstring)."""
-    reduced = lp.cost - lp.matrix.T @ y
+    y = np.where(((y > 0) & ~np.isfinite(lp.row_lower)) | ((y < 0) & ~np.isfinite(lp.row_upper)), 0.0, y)
+    reduced = lp.cost - lp.matrix.T @ y  # (a price of the wrong sign, within HiGHS's tolerance, is 0)
     side = np.where(y > 0, lp.row_lower, np.where(y < 0, lp.row_upper, 0.0))
     bound = float(y @ side)
-    rest = ~lay.pieces  # separators: no cost and no priced row, so 0 in the bound
-    r = np.where(rest & (reduced != 0), reduced, 0.0)[rest]
+    rest = ~lay.pieces  # separators (no cost, no priced row: 0) and columns of their own (maximin's level)
+    tiny = 1e-9 * max(1.0, float(np.abs(lp.cost).max(initial=0.0)))
+    r = np.where(rest & (np.abs(reduced) > tiny), reduced, 0.0)[rest]
     with np.errstate(invalid="ignore"):
         bound += float(np.sum(np.where(r > 0, r * lp.col_lower[rest], np.where(r < 0, r * lp.col_upper[rest], 0.0))))
     out, splits = [], 0
@@ -297,7 +325,7 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
         if z[n:].sum() <= 1e-9:  # no artificial: the pooled allocation meets every rule
             best = np.clip(E @ z[:n], lp.col_lower, lp.col_upper)
             primal = float(lp.cost @ best)
-            if primal - bound <= GAP * max(1.0, abs(primal)):
+            if primal - bound <= (GAP if splits else LAST_GAP) * max(1.0, abs(primal)):
                 return _answer(lp, best, y, rounds, sum(int(p.max()) + 1 for p in pool_of), primal, bound, start)
         if not splits:
             return None
