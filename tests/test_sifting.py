@@ -124,7 +124,10 @@ def assert_same_optimum(result, whole, objective: str) -> None:
         measure = [equity.levels(r.scenario, gr.group_outcomes(r.scenario, r.outcomes.projected))
                    for r in (result, whole)]
         chosen = 0 if objective == "maximin" else 1
-        assert measure[0][chosen] == pytest.approx(measure[1][chosen], rel=1e-7, abs=1e-9)
+        # each run's second stage keeps its first stage's optimum less a relative 1e-7
+        # (`pipeline._most_health_among_optima`): one run may give all of it up and the other none,
+        # and the first stages differ by the solvers' tolerances (seen: 1.0e-7 apart, to the digit)
+        assert measure[0][chosen] == pytest.approx(measure[1][chosen], rel=2.2e-7, abs=1e-9)
         # the second stage keeps the first's optimum less its tolerance: health within what that allows
         assert result.solution.objective == pytest.approx(whole.solution.objective, rel=1e-5)
         return
