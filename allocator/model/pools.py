@@ -23,7 +23,7 @@ at the optimum a service's intensities are flat over long runs of its need order
   at england-lsoa the pace of change gives each of the highest-need lines its own intensity, and
   the bound's steps found them one a round.
 
-It starts from one pool a service, the pace rows elastic (artificial columns at a large cost) until
+It starts from one pool a service, the priced rows elastic (artificial columns at a large cost) until
 the pools can meet them; each round's pooled LP starts from the last one's basis (`_carried`).  A pool only ever splits, so the pooled objective never gets worse.  When
 the rounds stop without a proof (none left to split, or ``ROUNDS``), the whole LP is solved as
 before.  A time limit that stops the rounds reports the best allocation and the bound.
@@ -165,7 +165,7 @@ def _in_order(lp: LinearProgram, priced: np.ndarray, cols: np.ndarray) -> bool:
 
 def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list):
     """The LP over the pools (``x = E z``): rows left empty or repeated dropped, and the levels of
-    equal need a pool holds whole (`_whole_levels`); the pace rows elastic.  Returns the LP, E,
+    equal need a pool holds whole (`_whole_levels`); the priced rows elastic.  Returns the LP, E,
     the rows of ``lp`` it keeps, and ``restore`` (its solution -> z, the separators put back); None
     if a row no column reaches cannot hold 0."""
     n = lp.n_cols
@@ -203,7 +203,7 @@ def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list):
     cols_left = np.flatnonzero(~np.isin(np.arange(at), gone_cols))
     first = np.full(at, -1)
     first[column[::-1]] = np.arange(n)[::-1]
-    pace_at = np.searchsorted(np.flatnonzero(keep), lay.pace[keep[lay.pace]])
+    pace_at = np.searchsorted(np.flatnonzero(keep), lay.priced[keep[lay.priced]])  # all elastic
     m, a = int(keep.sum()), len(pace_at)
     extra = sp.csc_matrix((np.r_[np.ones(a), -np.ones(a)], (np.r_[pace_at, pace_at], np.arange(2 * a))), shape=(m, 2 * a))
     big = ARTIFICIAL * float(np.abs(lp.cost).max(initial=1.0))
@@ -222,7 +222,7 @@ def _pooled(lp: LinearProgram, lay: _Layout, pool_of: list):
         z[gone_cols] = -(Bk[rep] @ z) / coef  # each dropped separator's row: pool - separator = 0
         return np.r_[z, solved[len(cols_left):]]
 
-    return small, E, keep, restore, (column, cols_left, keep.copy(), lay.pace[keep[lay.pace]])
+    return small, E, keep, restore, (column, cols_left, keep.copy(), lay.priced[keep[lay.priced]])
 
 
 def _whole_levels(Bk: sp.csr_matrix, piece: np.ndarray, sep: np.ndarray):
