@@ -30,7 +30,7 @@ before.  A time limit that stops the rounds reports the best allocation and the 
 
 Measured (`benchmarks/pace_pools.py`; `benchmarks/README.md`, "National-scale rules"): 4,000
 synthetic areas x 8 services 11-16 s against 25-38 s for the whole LP; england-lsoa's "Pace of
-change" 20 rounds, 30 s (33 s end to end; 69 rounds and 93 s before `_peeled`), where the whole
+change" 13 rounds, 13 s (21 s end to end; 69 rounds and 93 s before `_peeled`), where the whole
 LP's interior point would take about half an hour.  With maximin or level-up (4,000 synthetic areas): 52 s against 97 s and 11 s
 against 58 s for the whole LP's interior point.  Plans (years tied by the pace of change) keep the
 whole LP: their pooled LPs grow hard.
