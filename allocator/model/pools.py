@@ -101,8 +101,7 @@ class _Layout:
     cols: list
     pieces: np.ndarray  # (n_cols,) bool: a piece column
     chain: np.ndarray  # the ordering rows
-    priced: np.ndarray  # the rows priced: all others
-    pace: np.ndarray
+    priced: np.ndarray  # the rows priced (and elastic in the pooled LP): all others
     separators: np.ndarray  # (n_cols,) bool: a column between levels of equal need (ordering rows only)
 
 
@@ -137,7 +136,7 @@ def _layout(lp: LinearProgram) -> _Layout | None:
     separators = ~pieces & in_chain  # no cost, no entry in a priced row
     if np.any(lp.cost[separators] != 0) or lp.matrix[priced][:, np.flatnonzero(separators)].nnz:
         return None
-    return _Layout(levels, columns, pieces, chain, priced, rows["pace("], separators)
+    return _Layout(levels, columns, pieces, chain, priced, separators)
 
 
 def _in_order(lp: LinearProgram, priced: np.ndarray, cols: np.ndarray) -> bool:
