@@ -161,6 +161,8 @@ def _near_the_limit(scenario: Scenario, found, time_limit: float | None):
 
 def _why(scenario: Scenario, exc: InfeasibleError, time_limit: float | None) -> InfeasibleError:
     """``exc`` with the reason in money and rules (`allocator.model.diagnose`), when it can be found."""
+    if getattr(exc, "explained", False):  # it says why already
+        return exc
     try:
         return InfeasibleError(explain_infeasible(scenario, time_limit=time_limit))
     except AllocatorError:  # the diagnosis is a courtesy: the solver's word stands

@@ -12,6 +12,15 @@ line's band edge falls in.  Kelley's cutting planes over the few scales (a small
 from above; the answer is used once the two meet (relative gap 1e-9, or 1e-8 when the
 planes stall at the solver's tolerance), else the full LP is solved.
 
+With a pace of change each area's total is a row of its own (`_Areas`): with the scales fixed
+and the budget priced, the areas separate, each a fractional knapsack whose spend is clipped
+to its pace window (pieces taken in order of value per pound until the window's upper end, or
+on, at a loss, to its lower end), and the budget's price is found by bisection over the pieces
+in that order.  Areas the bands push outside their window pay the exact penalty, and the
+window's linear necessary condition on the scales (the lower bands' spend at most its upper
+end, the upper bands' at least its lower end: exact when the tolerance is 0) is added to the
+planes' LP for every area the scales break, so the planes stay among scales the pace allows.
+
 Measured (benchmarks/README.md): england-lsoa in proportional mode, 459 s as an LP
 (interior point, 300,000 band rows) against about 6 s here; the same optimum to 3e-10 on
 1,000 synthetic areas, and to the LP's tolerance in the property tests.
@@ -24,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from allocator.errors import InfeasibleError
 from allocator.model.lp import LinearProgram, name_of
 from allocator.model.solver import Solution, Status, _objective
 from allocator.scenario import Scenario
@@ -40,10 +50,12 @@ def applies(scenario: Scenario, lp: LinearProgram) -> bool:
     from allocator.model.equity import uses_groups
 
     if not (scenario.proportionality == "proportional" and scenario.objective in ("health-gain", "equity-weighted")
-            and scenario.pace is None and not uses_groups(scenario) and lp.integrality is None and lp.n_cols > 0):
+            and not uses_groups(scenario) and lp.integrality is None and lp.n_cols > 0):
         return False  # (funding streams and bounded service groups add rows of their own: refused below)
     names = [name_of(lp.row_blocks, b.start) for b in lp.row_blocks if b.stop > b.start]
-    return bool(names) and names[0] == "budget" and all(n.startswith(("prop_lo(", "prop_hi(")) for n in names[1:])
+    rest = [n for n in names[1:] if not n.startswith("pace(")]
+    return (bool(names) and names[0] == "budget" and len(rest) >= len(names) - 2
+            and all(n.startswith(("prop_lo(", "prop_hi(")) for n in rest))
 
 
 @dataclass
@@ -155,6 +167,143 @@ class _Knapsack:
                            minlength=self.S)
 
 
+def _within(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each value's running total before it within its run of equal ``group`` (sorted by group)."""
+    before = np.cumsum(values) - values
+    starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+    return before - np.repeat(before[starts], np.diff(np.r_[starts, len(group)]))
+
+
+class _Areas:
+    """The pace of change's rows: each piece's area (row), and each area's window in the budget
+    row's units (the pace row is the area's spend times a factor of its own, ``kappa``)."""
+
+    def __init__(self, lp: LinearProgram, p: _Pieces):
+        block = next(b for b in lp.row_blocks if b.stop > b.start and name_of(lp.row_blocks, b.start).startswith("pace("))
+        self.rows = np.arange(block.start, block.stop)
+        sub = lp.matrix[self.rows][:, p.cols].tocsc()
+        if np.any(np.diff(sub.indptr) > 1):
+            raise ValueError("a piece in two pace rows")
+        self.R = len(self.rows)
+        self.area = np.full(len(p.cols), self.R)  # R: no pace row (an area of its own, no window)
+        has = np.diff(sub.indptr) == 1
+        self.area[has] = sub.indices[sub.indptr[:-1][has]]
+        coef = sub.data[sub.indptr[:-1][has]]
+        kappa = np.zeros(self.R + 1)
+        kappa[self.area[has]] = coef / p.spend[has]
+        if np.any(np.abs(coef - kappa[self.area[has]] * p.spend[has]) > 1e-9 * np.abs(coef)) or np.any(coef <= 0):
+            raise ValueError("a pace row that is not its area's spend")
+        lower, upper = lp.row_lower[self.rows], lp.row_upper[self.rows]
+        empty = kappa[:-1] == 0  # no free line: the row holds its fixed spend, or nothing can
+        if np.any(empty & ((lower > 0) | (upper < 0))):
+            raise ValueError("an area without free lines outside its pace window")
+        k = np.where(empty, 1.0, kappa[:-1])
+        self.kappa = kappa
+        self.low = np.r_[np.where(empty, -np.inf, lower / k), -np.inf]
+        self.high = np.r_[np.where(empty, np.inf, upper / k), np.inf]
+
+    def window_rows(self, p: _Pieces, a: float, b: float, S: int):
+        """Per area, the spend of its lower bands and of its upper bands per unit of each scale
+        (the bands inside the span below `_scale_bounds`, so both linear in the scales): (R, S) x 2."""
+        first = (p.start == 0) & (p.length > 0)
+        per_unit = np.zeros((self.R + 1, S))
+        np.add.at(per_unit, (self.area[first], p.service[first]), p.spend[first] * p.need[first])
+        return a * per_unit[:-1], b * per_unit[:-1]
+
+
+class _PacedKnapsack(_Knapsack):
+    """The knapsack with each area's spend held to its pace window (module docstring)."""
+
+    def __init__(self, lp: LinearProgram, p: _Pieces, tau: float, n_services: int):
+        super().__init__(lp, p, tau, n_services)
+        self.areas = _Areas(lp, p)
+        # each area's pieces in the knapsack's order: where a piece sits among its area's
+        self.by_area = np.lexsort((np.argsort(self.order, kind="stable"), self.areas.area))
+
+    def _spends(self, take: int, room, lo, hi, base):
+        """Each area's spend with the first ``take`` pieces (in order) taken, clipped to its window."""
+        first = self.order[:take]
+        return np.clip(base + np.bincount(self.areas.area[first], weights=room[first], minlength=self.areas.R + 1),
+                       lo, hi)
+
+    def _totals(self, room, lo, hi, base):
+        """The total spend with the first t pieces (in order) taken, for every t: each piece adds
+        what it moves its area's clipped spend."""
+        by, area = self.by_area, self.areas.area[self.by_area]
+        before = _within(area, room[by]) + base[area]
+        inc = np.empty(len(by))
+        inc[by] = np.clip(before + room[by], lo[area], hi[area]) - np.clip(before, lo[area], hi[area])
+        return np.r_[0.0, np.cumsum(inc[self.order])] + float(lo.sum())
+
+    def solve(self, k: np.ndarray):
+        p, order, ar = self.p, self.order, self.areas
+        R1 = ar.R + 1
+        lo_band, hi_band = self.bands(k)
+        lb = np.clip(lo_band - p.start, 0.0, p.length)
+        ub = np.clip(hi_band - p.start, 0.0, p.length)
+        room = (ub - lb) * p.spend
+        base = np.bincount(ar.area, weights=lb * p.spend, minlength=R1)
+        top = base + np.bincount(ar.area, weights=room, minlength=R1)
+        lo, hi = np.clip(ar.low, base, top), np.clip(ar.high, base, top)  # an area outside: its nearest end
+        off_pace = float(np.sum(np.maximum(base - ar.high, 0.0) + np.maximum(ar.low - top, 0.0)))
+        totals = self._totals(room, lo, hi, base)
+        useful = int(np.searchsorted(self.ratio[order], 0.0))
+        take, target, price, off = useful, None, 0.0, 0.0
+        if totals[0] > self.high:
+            take, price, off = 0, -self.penalty, totals[0] - self.high
+        elif totals[-1] < self.low:
+            take, price, off = order.size, self.penalty, self.low - totals[-1]
+        elif totals[useful] > self.high:  # the budget runs out among good pieces
+            target = self.high
+            take = int(np.searchsorted(totals[:useful + 1], target, side="right")) - 1
+        elif totals[useful] < self.low:  # the budget must be spent, at a loss
+            target = self.low
+            take = useful + int(np.searchsorted(totals[useful:], target, side="right")) - 1
+        spend = self._spends(take, room, lo, hi, base)
+        if target is not None and take < order.size:  # part of the next piece, at the budget's price
+            j = order[take]
+            spend[ar.area[j]] += max(target - totals[take], 0.0)
+            price = float(self.ratio[j])
+        x = self._fill(lb, ub, room, spend, base)
+        self.nu = self._area_prices(x, lb, ub, price)
+        value = float(p.cost @ x) + self.penalty * (off + off_pace)
+        feasible = (off <= BUDGET_TOLERANCE * max(1.0, abs(self.high) if np.isfinite(self.high) else 1.0)
+                    and off_pace <= BUDGET_TOLERANCE * max(1.0, float(np.abs(base).sum())))
+        return value, self._subgradient(x, self.nu[ar.area], lo_band, hi_band), x, price, feasible
+
+    def _fill(self, lb, ub, room, spend, base):
+        """Each area's spend above its lower bands laid along its pieces in order."""
+        p, ar, by = self.p, self.areas, self.by_area
+        area = ar.area[by]
+        before = _within(area, room[by])
+        want = (spend - base)[area]
+        put = np.clip(want - before, 0.0, room[by])  # pounds on each piece, in order
+        noise = 1e-12 * (want + float(room.sum()))  # rounding in the running totals (taken over every area)
+        put = np.where(put <= noise, 0.0, np.where(room[by] - put <= noise, room[by], put))
+        x = lb.copy()
+        x[by] = np.where(put >= room[by], ub[by], lb[by] + put / p.spend[by])
+        return x
+
+    def _area_prices(self, x, lb, ub, price):
+        """Each area's price of a pound (its window's price plus the budget's): the value per pound
+        nearest the budget's price between the last piece the area takes and the first it leaves;
+        the penalty's beyond a window the bands break."""
+        p, ar = self.p, self.areas
+        R1 = ar.R + 1
+        taken = x > lb  # (`_fill` puts nothing or whole pieces where rounding would leave traces)
+        left = x < ub
+        last = np.full(R1, -np.inf)
+        np.maximum.at(last, ar.area[taken], self.ratio[taken])
+        first = np.full(R1, np.inf)
+        np.minimum.at(first, ar.area[left], self.ratio[left])
+        nu = np.clip(price, last, np.maximum(first, last))
+        base = np.bincount(ar.area, weights=lb * p.spend, minlength=R1)
+        top = np.bincount(ar.area, weights=ub * p.spend, minlength=R1)
+        nu = np.where(base > ar.high, price - self.penalty, np.where(top < ar.low, price + self.penalty, nu))
+        nu[ar.R] = price
+        return nu
+
+
 def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None) -> Solution | None:
     """The certified optimum of a proportional-mode LP, or None (the LP is then solved as usual)."""
     if not applies(scenario, lp):
@@ -164,7 +313,11 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
     start = time.perf_counter()
     p = _pieces(lp)
     S = scenario.n_services
-    knap = _Knapsack(lp, p, scenario.tolerance, S)
+    paced = any(b.stop > b.start and name_of(lp.row_blocks, b.start).startswith("pace(") for b in lp.row_blocks)
+    try:
+        knap = (_PacedKnapsack if paced else _Knapsack)(lp, p, scenario.tolerance, S)
+    except ValueError:  # pace rows of another shape: the LP
+        return None
     k_max = _scale_bounds(p, knap, S)
     if not np.all(np.isfinite(k_max)):
         return None
@@ -174,14 +327,19 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
     if not np.isfinite(floor_value):
         return None
     master = _master(S, k_max, floor_value)
+    windows = _Windows(knap, p, S) if paced else None
     k, best, lower, since = k_max / 2, None, -np.inf, 0
     for rounds in range(1, MAX_ROUNDS + 1):
         value, g, x, price, feasible = knap.solve(k)
         if feasible and (best is None or value < best[0]):
-            best = (value, k.copy(), x.copy(), price, knap.duals)
+            best = (value, k.copy(), x.copy(), price, knap.duals, getattr(knap, "nu", None))
         master.addRow(value - g @ k, highspy.kHighsInf, S + 1, np.arange(S + 1, dtype=np.int32), np.r_[-g, 1.0])
+        if windows is not None:
+            windows.add_broken(master, k)
         master.run()
         if master.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            if windows is not None and master.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+                raise windows.conflict(master, scenario)  # the windows alone: no scales hold them all
             return None
         values = np.asarray(master.getSolution().col_value)
         since = 0 if values[S] > lower + GAP * abs(values[S]) else since + 1
@@ -189,10 +347,69 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
         if best is not None:
             gap = (best[0] - lower) / max(abs(best[0]), 1e-12)
             if gap <= GAP or (since >= STALL_ROUNDS and gap <= STALLED_GAP):
-                return _solution(lp, p, best, gap, rounds, start)
+                return _solution(lp, p, best, gap, rounds, start, knap)
         if time_limit is not None and time.perf_counter() - start > time_limit:
             return None
     return None
+
+
+class _Windows:
+    """Each area's pace window as rows over the scales in the planes' LP, added once broken:
+    its lower bands' spend at most the window's upper end, its upper bands' at least the lower
+    end (necessary for any allocation; exact when the tolerance is 0)."""
+
+    def __init__(self, knap: _PacedKnapsack, p: _Pieces, S: int):
+        self.areas, self.S = knap.areas, S
+        self.low_rows, self.high_rows = knap.areas.window_rows(p, knap.a, knap.b, S)
+        self.has = np.zeros((self.areas.R, 2), bool)
+        self.at = []  # (the planes' LP's first row of a batch, its areas)
+
+    def add_broken(self, master, k: np.ndarray) -> None:
+        import highspy
+
+        ar, S = self.areas, self.S
+        tol = 1e-9 * np.maximum(1.0, np.abs(np.r_[ar.high[:-1], ar.low[:-1]]).reshape(2, -1))
+        over = (self.low_rows @ k > ar.high[:-1] + tol[0]) & ~self.has[:, 0]
+        short = (self.high_rows @ k < ar.low[:-1] - tol[1]) & ~self.has[:, 1]
+        for rows, mask, lower, upper, side in ((self.low_rows, over, -highspy.kHighsInf, ar.high[:-1], 0),
+                                              (self.high_rows, short, ar.low[:-1], highspy.kHighsInf, 1)):
+            at = np.flatnonzero(mask)
+            if not len(at):
+                continue
+            self.has[at, side] = True
+            n = len(at)
+            lo = np.full(n, lower) if np.isscalar(lower) else lower[at]
+            hi = np.full(n, upper) if np.isscalar(upper) else upper[at]
+            block = rows[at]
+            self.at.append((master.getNumRow(), at))
+            master.addRows(n, lo, hi, n * S, np.arange(0, n * S, S, dtype=np.int32),
+                           np.tile(np.arange(S, dtype=np.int32), n), block.ravel())
+
+    def conflict(self, master, scenario: Scenario) -> InfeasibleError:
+        """The areas whose windows no scales hold together (the planes' LP's Farkas ray), as an
+        `InfeasibleError` that says so in money; the pipeline keeps it as it is (``explained``)."""
+        from allocator.format import change, gbp, percent
+
+        _, has_ray, ray = master.getDualRay()
+        areas = []
+        if has_ray:
+            for first, at in self.at:
+                areas += at[np.abs(ray[first:first + len(at)]) > 1e-12].tolist()
+        areas = sorted(set(areas), key=areas.index)
+        down, up = scenario.pace
+        base = scenario.baseline.sum(axis=1)
+        shown = "; ".join(f"{scenario.area_ids[a]} ({gbp(base[a] * (1 - down))} to {gbp(base[a] * (1 + up))})"
+                          for a in areas[:6])
+        more = f" and {len(areas) - 6:,} more" if len(areas) > 6 else ""
+        which = f": these areas' windows cannot all hold, {shown}{more}" if areas else ""
+        exc = InfeasibleError(
+            "no allocation meets the pace of change in proportional mode: each line's spend above its floor is "
+            f"one scale per service times its need (within {percent(scenario.tolerance)}), and no "
+            f"scales keep every area within {change(-down)} / {change(up)} of its baseline while every line "
+            f"stays within its service's cap{which}. Widen the pace of change, raise the tolerance, or use "
+            "monotone proportionality.")
+        exc.explained = True
+        return exc
 
 
 def _scale_bounds(p: _Pieces, knap: _Knapsack, S: int) -> np.ndarray:
@@ -234,9 +451,9 @@ def _master(S: int, k_max: np.ndarray, floor_value: float):
     return h
 
 
-def _solution(lp: LinearProgram, p: _Pieces, best, gap: float, rounds: int, start: float) -> Solution:
+def _solution(lp: LinearProgram, p: _Pieces, best, gap: float, rounds: int, start: float, knap) -> Solution:
     """The best allocation found as the LP's columns, with its prices as the rows' duals."""
-    _, k, x_pieces, price, (raise_low, raise_high) = best
+    _, k, x_pieces, price, (raise_low, raise_high), nu = best
     x = np.zeros(lp.n_cols)
     x[p.cols] = x_pieces
     scales = [b.start for b in lp.col_blocks if b.stop == b.start + 1
@@ -247,7 +464,12 @@ def _solution(lp: LinearProgram, p: _Pieces, best, gap: float, rounds: int, star
     row_dual[0] = price
     groups_low = np.bincount(p.group, weights=raise_low, minlength=len(lp.groups.need))
     groups_high = np.bincount(p.group, weights=raise_high, minlength=len(lp.groups.need))
-    blocks = [b for b in lp.row_blocks[1:] if b.stop > b.start]
+    blocks = [b for b in lp.row_blocks[1:] if b.stop > b.start
+              and not name_of(lp.row_blocks, b.start).startswith("pace(")]
+    if nu is not None:  # a pound in an area costs its window's price on top of the budget's
+        ar = knap.areas
+        with np.errstate(divide="ignore", invalid="ignore"):
+            row_dual[ar.rows] = np.where(ar.kappa[:-1] > 0, (nu[:-1] - price) / ar.kappa[:-1], 0.0)
     for s, (low, high) in zip(served, zip(blocks[0::2], blocks[1::2])):
         mine = lp.groups.order[s]
         row_dual[low.start:low.stop] = groups_low[mine]
