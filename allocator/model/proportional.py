@@ -277,9 +277,10 @@ class _PacedKnapsack(_Knapsack):
         area = ar.area[by]
         before = _within(area, room[by])
         want = (spend - base)[area]
-        put = np.clip(want - before, 0.0, room[by])  # pounds on each piece, in order
+        gap = want - before
+        put = np.clip(gap, 0.0, room[by])  # pounds on each piece, in order
         noise = 1e-12 * (want + float(room.sum()))  # rounding in the running totals (taken over every area)
-        put = np.where(put <= noise, 0.0, np.where(room[by] - put <= noise, room[by], put))
+        put = np.where((room[by] - put <= noise) & (gap > 0), room[by], np.where(put <= noise, 0.0, put))
         x = lb.copy()
         x[by] = np.where(put >= room[by], ub[by], lb[by] + put / p.spend[by])
         return x
@@ -290,8 +291,9 @@ class _PacedKnapsack(_Knapsack):
         the penalty's beyond a window the bands break."""
         p, ar = self.p, self.areas
         R1 = ar.R + 1
-        taken = x > lb  # (`_fill` puts nothing or whole pieces where rounding would leave traces)
-        left = x < ub
+        tol = 1e-9 * np.maximum(ub, 1e-12)  # (a band edge a rounding short of a piece's end leaves no room)
+        taken = x > lb + tol
+        left = x < ub - tol
         last = np.full(R1, -np.inf)
         np.maximum.at(last, ar.area[taken], self.ratio[taken])
         first = np.full(R1, np.inf)
