@@ -38,6 +38,7 @@ CASES = {
     "pace of change": ({"pace": (0.05, 0.15)}, {}),
     "minimum slope": ({"min_slope": 0.05}, {}),
     "proportional": ({"proportionality": "proportional"}, {}),
+    "pace + proportional": ({"pace": (0.25, 0.5), "proportionality": "proportional"}, {}),  # (-5% / +15%: no scales hold every window from 4,000 areas)
     "pace + minimum slope": ({"pace": (0.05, 0.15), "min_slope": 0.05}, {}),
     "fair share": ({"objective": "fair-share"}, {}),
     "equity-weighted": ({}, {"objective": "equity-weighted"}),

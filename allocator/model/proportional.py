@@ -23,7 +23,9 @@ planes' LP for every area the scales break, so the planes stay among scales the 
 
 Measured (benchmarks/README.md): england-lsoa in proportional mode, 459 s as an LP
 (interior point, 300,000 band rows) against about 6 s here; the same optimum to 3e-10 on
-1,000 synthetic areas, and to the LP's tolerance in the property tests.
+1,000 synthetic areas, and to the LP's tolerance in the property tests.  With a pace of change:
+4,000 synthetic areas 6 s against 35 s for HiGHS on the LP, england-lsoa 15-45 s where the LP
+did not finish in 5 minutes, and its -5% / +15% pace at tolerance 0 proven impossible in 2 s.
 """
 
 from __future__ import annotations
