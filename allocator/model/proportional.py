@@ -44,6 +44,7 @@ GAP = 1e-9  # relative gap at which the planes and the allocations have met
 STALLED_GAP = 1e-8  # accepted when the lower bound stops rising (the master LP's own tolerance)
 MAX_ROUNDS = 400
 STALL_ROUNDS = 25
+LEVEL = 0.3  # the level method's: next scales where the model is this far from the bound to the best
 BUDGET_TOLERANCE = 1e-9  # relative: the budget row's, as the LP solvers hold it
 
 
@@ -330,16 +331,17 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
     floor_value = float(most.sum()) - 1.0  # no allocation does better
     if not np.isfinite(floor_value):
         return None
-    master = _master(S, k_max, floor_value)
+    master, near = _master(S, k_max, floor_value), _Level(S, k_max, floor_value)
     windows = _Windows(knap, p, S) if paced else None
     k, best, lower, since = k_max / 2, None, -np.inf, 0
     for rounds in range(1, MAX_ROUNDS + 1):
         value, g, x, price, feasible = knap.solve(k)
         if feasible and (best is None or value < best[0]):
             best = (value, k.copy(), x.copy(), price, knap.duals, getattr(knap, "nu", None))
-        master.addRow(value - g @ k, highspy.kHighsInf, S + 1, np.arange(S + 1, dtype=np.int32), np.r_[-g, 1.0])
+        for h in (master, near.h):
+            h.addRow(value - g @ k, highspy.kHighsInf, S + 1, np.arange(S + 1, dtype=np.int32), np.r_[-g, 1.0])
         if windows is not None:
-            windows.add_broken(master, k)
+            windows.add_broken((master, near.h), k)
         master.run()
         if master.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             if windows is not None and master.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
@@ -352,9 +354,48 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
             gap = (best[0] - lower) / max(abs(best[0]), 1e-12)
             if gap <= GAP or (since >= STALL_ROUNDS and gap <= STALLED_GAP):
                 return _solution(lp, p, best, gap, rounds, start, knap)
+            k = near.point(best[1], lower + LEVEL * (best[0] - lower), k)
         if time_limit is not None and time.perf_counter() - start > time_limit:
             return None
     return None
+
+
+class _Level:
+    """The level method's next scales: the nearest (largest coordinate's distance) to the best so
+    far where the planes' model is at most a level between the bound and the best value; Kelley's
+    own point (the model's minimum) zigzags across the few scales for hundreds of rounds."""
+
+    def __init__(self, S: int, k_max: np.ndarray, floor_value: float):
+        import highspy
+
+        self.S, self.k_max = S, k_max
+        h = self.h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        for option in ("primal_feasibility_tolerance", "dual_feasibility_tolerance"):
+            h.setOptionValue(option, 1e-10)
+        h.addVars(S + 2, np.r_[np.zeros(S), floor_value, 0.0], np.r_[k_max, highspy.kHighsInf, highspy.kHighsInf])
+        h.changeColsCost(S + 2, np.arange(S + 2, dtype=np.int32), np.r_[np.zeros(S + 1), 1.0])
+        self.box = None  # its rows |k - centre| <= the distance column
+
+    def point(self, centre: np.ndarray, level: float, fallback: np.ndarray) -> np.ndarray:
+        import highspy
+
+        h, S = self.h, self.S
+        if self.box is None:
+            self.box = h.getNumRow()
+            for sign in (1.0, -1.0):  # sign * k - distance <= sign * centre
+                h.addRows(S, np.full(S, -highspy.kHighsInf), sign * centre, 2 * S,
+                          np.arange(0, 2 * S, 2, dtype=np.int32),
+                          np.ravel(np.c_[np.arange(S), np.full(S, S + 1)]).astype(np.int32),
+                          np.ravel(np.c_[np.full(S, sign), np.full(S, -1.0)]))
+        else:
+            rows = np.arange(self.box, self.box + 2 * S, dtype=np.int32)
+            h.changeRowsBounds(2 * S, rows, np.full(2 * S, -highspy.kHighsInf), np.r_[centre, -centre])
+        h.changeColBounds(S, -highspy.kHighsInf, level)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return fallback  # (a level a rounding below the model's minimum)
+        return np.clip(np.asarray(h.getSolution().col_value)[:S], 0.0, self.k_max)
 
 
 class _Windows:
@@ -368,7 +409,8 @@ class _Windows:
         self.has = np.zeros((self.areas.R, 2), bool)
         self.at = []  # (the planes' LP's first row of a batch, its areas)
 
-    def add_broken(self, master, k: np.ndarray) -> None:
+    def add_broken(self, models, k: np.ndarray) -> None:
+        """Rows for the windows ``k`` breaks, in each of ``models`` (the planes' LP first)."""
         import highspy
 
         ar, S = self.areas, self.S
@@ -385,9 +427,10 @@ class _Windows:
             lo = np.full(n, lower) if np.isscalar(lower) else lower[at]
             hi = np.full(n, upper) if np.isscalar(upper) else upper[at]
             block = rows[at]
-            self.at.append((master.getNumRow(), at))
-            master.addRows(n, lo, hi, n * S, np.arange(0, n * S, S, dtype=np.int32),
-                           np.tile(np.arange(S, dtype=np.int32), n), block.ravel())
+            self.at.append((models[0].getNumRow(), at))
+            for h in models:
+                h.addRows(n, lo, hi, n * S, np.arange(0, n * S, S, dtype=np.int32),
+                          np.tile(np.arange(S, dtype=np.int32), n), block.ravel())
 
     def conflict(self, master, scenario: Scenario) -> InfeasibleError:
         """The areas whose windows no scales hold together (the planes' LP's Farkas ray), as an
