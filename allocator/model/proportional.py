@@ -268,7 +268,7 @@ class _PacedKnapsack(_Knapsack):
             spend[ar.area[j]] += max(target - totals[take], 0.0)
             price = float(self.ratio[j])
         x = self._fill(lb, ub, room, spend, base)
-        self.nu = self._area_prices(x, lb, ub, price)
+        self.nu = self._area_prices(x, lb, ub, price, hi_band)
         value = float(p.cost @ x) + self.penalty * (off + off_pace)
         feasible = (off <= BUDGET_TOLERANCE * max(1.0, abs(self.high) if np.isfinite(self.high) else 1.0)
                     and off_pace <= BUDGET_TOLERANCE * max(1.0, float(np.abs(base).sum())))
@@ -288,13 +288,13 @@ class _PacedKnapsack(_Knapsack):
         x[by] = np.where(put >= room[by], ub[by], lb[by] + put / p.spend[by])
         return x
 
-    def _area_prices(self, x, lb, ub, price):
+    def _area_prices(self, x, lb, ub, price, hi_band):
         """Each area's price of a pound (its window's price plus the budget's): the value per pound
         nearest the budget's price between the last piece the area takes and the first it leaves;
         the penalty's beyond a window the bands break."""
         p, ar = self.p, self.areas
         R1 = ar.R + 1
-        tol = 1e-9 * np.maximum(ub, 1e-12)  # (a band edge a rounding short of a piece's end leaves no room)
+        tol = 1e-9 * hi_band  # (a band edge a rounding from a piece's end leaves it no room: not taken, not left)
         taken = x > lb + tol
         left = x < ub - tol
         last = np.full(R1, -np.inf)
