@@ -272,7 +272,7 @@ class _PacedKnapsack(_Knapsack):
             spend[ar.area[j]] += max(target - totals[take], 0.0)
             price = float(self.ratio[j])
         x = self._fill(lb, ub, room_by, spend, base)
-        self.nu = self._area_prices(x, lb, ub, price, hi_band)
+        self.nu = self._area_prices(x, lb, ub, price, hi_band, base, top)
         value = float(p.cost @ x) + self.penalty * (off + off_pace)
         feasible = (off <= BUDGET_TOLERANCE * max(1.0, abs(self.high) if np.isfinite(self.high) else 1.0)
                     and off_pace <= BUDGET_TOLERANCE * max(1.0, float(np.abs(base).sum())))
@@ -293,11 +293,11 @@ class _PacedKnapsack(_Knapsack):
         x[by[part]] += put[part] / self.spend_by[part]
         return x
 
-    def _area_prices(self, x, lb, ub, price, hi_band):
+    def _area_prices(self, x, lb, ub, price, hi_band, base, top):
         """Each area's price of a pound (its window's price plus the budget's): the value per pound
         nearest the budget's price between the last piece the area takes and the first it leaves;
         the penalty's beyond a window the bands break."""
-        p, ar = self.p, self.areas
+        ar = self.areas
         R1 = ar.R + 1
         tol = 1e-9 * hi_band  # (a band edge a rounding from a piece's end leaves it no room: not taken, not left)
         taken = x > lb + tol
@@ -307,8 +307,6 @@ class _PacedKnapsack(_Knapsack):
         first = np.full(R1, np.inf)
         np.minimum.at(first, ar.area[left], self.ratio[left])
         nu = np.clip(price, last, np.maximum(first, last))
-        base = np.bincount(ar.area, weights=lb * p.spend, minlength=R1)
-        top = np.bincount(ar.area, weights=ub * p.spend, minlength=R1)
         nu = np.where(base > ar.high, price - self.penalty, np.where(top < ar.low, price + self.penalty, nu))
         nu[ar.R] = price
         return nu
