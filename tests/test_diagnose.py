@@ -74,3 +74,62 @@ def test_rules_that_conflict_whatever_the_budget(tiny):
     assert diagnose.spend_range(s) is None
     assert "it becomes feasible without the monotone proportionality rule or the pace-of-change" \
         in diagnose.explain(s)
+
+
+def _over_the_pace(tiny, caps):
+    """tiny with a pace of -50% / +20%, Northtown's baseline doubled and the caps given."""
+    import numpy as np
+
+    s = allocator.load(tiny)
+    baseline = s.baseline.copy()
+    baseline[0] *= 2
+    return s.with_(baseline=baseline, pace=(0.5, 0.2), cap=np.array(caps, dtype=float))
+
+
+def test_a_budget_no_pace_of_change_can_spend_is_said_before_any_solve(tiny):
+    """`Scenario.with_` runs no money check; `allocator.run` does, before building anything (at
+    national scale the LP would search for minutes before its diagnosis)."""
+    from allocator.errors import InfeasibleBudgetError
+    from allocator.model.lp import build
+    from allocator.model.solver import solve
+
+    s = allocator.load(tiny).with_(pace=(0.05, 0.1))  # baseline £78,500: at most £86,350, budget £100k
+    with pytest.raises(InfeasibleBudgetError, match=r"lets areas grow at most 10.0%, £86,350 in all, but the "
+                                                    r"budget of £100k must be spent"):
+        allocator.run(s)
+    with pytest.raises(allocator.InfeasibleError):
+        solve(build(s))  # the LP agrees
+
+
+def test_the_caps_and_the_pace_of_change_together_against_the_budget(tiny):
+    """Each area spends at most the lesser of its pace window's top and its caps: £22,000 +
+    £36,000 + £27,600 + £10,200 = £95,800, below the budget, though the caps (£101k) and the
+    windows (£114,600) each allow it alone."""
+    from allocator.errors import InfeasibleBudgetError
+    from allocator.model.lp import build
+    from allocator.model.solver import solve
+
+    s = _over_the_pace(tiny, [3.0, 1.0])
+    with pytest.raises(InfeasibleBudgetError, match=r"the pace of change \(areas grow at most 20.0%\) and the caps "
+                                                    r"together let the areas spend at most £95,800, but the budget "
+                                                    r"of £100k must be spent: lower the budget by £4,200"):
+        allocator.run(s)
+    with pytest.raises(allocator.InfeasibleError):
+        solve(build(s))  # the LP agrees
+    assert allocator.run(_over_the_pace(tiny, [6.0, 1.0])).allocation.spend.sum() == pytest.approx(1e5)
+
+
+def test_an_area_whose_caps_cannot_reach_its_pace_window_is_named(tiny):
+    """Northtown's baseline doubled to £34,000: kept within 5% of it, it needs £32,300, but
+    caps of 2 visits and 1 check per head let it spend at most £18,000."""
+    import numpy as np
+
+    s = allocator.load(tiny)
+    baseline = s.baseline.copy()
+    baseline[0] *= 2
+    s = s.with_(baseline=baseline, pace=(0.05, 0.5), cap=np.array([2.0, 1.0]))
+    with pytest.raises(allocator.InfeasibleError, match=r"area 'A1': its caps and locked lines allow at most "
+                                                        r"£18,000 but the pace of change needs at least £32,300 "
+                                                        r"\(5.0% below its baseline £34,000\): raise the caps or "
+                                                        r"allow decreases of at least 47.1%"):
+        allocator.run(s)

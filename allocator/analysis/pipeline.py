@@ -23,10 +23,10 @@ from allocator.model import equity, fairshare, gradient_bound, proportional, suf
 from allocator.model import evaluate as ev
 from allocator.model.diagnose import explain as explain_infeasible
 from allocator.model.diagnose import limit_attempt, reduction_offset
-from allocator.model.lp import LinearProgram, build
+from allocator.model.lp import LinearProgram, build, check_model_settings
 from allocator.model.solver import Solution, check_settings, deadline, limited, solve
 from allocator.progress import stage
-from allocator.scenario import Scenario, load
+from allocator.scenario import Scenario, check_budget, load
 
 
 @dataclass(frozen=True)
@@ -237,6 +237,8 @@ def _run(scenario: Scenario | str, objective: str | None, solver: str, method: s
     if objective is not None and objective != scenario.objective:
         scenario = scenario.with_(objective=objective)
     one_year(scenario)
+    check_model_settings(scenario)  # (a number `dataclasses.replace` let through, refused by name)
+    check_budget(scenario)  # (`Scenario.with_` does not: a budget no pace of change can spend is said at once)
     mark = time.perf_counter()
     try:
         found = _certified(scenario, time_limit) if solver == "highs" and method == "auto" else None

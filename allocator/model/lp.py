@@ -439,7 +439,7 @@ def build(scenario: Scenario, area_rows: bool = False, relaxed: bool = False,
     Raises `ScenarioError` for settings the LP cannot honour (a pace of change without a
     baseline, fair shares under a gradient constraint) and for a non-finite number.
     """
-    _check_settings(scenario)
+    check_model_settings(scenario)
     m = _setup(scenario, area_rows, relaxed, tie_key)
     b = _Builder()
     budget_row, budget_scale = add_budget_row(b, m)
@@ -464,7 +464,7 @@ SLOPE_FEASIBILITY = 1e-9
 EQUITY_CONSTRAINTS = ("sii_reduction", "gap_reduction", "worst_off_at_least")
 
 
-def _check_settings(scenario: Scenario) -> None:
+def check_model_settings(scenario: Scenario) -> None:
     """Settings that would otherwise be solved as something else, refused by name."""
     problems = []
     shown = f"scenario '{scenario.name}'"

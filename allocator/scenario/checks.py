@@ -64,15 +64,31 @@ def check_budget(scenario: Scenario) -> None:
                                     f"budget is {gbp(budget)}: the minimum feasible budget is {gbp(least)}; "
                                     f"raise the budget by {gbp(least - budget)} or allow decreases of at "
                                     f"least {allow:.1%}"))
+        most_paced = np.minimum(high, caps.sum(axis=1) + locked.sum(axis=1)).sum()
         if scenario.budget_mode == "exact" and high.sum() < budget * (1 - 1e-9):
             problems.append(Problem(shown, f"the pace of change lets areas grow at most {up:.1%}, "
                                     f"{gbp(high.sum())} in all, but the budget of {gbp(budget)} must be "
                                     f"spent: allow larger increases or lower the budget"))
+        elif scenario.budget_mode == "exact" and most_paced < budget * (1 - 1e-9) and most >= budget * (1 - 1e-9):
+            problems.append(Problem(shown, f"the pace of change (areas grow at most {up:.1%}) and the caps "
+                                    f"together let the areas spend at most {gbp(most_paced)}, but the budget of "
+                                    f"{gbp(budget)} must be spent: lower the budget by {gbp(budget - most_paced)}, "
+                                    f"allow larger increases or raise the caps"))
         area_floor = floors.sum(axis=1) + locked.sum(axis=1)
         over = np.flatnonzero(area_floor > high * (1 + 1e-9))
         for a in over[:5]:
             problems.append(Problem(shown, f"area '{scenario.area_ids[a]}': floors and locked lines need "
                                     f"{gbp(area_floor[a])} but the pace of change allows at most "
                                     f"{gbp(high[a])} ({up:.1%} above its baseline {gbp(base[a])})"))
+        area_cap = caps.sum(axis=1) + locked.sum(axis=1)
+        short = np.flatnonzero(area_cap < low * (1 - 1e-9))
+        for a in short[:5]:
+            problems.append(Problem(shown, f"area '{scenario.area_ids[a]}': its caps and locked lines allow at most "
+                                    f"{gbp(area_cap[a])} but the pace of change needs at least {gbp(low[a])} "
+                                    f"({down:.1%} below its baseline {gbp(base[a])}): raise the caps or allow "
+                                    f"decreases of at least {1 - area_cap[a] / base[a]:.1%}"))
+        if len(short) > 5:
+            problems.append(Problem(shown, f"... and {len(short) - 5:,} more areas whose caps cannot reach the "
+                                    "pace of change's lower end"))
     if problems:
         raise InfeasibleBudgetError(problems)
