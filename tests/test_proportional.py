@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import allocator
 from allocator.model import proportional
@@ -46,8 +47,9 @@ def test_cutting_planes_with_a_pace_of_change_reach_the_lps_optimum(spec):
     _same_as_the_lp(spec, "health-gain")
 
 
-def _same_as_the_lp(spec, objective: str) -> None:
-    folder = allocator.load(gen.write(spec, gen.fresh_folder())).with_(objective=objective)
+def _same_as_the_lp(spec, objective: str, scenario=None) -> None:
+    folder = scenario if scenario is not None else allocator.load(gen.write(spec, gen.fresh_folder())).with_(
+        objective=objective)
     try:
         lp_result = allocator.run(folder, method="simplex")  # the LP itself
     except allocator.InfeasibleError:
@@ -171,3 +173,55 @@ def test_pace_windows_no_scales_can_hold_are_explained_at_once(tmp_path):
         allocator.run(s)  # as it is: no diagnosis by re-solves
     with pytest.raises(allocator.InfeasibleError):
         allocator.run(s, method="simplex", diagnose=False)  # the LP itself
+
+
+def _spend_range(scenario) -> tuple[float, float]:
+    """The least and the most the rules let the areas spend in all (HiGHS on the LP with the
+    budget row free, its spend minimised and maximised, at tolerances of 1e-10)."""
+    import dataclasses
+
+    from allocator.model.highs import highs_model, new_highs
+
+    lp = build(scenario.with_(budget_mode="at-most"))
+    spend = lp.matrix[0].toarray().ravel()  # the budget row: the money above the fixed spend
+    fixed = scenario.budget_gbp - lp.row_upper[0] / lp.budget_scale
+    out = []
+    for sense in (1.0, -1.0):
+        free = dataclasses.replace(lp, cost=sense * spend, maximize=False, row_lower=np.r_[-np.inf, lp.row_lower[1:]],
+                                   row_upper=np.r_[np.inf, lp.row_upper[1:]])
+        h = new_highs()
+        for option in ("primal_feasibility_tolerance", "dual_feasibility_tolerance"):
+            h.setOptionValue(option, 1e-10)
+        h.passModel(highs_model(free))
+        h.run()
+        assert h.modelStatusToString(h.getModelStatus()) == "Optimal"
+        out.append(sense * h.getInfo().objective_function_value / lp.budget_scale + fixed)
+    return out[0], out[1]
+
+
+@settings(max_examples=gen.examples(60), **SETTINGS)
+@given(gen.scenario_specs(max_areas=25, max_services=3, objective="health-gain", proportionality="proportional",
+                          pace=True), st.sampled_from((0.2, 0.5, 0.8, 0.95, 1.05, 1.3, 2.0, 5.0)))
+def test_a_budget_the_scales_cannot_spend_is_proven_and_said_in_money(spec, factor):
+    """Any budget: the planes agree with the LP on whether an allocation exists (and then on the
+    optimum); a budget no scales can spend within the windows is refused with the most (or the
+    least) the areas can spend, which is the LP's own to 1e-6."""
+    s = allocator.load(gen.write(spec, gen.fresh_folder()))
+    s = s.with_(budget_gbp=round(s.budget_gbp * factor, 2))  # (in pennies: the spend is)
+    try:
+        allocator.scenario.check_budget(s)
+    except allocator.InfeasibleError:
+        return  # said before any solve (`allocator.scenario.check_budget`)
+    lp = build(s)
+    try:
+        allocator.run(s, method="simplex", diagnose=False)
+    except allocator.InfeasibleError:
+        with pytest.raises(allocator.InfeasibleError) as caught:
+            proportional.solve(s, lp)
+        if hasattr(caught.value, "reach"):  # the budget, not the windows alone
+            side, reach = caught.value.reach
+            least, most = _spend_range(s)
+            assert reach == pytest.approx(most if side > 0 else least, rel=1e-6, abs=1e-3)
+            assert (s.budget_gbp > most) if side > 0 else (s.budget_gbp < least)
+        return
+    _same_as_the_lp(spec, "health-gain", s)

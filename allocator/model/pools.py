@@ -81,7 +81,8 @@ def _blocks(lp: LinearProgram) -> dict[str, np.ndarray]:
 
 def applies(lp: LinearProgram) -> bool:
     """A continuous LP in rows form with a pace of change and ordering rows without a minimum
-    slope (their right-hand sides 0), large enough to pay.  Other rows (maximin's levels, service
+    slope (their right-hand sides 0), large enough to pay (proportional mode has no ordering
+    rows: its lines share no intensity, so pools would only stall).  Other rows (maximin's levels, service
     totals) are priced with the pace rows when `_layout` finds that pieces still fill in order."""
     if lp.integrality is not None or lp.n_cols < MIN_COLUMNS or lp.spend_sets[1] or not lp.spend_sets[0]:
         return False
@@ -89,7 +90,7 @@ def applies(lp: LinearProgram) -> bool:
     if "pace(" not in rows or "budget" not in rows:
         return False
     chain = np.concatenate([rows.get(p, np.zeros(0, np.int64)) for p in CHAIN])
-    return bool(np.all(lp.row_lower[chain] <= 0) and np.all(lp.row_upper[chain] >= 0)
+    return bool(len(chain) and np.all(lp.row_lower[chain] <= 0) and np.all(lp.row_upper[chain] >= 0)
                 and np.all((lp.row_lower[chain] == 0) | (lp.row_upper[chain] == 0)))
 
 

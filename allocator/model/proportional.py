@@ -19,13 +19,17 @@ on, at a loss, to its lower end), and the budget's price is found by bisection o
 in that order.  Areas the bands push outside their window pay the exact penalty, and the
 window's linear necessary condition on the scales (the lower bands' spend at most its upper
 end, the upper bands' at least its lower end: exact when the tolerance is 0) is added to the
-planes' LP for every area the scales break, so the planes stay among scales the pace allows.
+planes' LP for every area the scales break, so the planes stay among scales the pace allows;
+the same for the budget where the scales cannot spend it (`allocator.model.proportional_pace`),
+so that an impossible pace of change or budget leaves the planes' LP infeasible and is said in
+money at once.
 
 Measured (benchmarks/README.md): england-lsoa in proportional mode, 459 s as an LP
 (interior point, 300,000 band rows) against about 6 s here; the same optimum to 3e-10 on
 1,000 synthetic areas, and to the LP's tolerance in the property tests.  With a pace of change:
 4,000 synthetic areas 1 s against 25 s for HiGHS on the LP, england-lsoa 10-21 s where the LP
-did not finish in 5 minutes, and its -5% / +15% pace at tolerance 0 proven impossible in 1 s.
+did not finish in 5 minutes, and its -5% / +15% pace at tolerance 0 proven impossible in 1 s;
+a budget its windows and bands cannot spend, in 2 s with the most they can (the LP's own).
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from allocator.errors import InfeasibleError
 from allocator.model.lp import LinearProgram, name_of
 from allocator.model.solver import Solution, Status, _objective
 from allocator.scenario import Scenario
@@ -256,10 +259,11 @@ class _PacedKnapsack(_Knapsack):
         totals = self._totals(room_by, lo, hi, base)
         useful = int(np.searchsorted(self.ratio[order], 0.0))
         take, target, price, off = useful, None, 0.0, 0.0
+        self.short = 0  # the budget: +1 the areas cannot spend it, -1 they must pass it (`proportional_pace.Budget`)
         if totals[0] > self.high:
-            take, price, off = 0, -self.penalty, totals[0] - self.high
+            take, price, off, self.short = 0, -self.penalty, totals[0] - self.high, -1
         elif totals[-1] < self.low:
-            take, price, off = order.size, self.penalty, self.low - totals[-1]
+            take, price, off, self.short = order.size, self.penalty, self.low - totals[-1], 1
         elif totals[useful] > self.high:  # the budget runs out among good pieces
             target = self.high
             take = int(np.searchsorted(totals[:useful + 1], target, side="right")) - 1
@@ -335,7 +339,9 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
     if not np.isfinite(floor_value):
         return None
     master, near = _master(S, k_max, floor_value), _Level(S, k_max, floor_value)
-    windows = _Windows(knap, p, S) if paced else None
+    if paced:  # (the pace windows' and the budget's rows over the scales)
+        from allocator.model.proportional_pace import Budget, Windows
+    windows, budget = (Windows(knap, p, S), Budget(knap, p, S)) if paced else (None, None)
     k, best, lower, since = k_max / 2, None, -np.inf, 0
     for rounds in range(1, MAX_ROUNDS + 1):
         value, g, x, price, feasible = knap.solve(k)
@@ -345,10 +351,11 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
             h.addRow(value - g @ k, highspy.kHighsInf, S + 1, np.arange(S + 1, dtype=np.int32), np.r_[-g, 1.0])
         if windows is not None:
             windows.add_broken((master, near.h), k)
+            budget.add_broken((master, near.h), k)
         master.run()
         if master.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             if windows is not None and master.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
-                raise windows.conflict(master, scenario)  # the windows alone: no scales hold them all
+                raise budget.conflict(master, scenario, lp, windows) or windows.conflict(master, scenario)
             return None
         values = np.asarray(master.getSolution().col_value)
         since = 0 if values[S] > lower + GAP * abs(values[S]) else since + 1
@@ -399,67 +406,6 @@ class _Level:
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return fallback  # (a level a rounding below the model's minimum)
         return np.clip(np.asarray(h.getSolution().col_value)[:S], 0.0, self.k_max)
-
-
-class _Windows:
-    """Each area's pace window as rows over the scales in the planes' LP, added once broken:
-    its lower bands' spend at most the window's upper end, its upper bands' at least the lower
-    end (necessary for any allocation; exact when the tolerance is 0)."""
-
-    def __init__(self, knap: _PacedKnapsack, p: _Pieces, S: int):
-        self.areas, self.S = knap.areas, S
-        self.low_rows, self.high_rows = knap.areas.window_rows(p, knap.a, knap.b, S)
-        self.has = np.zeros((self.areas.R, 2), bool)
-        self.at = []  # (the planes' LP's first row of a batch, its areas)
-
-    def add_broken(self, models, k: np.ndarray) -> None:
-        """Rows for the windows ``k`` breaks, in each of ``models`` (the planes' LP first)."""
-        import highspy
-
-        ar, S = self.areas, self.S
-        tol = 1e-9 * np.maximum(1.0, np.abs(np.r_[ar.high[:-1], ar.low[:-1]]).reshape(2, -1))
-        over = (self.low_rows @ k > ar.high[:-1] + tol[0]) & ~self.has[:, 0]
-        short = (self.high_rows @ k < ar.low[:-1] - tol[1]) & ~self.has[:, 1]
-        for rows, mask, lower, upper, side in ((self.low_rows, over, -highspy.kHighsInf, ar.high[:-1], 0),
-                                              (self.high_rows, short, ar.low[:-1], highspy.kHighsInf, 1)):
-            at = np.flatnonzero(mask)
-            if not len(at):
-                continue
-            self.has[at, side] = True
-            n = len(at)
-            lo = np.full(n, lower) if np.isscalar(lower) else lower[at]
-            hi = np.full(n, upper) if np.isscalar(upper) else upper[at]
-            block = rows[at]
-            self.at.append((models[0].getNumRow(), at))
-            for h in models:
-                h.addRows(n, lo, hi, n * S, np.arange(0, n * S, S, dtype=np.int32),
-                          np.tile(np.arange(S, dtype=np.int32), n), block.ravel())
-
-    def conflict(self, master, scenario: Scenario) -> InfeasibleError:
-        """The areas whose windows no scales hold together (the planes' LP's Farkas ray), as an
-        `InfeasibleError` that says so in money; the pipeline keeps it as it is (``explained``)."""
-        from allocator.format import change, gbp, percent
-
-        _, has_ray, ray = master.getDualRay()
-        areas = []
-        if has_ray:
-            for first, at in self.at:
-                areas += at[np.abs(ray[first:first + len(at)]) > 1e-12].tolist()
-        areas = sorted(set(areas), key=areas.index)
-        down, up = scenario.pace
-        base = scenario.baseline.sum(axis=1)
-        shown = "; ".join(f"{scenario.area_ids[a]} ({gbp(base[a] * (1 - down))} to {gbp(base[a] * (1 + up))})"
-                          for a in areas[:6])
-        more = f" and {len(areas) - 6:,} more" if len(areas) > 6 else ""
-        which = f": these areas' windows cannot all hold, {shown}{more}" if areas else ""
-        exc = InfeasibleError(
-            "no allocation meets the pace of change in proportional mode: each line's spend above its floor is "
-            f"one scale per service times its need (within {percent(scenario.tolerance)}), and no "
-            f"scales keep every area within {change(-down)} / {change(up)} of its baseline while every line "
-            f"stays within its service's cap{which}. Widen the pace of change, raise the tolerance, or use "
-            "monotone proportionality.")
-        exc.explained = True
-        return exc
 
 
 def _scale_bounds(p: _Pieces, knap: _Knapsack, S: int) -> np.ndarray:
