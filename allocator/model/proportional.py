@@ -341,7 +341,7 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
     master, near = _master(S, k_max, floor_value), _Level(S, k_max, floor_value)
     if paced:  # (the pace windows' and the budget's rows over the scales)
         from allocator.model.proportional_pace import Budget, Windows
-    windows, budget = (Windows(knap, p, S), Budget(knap, p, S)) if paced else (None, None)
+    windows, budget = (Windows(knap, p, S), Budget(knap, p, S, BUDGET_TOLERANCE)) if paced else (None, None)
     k, best, lower, since = k_max / 2, None, -np.inf, 0
     for rounds in range(1, MAX_ROUNDS + 1):
         value, g, x, price, feasible = knap.solve(k)
@@ -355,7 +355,10 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
         master.run()
         if master.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             if windows is not None and master.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
-                raise budget.conflict(master, scenario, lp, windows) or windows.conflict(master, scenario)
+                said = budget.conflict(master, scenario, lp, windows, _boxed(p, S))
+                if said is False:  # a budget missed by less than its tolerance: the LP decides
+                    return None
+                raise said
             return None
         values = np.asarray(master.getSolution().col_value)
         since = 0 if values[S] > lower + GAP * abs(values[S]) else since + 1
@@ -406,6 +409,13 @@ class _Level:
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return fallback  # (a level a rounding below the model's minimum)
         return np.clip(np.asarray(h.getSolution().col_value)[:S], 0.0, self.k_max)
+
+
+def _boxed(p: _Pieces, S: int) -> np.ndarray:
+    """(S,) the services whose largest scale `_scale_bounds` takes from the budget (no cap)."""
+    span = np.zeros(S)
+    np.maximum.at(span, p.service, p.start + p.length)
+    return ~np.isfinite(span)
 
 
 def _scale_bounds(p: _Pieces, knap: _Knapsack, S: int) -> np.ndarray:

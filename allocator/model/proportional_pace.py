@@ -83,12 +83,14 @@ class Budget:
     bands' spend (linear below `proportional._scale_bounds`), so the areas' sum of either must
     meet the budget: necessary for any allocation, so an impossible budget is proven in the planes."""
 
-    def __init__(self, knap, p, S: int):
+    def __init__(self, knap, p, S: int, tolerance: float):
         self.knap, self.p, self.S = knap, p, S
         first = (p.start == 0) & (p.length > 0)
         self.per_unit = np.zeros((knap.areas.R + 1, S))  # each area's lower bands' spend per unit of a scale
         np.add.at(self.per_unit, (knap.areas.area[first], p.service[first]), knap.a * p.spend[first] * p.need[first])
         self.rows = []  # (the planes' LP's row, +1: the areas can spend at most / -1: must spend at least)
+        budget = knap.high if np.isfinite(knap.high) else knap.low
+        self.slack = tolerance * max(1.0, abs(budget))  # what the knapsack lets the budget miss by (relative)
 
     def row(self, k: np.ndarray, side: int) -> tuple[np.ndarray, float, float]:
         """The row at the scales ``k`` as (coefficients, its bound, the areas' reach at ``k``): for
@@ -110,26 +112,51 @@ class Budget:
 
     def add_broken(self, models, k: np.ndarray) -> None:
         """The row ``k`` breaks (the knapsack's last solve says which side), in each of ``models``."""
-        side = self.knap.short
-        if side == 0:
-            return
+        if self.knap.short != 0:
+            self.add(models, k, self.knap.short)
+
+    def add(self, models, k: np.ndarray, side: int) -> None:
+        """The budget's row on ``side`` at the scales ``k``, in each of ``models``."""
         coef, bound, _ = self.row(k, side)
         self.rows.append((models[0].getNumRow(), side))
         for h in models:
-            h.addRow(*((bound, np.inf) if side > 0 else (-np.inf, bound)), self.S, np.arange(self.S, dtype=np.int32), coef)
+            h.addRow(*self._bounds(bound, side), self.S, np.arange(self.S, dtype=np.int32), coef)
 
-    def conflict(self, master, scenario, lp, windows: Windows) -> InfeasibleError | None:
-        """When the planes' LP's Farkas ray holds a budget row: the budget, and the least it is
-        missed by, in money (`missed`), as an `InfeasibleError` the pipeline keeps (``explained``)."""
-        from allocator.format import change, gbp, percent
+    def _bounds(self, bound: float, side: int) -> tuple[float, float]:
+        """A budget row's bounds, loosened by what the knapsack (and the LP) let the budget miss by."""
+        return (bound - self.slack, np.inf) if side > 0 else (-np.inf, bound + self.slack)
+
+    def conflict(self, master, scenario, lp, windows: Windows, boxed: np.ndarray) -> InfeasibleError | bool:
+        """Why the planes' LP has no scales, as an `InfeasibleError` the pipeline keeps (``explained``):
+        the budget and the least it is missed by, in money (`missed`), when its Farkas ray holds a
+        budget row or the scales' box that comes from the budget (``boxed``: services without a
+        cap, `proportional._scale_bounds`); else the windows (`Windows.conflict` names them).
+        False when the budget is missed by less than its tolerance (the LP decides)."""
+        import highspy
 
         _, has_ray, ray = master.getDualRay()
-        if not any(has_ray and abs(ray[row]) > 1e-12 for row, _ in self.rows):
-            return None
-        short, over = self.missed(master, windows)
-        if max(short, over) <= 1e-9 * max(1.0, abs(self.knap.high if np.isfinite(self.knap.high) else self.knap.low)):
-            return None  # (the windows' rows alone: `Windows.conflict` names the areas)
-        missed = (short if short > over else over) / lp.budget_scale
+        held = any(has_ray and abs(ray[row]) > 1e-12 for row, _ in self.rows)
+        windows_said = windows.conflict(master, scenario)  # (from this ray, before the LP changes)
+        if boxed.any():  # the box comes from the budget: without it, the budget's rows say the same
+            cols = np.flatnonzero(boxed).astype(np.int32)
+            master.changeColsBounds(len(cols), cols, np.zeros(len(cols)), np.full(len(cols), np.inf))
+            if not held:  # the box and the windows: the least the areas spend where the windows hold
+                master.run()
+                if master.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                    self.add((master,), np.asarray(master.getSolution().col_value)[:self.S], -1)
+                    held = True
+        found = self.missed(master, windows) if held else None
+        if found is None:
+            return windows_said
+        short, over = found
+        if max(short, over) <= self.slack:
+            return False
+        return self._said(scenario, short, over, lp.budget_scale)
+
+    def _said(self, scenario, short: float, over: float, budget_scale: float) -> InfeasibleError:
+        from allocator.format import change, gbp, percent
+
+        missed = (short if short > over else over) / budget_scale
         down, up = scenario.pace
         budget = scenario.budget_gbp
         reach = f"can spend at most {gbp(budget - missed)}" if short > over else f"must spend at least {gbp(budget + missed)}"
@@ -143,11 +170,12 @@ class Budget:
         exc.reach = (1 if short > over else -1, budget - missed if short > over else budget + missed)  # (tests)
         return exc
 
-    def missed(self, master, windows: Windows, rounds: int = 200) -> tuple[float, float]:
+    def missed(self, master, windows: Windows, rounds: int = 200) -> tuple[float, float] | None:
         """The least the budget is missed by, short of it and over it (in the budget row's units):
         the budget rows relaxed by a column each way, their sum minimised, with the rows at the
         scales found added (the areas' reach is concave in the scales, their least spend convex),
-        and every window those scales break, until the scales reach what the columns say."""
+        and every window those scales break, until the scales reach what the columns say.  None
+        when the windows alone cannot hold (the relaxed LP has no solution)."""
         import highspy
 
         n = master.getNumCol()  # the scales, the planes' bound, then the two columns
@@ -159,7 +187,7 @@ class Budget:
         for _ in range(rounds):
             master.run()
             if master.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-                break  # (the last misses are still ones no allocation avoids)
+                return None  # (every budget row is relaxed: the windows' rows alone)
             values = np.asarray(master.getSolution().col_value)
             k, missed = values[:self.S], values[n:n + 2]
             rows = master.getNumRow()
@@ -167,8 +195,8 @@ class Budget:
             for side, column, budget in ((1, n, self.knap.low), (-1, n + 1, self.knap.high)):
                 coef, bound, reach = self.row(k, side)
                 if np.isfinite(budget) and side * (budget - reach) > missed[column - n] + 1e-9 * max(1.0, abs(budget)):
-                    master.addRow(*((bound, np.inf) if side > 0 else (-np.inf, bound)), self.S + 1,
-                                  np.r_[scales, column].astype(np.int32), np.r_[coef, float(side)])
+                    master.addRow(*self._bounds(bound, side), self.S + 1, np.r_[scales, column].astype(np.int32),
+                                  np.r_[coef, float(side)])
             g, fixed = self.tangent  # (set by the reach's row above)
             for a in np.flatnonzero((g @ k + fixed)[:-1] < ar.low[:-1] * (1 - 1e-9)):  # windows the upper bands miss
                 master.addRow(ar.low[a] - fixed[a], np.inf, self.S, scales, g[a])
