@@ -98,7 +98,7 @@ class Budget:
         knap, p, ar = self.knap, self.p, self.knap.areas
         if side > 0:
             reach = knap.b * k[p.service] * p.need - p.start
-            inside = (reach >= 0) & (reach < p.length)  # (the right-hand slope: the sum over pieces is concave for k >= 0)
+            inside = (reach >= 0) & (reach < p.length)  # (the right-hand slope: concave for k >= 0)
             top = np.bincount(ar.area, weights=p.spend * np.clip(reach, 0.0, p.length), minlength=ar.R + 1)
             g = np.zeros((ar.R + 1, self.S))
             np.add.at(g, (ar.area[inside], p.service[inside]), (knap.b * p.spend * p.need)[inside])
@@ -108,7 +108,8 @@ class Budget:
             return g[~capped].sum(axis=0), knap.low - fixed, float(np.minimum(ar.high, top).sum())
         base = self.per_unit @ k
         lifted = ar.low > base
-        return self.per_unit[~lifted].sum(axis=0), knap.high - float(ar.low[lifted].sum()), float(np.maximum(ar.low, base).sum())
+        least = float(np.maximum(ar.low, base).sum())
+        return self.per_unit[~lifted].sum(axis=0), knap.high - float(ar.low[lifted].sum()), least
 
     def add_broken(self, models, k: np.ndarray) -> None:
         """The row ``k`` breaks (the knapsack's last solve says which side), in each of ``models``."""
@@ -159,7 +160,8 @@ class Budget:
         missed = (short if short > over else over) / budget_scale
         down, up = scenario.pace
         budget = scenario.budget_gbp
-        reach = f"can spend at most {gbp(budget - missed)}" if short > over else f"must spend at least {gbp(budget + missed)}"
+        reach = (f"can spend at most {gbp(budget - missed)}" if short > over
+                 else f"must spend at least {gbp(budget + missed)}")
         exc = InfeasibleError(
             f"no allocation spends the budget of {gbp(budget)} in proportional mode with the pace of change: with "
             f"each line's spend above its floor one scale per service times its need (within "
