@@ -318,3 +318,21 @@ def test_penny_rounding_makes_the_total_exact_even_when_the_solver_is_pounds_off
     assert np.all(np.round(rounded * 100) == rounded * 100)  # whole pennies
     assert rounded[1, 1] == 0.0  # a fixed line is not moved
     np.testing.assert_allclose(rounded, spend, rtol=1e-7)  # the gap spread by size, not dumped on one line
+
+
+@pytest.mark.parametrize("mode", ["exact", "at-most"])
+def test_a_budget_with_a_fraction_of_a_penny_is_spent_to_the_nearest_penny(mode):
+    """A budget from the API or a sweep's steps need not be whole pennies (£3,999.996): exact, it
+    is spent to the nearest penny (£4,000.00); at most, never a fraction of a penny over it
+    (£3,999.99).  Before, both raised InvariantError ("spend totals 4000.00, not the budget
+    4000.00"): the check allowed 1e-6 of the budget, under half a penny below £5,000."""
+    from allocator.model.evaluate import _round_pennies
+
+    from conftest import DATA
+
+    s = allocator.load(DATA / "tiny").with_(floor_scale=0.01, budget_gbp=3999.996, budget_mode=mode)
+    total = float(allocator.run(s).allocation.spend.sum())
+    assert round(total * 100) == (400_000 if mode == "exact" else 399_999)
+    free = np.array([[True, True]])
+    rounded = _round_pennies(np.array([[1999.998, 1999.998]]), free, 3999.996, exact=mode == "exact")
+    assert round(rounded.sum() * 100) == (400_000 if mode == "exact" else 399_999)

@@ -88,7 +88,11 @@ def _round_pennies(spend: np.ndarray, free: np.ndarray, budget: float, exact: bo
             share = weight / total if total > 0 else np.full(flat.size, 1.0 / flat.size)
             pennies.ravel()[flat] += gap * share
     rounded = np.round(pennies)
-    target = round(budget * 100.0) if exact else min(round(budget * 100.0), rounded.sum())
+    # exact: the budget to the nearest penny; at most: never a fraction of a penny over it (a budget
+    # in whole pennies as it is: budget * 100 can land an ulp either side of the whole number)
+    whole = round(budget * 100.0)
+    most = whole if abs(budget * 100.0 - whole) < 1e-3 else np.floor(budget * 100.0)
+    target = whole if exact else min(most, rounded.sum())
     short = int(round(target - rounded.sum()))
     if short != 0 and flat.size:
         remainder = (pennies - rounded).ravel()[flat]
@@ -145,7 +149,7 @@ def violations(scenario: Scenario, spend: np.ndarray) -> list[str]:
     if not np.all(np.isfinite(spend)) or np.any(spend < 0):
         problems.append("spend is negative or not a number on some lines")
         return problems
-    if scenario.budget_mode == "exact" and abs(total - budget) > REL * budget:
+    if scenario.budget_mode == "exact" and abs(total - budget) > max(REL * budget, PENNY / 2 + 1e-9):  # (in pennies)
         problems.append(f"spend totals {total:.2f}, not the budget {budget:.2f}")
     if scenario.budget_mode == "at-most" and total > budget * (1 + REL):
         problems.append(f"spend totals {total:.2f}, over the budget {budget:.2f}")
