@@ -61,12 +61,12 @@ def test_pools_reach_the_whole_lps_optimum_or_decline(case):
     _equals_the_whole_lp(case[0])
 
 
-@pytest.mark.parametrize("objective", ["maximin", "level-up", "equity-weighted"])
+@pytest.mark.parametrize("objective", ["maximin", "level-up", "equity-weighted", "fair-share"])
 @settings(max_examples=gen.examples(30), **SETTINGS)
 @given(data=st.data())
 def test_other_objectives_over_pools_reach_the_whole_lps_optimum(objective, data):
     """Maximin's and level-up's level rows are priced with the pace rows (pieces still fill in
-    order at their prices)."""
+    order at their prices); fair share's target rows too (its pieces cost nothing)."""
     _equals_the_whole_lp(data.draw(gen.scenario_folders(**{**PACED, "objective": objective}))[0])
 
 
