@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 import allocator
-from allocator.scenario.models import load_response_model
 from allocator.cli import main
+from allocator.scenario.models import load_response_model
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 
@@ -44,7 +44,7 @@ def test_england_lsoa_ships_a_baseline_and_an_option_for_each_rule_at_national_s
         column = per_head[served[:, k], k]
         assert column.max() - column.min() <= 0.02 / max(1.0, s.target_population[served[:, k], k].min())
     options = {o.name: o for o in s.options}
-    assert list(options) == ["Health gain", "Pace of change", "Steeper need slope", "Proportional",
+    assert list(options) == ["Health gain", "Pace of change", "Steeper need slope", "Pace and steeper slope", "Proportional",
                              "Maximin", "Level up"]
     from allocator.scenario.options import apply
 
@@ -53,6 +53,8 @@ def test_england_lsoa_ships_a_baseline_and_an_option_for_each_rule_at_national_s
     assert apply(s, options["Maximin"]).objective == "maximin"
     assert apply(s, options["Level up"]).objective == "level-up"
     assert np.all(apply(s, options["Steeper need slope"]).min_slope > 0)
+    both = apply(s, options["Pace and steeper slope"])
+    assert both.pace == (0.05, 0.15) and np.all(both.min_slope == apply(s, options["Steeper need slope"]).min_slope)
 
 
 def test_england_la_has_the_296_districts_of_2024_and_a_pace_of_change():

@@ -86,13 +86,18 @@ def national_option_blocks(services: pd.DataFrame) -> list[str]:
     (``allocator run scenarios/england-lsoa --option "Pace of change"``)."""
     slopes = ", ".join(f"{row.service_id} = {toml_value(round(row.floor_units_per_head * OPTION_SLOPE_SHARE, 6))}"
                        for row in services.itertuples())
+    pace = (f"pace_of_change = {{ max_decrease = {toml_value(PACE_MAX_DECREASE)}, "
+            f"max_increase = {toml_value(PACE_MAX_INCREASE)} }}")
     blocks = [("Health gain", [], "Maximise modelled health gain within the floors, caps and rules."),
-              ("Pace of change", [f"pace_of_change = {{ max_decrease = {toml_value(PACE_MAX_DECREASE)}, "
-                                  f"max_increase = {toml_value(PACE_MAX_INCREASE)} }}"],
+              ("Pace of change", [pace],
                f"Health gain, each LSOA's total within -{PACE_MAX_DECREASE:.0%} / +{PACE_MAX_INCREASE:.0%} "
                "of last year's spend (the assumed baseline)."),
               ("Steeper need slope", [f"min_slope = {{ {slopes} }}"],
                f"Health gain, with intensity rising by at least {OPTION_SLOPE_SHARE:.0%} of the floor per "
+               "unit of relative need."),
+              ("Pace and steeper slope", [pace, f"min_slope = {{ {slopes} }}"],
+               f"Health gain, each LSOA's total within -{PACE_MAX_DECREASE:.0%} / +{PACE_MAX_INCREASE:.0%} of "
+               f"last year's spend and intensity rising by at least {OPTION_SLOPE_SHARE:.0%} of the floor per "
                "unit of relative need."),
               ("Proportional", ['proportionality = "proportional"'],
                "Health gain, intensity above the floor proportional to need (within the tolerance)."),

@@ -7,8 +7,7 @@ stable name (``seg(E01000001,stop__smoking,2)``, ``budget``,
 ``order(early__years,E01000001,E01000002)``):
 HiGHS writes the same arrays, names and all, as an LP file (`solver.write_lp`) and as the MPS
 file CBC solves (`solver.solve(..., solver="cbc")`); `solver.to_pulp` turns them into a PuLP
-problem for an analyst who wants to add to the model in PuLP.  `build` is here with the LP's types and line groups; the columns
-and rows it adds, step by step, are in `allocator.model.rows`.
+problem for an analyst who wants to add to the model in PuLP.  `build` is here with the LP's types and line groups; the columns and rows it adds, step by step, are in `allocator.model.rows`.
 
 Decision variables are intensities, in units per head above the floor, one per
 *line group*.  Lines (area x service) are grouped when they are interchangeable:
@@ -163,6 +162,7 @@ class LinearProgram:
     feasibility_tolerance: float | None = None  # HiGHS's primal feasibility tolerance, if not its own
     slope_rows: np.ndarray | None = None  # a minimum slope's rows in suffix form (`allocator.model.slopes`)
     ordered: bool = False  # intensity never falls as need rises (monotone mode; `allocator.model.thresholds`)
+    min_slope: np.ndarray | None = None  # (S,) each service's minimum slope (`allocator.model.slope_pools`)
 
     def out_of_order(self, x: np.ndarray, tol: float = 1e-7) -> np.ndarray:
         """Indices of fill pairs whose next segment started before the first was full in ``x``."""
@@ -579,7 +579,7 @@ def _freeze(b: _Builder, m: _Setup, cols: Columns, intensity: Intensity, integra
         # steps short by 5e-7 units per head); at 1e-9 the optimum is the rows form's to 1e-11
         feasibility_tolerance=SLOPE_FEASIBILITY if np.any(suffix & (scenario.min_slope > 0)) else None,
         slope_rows=np.concatenate(b.slope_rows) if b.slope_rows else None,
-        ordered=scenario.proportionality == "monotone")
+        ordered=scenario.proportionality == "monotone", min_slope=np.asarray(scenario.min_slope, dtype=float))
 
 
 def _decoder(G: int, seg_groups: np.ndarray, seg_columns: np.ndarray, suffix_info: dict):
