@@ -97,6 +97,13 @@ class _Layout:
 
 
 def _chains(lp: LinearProgram) -> list | None:
+    """Each service's `_Chain`; None if a line lacks a piece or a piece a lower bound of 0.  A piece
+    without an end (no cap) ends where the line alone would spend the whole budget row's room: no
+    allocation goes past it, so the pooled LP and the bound lose nothing."""
+    budget = pools._blocks(lp)["budget"][0]
+    per_col = lp.matrix[budget].toarray().ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach = np.where(per_col > 0, lp.row_upper[budget] / per_col, np.inf)
     by: dict[int, dict[int, tuple]] = {}
     for mine, cols, s, k in lp.spend_sets[0]:
         by.setdefault(int(s), {})[int(k)] = (np.asarray(mine), np.asarray(cols))
@@ -120,7 +127,7 @@ def _chains(lp: LinearProgram) -> list | None:
         starts = np.r_[0, up]  # as `rows._ordering_rows` takes its steps: from each level's first line
         steps = lp.min_slope[s] * (need[starts[1:]] - need[starts[:-1]])
         offset = np.r_[0.0, np.cumsum(steps)][level]
-        length = lp.col_upper[cols]
+        length = np.where(np.isfinite(lp.col_upper[cols]), lp.col_upper[cols], np.maximum(reach[cols], 0.0))
         if np.any(lp.col_lower[cols] != 0) or not np.all(np.isfinite(length)):
             return None
         out.append(_Chain(cols, lp.cost[cols], length, level, offset, first))
@@ -221,7 +228,7 @@ def _upset(idx, theta, r, kn, level, K, least: bool = True) -> np.ndarray | None
     tol = FLAT * max(1.0, float(np.abs(d).sum()))
     best = float(value[allowed].min())
     ties = np.flatnonzero(allowed & (value <= best + tol))
-    if not below.any() and 0.0 <= best + tol and (least or best > -tol):
+    if not below.any() and (0.0 <= best + tol if least else 0.0 < best - tol):  # nothing above theta
         return np.zeros(len(idx), bool)
     j = int(ties.max() if least else ties.min())
     return (which > j) | ((which == j) & (((d < 0) if least else (d <= 0) & ~top) | below))
@@ -381,7 +388,7 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
     if lay is None:
         return None
     start = time.perf_counter()
-    pool_of = [np.minimum(c.level * FIRST // (c.level[-1] + 1), FIRST - 1) for c in lay.chains]
+    pool_of = [np.unique(c.level * FIRST // (c.level[-1] + 1), return_inverse=True)[1].ravel() for c in lay.chains]
     best, bound, marks, last = None, -np.inf, None, None
     for rounds in range(1, ROUNDS + 1):
         built = _pooled(lp, lay, pool_of)
