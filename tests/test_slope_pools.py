@@ -132,6 +132,40 @@ def test_slope_pools_reach_the_whole_lps_optimum(case):
     _equals_the_whole_lp(case[0])
 
 
+@settings(max_examples=gen.examples(40), **SETTINGS)
+@given(gen.scenario_folders(**SLOPED))
+def test_pools_costed_by_chords_reach_the_whole_lps_optimum(case):
+    """Every pool's cost one chord but for the segments either side of its last lift: the rounds
+    still end at the optimum (the chords lie on or above the cost, exact where the pool was)."""
+    with mock.patch.object(slope_pools, "WINDOW", 0), mock.patch.object(slope_pools, "CHORDS", 1):
+        _equals_the_whole_lp(case[0])
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 8), st.integers(-20, 20)), min_size=1, max_size=60),
+       st.lists(st.one_of(st.just(np.nan), st.floats(0, 40)), min_size=4, max_size=4), st.integers(0, 3),
+       st.integers(1, 4))
+def test_chords_lie_on_or_above_the_cost_and_meet_it_near_the_centre(raw, centre, window, chords):
+    raw = sorted(raw)  # segments by pool, slopes rising within a pool (a convex cost)
+    who = np.array([r[0] for r in raw])
+    length = np.array([r[1] for r in raw], dtype=float)
+    slope = np.concatenate([np.sort(np.array([r[2] for r in raw if r[0] == p], dtype=float)) for p in range(4)])
+    with mock.patch.object(slope_pools, "WINDOW", window), mock.patch.object(slope_pools, "CHORDS", chords):
+        w2, l2, s2 = slope_pools._coarse(who, length, slope, np.array(centre), 4)
+    for p in range(4):
+        exact = np.r_[0.0, np.cumsum(length[who == p] * slope[who == p])]
+        knots = np.r_[0.0, np.cumsum(length[who == p])]
+        chord = np.r_[0.0, np.cumsum(l2[w2 == p] * s2[w2 == p])]
+        chord_knots = np.r_[0.0, np.cumsum(l2[w2 == p])]
+        assert chord_knots[-1] == knots[-1]
+        assert np.all(np.isin(chord_knots, knots))  # chords join knots of the cost
+        assert np.all(np.diff(s2[w2 == p]) >= -1e-9)  # still convex: segments fill in order
+        at = np.interp(knots, chord_knots, chord)
+        assert np.all(at >= exact - 1e-9)  # on or above the cost
+        if np.isfinite(centre[p]) and centre[p] < knots[-1]:
+            c = centre[p]
+            assert np.interp(c, chord_knots, chord) == pytest.approx(np.interp(c, knots, exact), abs=1e-9)
+
+
 @settings(max_examples=gen.examples(30), **SETTINGS)
 @given(gen.scenario_folders(**{**SLOPED, "objective": "equity-weighted"}))
 def test_equity_weights_over_slope_pools_reach_the_whole_lps_optimum(case):

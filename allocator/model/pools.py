@@ -33,7 +33,9 @@ synthetic areas x 8 services 11-16 s against 25-38 s for the whole LP; england-l
 change" 13 rounds, 13 s (21 s end to end; 69 rounds and 93 s before `_peeled`), where the whole
 LP's interior point would take about half an hour.  With maximin or level-up (4,000 synthetic areas): 52 s against 97 s and 11 s
 against 58 s for the whole LP's interior point.  Plans (years tied by the pace of change) keep the
-whole LP: their pooled LPs grow hard.
+whole LP: their pooled LPs grow hard.  With a minimum slope the ordering rows' right-hand sides are
+not 0 and a pool cannot hold its lines at one intensity: `allocator.model.slope_pools` pools them
+at one height above the slope's steps instead.
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ When no certificate comes within `MAX_ROUNDS`, or sifting cannot solve a restric
 
 Measured (benchmarks/README.md, "National-scale rules"): england-lsoa's "Steeper need slope"
 in two rounds and under half a second of solving, against 30-104 s of interior point; with
-maximin or level-up, 5 s end to end against 27 s and 300 s.
+maximin or level-up, 5 s end to end against 27 s and 300 s.  With a pace of change the model is in
+rows form and `allocator.model.slope_pools` solves it.
 """
 
 from __future__ import annotations
