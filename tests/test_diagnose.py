@@ -7,6 +7,7 @@ import pytest
 import allocator
 from allocator.model import diagnose
 from allocator.errors import ScenarioError
+from allocator.format import gbp
 from conftest import edit
 
 
@@ -51,12 +52,19 @@ def test_locked_lines_over_the_budget(tiny):
 
 def test_a_minimum_slope_beyond_the_budget_gets_the_minimum_budget(tiny):
     # a steep need slope forces high-need areas far above their floors
-    edit(tiny / "scenario.toml", "min_slope = 0.0", "min_slope = 3.0")
-    s = allocator.load(tiny)
+    import numpy as np
+
+    s = allocator.load(tiny).with_(min_slope=np.array([3.0, 3.0]))  # (`with_` skips the money checks)
     least, most = diagnose.spend_range(s)
     assert least > s.budget_gbp
-    with pytest.raises(allocator.InfeasibleError):
+    with pytest.raises(allocator.InfeasibleError) as refused:
         allocator.run(s)
+    # the money check's least (floors plus the slope's climb above each service's lowest need) is
+    # the LP's own least spend
+    assert f"the minimum feasible budget is {gbp(least)}" in str(refused.value)
+    edit(tiny / "scenario.toml", "min_slope = 0.0", "min_slope = 3.0")
+    with pytest.raises(allocator.InfeasibleError, match="floors and the minimum slope alone need"):
+        allocator.load(tiny)
     text = diagnose.explain(s)
     assert text.startswith("the rules need at least £")
     # the minimum is right: a budget of exactly that is feasible, a little less is not
@@ -133,3 +141,42 @@ def test_an_area_whose_caps_cannot_reach_its_pace_window_is_named(tiny):
                                                         r"\(5.0% below its baseline £34,000\): raise the caps or "
                                                         r"allow decreases of at least 47.1%"):
         allocator.run(s)
+
+
+def test_a_minimum_slope_past_the_room_between_floor_and_cap_is_named(tiny):
+    """Visits: floor 1, cap 8 (room 7); need runs from 0.4416 (A4) to 1.5455 (A1), so a slope
+    above 7 / 1.1039 = 6.341 lifts A1 past its cap whatever else happens."""
+    import numpy as np
+
+    from allocator.model.lp import build
+    from allocator.model.solver import solve
+
+    s = allocator.load(tiny)
+    steep = s.with_(min_slope=np.array([7.0, 0.0]))
+    with pytest.raises(allocator.InfeasibleError, match=r"service 'visits': its minimum slope \(7 per unit of need\) "
+                                                        r"lifts area 'A1' 7.72727 units per head above area 'A4', "
+                                                        r"more than the 7 between the floor and the cap: lower the "
+                                                        r"slope to at most 6.34118 or raise the cap"):
+        allocator.run(steep)
+    with pytest.raises(allocator.InfeasibleError):
+        solve(build(steep))  # the LP agrees
+    allocator.run(s.with_(min_slope=np.array([5.0, 0.0])))  # within the room (and the budget): solved
+
+
+def test_a_minimum_slopes_climb_counts_against_the_budget(tiny):
+    """Checks (floor 0.5 per head, no cap) at a slope of 3: each area climbs 3 x its need above
+    A4's, £83,333 over the four areas on top of £42,000 of floors, past the £100k budget."""
+    import numpy as np
+
+    from allocator.model.lp import build
+    from allocator.model.solver import solve
+
+    s = allocator.load(tiny)
+    steep = s.with_(min_slope=np.array([0.0, 3.0]))
+    with pytest.raises(allocator.InfeasibleError, match=r"floors and the minimum slope alone need £125k but the "
+                                                        r"budget is £100k: the minimum feasible budget is £125k; "
+                                                        r"raise the budget by £25,333"):
+        allocator.run(steep)
+    with pytest.raises(allocator.InfeasibleError):
+        solve(build(steep))  # the LP agrees
+    assert allocator.run(s.with_(min_slope=np.array([0.0, 2.0]))).allocation.spend.sum() == pytest.approx(1e5)

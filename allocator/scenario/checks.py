@@ -30,13 +30,15 @@ def check_budget(scenario: Scenario) -> None:
     problems = []
     free = ~scenario.is_locked
     unit = scenario.unit_spend
-    floors = np.where(free, unit * scenario.floor[None, :], 0.0)
+    shown = str(Path(scenario.path) / MANIFEST)
+    climb = _climbs(scenario, free & (unit > 0), problems, shown)
+    floors = np.where(free, unit * (scenario.floor[None, :] + climb), 0.0)
     locked = np.where(free, 0.0, scenario.locked)
     need_floor, need_locked = floors.sum(), locked.sum()
     budget = scenario.budget_gbp
-    shown = str(Path(scenario.path) / MANIFEST)
+    sloped = bool(np.any(climb > 0))
     if need_floor + need_locked > budget * (1 + 1e-9):
-        parts = f"floors alone need {gbp(need_floor)}"
+        parts = f"floors {'and the minimum slope ' if sloped else ''}alone need {gbp(need_floor)}"
         if need_locked > 0:
             parts = f"floors need {gbp(need_floor)} and locked lines {gbp(need_locked)}"
         by_service = sorted(zip(floors.sum(axis=0), scenario.service_ids), reverse=True)[:3]
@@ -77,7 +79,7 @@ def check_budget(scenario: Scenario) -> None:
         area_floor = floors.sum(axis=1) + locked.sum(axis=1)
         over = np.flatnonzero(area_floor > high * (1 + 1e-9))
         for a in over[:5]:
-            problems.append(Problem(shown, f"area '{scenario.area_ids[a]}': floors and locked lines need "
+            problems.append(Problem(shown, f"area '{scenario.area_ids[a]}': floors{', the minimum slope' if sloped else ''} and locked lines need "
                                     f"{gbp(area_floor[a])} but the pace of change allows at most "
                                     f"{gbp(high[a])} ({up:.1%} above its baseline {gbp(base[a])})"))
         area_cap = caps.sum(axis=1) + locked.sum(axis=1)
@@ -92,3 +94,29 @@ def check_budget(scenario: Scenario) -> None:
                                     "pace of change's lower end"))
     if problems:
         raise InfeasibleBudgetError(problems)
+
+
+def _climbs(scenario: Scenario, served: np.ndarray, problems: list, shown: str) -> np.ndarray:
+    """(A, S) the least each free line's intensity must climb above its floor: in monotone mode a
+    minimum slope lifts every line above the lowest-need line of its service by the slope times
+    the difference in need.  A climb past a service's room between floor and cap is a problem."""
+    climb = np.zeros(scenario.need.shape)
+    if scenario.proportionality != "monotone":
+        return climb
+    for s in np.flatnonzero(np.asarray(scenario.min_slope) > 0):
+        lines = np.flatnonzero(served[:, s])
+        if len(lines) < 2:
+            continue
+        need = scenario.need[lines, s]
+        climb[lines, s] = scenario.min_slope[s] * (need - need.min())
+        room = scenario.cap[s] - scenario.floor[s]
+        top = int(np.argmax(climb[lines, s]))
+        if climb[lines[top], s] > room * (1 + 1e-9) + 1e-12:
+            low = lines[int(np.argmin(need))]
+            problems.append(Problem(shown, f"service '{scenario.service_ids[s]}': its minimum slope "
+                                    f"({scenario.min_slope[s]:g} per unit of need) lifts area "
+                                    f"'{scenario.area_ids[lines[top]]}' {climb[lines[top], s]:.6g} units per head "
+                                    f"above area '{scenario.area_ids[low]}', more than the {room:.6g} between "
+                                    f"the floor and the cap: lower the slope to at most "
+                                    f"{room / (need.max() - need.min()):.6g} or raise the cap"))
+    return climb
