@@ -11,6 +11,7 @@ re-checked from the allocation.
 
 from __future__ import annotations
 
+import re
 from unittest import mock
 
 import numpy as np
@@ -112,10 +113,14 @@ def test_the_least_and_greatest_lifts_differ_where_costs_tie():
 
 def _equals_the_whole_lp(folder) -> None:
     lp = build(allocator.load(folder))
+    status, objective = _whole(lp)
     with _everywhere():
         applies = slope_pools.applies(lp)
-        solution = slope_pools.solve(lp) if applies else None
-    status, objective = _whole(lp)
+        try:
+            solution = slope_pools.solve(lp) if applies else None
+        except allocator.InfeasibleError:
+            assert status == "Infeasible", status  # a proof of no allocation only where there is none
+            return
     event(f"applies={applies}, answered={solution is not None}, whole LP {status}")
     if solution is None:
         assert not applies or status != "Optimal" or slope_pools._layout(lp) is None, "declined a solvable LP"
@@ -231,6 +236,28 @@ def test_england_lsoa_ships_the_combination():
 
     s = allocator.load(Path(__file__).parent.parent / "scenarios" / "england-lsoa")
     assert slope_pools.applies(build(apply(s, {o.name: o for o in s.options}["Pace and steeper slope"])))
+
+
+@pytest.mark.parametrize("pace, slopes", [((0.05, 0.05), (0.5, 0.25)), ((0.0, 0.0), (0.0, 0.25)),
+                                          ((0.02, 0.02), (1.0, 0.0))])
+def test_a_pace_and_slope_no_allocation_meets_is_proven_by_the_bound(pace, slopes):
+    """tiny's budget at its baseline (£78,500), a narrow pace of change and a minimum slope: each
+    area passes the money checks alone, but the slope lifts higher-need areas past their windows
+    while lower-need ones are held up.  The bound at the first round's prices passes every
+    allocation's cost: proven at once, said with the areas, and the LP agrees."""
+    from pathlib import Path
+
+    s = allocator.load(Path(__file__).parent / "data" / "tiny").with_(budget_gbp=78_500.0, pace=pace,
+                                                                        min_slope=np.array(slopes))
+    lp = build(s)
+    with _everywhere(), pytest.raises(allocator.InfeasibleError) as proven:
+        slope_pools.solve(lp)
+    assert proven.value.explained
+    assert "no allocation meets the pace of change and the minimum slope together" in str(proven.value)
+    assert re.search(r"holds some areas up \(for example 'A\d'", str(proven.value))
+    assert _whole(lp)[0] == "Infeasible"
+    with _everywhere(), pytest.raises(allocator.InfeasibleError, match="minimum slope together"):
+        allocator.run(s)  # the pipeline keeps the proof's words
 
 
 def test_a_time_limit_reports_the_best_allocation_and_the_bound(tmp_path):

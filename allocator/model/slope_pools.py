@@ -42,7 +42,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from allocator.errors import SolverError
+from allocator.errors import InfeasibleError, SolverError
 from allocator.model import pools
 from allocator.model.highs import (
     Solution,
@@ -430,6 +430,8 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
     start = time.perf_counter()
     pool_of = [np.unique(c.level * FIRST // (c.level[-1] + 1), return_inverse=True)[1].ravel() for c in lay.chains]
     best, bound, marks, last, exact = None, -np.inf, None, None, False
+    last_artificial = np.inf
+    most = sum(float((np.maximum(c.cost, 0.0) * c.length).sum()) for c in lay.chains)  # the LP's costliest allocation
     for rounds in range(1, ROUNDS + 1):
         centre = None if last is None else last[1][:last[0].n_pools][last[0].line_pool]
         built = _pooled(lp, lay, pool_of, centre, exact)
@@ -444,7 +446,10 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
         y[built.rows] = dual[:len(built.rows)]
         lower, lifts = _bound(lp, lay, y)
         bound = max(bound, lower)
+        if bound > most + GAP * max(1.0, abs(most)):  # no allocation: weak duality (`_no_allocation`)
+            raise _no_allocation(lp, lay, y)
         n_art = built.lp.n_cols - built.n_pools - built.n_segments - len(lay.seps)
+        artificial = float(z[built.lp.n_cols - n_art:].sum())
         if z[built.lp.n_cols - n_art:].sum() <= 1e-9:  # no artificial: the pooled allocation meets every rule
             x = _allocation(lp, lay, built, z)
             primal = float(lp.cost @ x)
@@ -452,7 +457,8 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
             if best is None or primal < float(lp.cost @ best):
                 best = x
         else:
-            improved = True  # (the artificials' cost fell)
+            improved = artificial < last_artificial * (1 - 1e-9)  # (the pools came nearer the rows)
+            last_artificial = artificial
         split, splits = _split(pool_of, lifts)
         split, marks, more = pools._peeled(pool_of, split, marks)
         splits += more
@@ -466,6 +472,27 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
             exact = exact or not improved or best is not None
         pool_of = split
     return None
+
+
+def _no_allocation(lp: LinearProgram, lay: _Layout, y: np.ndarray) -> InfeasibleError:
+    """The bound at prices ``y`` passes every allocation's cost: no allocation meets the rows.  Said
+    with the areas whose pace rows the prices hold at their lower and upper ends."""
+    from allocator.model.lp import name_of
+
+    blocks = pools._blocks(lp)
+    pace = blocks["pace("]
+    held = [pace[np.argsort(-np.abs(y[pace]) * (np.sign(y[pace]) == sign))][:3] for sign in (1, -1)]
+    names = [[name_of(lp.row_blocks, int(i))[5:-1] for i in rows if y[i] * sign > 0]
+             for rows, sign in zip(held, (1, -1))]
+    low, high = (", ".join(f"'{n}'" for n in part) or "none" for part in names)
+    exc = InfeasibleError(
+        "no allocation meets the pace of change and the minimum slope together (proven by prices on "
+        f"{int(np.count_nonzero(y[pace])):,} areas' pace-of-change rows and the budget): a minimum slope lifts "
+        "each line above every line of its service with less need, while the pace of change holds some "
+        f"areas up (for example {low}) and others down (for example {high}); loosen the pace of change or "
+        "lower the minimum slope")
+    exc.explained = True
+    return exc
 
 
 def _split(pool_of: list, lifts: list) -> tuple[list, int]:
