@@ -98,7 +98,8 @@ def test_the_money_checks_are_infeasible_exit_1(tmp_path, command, case):
 def test_a_minimum_slope_beyond_the_budget_says_the_budget_it_needs(tmp_path):
     folder = tiny_copy(tmp_path / "s")
     edit(folder / "scenario.toml", "min_slope = 0.0", "min_slope = 3.0")
-    expect(1, ["run", folder], "the rules need at least £", "raise the budget by £", unchanged=[folder])
+    expect(1, ["run", folder], "floors and the minimum slope alone need £", "raise the budget by £",
+           unchanged=[folder])
 
 
 def _conflict(folder: Path) -> None:
@@ -205,7 +206,8 @@ def test_a_limit_search_stopped_by_the_clock_brackets_the_attainable_reduction(q
 
 def test_equity_on_top_of_a_money_conflict_says_the_money(tiny_s):
     s = tiny_s.with_(min_slope=np.array([3.0, 3.0]), sii_reduction=0.001)
-    with pytest.raises(errors.InfeasibleError, match="even without its gradient constraints, the rules need at least £"):
+    with pytest.raises(errors.InfeasibleError, match="floors and the minimum slope alone need £154k but the budget "
+                                                     "is £100k: the minimum feasible budget is £154k"):
         allocator.run(s)
 
 
