@@ -110,14 +110,18 @@ def test_every_lagrangian_bound_is_below_the_optimum(case):
 @given(gen.scenario_folders(**PACED))
 def test_the_pipeline_over_pools_checks_every_invariant(case):
     """`allocator.run` through pools (its invariants re-checked) equals the run without them."""
-    folder, _ = case
+    the_pipeline_agrees(case[0], _everywhere, "pools")
+
+
+def the_pipeline_agrees(folder, everywhere, marker: str) -> None:
+    """`allocator.run` with ``everywhere()`` (a method at any size) equals the run without it."""
     try:
         whole = allocator.run(folder)
     except allocator.InfeasibleError:
         return
-    with _everywhere():
+    with everywhere():
         result = allocator.run(folder)
-    event("over pools" if "pools" in result.solution.solver else "whole LP")
+    event(f"over {marker}" if marker in result.solution.solver else "whole LP")
     assert result.solution.objective == pytest.approx(whole.solution.objective, rel=1e-7, abs=1e-9)
 
 

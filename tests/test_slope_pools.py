@@ -26,7 +26,7 @@ from allocator.model import slope_pools
 from allocator.model.highs import highs_model, new_highs
 from allocator.model.lp import LinearProgram, build
 from tests import strategies as gen
-from tests.test_pools import _meets_rows
+from tests.test_pools import _meets_rows, the_pipeline_agrees
 from tests.test_sifting import _whole
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -187,7 +187,7 @@ def test_no_bound_passes_the_optimum(case, seed):
     if lay is None or status != "Optimal":
         return
     built = slope_pools._pooled(lp, lay, [np.zeros(c.cols.shape[1], np.int64) for c in lay.chains])
-    z, dual, _ = slope_pools._solve_pooled(lp, built.lp, None, 0.0, None, -np.inf)
+    z, dual, _ = slope_pools.pools._solve_pooled(lp, built.lp, None, 0.0, None, -np.inf, presolve=True)
     y = np.zeros(lp.n_rows)
     y[built.rows] = dual[:len(built.rows)]
     rng = np.random.default_rng(seed)
@@ -200,15 +200,7 @@ def test_no_bound_passes_the_optimum(case, seed):
 @given(gen.scenario_folders(**SLOPED))
 def test_the_pipeline_over_slope_pools_checks_every_invariant(case):
     """`allocator.run` through slope pools (its invariants re-checked) equals the run without them."""
-    folder, _ = case
-    try:
-        whole = allocator.run(folder)
-    except allocator.InfeasibleError:
-        return
-    with _everywhere():
-        result = allocator.run(folder)
-    event("over slope pools" if "minimum slope, over pools" in result.solution.solver else "whole LP")
-    assert result.solution.objective == pytest.approx(whole.solution.objective, rel=1e-7, abs=1e-9)
+    the_pipeline_agrees(case[0], _everywhere, "minimum slope, over pools")
 
 
 # --- when it applies ---------------------------------------------------------------------------

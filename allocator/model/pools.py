@@ -109,13 +109,12 @@ class _Layout:
     separators: np.ndarray  # (n_cols,) bool: a column between levels of equal need (ordering rows only)
 
 
-def _layout(lp: LinearProgram) -> _Layout | None:
-    """The layout, or None if it does not fit the module's model (a check, not a proof)."""
+def piece_grids(lp: LinearProgram):
+    """Each service with lines in rows form: (service, its line groups in need order, its pieces'
+    columns (K, lines; -1: none)).  (Shared with `allocator.model.slope_pools`.)"""
     by: dict[int, dict[int, tuple]] = {}
     for mine, cols, s, k in lp.spend_sets[0]:
         by.setdefault(int(s), {})[int(k)] = (np.asarray(mine), np.asarray(cols))
-    levels, columns = [], []
-    pieces = np.zeros(lp.n_cols, bool)
     for s, per_piece in sorted(by.items()):
         order = np.asarray(lp.groups.order[s])
         if len(order) == 0:
@@ -125,6 +124,14 @@ def _layout(lp: LinearProgram) -> _Layout | None:
         cols = np.full((max(per_piece) + 1, len(order)), -1)
         for k, (mine, c) in per_piece.items():
             cols[k, where[mine]] = c
+        yield s, order, cols
+
+
+def _layout(lp: LinearProgram) -> _Layout | None:
+    """The layout, or None if it does not fit the module's model (a check, not a proof)."""
+    levels, columns = [], []
+    pieces = np.zeros(lp.n_cols, bool)
+    for _, order, cols in piece_grids(lp):
         need = lp.groups.need[order]
         levels.append(np.concatenate([[0], np.cumsum(np.diff(need) > 0)]))
         columns.append(cols)
@@ -391,15 +398,16 @@ def _carried(n: int, last, ident):
     return b
 
 
-def _solve_pooled(lp, small, time_limit, start, best, bound, basis=None):
+NAME = "HiGHS (the pace of change over pools of lines)"
+
+
+def _solve_pooled(lp, small, time_limit, start, best, bound, basis=None, name: str = NAME, presolve: bool = False):
     """The pooled LP by simplex (from ``basis`` if given): its columns' values, row duals and final
     basis; Nones if HiGHS does not prove it optimal (the whole LP instead); `SolverError` at the
-    time limit."""
+    time limit.  (Shared with `allocator.model.slope_pools`, whose pooled LPs keep presolve.)"""
     import highspy
 
-
     left = None if time_limit is None else time_limit - (time.perf_counter() - start)
-    name = "HiGHS (the pace of change over pools of lines)"
 
     def stopped() -> SolverError:  # the bound in the objective's own units
         known = (-bound if lp.maximize else bound) / lp.objective_scale if np.isfinite(bound) else None
@@ -414,7 +422,8 @@ def _solve_pooled(lp, small, time_limit, start, best, bound, basis=None):
     h = new_highs()
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("solver", "simplex")
-    h.setOptionValue("presolve", "off")  # the levels it removed are gone (`_whole_levels`): 3-5x faster
+    if not presolve:
+        h.setOptionValue("presolve", "off")  # the levels it removed are gone (`_whole_levels`): 3-5x faster
     if lp.feasibility_tolerance is not None:
         h.setOptionValue("primal_feasibility_tolerance", lp.feasibility_tolerance)
     h.setOptionValue("time_limit", float(left) if left is not None else float("inf"))
@@ -431,9 +440,9 @@ def _solve_pooled(lp, small, time_limit, start, best, bound, basis=None):
     return np.asarray(sol.col_value, dtype=float), np.asarray(sol.row_dual, dtype=float), h.getBasis()
 
 
-def _answer(lp, x, y, rounds, pools, primal, bound, start) -> Solution:
+def _answer(lp, x, y, rounds, pools, primal, bound, start, name: str = NAME) -> Solution:
     gap = max(primal - bound, 0.0) / max(1.0, abs(primal))
     return Solution(x=x, objective=_objective(lp, x), status=Status.OPTIMAL,
-                    solver=(f"HiGHS (the pace of change over pools of lines: {pools:,} pools, {rounds} rounds; "
+                    solver=(f"{name[:-1]}: {pools:,} pools, {rounds} rounds; "
                             f"optimality certified by a Lagrangian bound within {gap:.1e})"),
                     seconds=time.perf_counter() - start, row_dual=y, col_dual=None, iterations=rounds)

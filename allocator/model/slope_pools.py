@@ -42,16 +42,10 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from allocator.errors import InfeasibleError, SolverError
+from allocator.errors import InfeasibleError
 from allocator.model import pools
 from allocator.model.highs import (
     Solution,
-    Status,
-    _objective,
-    highs_model,
-    limited,
-    new_highs,
-    stopped_error,
 )
 from allocator.model.lp import LinearProgram
 
@@ -59,6 +53,7 @@ GAP = 1e-9  # relative: the bound this close to the pooled allocation proves it 
 LAST_GAP = 1e-7  # ... or this close when nothing is left to split (HiGHS's own tolerances)
 ROUNDS = 60
 ARTIFICIAL = pools.ARTIFICIAL
+NAME = "HiGHS (a pace of change with a minimum slope, over pools of lines)"
 FIRST = 16  # pools a service starts with: runs of its levels of need
 WINDOW = 8  # segments kept exact on each side of a pool's last lift ...
 CHORDS = 16  # ... and about this many chords for the rest of its cost
@@ -109,19 +104,8 @@ def _chains(lp: LinearProgram) -> list | None:
     per_col = lp.matrix[budget].toarray().ravel()
     with np.errstate(divide="ignore", invalid="ignore"):
         reach = np.where(per_col > 0, lp.row_upper[budget] / per_col, np.inf)
-    by: dict[int, dict[int, tuple]] = {}
-    for mine, cols, s, k in lp.spend_sets[0]:
-        by.setdefault(int(s), {})[int(k)] = (np.asarray(mine), np.asarray(cols))
     out, first = [], 0
-    for s, per_piece in sorted(by.items()):
-        order = np.asarray(lp.groups.order[s])
-        if len(order) == 0:
-            continue
-        where = np.full(int(order.max()) + 1, -1)
-        where[order] = np.arange(len(order))
-        cols = np.full((max(per_piece) + 1, len(order)), -1)
-        for k, (mine, c) in per_piece.items():
-            cols[k, where[mine]] = c
+    for s, order, cols in pools.piece_grids(lp):
         if np.any(cols < 0):
             return None
         need = lp.groups.need[order]
@@ -438,7 +422,7 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
         if built is None:
             return None
         basis = None if last is None else _carried(lay, built, *last)
-        z, dual, kept = _solve_pooled(lp, built.lp, time_limit, start, best, bound, basis)
+        z, dual, kept = pools._solve_pooled(lp, built.lp, time_limit, start, best, bound, basis, NAME, presolve=True)
         if z is None:
             return None
         last = (built, z, kept)
@@ -465,7 +449,7 @@ def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None
         if best is not None:
             primal = float(lp.cost @ best)
             if primal - bound <= (GAP if splits or not exact else LAST_GAP) * max(1.0, abs(primal)):
-                return _answer(lp, best, y, rounds, built.n_pools, primal, bound, start)
+                return pools._answer(lp, best, y, rounds, built.n_pools, primal, bound, start, NAME)
         if not splits:  # the same pools: chords about the new lifts may still gain, then exact costs
             if exact and not improved:
                 return None
@@ -538,43 +522,3 @@ def _carried(lay: _Layout, built: _Pooled, old: _Pooled, z: np.ndarray, basis):
     return b
 
 
-def _solve_pooled(lp, small, time_limit, start, best, bound, basis=None):
-    """The pooled LP by HiGHS: its columns' values and row duals; Nones if not proven optimal."""
-    import highspy
-
-    left = None if time_limit is None else time_limit - (time.perf_counter() - start)
-    name = "HiGHS (a pace of change with a minimum slope, over pools of lines)"
-
-    def stopped() -> SolverError:
-        known = (-bound if lp.maximize else bound) / lp.objective_scale if np.isfinite(bound) else None
-        return stopped_error(name, time_limit, lp, None if best is None else _objective(lp, best), known)
-
-    if left is not None and left <= 0:
-        raise stopped()
-    try:
-        left = limited(left)
-    except SolverError:
-        raise stopped() from None
-    h = new_highs()
-    h.setOptionValue("random_seed", 0)
-    h.setOptionValue("solver", "simplex")
-    h.setOptionValue("time_limit", float(left) if left is not None else float("inf"))
-    h.passModel(highs_model(small))
-    if basis is not None:
-        h.setBasis(basis)
-    h.run()
-    status = h.getModelStatus()
-    if status == highspy.HighsModelStatus.kTimeLimit:
-        raise stopped()
-    if status != highspy.HighsModelStatus.kOptimal:
-        return None, None, None
-    sol = h.getSolution()
-    return np.asarray(sol.col_value, dtype=float), np.asarray(sol.row_dual, dtype=float), h.getBasis()
-
-
-def _answer(lp, x, y, rounds, n_pools, primal, bound, start) -> Solution:
-    gap = max(primal - bound, 0.0) / max(1.0, abs(primal))
-    return Solution(x=x, objective=_objective(lp, x), status=Status.OPTIMAL,
-                    solver=(f"HiGHS (a pace of change with a minimum slope, over pools of lines: {n_pools:,} pools, "
-                            f"{rounds} rounds; optimality certified by a Lagrangian bound within {gap:.1e})"),
-                    seconds=time.perf_counter() - start, row_dual=y, col_dual=None, iterations=rounds)
