@@ -156,7 +156,7 @@ def test_a_minimum_slope_past_the_room_between_floor_and_cap_is_named(tiny):
     with pytest.raises(allocator.InfeasibleError, match=r"service 'visits': its minimum slope \(7 per unit of need\) "
                                                         r"lifts area 'A1' 7.72727 units per head above area 'A4', "
                                                         r"more than the 7 between the floor and the cap: lower the "
-                                                        r"slope to at most 6.34118 or raise the cap"):
+                                                        r"slope to at most 6.34117 or raise the cap"):
         allocator.run(steep)
     with pytest.raises(allocator.InfeasibleError):
         solve(build(steep))  # the LP agrees

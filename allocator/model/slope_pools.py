@@ -57,7 +57,8 @@ NAME = "HiGHS (a pace of change with a minimum slope, over pools of lines)"
 FIRST = 16  # pools a service starts with: runs of its levels of need
 WINDOW = 8  # segments kept exact on each side of a pool's last lift ...
 CHORDS = 16  # ... and about this many chords for the rest of its cost
-FLAT = 1e-12  # relative: derivatives this close tie (the least up-set is taken)
+FLAT = 4e-16  # relative: up-sets this close in cost tie (rounding only: a wider tie could lift the bound)
+NEAR = 1e-12  # relative: a knot this near a threshold is at it (an offset's sum against a cap)
 
 
 def applies(lp: LinearProgram) -> bool:
@@ -196,7 +197,7 @@ def _isotonic(r: np.ndarray, c: _Chain, least: bool = True) -> np.ndarray | None
 def _upset(idx, theta, r, kn, level, K, least: bool = True) -> np.ndarray | None:
     """The least (or greatest) up-set of lines ``idx`` (in need order) of least cost under the
     right derivatives at ``theta``."""
-    near = FLAT * (1.0 + abs(theta))  # (a knot a rounding away: an offset's sum against a cap)
+    near = NEAR * (1.0 + abs(theta))
     passed = (kn[1:] <= theta + near).sum(axis=0)  # pieces whose end the line's intensity has reached
     below, top = theta < kn[0] - near, passed >= K
     d = np.where(below | top, 0.0, r[np.minimum(passed, K - 1), idx])

@@ -118,5 +118,17 @@ def _climbs(scenario: Scenario, served: np.ndarray, problems: list, shown: str) 
                                     f"'{scenario.area_ids[lines[top]]}' {climb[lines[top], s]:.6g} units per head "
                                     f"above area '{scenario.area_ids[low]}', more than the {room:.6g} between "
                                     f"the floor and the cap: lower the slope to at most "
-                                    f"{room / (need.max() - need.min()):.6g} or raise the cap"))
+                                    f"{_down(room / (need.max() - need.min()))} or raise the cap"))
     return climb
+
+
+def _down(value: float, digits: int = 6) -> str:
+    """``value`` to ``digits`` significant figures, rounded down (a limit said is never passed).
+
+    >>> _down(0.1234567), _down(6.341176470588235), _down(7.0)
+    ('0.123456', '6.34117', '7')
+    """
+    if value <= 0 or not np.isfinite(value):
+        return f"{value:.{digits}g}"
+    scale = 10.0 ** (digits - 1 - int(np.floor(np.log10(value))))
+    return f"{np.floor(value * scale * (1 + 1e-12)) / scale:.{digits}g}"
