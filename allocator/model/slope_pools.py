@@ -509,17 +509,23 @@ def _carried(lay: _Layout, built: _Pooled, old: _Pooled, z: np.ndarray, basis):
     tol = 1e-12 * (1.0 + np.abs(v))
     seg = np.where(v <= built.seg_start + tol, S.kLower, np.where(v >= built.seg_start + length - tol, S.kUpper, S.kBasic))
     n_sep = len(lay.seps)
-    sep0 = cols0[old.n_pools + old.n_segments:old.n_pools + old.n_segments + n_sep]
-    where = {int(r): i for i, r in enumerate(old.priced)}
-    a0, art = len(old.priced), []
-    for sign in (0, 1):
-        art += [cols0[old.n_pools + old.n_segments + n_sep + sign * a0 + where[int(r)]] if int(r) in where else S.kBasic
-                for r in built.priced]
-    at0 = {int(r): i for i, r in enumerate(old.rows)}
+    first_art = old.n_pools + old.n_segments + n_sep
+    sep0 = cols0[old.n_pools + old.n_segments:first_art]
+    art = [_as_before(built.priced, old.priced, cols0[first_art + sign * len(old.priced):][:len(old.priced)], S.kBasic)
+           for sign in (0, 1)]  # the artificial columns, +1 then -1, by their row
     b = highspy.HighsBasis()
-    b.col_status = [S.kBasic] * built.n_pools + list(seg) + list(sep0) + art
-    b.row_status = [rows0[at0[int(r)]] if int(r) in at0 else S.kBasic for r in built.rows] + [S.kLower] * built.n_pools
+    b.col_status = [S.kBasic] * built.n_pools + list(seg) + list(sep0) + list(art[0]) + list(art[1])
+    b.row_status = list(_as_before(built.rows, old.rows, rows0, S.kBasic)) + [S.kLower] * built.n_pools
     b.alien, b.valid = True, True
     return b
+
+
+def _as_before(keys: np.ndarray, old_keys: np.ndarray, old_status: np.ndarray, new):
+    """Each key's status under ``old_keys`` (sorted), ``new`` where it was not there."""
+    at = np.minimum(np.searchsorted(old_keys, keys), max(len(old_keys) - 1, 0))
+    found = (old_keys[at] == keys) if len(old_keys) else np.zeros(len(keys), bool)
+    out = np.full(len(keys), new, dtype=object)
+    out[found] = old_status[at[found]]
+    return out
 
 
