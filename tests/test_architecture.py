@@ -133,3 +133,24 @@ def test_the_command_line_answers_help_without_numpy_pandas_or_a_solver():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == ""
+
+
+def test_every_highs_instance_is_made_quiet():
+    """HiGHS prints a banner to fd 1 from the first instance in a process: every instance comes from
+    `allocator.model.highs.new_highs`, which silences it."""
+    makers = []
+    for path in _python_files():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Highs"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "highspy"):
+                makers.append(str(path.relative_to(PACKAGE)))
+    assert set(makers) == {"model/highs.py"}
+
+
+def test_a_proportional_run_prints_nothing_through_the_api():
+    """Proportional mode's planes were the first HiGHS of a process, and leaked the banner."""
+    code = ("import allocator; s = allocator.load('scenarios/quickstart'); "
+            "allocator.run(s.with_(proportionality='proportional'))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""

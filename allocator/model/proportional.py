@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from allocator.model.highs import new_highs
 from allocator.model.lp import LinearProgram, name_of
 from allocator.model.solver import Solution, Status, _objective
 from allocator.scenario import Scenario
@@ -382,8 +383,7 @@ class _Level:
         import highspy
 
         self.S, self.k_max = S, k_max
-        h = self.h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = self.h = new_highs()
         for option in ("primal_feasibility_tolerance", "dual_feasibility_tolerance"):
             h.setOptionValue(option, 1e-10)
         h.addVars(S + 2, np.r_[np.zeros(S), floor_value, 0.0], np.r_[k_max, highspy.kHighsInf, highspy.kHighsInf])
@@ -448,8 +448,7 @@ def _master(S: int, k_max: np.ndarray, floor_value: float):
     """Kelley's LP: minimise t over the scales (boxed) and t, cuts added as they come."""
     import highspy
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     for option in ("primal_feasibility_tolerance", "dual_feasibility_tolerance"):
         h.setOptionValue(option, 1e-10)
     h.addVars(S + 1, np.r_[np.zeros(S), floor_value], np.r_[k_max, highspy.kHighsInf])

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from allocator.errors import InvariantError
+from allocator.model.highs import new_highs
 
 INF = np.inf
 
@@ -116,8 +117,7 @@ def _block_moves(eligible: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np
 
     cells = np.argwhere(eligible)
     n, R = len(cells), len(rows)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     h.setOptionValue("solver", "simplex")
     # cells (>= 0, free cost), then each block's pennies added and taken away (cost 1 each)
     h.addVars(n + 2 * R, np.zeros(n + 2 * R), np.full(n + 2 * R, INF))
@@ -148,8 +148,7 @@ def _blocks(y: np.ndarray, eligible: np.ndarray, rows: np.ndarray, cols: np.ndar
 
     cells = np.argwhere(eligible)
     n, R = len(cells), len(rows)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     h.setOptionValue("solver", "simplex")
     lower = np.concatenate([np.zeros(n), np.zeros(n)])
     upper = np.concatenate([np.full(n, INF), base[cells[:, 0], cells[:, 1]].astype(float)])
