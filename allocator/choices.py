@@ -3,6 +3,8 @@ without importing numpy, pandas or a solver (so ``allocator --help`` answers at 
 
 OBJECTIVES = ("health-gain", "fair-share", "equity-weighted", "level-up", "maximin")
 PROPORTIONALITY = ("monotone", "proportional", "none")
+SLOPE_ONLY = ("a minimum slope (min_slope) applies in proportionality mode 'monotone' only, where intensity rises "
+              "with need")  # (any other mode would ignore it: refused)
 BUDGET_MODES = ("exact", "at-most")
 SOLVERS = ("highs", "cbc")
 METHODS = ("auto", "simplex", "ipm", "pdlp")

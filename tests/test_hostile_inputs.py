@@ -177,6 +177,33 @@ def test_a_bad_setting_in_the_manifest_is_named(folder, section, key, value, fra
              else f"[{section}]", fragment)
 
 
+@pytest.mark.parametrize("mode", ["proportional", "none"])
+def test_a_minimum_slope_the_mode_would_ignore_is_named(folder, mode):
+    set_key(folder, "proportionality", "mode", f'"{mode}"')
+    set_key(folder, "proportionality", "min_slope", "0.5")
+    validate(folder, f"{folder}/scenario.toml, column '[proportionality] min_slope'", "mode 'monotone' only", "got 0.5")
+    with open(folder / "services.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    write_rows(folder / "services.csv", [rows[0] + ["min_slope"]] + [r + ["0"] for r in rows[1:2]]
+               + [r + ["0.25"] for r in rows[2:]])  # the services' own slopes, the second the first set
+    validate(folder, f"{folder}/services.csv, row 3 (data row 2), column 'min_slope'", "got '0.25'")
+    set_key(folder, "proportionality", "mode", '"monotone"')
+    expect(0, ["validate", folder])
+
+
+def test_an_option_whose_mode_would_ignore_its_slope_is_named(folder):
+    manifest = folder / "scenario.toml"
+    text = manifest.read_text()
+    manifest.write_text(text + '\n[[option]]\nname = "Both"\nproportionality = "proportional"\nmin_slope = 0.5\n')
+    validate(folder, f"{folder} [[option]] 'Both'", "mode 'monotone' only", "drop the option's min_slope")
+    set_key(folder, "proportionality", "min_slope", "0.5")  # the scenario's own slope, an option's mode
+    without = manifest.read_text().rsplit("[[option]]", 1)[0]
+    manifest.write_text(without + '[[option]]\nname = "Proportional"\nproportionality = "proportional"\n')
+    validate(folder, f"{folder} [[option]] 'Proportional'", "add min_slope = 0 to the option")
+    manifest.write_text(manifest.read_text() + "min_slope = 0\n")
+    assert "Options (1): Proportional." in expect(0, ["validate", folder]).output
+
+
 def _top(text: str):
     def change(folder):
         path = folder / "scenario.toml"

@@ -215,7 +215,9 @@ def test_a_pace_of_change_with_a_minimum_slope_applies(tmp_path):
         assert slope_pools.applies(build(both)) and not pools.applies(build(both))
         assert not slope_pools.applies(build(both.with_(pace=None)))
         assert not slope_pools.applies(build(both.with_(min_slope=np.zeros(both.n_services))))
-        assert not slope_pools.applies(build(both.with_(proportionality="proportional")))
+        assert not slope_pools.applies(build(both.with_(proportionality="proportional", min_slope=np.zeros(both.n_services))))
+        with pytest.raises(allocator.ScenarioError, match="applies in proportionality mode 'monotone' only"):
+            build(both.with_(proportionality="proportional"))  # a slope that mode would ignore: refused
         maximin = build(both.with_(objective="maximin"))  # its level rows weigh pieces apart: declined
         assert slope_pools.applies(maximin) and slope_pools._layout(maximin) is None
     assert not slope_pools.applies(build(both))  # too small to pay

@@ -39,6 +39,7 @@ def _relaxed(scenario: Scenario, floors: bool, locked: bool, proportionality: bo
         cap=scenario.cap if floors else np.full_like(scenario.cap, np.inf),
         locked=scenario.locked if locked else np.full_like(scenario.locked, np.nan),
         proportionality=scenario.proportionality if proportionality else "none",
+        min_slope=scenario.min_slope if proportionality else np.zeros_like(scenario.min_slope),  # (the rule's slope)
         pace=scenario.pace if pace else None)
 
 
@@ -129,7 +130,7 @@ def prices(result) -> pd.DataFrame:
              else "GBP of distance from fair shares")
     families = [("universal floors", dict(floor=np.zeros_like(s.floor))),
                 ("caps", dict(cap=np.full_like(s.cap, np.inf))),
-                (f"{s.proportionality} proportionality rule", dict(proportionality="none")),
+                (f"{s.proportionality} proportionality rule", dict(proportionality="none", min_slope=np.zeros_like(s.min_slope))),
                 ("pace of change", dict(pace=None)),
                 ("locked lines", dict(locked=np.full_like(s.locked, np.nan)))]
     units_of = s.gradient.outcome_units

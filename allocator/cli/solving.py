@@ -36,7 +36,10 @@ def validate(scenario: Path) -> None:
     """
     import numpy as np
 
+    from allocator.scenario.options import check_all
+
     s = load(scenario)
+    check_all(s)
     free = ~s.is_locked
     floors = float(np.where(free, s.unit_spend * s.floor[None, :], 0).sum())
     locked = float(np.where(free, 0, s.locked).sum())
@@ -54,6 +57,8 @@ def validate(scenario: Path) -> None:
         click.echo(f"Baseline spend {gbp(s.baseline.sum())}"
                    + (f"; pace of change -{s.pace[0]:.0%} / +{s.pace[1]:.0%} per area." if s.pace else "."))
     click.echo(f"Objective {s.objective}; proportionality {s.proportionality}.")
+    if s.options:
+        click.echo(f"Options ({len(s.options)}): {', '.join(o.name for o in s.options)}.")
     for sid, name, need, resp in zip(s.service_ids, s.service_names, s.need_models, s.response_models):
         click.echo(f"  {sid}: {name} — need '{need.name}', response '{resp.name}'")
     _echo_money(s)

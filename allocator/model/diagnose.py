@@ -136,9 +136,9 @@ def _conflict(scenario: Scenario, time_limit: float | None) -> str:
     fixed = _fixed_rules(scenario)
     locked = "locked lines" in fixed
     trials = []
+    loose = dict(proportionality="none", min_slope=np.zeros_like(scenario.min_slope))  # (the rule with its slope)
     if scenario.proportionality != "none":
-        trials.append((f"the {scenario.proportionality} proportionality rule",
-                       scenario.with_(proportionality="none")))
+        trials.append((f"the {scenario.proportionality} proportionality rule", scenario.with_(**loose)))
     if scenario.pace is not None:
         trials.append(("the pace-of-change limits", scenario.with_(pace=None)))
     alone = [name for name, relaxed in trials if _feasible(relaxed, time_limit)]
@@ -148,7 +148,7 @@ def _conflict(scenario: Scenario, time_limit: float | None) -> str:
         return (f"no allocation of {gbp(budget)} meets every rule; it becomes feasible "
                 f"without {rules}, which conflict{'s' if len(alone) == 1 else ''} with {against}: loosen "
                 + ("it" if len(alone) == 1 else "one of them") + (", or review the locked lines" if locked else ""))
-    if len(trials) == 2 and _feasible(scenario.with_(proportionality="none", pace=None), time_limit):
+    if len(trials) == 2 and _feasible(scenario.with_(**loose, pace=None), time_limit):
         return (f"no allocation of {gbp(budget)} meets every rule: the proportionality "
                 "rule and the pace-of-change limits conflict with each other (each alone is feasible)")
     rules = fixed + [name[4:] for name, _ in trials] + ["budget"]

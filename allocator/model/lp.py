@@ -3,8 +3,7 @@
 The LP is built directly as arrays (CSC matrix, bounds, costs) because that is what
 HiGHS takes and because an object per variable costs far more than the solve at
 national scale (DESIGN.md, "Performance notes").  Every column and row still has a
-stable name (``seg(E01000001,stop__smoking,2)``, ``budget``,
-``order(early__years,E01000001,E01000002)``):
+stable name (``seg(E01000001,stop__smoking,2)``, ``budget``, ``order(early__years,E01000001,E01000002)``):
 HiGHS writes the same arrays, names and all, as an LP file (`solver.write_lp`) and as the MPS
 file CBC solves (`solver.solve(..., solver="cbc")`); `solver.to_pulp` turns them into a PuLP
 problem for an analyst who wants to add to the model in PuLP.  `build` is here with the LP's types and line groups; the columns and rows it adds, step by step, are in `allocator.model.rows`.
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from allocator.choices import SLOPE_ONLY
 from allocator.errors import Problem, ScenarioError
 from allocator.model import equity, money
 from allocator.model.rows import (
@@ -466,11 +466,12 @@ EQUITY_CONSTRAINTS = ("sii_reduction", "gap_reduction", "worst_off_at_least")
 
 def check_model_settings(scenario: Scenario) -> None:
     """Settings that would otherwise be solved as something else, refused by name."""
-    problems = []
-    shown = f"scenario '{scenario.name}'"
+    problems, shown = [], f"scenario '{scenario.name}'"
     if scenario.pace is not None and scenario.baseline is None:
         problems.append(Problem(shown, "a pace of change needs a baseline to measure it against, and "
                                 "this scenario has none: add a baseline table or set pace to None"))
+    if scenario.proportionality != "monotone" and np.any(np.asarray(scenario.min_slope) > 0):  # (else ignored)
+        problems.append(Problem(shown, f"{SLOPE_ONLY}: set min_slope to 0 or the mode to 'monotone' (not '{scenario.proportionality}')"))
     bad = _not_finite(scenario)
     if bad:
         problems.append(Problem(shown, f"{', '.join(bad)}: expected finite numbers, got NaN or infinity "

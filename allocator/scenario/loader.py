@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from allocator.choices import SLOPE_ONLY
 from allocator.errors import Problem, ScenarioError
 from allocator.scenario import budget as budget_spec
 from allocator.scenario import files, manifest, population, uncertainty
@@ -196,7 +197,24 @@ class _Loader:
         slope_default = float(self.data["proportionality"].get("min_slope", 0.0))
         min_slope = (self.check.number(services, "min_slope", minimum=0, blank=slope_default)
                      if "min_slope" in services.frame else np.full(n_services, slope_default))
+        self._slope_in_its_mode(services, min_slope)
         return unit_cost, floor, cap, min_slope
+
+    def _slope_in_its_mode(self, services: Table, min_slope: np.ndarray) -> None:
+        """A minimum slope outside monotone mode would be ignored: refused where it is set."""
+        mode = self.data["proportionality"]["mode"]
+        sloped = np.flatnonzero(np.nan_to_num(min_slope) > 0)
+        if mode == "monotone" or not len(sloped):
+            return
+        expected = f"0 with proportionality mode '{mode}' ({SLOPE_ONLY}: set mode = \"monotone\" to use it)"
+        pos = int(sloped[0])
+        cell = services.frame["min_slope"].iloc[pos] if "min_slope" in services.frame else None
+        if cell is not None and str(cell).strip().lower() not in ("", "nan", "none"):  # (else the manifest's)
+            self.check.add(services.name, "a minimum slope the mode ignores", row=services.row(pos),
+                           column="min_slope", expected=expected, found=cell)
+        else:
+            self.check.add(self.shown, "a minimum slope the mode ignores", column="[proportionality] min_slope",
+                           expected=expected, found=float(min_slope[pos]))
 
     def _numeric(self, areas: Table, population: np.ndarray):
         """callable(column, minimum=None): an areas column as numbers, checked once per column."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from allocator.choices import SLOPE_ONLY
 from allocator.errors import Problem, ScenarioError
 from allocator.scenario.files import number_problem
 from allocator.scenario.parameters import apply as set_parameters
@@ -196,4 +197,24 @@ def apply(scenario, spec: OptionSpec):
                                      "change limits change from last year's spend, and the scenario has no "
                                      "baseline table: add [tables] baseline, or drop the option's pace")])
     renamed = dataclasses.replace(scenario, name=f"{scenario.name}: {spec.name}", **fields)
-    return set_parameters(renamed, values, where=f"{scenario.path} [[option]] '{spec.name}'")
+    out = set_parameters(renamed, values, where=f"{scenario.path} [[option]] '{spec.name}'")
+    if out.proportionality != "monotone" and np.any(np.asarray(out.min_slope) > 0):
+        raise ScenarioError([Problem(f"{scenario.path} [[option]] '{spec.name}'", f"{SLOPE_ONLY}, and the option's "
+                                     f"mode is '{out.proportionality}', which would ignore it: "
+                                     + ("drop the option's min_slope or its proportionality"
+                                        if {"min_slope", "min_slopes"} & set(spec.overrides) else
+                                        "add min_slope = 0 to the option (the scenario's own slope is not 0), "
+                                        "or drop its proportionality"))])
+    return out
+
+
+def check_all(scenario) -> None:
+    """Every option of the manifest applied, its problems raised together (`ScenarioError`)."""
+    problems = []
+    for spec in scenario.options:
+        try:
+            apply(scenario, spec)
+        except ScenarioError as e:
+            problems += e.problems
+    if problems:
+        raise ScenarioError(problems)
