@@ -17,11 +17,13 @@ from allocator.scenario import Scenario
 
 class Windows:
     """Each area's pace window as rows over the scales in the planes' LP, added once broken:
-    its lower bands' spend at most the window's upper end, its upper bands' at least the lower
-    end (necessary for any allocation; exact when the tolerance is 0)."""
+    its lower bands' spend at most the window's upper end (linear below
+    `proportional._scale_bounds`), its upper bands' at least the lower end (necessary for any
+    allocation).  Where caps cut the upper bands their spend is concave in the scales: an area
+    still short at scales its row allows gets the spend's tangent there (`_tangents`)."""
 
     def __init__(self, knap, p, S: int):  # (`proportional._PacedKnapsack`, `proportional._Pieces`)
-        self.areas, self.S = knap.areas, S
+        self.areas, self.S, self.knap, self.p = knap.areas, S, knap, p
         self.low_rows, self.high_rows = knap.areas.window_rows(p, knap.a, knap.b, S)
         self.has = np.zeros((self.areas.R, 2), bool)
         self.at = []  # (the planes' LP's first row of a batch, its areas)
@@ -30,7 +32,7 @@ class Windows:
         """Rows for the windows ``k`` breaks, in each of ``models`` (the planes' LP first)."""
         import highspy
 
-        ar, S = self.areas, self.S
+        ar = self.areas
         tol = 1e-9 * np.maximum(1.0, np.abs(np.r_[ar.high[:-1], ar.low[:-1]]).reshape(2, -1))
         over = (self.low_rows @ k > ar.high[:-1] + tol[0]) & ~self.has[:, 0]
         short = (self.high_rows @ k < ar.low[:-1] - tol[1]) & ~self.has[:, 1]
@@ -44,10 +46,32 @@ class Windows:
             lo = np.full(n, lower) if np.isscalar(lower) else lower[at]
             hi = np.full(n, upper) if np.isscalar(upper) else upper[at]
             block = rows[at]
-            self.at.append((models[0].getNumRow(), at))
-            for h in models:
-                h.addRows(n, lo, hi, n * S, np.arange(0, n * S, S, dtype=np.int32),
-                          np.tile(np.arange(S, dtype=np.int32), n), block.ravel())
+            self._add(models, at, lo, hi, block)
+        self._tangents(models, k, short)
+
+    def _add(self, models, at: np.ndarray, lo: np.ndarray, hi: np.ndarray, block: np.ndarray) -> None:
+        """Rows ``lo <= block @ scales <= hi`` for areas ``at``, in each of ``models``."""
+        n, S = len(at), self.S
+        self.at.append((models[0].getNumRow(), at))
+        for h in models:
+            h.addRows(n, lo, hi, n * S, np.arange(0, n * S, S, dtype=np.int32),
+                      np.tile(np.arange(S, dtype=np.int32), n), block.ravel())
+
+    def _tangents(self, models, k: np.ndarray, linear: np.ndarray) -> None:
+        """For each area short of its window's foot at ``k`` whose linear row (``linear``: added
+        now) does not cut ``k`` off, its upper bands' spend's tangent at ``k`` (a supergradient of
+        a concave function: at least the spend everywhere, so the row holds for every allocation)."""
+        knap, p, ar = self.knap, self.p, self.areas
+        reach = knap.b * k[p.service] * p.need - p.start
+        top = np.bincount(ar.area, weights=p.spend * np.clip(reach, 0.0, p.length), minlength=ar.R + 1)[:-1]
+        at = np.flatnonzero((top < ar.low[:-1] - 1e-12 * np.maximum(1.0, np.abs(ar.low[:-1]))) & ~linear)
+        if not len(at):
+            return
+        inside = (reach >= 0) & (reach < p.length)  # (the right-hand slope)
+        g = np.zeros((ar.R + 1, self.S))
+        np.add.at(g, (ar.area[inside], p.service[inside]), (knap.b * p.spend * p.need)[inside])
+        g = g[at]
+        self._add(models, at, ar.low[at] - top[at] + g @ k, np.full(len(at), np.inf), g)
 
     def conflict(self, master, scenario: Scenario) -> InfeasibleError:
         """The areas whose windows no scales hold together (the planes' LP's Farkas ray), as an
@@ -124,8 +148,10 @@ class Budget:
             h.addRow(*self._bounds(bound, side), self.S, np.arange(self.S, dtype=np.int32), coef)
 
     def _bounds(self, bound: float, side: int) -> tuple[float, float]:
-        """A budget row's bounds, loosened by what the knapsack (and the LP) let the budget miss by."""
-        return (bound - self.slack, np.inf) if side > 0 else (-np.inf, bound + self.slack)
+        """A budget row's bounds, loosened by half what the knapsack (and the LP) let the budget miss
+        by: by all of it, scales the knapsack finds a rounding past it meet their own row and come
+        back round after round (a miss within it is the LP's to decide: `conflict`)."""
+        return (bound - self.slack / 2, np.inf) if side > 0 else (-np.inf, bound + self.slack / 2)
 
     def conflict(self, master, scenario, lp, windows: Windows, boxed: np.ndarray) -> InfeasibleError | bool:
         """Why the planes' LP has no scales, as an `InfeasibleError` the pipeline keeps (``explained``):
