@@ -45,11 +45,13 @@ def test_england_lsoa_ships_a_baseline_and_an_option_for_each_rule_at_national_s
         assert column.max() - column.min() <= 0.02 / max(1.0, s.target_population[served[:, k], k].min())
     options = {o.name: o for o in s.options}
     assert list(options) == ["Health gain", "Pace of change", "Steeper need slope", "Pace and steeper slope", "Proportional",
-                             "Maximin", "Level up"]
+                             "Proportional with a pace", "Maximin", "Level up"]
     from allocator.scenario.options import apply
 
     assert apply(s, options["Pace of change"]).pace == (0.05, 0.15)
     assert apply(s, options["Proportional"]).proportionality == "proportional"
+    paced = apply(s, options["Proportional with a pace"])
+    assert (paced.proportionality, paced.tolerance, paced.pace) == ("proportional", 0.75, (0.3, 0.6))
     assert apply(s, options["Maximin"]).objective == "maximin"
     assert apply(s, options["Level up"]).objective == "level-up"
     assert np.all(apply(s, options["Steeper need slope"]).min_slope > 0)

@@ -193,6 +193,13 @@ ATTRIBUTION = {
 #: "Health gain, steeper need slope" option: min slope = 5% of the floor per unit of need.
 OPTION_SLOPE_SHARE = 0.05
 
+#: england-lsoa's "Proportional with a pace" option: within 75% of proportional to need, each LSOA
+#: within -30% / +60% of last year's spend.  The assumed baseline splits each service by target
+#: population, far from proportional to need: at -5% / +15% (or tolerance 0.5 and -25% / +50%) no
+#: proportional allocation exists, which allocator proves in about a second.
+PROPORTIONAL_TOLERANCE = 0.75
+PROPORTIONAL_PACE = (0.30, 0.60)
+
 # ---------------------------------------------------------------------------
 # Budgets as finance holds them (service groups, funding streams, the plan)
 # ---------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from allocator.build.assumptions import (
     OPTION_SLOPE_SHARE,
     PACE_MAX_DECREASE,
     PACE_MAX_INCREASE,
+    PROPORTIONAL_PACE,
+    PROPORTIONAL_TOLERANCE,
     QUICKSTART_SERVICES,
     SERVICES,
 )
@@ -101,6 +103,14 @@ def national_option_blocks(services: pd.DataFrame) -> list[str]:
                "unit of relative need."),
               ("Proportional", ['proportionality = "proportional"'],
                "Health gain, intensity above the floor proportional to need (within the tolerance)."),
+              ("Proportional with a pace", ['proportionality = "proportional"',
+                                            f"tolerance = {toml_value(PROPORTIONAL_TOLERANCE)}",
+                                            f"pace_of_change = {{ max_decrease = {toml_value(PROPORTIONAL_PACE[0])}, "
+                                            f"max_increase = {toml_value(PROPORTIONAL_PACE[1])} }}"],
+               f"Health gain, intensity above the floor within {PROPORTIONAL_TOLERANCE:.0%} of proportional to need, "
+               f"each LSOA's total within -{PROPORTIONAL_PACE[0]:.0%} / +{PROPORTIONAL_PACE[1]:.0%} of last "
+               "year's spend (narrower paces leave no proportional allocation: the baseline is split by target "
+               "population)."),
               ("Maximin", ['objective = "maximin"'], "Raise the worst-off decile's outcome as far as it goes."),
               ("Level up", ['objective = "level-up"'],
                "Raise the most deprived deciles toward the least deprived (level up, never down).")]
