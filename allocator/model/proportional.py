@@ -46,8 +46,6 @@ from allocator.scenario import Scenario
 
 GAP = 1e-9  # relative gap at which the planes and the allocations have met
 STALLED_GAP = 1e-8  # accepted when the lower bound stops rising (the master LP's own tolerance)
-STALLED_ABSOLUTE = 1e-10  # ... or this close, the master LP's own feasibility tolerance (an objective near 0)
-TINY = 1e-3  # the gap's least denominator: the objective is scaled to about 1 a line (`lp._setup`)
 MAX_ROUNDS = 400
 STALL_ROUNDS = 25
 LEVEL = 0.3  # the level method's: next scales where the model is this far from the bound to the best
@@ -367,9 +365,8 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
         since = 0 if values[S] > lower + GAP * abs(values[S]) else since + 1
         lower, k = max(lower, values[S]), np.clip(values[:S], 0.0, k_max)
         if best is not None:
-            gap = (best[0] - lower) / max(abs(best[0]), TINY)  # (an optimum of 0: the gap is rounding)
-            stalled = since >= STALL_ROUNDS and (gap <= STALLED_GAP or best[0] - lower <= STALLED_ABSOLUTE)
-            if gap <= GAP or stalled:
+            gap = (best[0] - lower) / max(abs(best[0]), 1e-12)
+            if gap <= GAP or (since >= STALL_ROUNDS and gap <= STALLED_GAP):
                 return _solution(lp, p, best, gap, rounds, start, knap)
             k = near.point(best[1], lower + LEVEL * (best[0] - lower), k)
         if time_limit is not None and time.perf_counter() - start > time_limit:

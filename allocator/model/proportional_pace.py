@@ -15,6 +15,25 @@ from allocator.errors import InfeasibleError
 from allocator.scenario import Scenario
 
 
+def upper_bands(knap, p, k: np.ndarray, S: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each area's upper bands' spend at the scales ``k`` (R + 1,) and its right-hand slope in each
+    scale (R + 1, S).  A line's spend is its spend per unit times ``min(b k n, its span)``: concave,
+    so the slope gives a tangent at least the spend at every scale.  The slope is taken line by
+    line (``b k n`` below the line's span), never piece by piece, where rounding at a piece's end
+    could count a line's slope twice or not at all."""
+    ar = knap.areas
+    span = np.zeros(int(p.group.max(initial=-1)) + 1)
+    np.maximum.at(span, p.group, p.start + p.length)
+    first = (p.start == 0) & (p.length > 0)  # one a line (the pieces of a line share spend and need)
+    band = knap.b * k[p.service[first]] * p.need[first]
+    top = np.bincount(ar.area[first], weights=p.spend[first] * np.minimum(band, span[p.group[first]]),
+                      minlength=ar.R + 1)
+    rising = band < span[p.group[first]]
+    g = np.zeros((ar.R + 1, S))
+    np.add.at(g, (ar.area[first][rising], p.service[first][rising]), (knap.b * p.spend * p.need)[first][rising])
+    return top, g
+
+
 class Windows:
     """Each area's pace window as rows over the scales in the planes' LP, added once broken:
     its lower bands' spend at most the window's upper end (linear below
@@ -61,15 +80,12 @@ class Windows:
         """For each area short of its window's foot at ``k`` whose linear row (``linear``: added
         now) does not cut ``k`` off, its upper bands' spend's tangent at ``k`` (a supergradient of
         a concave function: at least the spend everywhere, so the row holds for every allocation)."""
-        knap, p, ar = self.knap, self.p, self.areas
-        reach = knap.b * k[p.service] * p.need - p.start
-        top = np.bincount(ar.area, weights=p.spend * np.clip(reach, 0.0, p.length), minlength=ar.R + 1)[:-1]
+        ar = self.areas
+        top, g = upper_bands(self.knap, self.p, k, self.S)
+        top = top[:-1]
         at = np.flatnonzero((top < ar.low[:-1] - 1e-12 * np.maximum(1.0, np.abs(ar.low[:-1]))) & ~linear)
         if not len(at):
             return
-        inside = (reach >= 0) & (reach < p.length)  # (the right-hand slope)
-        g = np.zeros((ar.R + 1, self.S))
-        np.add.at(g, (ar.area[inside], p.service[inside]), (knap.b * p.spend * p.need)[inside])
         g = g[at]
         self._add(models, at, ar.low[at] - top[at] + g @ k, np.full(len(at), np.inf), g)
 
@@ -121,11 +137,7 @@ class Budget:
         ``side`` +1 the most the areas can spend (at least the budget's foot), -1 the least (at most its top)."""
         knap, p, ar = self.knap, self.p, self.knap.areas
         if side > 0:
-            reach = knap.b * k[p.service] * p.need - p.start
-            inside = (reach >= 0) & (reach < p.length)  # (the right-hand slope: concave for k >= 0)
-            top = np.bincount(ar.area, weights=p.spend * np.clip(reach, 0.0, p.length), minlength=ar.R + 1)
-            g = np.zeros((ar.R + 1, self.S))
-            np.add.at(g, (ar.area[inside], p.service[inside]), (knap.b * p.spend * p.need)[inside])
+            top, g = upper_bands(knap, p, k, self.S)
             capped = ar.high < top  # (the area without a window: never)
             fixed = float(ar.high[capped].sum()) + float((top - g @ k)[~capped].sum())
             self.tangent = (g, top - g @ k)  # each area's upper bands' spend: a tangent (`missed`)
@@ -148,10 +160,9 @@ class Budget:
             h.addRow(*self._bounds(bound, side), self.S, np.arange(self.S, dtype=np.int32), coef)
 
     def _bounds(self, bound: float, side: int) -> tuple[float, float]:
-        """A budget row's bounds, loosened by half what the knapsack (and the LP) let the budget miss
-        by: by all of it, scales the knapsack finds a rounding past it meet their own row and come
-        back round after round (a miss within it is the LP's to decide: `conflict`)."""
-        return (bound - self.slack / 2, np.inf) if side > 0 else (-np.inf, bound + self.slack / 2)
+        """A budget row's bounds, loosened by what the knapsack (and the LP) let the budget miss by.
+        (Loosened by half of it, the planes certified wrong optima: found by Hypothesis.)"""
+        return (bound - self.slack, np.inf) if side > 0 else (-np.inf, bound + self.slack)
 
     def conflict(self, master, scenario, lp, windows: Windows, boxed: np.ndarray) -> InfeasibleError | bool:
         """Why the planes' LP has no scales, as an `InfeasibleError` the pipeline keeps (``explained``):
