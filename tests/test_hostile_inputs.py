@@ -202,6 +202,12 @@ def test_an_option_whose_mode_would_ignore_its_slope_is_named(folder):
     validate(folder, f"{folder} [[option]] 'Proportional'", "add min_slope = 0 to the option")
     manifest.write_text(manifest.read_text() + "min_slope = 0\n")
     assert "Options (1): Proportional." in expect(0, ["validate", folder]).output
+    set_key(folder, "proportionality", "mode", '"proportional"')  # the mode the scenario's, the slope an option's
+    set_key(folder, "proportionality", "min_slope", "0")
+    manifest.write_text(manifest.read_text() + '\n[[option]]\nname = "Sloped"\nmin_slope = 0.5\n'
+                        '\n[[option]]\nname = "Tiny"\ntotal_gbp = 1\n')  # (no allocation: well formed)
+    outcome = validate(folder, f"{folder} [[option]] 'Sloped'", 'add proportionality = "monotone" to the option')
+    assert "'Tiny'" not in outcome.output
 
 
 def _top(text: str):

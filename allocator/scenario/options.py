@@ -200,21 +200,32 @@ def apply(scenario, spec: OptionSpec):
     out = set_parameters(renamed, values, where=f"{scenario.path} [[option]] '{spec.name}'")
     if out.proportionality != "monotone" and np.any(np.asarray(out.min_slope) > 0):
         raise ScenarioError([Problem(f"{scenario.path} [[option]] '{spec.name}'", f"{SLOPE_ONLY}, and the option's "
-                                     f"mode is '{out.proportionality}', which would ignore it: "
-                                     + ("drop the option's min_slope or its proportionality"
-                                        if {"min_slope", "min_slopes"} & set(spec.overrides) else
-                                        "add min_slope = 0 to the option (the scenario's own slope is not 0), "
-                                        "or drop its proportionality"))])
+                                     f"mode is '{out.proportionality}', which would ignore it: " + _slope_advice(spec))])
     return out
 
 
+def _slope_advice(spec: OptionSpec) -> str:
+    """What to change when an option's mode would ignore a minimum slope, by which of the two it sets."""
+    sets_slope = bool({"min_slope", "min_slopes"} & set(spec.overrides))
+    if "proportionality" in spec.overrides:
+        return ("drop the option's min_slope or its proportionality" if sets_slope else
+                "add min_slope = 0 to the option (the scenario's own slope is not 0), or drop its proportionality")
+    return 'add proportionality = "monotone" to the option (the scenario\'s mode is not), or drop its min_slope'
+
+
 def check_all(scenario) -> None:
-    """Every option of the manifest applied, its problems raised together (`ScenarioError`)."""
+    """Every option of the manifest applied, its problems raised together (`ScenarioError`), each
+    named with its option; an option no allocation meets is well formed (`run` and `compare` say why)."""
+    from allocator.errors import InfeasibleError
+
     problems = []
     for spec in scenario.options:
         try:
             apply(scenario, spec)
+        except InfeasibleError:
+            continue
         except ScenarioError as e:
-            problems += e.problems
+            where = f"[[option]] '{spec.name}'"
+            problems += [p if where in p.file else dataclasses.replace(p, file=f"{p.file} {where}") for p in e.problems]
     if problems:
         raise ScenarioError(problems)
