@@ -186,7 +186,8 @@ def test_a_minimum_slope_the_mode_would_ignore_is_named(folder, mode):
         rows = list(csv.reader(handle))
     write_rows(folder / "services.csv", [rows[0] + ["min_slope"]] + [r + ["0"] for r in rows[1:2]]
                + [r + ["0.25"] for r in rows[2:]])  # the services' own slopes, the second the first set
-    validate(folder, f"{folder}/services.csv, row 3 (data row 2), column 'min_slope'", "got '0.25'")
+    validate(folder, *(f"{folder}/services.csv, row {row} (data row {row - 1}), column 'min_slope'"
+                       for row in range(3, len(rows) + 1)), "got '0.25'")
     set_key(folder, "proportionality", "mode", '"monotone"')
     expect(0, ["validate", folder])
 

@@ -207,14 +207,17 @@ class _Loader:
         if mode == "monotone" or not len(sloped):
             return
         expected = f"0 with proportionality mode '{mode}' ({SLOPE_ONLY}: set mode = \"monotone\" to use it)"
-        pos = int(sloped[0])
-        cell = services.frame["min_slope"].iloc[pos] if "min_slope" in services.frame else None
-        if cell is not None and str(cell).strip().lower() not in ("", "nan", "none"):  # (else the manifest's)
-            self.check.add(services.name, "a minimum slope the mode ignores", row=services.row(pos),
-                           column="min_slope", expected=expected, found=cell)
-        else:
+        default = None  # the manifest's, where a service's cell is blank
+        for pos in sloped:
+            cell = services.frame["min_slope"].iloc[pos] if "min_slope" in services.frame else None
+            if cell is not None and str(cell).strip().lower() not in ("", "nan", "none"):
+                self.check.add(services.name, "a minimum slope the mode ignores", row=services.row(pos),
+                               column="min_slope", expected=expected, found=cell)
+            else:
+                default = float(min_slope[pos])
+        if default is not None:
             self.check.add(self.shown, "a minimum slope the mode ignores", column="[proportionality] min_slope",
-                           expected=expected, found=float(min_slope[pos]))
+                           expected=expected, found=default)
 
     def _numeric(self, areas: Table, population: np.ndarray):
         """callable(column, minimum=None): an areas column as numbers, checked once per column."""
