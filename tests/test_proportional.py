@@ -50,6 +50,35 @@ def test_cutting_planes_with_a_pace_of_change_reach_the_lps_optimum(spec):
     _same_as_the_lp(spec, "health-gain")
 
 
+def test_the_upper_bands_tangent_is_at_least_their_spend_at_every_scale(tmp_path):
+    """`proportional_pace.upper_bands`: each area's upper bands' spend, and a slope whose tangent is at
+    least that spend at any scales (caps cut the bands: the spend is concave), met at its own scales."""
+    from allocator.build.synthetic import write_scenario
+    from allocator.model.proportional_pace import upper_bands
+
+    s = allocator.load(write_scenario(tmp_path / "s", 200, 5, seed=0, baseline=True, pace=(0.3, 0.6),
+                                      proportionality="proportional")).with_(tolerance=0.9)
+    lp = build(s)
+    p = proportional._pieces(lp)
+    knap = proportional._PacedKnapsack(lp, p, s.tolerance, s.n_services)
+    k_max = proportional._scale_bounds(p, knap, s.n_services)
+    ar = knap.areas
+
+    def spend(k):  # piece by piece, from the bands' definition
+        reach = np.clip(knap.b * k[p.service] * p.need - p.start, 0.0, p.length)
+        return np.bincount(ar.area, weights=p.spend * reach, minlength=ar.R + 1)
+
+    rng = np.random.default_rng(0)
+    cut = False
+    for _ in range(60):
+        k0, k1 = rng.uniform(0, 1, (2, s.n_services)) * k_max
+        top, g = upper_bands(knap, p, k0, s.n_services)
+        assert np.allclose(top, spend(k0), rtol=1e-12, atol=1e-15)
+        assert np.all(spend(k1) <= top + g @ (k1 - k0) + 1e-12 * max(1.0, float(top.max())))
+        cut |= bool(np.any(knap.b * k1[p.service] * p.need > p.start + p.length))
+    assert cut  # (caps did cut the bands somewhere: the test saw a concave spend)
+
+
 def _same_as_the_lp(spec, objective: str, scenario=None) -> None:
     folder = scenario if scenario is not None else allocator.load(gen.write(spec, gen.fresh_folder())).with_(
         objective=objective)

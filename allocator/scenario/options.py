@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from allocator.choices import SLOPE_ONLY
-from allocator.errors import Problem, ScenarioError
+from allocator.errors import InfeasibleError, Problem, ScenarioError
 from allocator.scenario.files import number_problem
 from allocator.scenario.parameters import apply as set_parameters
 from allocator.scenario.spec import OBJECTIVES, PROPORTIONALITY
@@ -216,8 +216,6 @@ def _slope_advice(spec: OptionSpec) -> str:
 def check_all(scenario) -> None:
     """Every option of the manifest applied, its problems raised together (`ScenarioError`), each
     named with its option; an option no allocation meets is well formed (`run` and `compare` say why)."""
-    from allocator.errors import InfeasibleError
-
     problems = []
     for spec in scenario.options:
         try:
