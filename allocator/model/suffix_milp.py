@@ -24,6 +24,11 @@ written over the relaxation instead:
   the same model, but the dense prefix sums of a pace of change's rows and of the binaries' rows
   become one entry a line.  england-la at an SII reduction of 0.45: 1.37m nonzeros -> 44,000, HiGHS
   16 s -> 4 s; the root LP by interior point, RINS and RENS off (`solver.ROOT_BY_IPM`).
+- Each round's MILP is first searched by hand (`allocator.model.one_branch`: the root LP, then
+  best-first strong branching on a few binaries, every LP from the root's basis), which proves
+  england-la's reductions at one or two branchings in a second or two where HiGHS's branch and
+  bound spends 4-20 s before its first branching; where that search ends at lines out of order
+  that have no binary, the next round starts from it; only what it leaves goes to HiGHS.
 
 Lines merged into one group (equal need and value, `lp.Groups`) would be held at one intensity,
 which the MILP does not ask: the model applies only when no group holds more than one line.
@@ -37,9 +42,10 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from allocator.model import one_branch
 from allocator.model.gradient_bound import TOLERANCE, _by_service
 from allocator.model.gradient_bound import _in_order as _fill_in_order
-from allocator.model.highs import MIP_REL_GAP, Solution, _objective, limited
+from allocator.model.highs import MIP_REL_GAP, Solution, Status, _objective, limited
 from allocator.model.lp import LinearProgram, NameBlock
 
 ROUNDS = 12  # MILP solves at most, each with the lines found out of order by the one before
@@ -246,24 +252,72 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
     for rounds in range(1, ROUNDS + 1):
         milp = model(lp, lines)
         fill, D = _fill_form(milp, chains)
-        # an allocation in order near the last round's, reported if the clock stops this one (not
-        # handed to HiGHS as a start: 1.16 then mis-states the presolved objective and stops early)
-        point = None if time_limit is None else _in_order_point(lp, x, chains, lines, time_limit, began)
-        known = (None if point is None else _objective(milp, point), bound)
-        found = _solve_highs(fill, ROOT_BY_IPM if milp.integrality is not None else "simplex",
-                             _left(time_limit, began), known=known)
-        x = D @ found.x
-        reached = found.bound if found.bound is not None else found.objective
-        point = _in_order(lp, x, chains, lines)
-        if point is None or _apart(lp, _objective(milp, point), reached) > MIP_REL_GAP:
-            point = _in_order_point(lp, x, chains, lines, time_limit, began)
-        if point is not None and _apart(lp, _objective(milp, point), reached) <= MIP_REL_GAP:
-            return milp, _answer(milp, found, point, rounds, len(lines), began)
+        proven, x_hand = _branched(lp, milp, fill, D, chains, lines, time_limit, began)
+        if proven is not None:
+            return milp, _answer(milp, proven, proven.x, rounds, len(lines), began)
+        if x_hand is not None:  # this round's MILP solved by hand, its allocation out of order elsewhere
+            x = x_hand
+        else:
+            # an allocation in order near the last round's, reported if the clock stops this one (not
+            # handed to HiGHS as a start: 1.16 then mis-states the presolved objective and stops early)
+            point = None if time_limit is None else _in_order_point(lp, x, chains, lines, time_limit, began)
+            known = (None if point is None else _objective(milp, point), bound)
+            found = _solve_highs(fill, ROOT_BY_IPM if milp.integrality is not None else "simplex",
+                                 _left(time_limit, began), known=known)
+            x = D @ found.x
+            point = _settled(lp, milp, x, found.bound if found.bound is not None else found.objective, chains,
+                             lines, time_limit, began)
+            if point is not None:
+                return milp, _answer(milp, found, point, rounds, len(lines), began)
         more = (set(out_of_order(lp, x, ADDED)) - set(lines)) or (set(out_of_order(lp, x)) - set(lines))
         if not more:
             return None
         lines = sorted(set(lines) | more)
     return None
+
+
+def _settled(lp: LinearProgram, milp: LinearProgram, x: np.ndarray, reached: float, chains, lines: list,
+             time_limit: float | None, began: float) -> np.ndarray | None:
+    """An allocation in order from ``x`` (its lines filled in order, else re-optimised in their
+    segments) within the MIP gap of ``reached`` (a bound): the round's answer; else None."""
+    point = _in_order(lp, x, chains, lines)
+    if point is None or _apart(lp, _objective(milp, point), reached) > MIP_REL_GAP:
+        point = _in_order_point(lp, x, chains, lines, time_limit, began)
+    if point is not None and _apart(lp, _objective(milp, point), reached) <= MIP_REL_GAP:
+        return point
+    return None
+
+
+def _branched(lp: LinearProgram, milp: LinearProgram, fill: LinearProgram, D, chains, lines: list,
+              time_limit: float | None, began: float) -> tuple[Solution | None, np.ndarray | None]:
+    """The round's MILP by strong branching by hand (`allocator.model.one_branch`): its answer
+    (an allocation in order and the bound) if proven; else, where the search ends at lines out of
+    order that have no binary (or at the MILP's own optimum), that allocation (the raises), for the
+    next round's binaries; else neither (the MILP goes to HiGHS)."""
+    if milp.integrality is None:
+        return None, None
+    start = time.perf_counter()
+
+    def value(xf: np.ndarray) -> tuple[float, np.ndarray] | None:
+        point = _in_order(lp, D @ xf, chains, lines)
+        return None if point is None else (_objective(milp, point), point)
+
+    def repair(xf: np.ndarray) -> tuple[float, np.ndarray] | None:
+        point = _in_order_point(lp, D @ xf, chains, lines, time_limit, began)
+        return None if point is None else (_objective(milp, point), point)
+
+    def incomplete(xf: np.ndarray) -> bool:
+        return bool(set(out_of_order(lp, D @ xf, ADDED)) - set(lines))
+
+    proof = one_branch.prove(fill, [(c, k) for c, _, k in lines], value, repair, incomplete,
+                             _left(time_limit, began))
+    if proof is None:
+        return None, None
+    if proof.point is None:
+        return None, D @ proof.x
+    name = f"HiGHS {proof.version} (the root LP and strong branching by hand, {proof.tried:,} binaries tried)"
+    return Solution(x=proof.point, objective=proof.found, status=Status.OPTIMAL, solver=name,
+                    seconds=time.perf_counter() - start, bound=proof.bound), None
 
 
 def _in_order(lp: LinearProgram, x: np.ndarray, chains, lines: list) -> np.ndarray | None:

@@ -1,0 +1,233 @@
+"""A MILP proven by a few strong branchings by hand, before HiGHS's branch and bound is called.
+
+`allocator.model.suffix_milp`'s MILPs (an SII or gap reduction near its limit at district scale)
+close within a branching or two: branch on the right binary, and the better child's allocation,
+put in order, is within the MIP gap of the better child's bound.  HiGHS takes long to get there:
+at england-la with an SII reduction of 0.48 it solves the root LP (interior point, 2 s), waits for
+an analytic centre (interior point again, without presolve), runs root separation that finds no
+cut, and strong-branches on every fractional binary (3,850 simplex iterations): 8.6 s in all.
+
+Here the root LP is solved once (interior point with crossover, for a basis) and every other LP by
+dual simplex from the root's basis (0.02 s each at that size).  The search is best first: the open
+node of the best bound is branched on the candidate binary whose two children bound it tightest
+(strong branching), both children kept.  No allocation beats the best bound of the open nodes, so
+an allocation in order within `MIP_REL_GAP` of it is the MILP's optimum, as HiGHS's own stopping
+rule has it.  The binaries of one segment of one service (a run of lines the relaxation filled out
+of order) mostly give the same two children, so each run is tried at a few positions only.
+
+An allocation in order is sought cheaply at every node (its lines filled in order, kept only if
+every row still holds) and, when that finds none close enough, by the caller's repair (an LP) at
+the node behind the best bound: after the first branching, and when the search stops.  Unproven,
+`prove` says None and the caller hands the MILP to HiGHS (the LPs here then the time lost: a few
+seconds at most, `MOST`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from allocator.model.highs import MIP_REL_GAP, highs_model, limited, new_highs
+from allocator.model.lp import LinearProgram
+
+POSITIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # where along each run of binaries a branching is tried
+PER_NODE = 12  # candidate binaries strong-branched at one node at most
+MOST = 100  # candidate binaries strong-branched in all (two child LPs each)
+STALL = 3  # branchings without the bound moving before a MILP that needs more binaries is left
+PAST = 1e-9  # an allocation past the best bound by more than this (relative) is not taken
+FRACTIONAL = 1e-6  # a binary this far from 0 and 1 is fractional (HiGHS's integrality tolerance)
+
+
+@dataclasses.dataclass(frozen=True)
+class Proof:
+    point: np.ndarray | None  # the optimum, an allocation in order (the caller's `value` or `repair`);
+    # None: ``x`` is the MILP's optimum (its binaries whole) or needs more binaries (`incomplete`),
+    # and its allocation in order is not within the gap
+    found: float | None  # the point's objective (own units)
+    bound: float  # no allocation of the MILP does better (own units)
+    x: np.ndarray  # the LP solution behind the bound (the MILP's columns)
+    tried: int  # candidate binaries branched on
+    version: str  # HiGHS's
+
+
+Found = Callable[[np.ndarray], "tuple[float, np.ndarray] | None"]  # an LP's x -> (objective, allocation in order)
+
+
+@dataclasses.dataclass(order=True)
+class _Node:
+    key: float  # the bound, negated when maximising: the heap's least is the best
+    seq: int
+    bound: float = dataclasses.field(compare=False)
+    fixed: tuple = dataclasses.field(compare=False)  # (column, 0 or 1) pairs
+    x: np.ndarray = dataclasses.field(compare=False, repr=False)
+
+
+def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
+          incomplete: Callable[[np.ndarray], bool], time_limit: float | None = None) -> Proof | None:
+    """``milp``'s optimum proven by strong branching, or None.  ``runs[i]``: the run the i-th
+    binary belongs to (binaries in column order, positions rising within a run); ``value(x)`` and
+    ``repair(x)``: an allocation in order made from an LP's ``x`` and its objective (own units),
+    cheaply or by an LP, or None; ``incomplete(x)``: ``x`` fills out of order lines that have no
+    binary, so that a larger MILP is needed whatever this one's optimum (the search gives up on it
+    once the bound stops moving, `STALL`, and returns ``x`` without a point)."""
+    began = time.perf_counter()
+    h = new_highs()
+    from allocator.model.solver import _configure
+
+    relaxed = dataclasses.replace(milp, integrality=None)
+    _configure(h, relaxed, "ipm", time_limit)
+    h.passModel(highs_model(relaxed))
+    h.run()
+    if not _optimal(h):
+        return None
+    search = _Search(h, milp, runs, value)
+    search.push((), _units(milp, h), np.asarray(h.getSolution().col_value, dtype=float))
+    h.setOptionValue("solver", "simplex")
+    repaired, moved = set(), [search.best().bound]
+    while True:
+        node = search.best()
+        if search.proven(node.bound):
+            return Proof(search.point, search.found, node.bound, node.x, search.tried, h.version())
+        moved.append(node.bound)
+        if len(moved) > STALL and abs(moved[-1 - STALL] - node.bound) <= 1e-9 * abs(node.bound) \
+                and incomplete(node.x):
+            return Proof(None, None, node.bound, node.x, search.tried, h.version())
+        stop = search.tried >= MOST or _out_of_time(time_limit, began, h)
+        if (stop or search.branched == 1) and node.seq not in repaired:
+            repaired.add(node.seq)
+            search.offer(repair(node.x))
+            continue
+        if stop or not search.branch(node):
+            if node.seq not in repaired and search.open:
+                repaired.add(node.seq)
+                search.offer(repair(node.x))
+                if search.proven(node.bound):
+                    return Proof(search.point, search.found, node.bound, node.x, search.tried, h.version())
+            if search.whole is node or incomplete(node.x):  # solved, or more binaries needed
+                return Proof(None, None, node.bound, node.x, search.tried, h.version())
+            return None
+
+
+class _Search:
+    """The open nodes (a heap, best bound first) and the best allocation in order found."""
+
+    def __init__(self, h, milp: LinearProgram, runs: Sequence, value: Found):
+        self.h, self.milp, self.runs, self.value = h, milp, runs, value
+        self.binaries = np.flatnonzero(milp.integrality == 1)
+        self.maximize = milp.maximize
+        self.basis = None
+        self.open: list[_Node] = []
+        self.found, self.point, self.tried, self.pushed, self.branched = None, None, 0, 0, 0
+        self.whole = None  # a node whose binaries are all whole, found best
+
+    def push(self, fixed: tuple, bound: float, x: np.ndarray) -> None:
+        if self.basis is None:
+            self.basis = self.h.getBasis()  # the root's: every LP after it starts there
+        self.pushed += 1
+        heapq.heappush(self.open, _Node(-bound if self.maximize else bound, self.pushed, bound, fixed, x))
+        self.offer(self.value(x))
+
+    def offer(self, found: tuple[float, np.ndarray] | None) -> None:
+        """Keep ``found`` if better than the best so far, unless it passes the best bound: an
+        allocation of the MILP cannot, so that one meets some row only within its tolerance (filling
+        a child's lines in order can push the gradient row that far) and is no proof."""
+        if found is None or (self.found is not None and (found[0] <= self.found) == self.maximize):
+            return
+        bound = self.open[0].bound
+        if ((found[0] - bound) if self.maximize else (bound - found[0])) > PAST * max(1.0, abs(bound)):
+            return
+        self.found, self.point = found
+
+    def best(self) -> _Node:
+        return self.open[0]
+
+    def proven(self, bound: float) -> bool:
+        if self.found is None:
+            return False
+        worse = (bound - self.found) if self.maximize else (self.found - bound)
+        return worse / max(abs(self.found), 1e-12) <= MIP_REL_GAP
+
+    def branch(self, node: _Node) -> bool:
+        """Replace ``node`` (the best open one) by its children on the candidate binary that bounds
+        them tightest; False if it has no fractional binary left or no candidate's LPs finished."""
+        chosen = None
+        candidates = _candidates(node.x, self.binaries, self.runs, {c for c, _ in node.fixed})
+        if not candidates:
+            self.whole = node
+        for j in candidates[:PER_NODE]:
+            if self.tried == MOST:
+                break
+            self.tried += 1
+            children = [_child(self.h, self.milp, self.basis, node.fixed + ((j, v),)) for v in (0.0, 1.0)]
+            if any(c is _UNKNOWN for c in children):
+                continue  # HiGHS left a child short of feasible (or the clock stopped it): no bound
+            kept = [(node.fixed + ((j, v),), c) for v, c in zip((0.0, 1.0), children) if c is not None]
+            worst = max((c[0] for _, c in kept), default=-np.inf) if self.maximize else \
+                min((c[0] for _, c in kept), default=np.inf)
+            if chosen is None or (worst < chosen[0]) == self.maximize:
+                chosen = (worst, kept)
+        if chosen is None:
+            return False
+        heapq.heappop(self.open)
+        self.branched += 1
+        for fixed, (bound, x) in chosen[1]:
+            self.push(fixed, bound, x)
+        return bool(self.open)
+
+
+def _candidates(x: np.ndarray, binaries: np.ndarray, runs: Sequence, fixed: set) -> list[int]:
+    """Fractional binaries to branch on: a few positions along each run, the largest runs first."""
+    keyed: dict = {}
+    for col, run in zip(binaries, runs):
+        if col not in fixed and FRACTIONAL < x[col] < 1.0 - FRACTIONAL:
+            keyed.setdefault(run, []).append(int(col))
+    out = []
+    for members in sorted(keyed.values(), key=len, reverse=True):
+        picks = sorted({round(p * (len(members) - 1)) for p in POSITIONS})
+        out += [members[i] for i in picks]
+    return out
+
+
+_UNKNOWN = object()  # an LP HiGHS stopped short on (time limit, numerical trouble)
+
+
+def _child(h, milp: LinearProgram, basis, fixed: tuple):
+    """The LP with the binaries ``fixed``, from the root's basis: (objective in own units,
+    solution); None if it has no allocation; `_UNKNOWN` if HiGHS stopped short."""
+    import highspy
+
+    cols = np.array([c for c, _ in fixed], dtype=np.int32)
+    values = np.array([v for _, v in fixed], dtype=float)
+    h.changeColsBounds(len(cols), cols, values, values)
+    h.setBasis(basis)
+    try:
+        h.run()
+        if h.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+            return None
+        if not _optimal(h):
+            return _UNKNOWN
+        return _units(milp, h), np.asarray(h.getSolution().col_value, dtype=float)
+    finally:
+        h.changeColsBounds(len(cols), cols, np.zeros(len(cols)), np.ones(len(cols)))
+
+
+def _optimal(h) -> bool:
+    import highspy
+
+    return h.getModelStatus() == highspy.HighsModelStatus.kOptimal and h.getInfo().primal_solution_status == 2
+
+
+def _units(milp: LinearProgram, h) -> float:
+    value = float(h.getInfo().objective_function_value) / milp.objective_scale
+    return -value if milp.maximize else value
+
+
+def _out_of_time(time_limit: float | None, began: float, h) -> bool:
+    left = limited(None if time_limit is None else max(time_limit - (time.perf_counter() - began), 1e-3))
+    if left is not None:
+        h.setOptionValue("time_limit", float(left))
+    return left is not None and left <= 1e-3
