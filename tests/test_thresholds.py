@@ -33,8 +33,6 @@ def _brute_force(lp):
     h = new_highs()
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", 0.0)
-    h.setOptionValue("mip_feasibility_tolerance", 1e-9)  # at 1e-6 a binary of 1e-6 times a segment's big
-    h.setOptionValue("primal_feasibility_tolerance", 1e-9)  # room lets it start: optima above the true one
     model = highs_model(lp)
     model.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
                           for v in lp.integrality]

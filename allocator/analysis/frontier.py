@@ -21,9 +21,10 @@ this much", a MILP (segments must fill in order).  Where `allocator.model.gradie
 solved and proven by a Lagrangian bound, in about a second even at national scale (england-lsoa,
 an 11-point SII frontier to the exact limit: see benchmarks/README.md); elsewhere, or where that
 proves nothing (england-la with its pace of change: SII reductions above about 0.42, gap
-reductions above 0.38), by `allocator.model.thresholds` and HiGHS's branch and bound, to the MIP
-gap (1e-4 of the objective), so such a point may be slow, and with ``--time-limit`` stops with its
-incumbent and bound (exit 1).
+reductions above 0.38), by the MILP over that relaxation (`allocator.model.suffix_milp`: strong
+branching by hand, then HiGHS's branch and bound for what that leaves), to the MIP gap (1e-4 of the
+objective): a few seconds a point at england-la, and with ``--time-limit`` such a point stops with
+its incumbent and bound (exit 1).
 
 The feasible sets are nested, so total health never rises along the frontier (to the MIP gap
 where points are MILPs).  For each

@@ -8,7 +8,7 @@ an analytic centre (interior point again, without presolve), runs root separatio
 cut, and strong-branches on every fractional binary (3,850 simplex iterations): 8.6 s in all.
 
 Here the root LP is solved once (interior point with crossover, for a basis) and every other LP by
-dual simplex from the root's basis (0.02 s each at that size).  The search is best first: the open
+dual simplex from its parent's basis (0.02 s each at that size).  The search is best first: the open
 node of the best bound is branched on the candidate binary whose two children bound it tightest
 (strong branching), both children kept.  No allocation beats the best bound of the open nodes, so
 an allocation in order within `MIP_REL_GAP` of it is the MILP's optimum, as HiGHS's own stopping
@@ -37,7 +37,7 @@ from allocator.model.lp import LinearProgram
 POSITIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # where along each run of binaries a branching is tried
 PER_NODE = 12  # candidate binaries strong-branched at one node at most
 MOST = 100  # candidate binaries strong-branched in all (two child LPs each)
-STALL = 3  # branchings without the bound moving before a MILP that needs more binaries is left
+STALL = 2  # branchings without the bound moving before a MILP that needs more binaries is left
 PAST = 1e-9  # an allocation past the best bound by more than this (relative) is not taken
 FRACTIONAL = 1e-6  # a binary this far from 0 and 1 is fractional (HiGHS's integrality tolerance)
 
@@ -64,6 +64,7 @@ class _Node:
     bound: float = dataclasses.field(compare=False)
     fixed: tuple = dataclasses.field(compare=False)  # (column, 0 or 1) pairs
     x: np.ndarray = dataclasses.field(compare=False, repr=False)
+    basis: object = dataclasses.field(compare=False, repr=False)  # where its children's LPs start
 
 
 def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
@@ -85,31 +86,34 @@ def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
     if not _optimal(h):
         return None
     search = _Search(h, milp, runs, value)
-    search.push((), _units(milp, h), np.asarray(h.getSolution().col_value, dtype=float))
+    search.push((), (_units(milp, h), np.asarray(h.getSolution().col_value, dtype=float), h.getBasis()))
     h.setOptionValue("solver", "simplex")
-    repaired, moved = set(), [search.best().bound]
+    repaired, moved = set(), [search.best().bound]  # the best bound after each branching
     while True:
         node = search.best()
         if search.proven(node.bound):
-            return Proof(search.point, search.found, node.bound, node.x, search.tried, h.version())
-        moved.append(node.bound)
-        if len(moved) > STALL and abs(moved[-1 - STALL] - node.bound) <= 1e-9 * abs(node.bound) \
-                and incomplete(node.x):
-            return Proof(None, None, node.bound, node.x, search.tried, h.version())
+            return _proof(search, node, h)
         stop = search.tried >= MOST or _out_of_time(time_limit, began, h)
-        if (stop or search.branched == 1) and node.seq not in repaired:
+        stalled = len(moved) > STALL and abs(moved[-1 - STALL] - node.bound) <= 1e-9 * max(1.0, abs(node.bound))
+        if (stop or stalled or search.branched == 1) and node.seq not in repaired:
             repaired.add(node.seq)
             search.offer(repair(node.x))
             continue
+        if stalled:
+            if incomplete(node.x):  # more binaries are needed whatever this MILP's optimum
+                return _proof(search, node, h, proven=False)
+            moved = moved[-1:]  # STALL more branchings before the next repair
         if stop or not search.branch(node):
-            if node.seq not in repaired and search.open:
-                repaired.add(node.seq)
-                search.offer(repair(node.x))
-                if search.proven(node.bound):
-                    return Proof(search.point, search.found, node.bound, node.x, search.tried, h.version())
             if search.whole is node or incomplete(node.x):  # solved, or more binaries needed
-                return Proof(None, None, node.bound, node.x, search.tried, h.version())
+                return _proof(search, node, h, proven=False)
             return None
+        moved.append(search.best().bound)
+
+
+def _proof(search, node: _Node, h, proven: bool = True) -> Proof:
+    if proven:
+        return Proof(search.point, search.found, node.bound, node.x, search.tried, h.version())
+    return Proof(None, None, node.bound, node.x, search.tried, h.version())
 
 
 class _Search:
@@ -119,16 +123,15 @@ class _Search:
         self.h, self.milp, self.runs, self.value = h, milp, runs, value
         self.binaries = np.flatnonzero(milp.integrality == 1)
         self.maximize = milp.maximize
-        self.basis = None
         self.open: list[_Node] = []
         self.found, self.point, self.tried, self.pushed, self.branched = None, None, 0, 0, 0
         self.whole = None  # a node whose binaries are all whole, found best
 
-    def push(self, fixed: tuple, bound: float, x: np.ndarray) -> None:
-        if self.basis is None:
-            self.basis = self.h.getBasis()  # the root's: every LP after it starts there
+    def push(self, fixed: tuple, solved: tuple) -> None:
+        """An open node: its binaries ``fixed`` and its LP ``solved`` (bound, solution, basis)."""
+        bound, x, basis = solved
         self.pushed += 1
-        heapq.heappush(self.open, _Node(-bound if self.maximize else bound, self.pushed, bound, fixed, x))
+        heapq.heappush(self.open, _Node(-bound if self.maximize else bound, self.pushed, bound, fixed, x, basis))
         self.offer(self.value(x))
 
     def offer(self, found: tuple[float, np.ndarray] | None) -> None:
@@ -162,7 +165,7 @@ class _Search:
             if self.tried == MOST:
                 break
             self.tried += 1
-            children = [_child(self.h, self.milp, self.basis, node.fixed + ((j, v),)) for v in (0.0, 1.0)]
+            children = [_child(self.h, self.milp, node.basis, node.fixed + ((j, v),)) for v in (0.0, 1.0)]
             if any(c is _UNKNOWN for c in children):
                 continue  # HiGHS left a child short of feasible (or the clock stopped it): no bound
             kept = [(node.fixed + ((j, v),), c) for v, c in zip((0.0, 1.0), children) if c is not None]
@@ -174,8 +177,8 @@ class _Search:
             return False
         heapq.heappop(self.open)
         self.branched += 1
-        for fixed, (bound, x) in chosen[1]:
-            self.push(fixed, bound, x)
+        for fixed, solved in chosen[1]:
+            self.push(fixed, solved)
         return bool(self.open)
 
 
@@ -196,8 +199,8 @@ _UNKNOWN = object()  # an LP HiGHS stopped short on (time limit, numerical troub
 
 
 def _child(h, milp: LinearProgram, basis, fixed: tuple):
-    """The LP with the binaries ``fixed``, from the root's basis: (objective in own units,
-    solution); None if it has no allocation; `_UNKNOWN` if HiGHS stopped short."""
+    """The LP with the binaries ``fixed``, from ``basis`` (its parent's): (objective in own units,
+    solution, basis); None if it has no allocation; `_UNKNOWN` if HiGHS stopped short."""
     import highspy
 
     cols = np.array([c for c, _ in fixed], dtype=np.int32)
@@ -210,7 +213,7 @@ def _child(h, milp: LinearProgram, basis, fixed: tuple):
             return None
         if not _optimal(h):
             return _UNKNOWN
-        return _units(milp, h), np.asarray(h.getSolution().col_value, dtype=float)
+        return _units(milp, h), np.asarray(h.getSolution().col_value, dtype=float), h.getBasis()
     finally:
         h.changeColsBounds(len(cols), cols, np.zeros(len(cols)), np.ones(len(cols)))
 

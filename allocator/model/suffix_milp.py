@@ -25,7 +25,7 @@ written over the relaxation instead:
   become one entry a line.  england-la at an SII reduction of 0.45: 1.37m nonzeros -> 44,000, HiGHS
   16 s -> 4 s; the root LP by interior point, RINS and RENS off (`solver.ROOT_BY_IPM`).
 - Each round's MILP is first searched by hand (`allocator.model.one_branch`: the root LP, then
-  best-first strong branching on a few binaries, every LP from the root's basis), which proves
+  best-first strong branching on a few binaries, each LP from its parent's basis), which proves
   england-la's reductions at one or two branchings in a second or two where HiGHS's branch and
   bound spends 4-20 s before its first branching; where that search ends at lines out of order
   that have no binary, the next round starts from it; only what it leaves goes to HiGHS.
@@ -318,6 +318,7 @@ def _branched(lp: LinearProgram, milp: LinearProgram, fill: LinearProgram, D, ch
     name = f"HiGHS {proof.version} (the root LP and strong branching by hand, {proof.tried:,} binaries tried)"
     return Solution(x=proof.point, objective=proof.found, status=Status.OPTIMAL, solver=name,
                     seconds=time.perf_counter() - start, bound=proof.bound), None
+
 
 
 def _in_order(lp: LinearProgram, x: np.ndarray, chains, lines: list) -> np.ndarray | None:
