@@ -197,6 +197,8 @@ def test_an_option_whose_mode_would_ignore_its_slope_is_named(folder):
     text = manifest.read_text()
     manifest.write_text(text + '\n[[option]]\nname = "Both"\nproportionality = "proportional"\nmin_slope = 0.5\n')
     validate(folder, f"{folder} [[option]] 'Both'", "mode 'monotone' only", "drop the option's min_slope")
+    said = expect(2, ["compare", folder, "--no-explain"]).output  # named once, where it is set
+    assert f"{folder} [[option]] 'Both'" in said and "option 'Both':" not in said
     set_key(folder, "proportionality", "min_slope", "0.5")  # the scenario's own slope, an option's mode
     without = manifest.read_text().rsplit("[[option]]", 1)[0]
     manifest.write_text(without + '[[option]]\nname = "Proportional"\nproportionality = "proportional"\n')

@@ -54,8 +54,9 @@ class Comparison:
 
 def named(exc: AllocatorError, option: str, scenario: Scenario) -> AllocatorError:
     """``exc`` (same class, same exit code) with the option and scenario it concerns in front."""
-    if isinstance(exc, ScenarioError):  # each problem already names its file
-        problems = [dataclasses.replace(p, message=f"option '{option}': {p.message}") for p in exc.problems]
+    if isinstance(exc, ScenarioError):  # each problem already names its file (and the option, if its own)
+        problems = [p if f"[[option]] '{option}'" in p.file else
+                    dataclasses.replace(p, message=f"option '{option}': {p.message}") for p in exc.problems]
         try:
             return type(exc)(problems)
         except TypeError:
