@@ -44,9 +44,10 @@ FRACTIONAL = 1e-6  # a binary this far from 0 and 1 is fractional (HiGHS's integ
 
 @dataclasses.dataclass(frozen=True)
 class Proof:
-    point: np.ndarray | None  # the optimum, an allocation in order (the caller's `value` or `repair`);
-    # None: ``x`` is the MILP's optimum (its binaries whole) or needs more binaries (`incomplete`),
-    # and its allocation in order is not within the gap
+    kind: str  # "proven": ``point`` is the optimum; "more": ``x`` is the MILP's optimum (its binaries
+    # whole) or needs more binaries (`incomplete`), no point within the gap; "stopped": the clock or
+    # `MOST` ended the search, ``point`` (if any) the best allocation in order found
+    point: np.ndarray | None  # an allocation in order (the caller's `value` or `repair`)
     found: float | None  # the point's objective (own units)
     bound: float  # no allocation of the MILP does better (own units)
     x: np.ndarray  # the LP solution behind the bound (the MILP's columns)
@@ -69,7 +70,8 @@ class _Node:
 
 def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
           incomplete: Callable[[np.ndarray], bool], time_limit: float | None = None) -> Proof | None:
-    """``milp``'s optimum proven by strong branching, or None.  ``runs[i]``: the run the i-th
+    """``milp`` searched by strong branching (`Proof.kind`), or None if its root LP has no optimum
+    (or no time to find one).  ``runs[i]``: the run the i-th
     binary belongs to (binaries in column order, positions rising within a run); ``value(x)`` and
     ``repair(x)``: an allocation in order made from an LP's ``x`` and its objective (own units),
     cheaply or by an LP, or None; ``incomplete(x)``: ``x`` fills out of order lines that have no
@@ -77,10 +79,14 @@ def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
     once the bound stops moving, `STALL`, and returns ``x`` without a point)."""
     began = time.perf_counter()
     h = new_highs()
+    from allocator.errors import SolverError
     from allocator.model.solver import _configure
 
     relaxed = dataclasses.replace(milp, integrality=None)
-    _configure(h, relaxed, "ipm", time_limit)
+    try:
+        _configure(h, relaxed, "ipm", time_limit)
+    except SolverError:  # the command's time is up before the search starts
+        return None
     h.passModel(highs_model(relaxed))
     h.run()
     if not _optimal(h):
@@ -101,19 +107,22 @@ def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
             continue
         if stalled:
             if incomplete(node.x):  # more binaries are needed whatever this MILP's optimum
-                return _proof(search, node, h, proven=False)
+                return _proof(search, node, h, "more")
             moved = moved[-1:]  # STALL more branchings before the next repair
-        if stop or not search.branch(node):
+        if stop:  # the clock or `MOST`: what is known, for HiGHS (or the error) to go on from
+            return _proof(search, node, h, "stopped")
+        if not search.branch(node):
+            if _out_of_time(time_limit, began, h):
+                return _proof(search, node, h, "stopped")
             if search.whole is node or incomplete(node.x):  # solved, or more binaries needed
-                return _proof(search, node, h, proven=False)
-            return None
+                return _proof(search, node, h, "more")
+            return _proof(search, node, h, "stopped")
         moved.append(search.best().bound)
 
 
-def _proof(search, node: _Node, h, proven: bool = True) -> Proof:
-    if proven:
-        return Proof(search.point, search.found, node.bound, node.x, search.tried, h.version())
-    return Proof(None, None, node.bound, node.x, search.tried, h.version())
+def _proof(search, node: _Node, h, kind: str = "proven") -> Proof:
+    point, found = (search.point, search.found) if kind != "more" else (None, None)
+    return Proof(kind, point, found, node.bound, node.x, search.tried, h.version())
 
 
 class _Search:
@@ -152,7 +161,8 @@ class _Search:
         if self.found is None:
             return False
         worse = (bound - self.found) if self.maximize else (self.found - bound)
-        return worse / max(abs(self.found), 1e-12) <= MIP_REL_GAP
+        past = -worse > PAST * max(1.0, abs(bound))  # taken when the bound was looser: no proof
+        return not past and worse / max(abs(self.found), 1e-12) <= MIP_REL_GAP
 
     def branch(self, node: _Node) -> bool:
         """Replace ``node`` (the best open one) by its children on the candidate binary that bounds
@@ -221,7 +231,9 @@ def _child(h, milp: LinearProgram, basis, fixed: tuple):
 def _optimal(h) -> bool:
     import highspy
 
-    return h.getModelStatus() == highspy.HighsModelStatus.kOptimal and h.getInfo().primal_solution_status == 2
+    info = h.getInfo()  # an LP's objective bounds its node only if both its solutions are feasible
+    return (h.getModelStatus() == highspy.HighsModelStatus.kOptimal and info.primal_solution_status == 2
+            and info.dual_solution_status == 2)
 
 
 def _units(milp: LinearProgram, h) -> float:
@@ -230,7 +242,15 @@ def _units(milp: LinearProgram, h) -> float:
 
 
 def _out_of_time(time_limit: float | None, began: float, h) -> bool:
-    left = limited(None if time_limit is None else max(time_limit - (time.perf_counter() - began), 1e-3))
+    """Whether the search's time (its own limit, or the command's: `highs.limited`) is up; else
+    HiGHS's limit set to what is left.  HiGHS counts an instance's time over all its runs, so the
+    limit is its clock so far plus what is left."""
+    from allocator.errors import SolverError
+
+    try:
+        left = limited(None if time_limit is None else max(time_limit - (time.perf_counter() - began), 1e-3))
+    except SolverError:  # the command's time is up
+        return True
     if left is not None:
-        h.setOptionValue("time_limit", float(left))
+        h.setOptionValue("time_limit", float(h.getRunTime() + left))
     return left is not None and left <= 1e-3

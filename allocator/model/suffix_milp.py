@@ -42,10 +42,18 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from allocator.errors import SolverError
 from allocator.model import one_branch
 from allocator.model.gradient_bound import TOLERANCE, _by_service
 from allocator.model.gradient_bound import _in_order as _fill_in_order
-from allocator.model.highs import MIP_REL_GAP, Solution, Status, _objective, limited
+from allocator.model.highs import (
+    MIP_REL_GAP,
+    Solution,
+    Status,
+    _objective,
+    limited,
+    stopped_error,
+)
 from allocator.model.lp import LinearProgram, NameBlock
 
 ROUNDS = 12  # MILP solves at most, each with the lines found out of order by the one before
@@ -243,7 +251,6 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
     known (``bound``: one known before, in the objective's units) if the time limit stops it;
     `InfeasibleError` if no allocation in order meets the rows.  None if rounds end with nothing
     proven (reductions at the rows' tolerance, where putting lines in order breaks a row)."""
-    from allocator.model.solver import ROOT_BY_IPM, _solve_highs
 
     began = time.perf_counter()
     chains = _chains(lp)
@@ -252,18 +259,17 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
     for rounds in range(1, ROUNDS + 1):
         milp = model(lp, lines)
         fill, D = _fill_form(milp, chains)
-        proven, x_hand = _branched(lp, milp, fill, D, chains, lines, time_limit, began)
-        if proven is not None:
-            return milp, _answer(milp, proven, proven.x, rounds, len(lines), began)
-        if x_hand is not None:  # this round's MILP solved by hand, its allocation out of order elsewhere
-            x = x_hand
+        kind, hand = _branched(lp, milp, fill, D, chains, lines, time_limit, began)
+        if kind == "proven":
+            return milp, _answer(milp, hand, hand.x, rounds, len(lines), began)
+        if kind == "more" and rounds < ROUNDS:  # this round's MILP solved, or more binaries needed
+            x = hand.x
+            point = _settled(lp, milp, x, hand.bound, chains, lines, time_limit, began)
+            if point is not None:
+                return milp, _answer(milp, hand, point, rounds, len(lines), began)
         else:
-            # an allocation in order near the last round's, reported if the clock stops this one (not
-            # handed to HiGHS as a start: 1.16 then mis-states the presolved objective and stops early)
-            point = None if time_limit is None else _in_order_point(lp, x, chains, lines, time_limit, began)
-            known = (None if point is None else _objective(milp, point), bound)
-            found = _solve_highs(fill, ROOT_BY_IPM if milp.integrality is not None else "simplex",
-                                 _left(time_limit, began), known=known)
+            known = (hand.objective if kind == "stopped" else None, hand.bound) if hand is not None else (None, None)
+            found = _highs(lp, milp, fill, chains, lines, x, known, time_limit, began, bound)
             x = D @ found.x
             point = _settled(lp, milp, x, found.bound if found.bound is not None else found.objective, chains,
                              lines, time_limit, began)
@@ -288,14 +294,40 @@ def _settled(lp: LinearProgram, milp: LinearProgram, x: np.ndarray, reached: flo
     return None
 
 
+def _highs(lp: LinearProgram, milp: LinearProgram, fill: LinearProgram, chains, lines: list, x: np.ndarray,
+           hand: tuple, time_limit: float | None, began: float, bound: float | None) -> Solution:
+    """The round's MILP by HiGHS's branch and bound.  Stopped by the clock, `SolverError` with the
+    best allocation in order known (``hand``'s, the search by hand's objective or None, or one near
+    the last round's ``x``) and the tightest bound known (``bound`` from before, or ``hand``'s)."""
+    from allocator.model.solver import ROOT_BY_IPM, _solve_highs
+
+    point = None if time_limit is None else _in_order_point(lp, x, chains, lines, time_limit, began)
+    found = _better(milp, None if point is None else _objective(milp, point), hand[0])
+    if hand[1] is not None:
+        bound = hand[1] if bound is None else (min(bound, hand[1]) if milp.maximize else max(bound, hand[1]))
+    try:  # (not handed to HiGHS as a start: 1.16 then mis-states the presolved objective and stops early)
+        return _solve_highs(fill, ROOT_BY_IPM, _left(time_limit, began), known=(found, bound))
+    except SolverError as exc:
+        if exc.bound is not None or (found is None and bound is None):
+            raise
+        raise stopped_error("the MILP over the relaxation", time_limit, milp, found, bound) from None
+
+
+def _better(milp: LinearProgram, a: float | None, b: float | None) -> float | None:
+    if a is None or b is None:
+        return b if a is None else a
+    return max(a, b) if milp.maximize else min(a, b)
+
+
 def _branched(lp: LinearProgram, milp: LinearProgram, fill: LinearProgram, D, chains, lines: list,
-              time_limit: float | None, began: float) -> tuple[Solution | None, np.ndarray | None]:
-    """The round's MILP by strong branching by hand (`allocator.model.one_branch`): its answer
-    (an allocation in order and the bound) if proven; else, where the search ends at lines out of
-    order that have no binary (or at the MILP's own optimum), that allocation (the raises), for the
-    next round's binaries; else neither (the MILP goes to HiGHS)."""
+              time_limit: float | None, began: float) -> tuple[str, Solution | None]:
+    """The round's MILP by strong branching by hand (`allocator.model.one_branch`): "proven" with
+    its answer (an allocation in order, the bound); "more" with the LP solution (the raises) where
+    the search ended at lines out of order that have no binary, or at the MILP's own optimum;
+    "stopped" with what it knows (the best allocation in order, if any, and the bound), or with
+    None (no root LP): the MILP then goes to HiGHS."""
     if milp.integrality is None:
-        return None, None
+        return "stopped", None
     start = time.perf_counter()
 
     def value(xf: np.ndarray) -> tuple[float, np.ndarray] | None:
@@ -312,13 +344,14 @@ def _branched(lp: LinearProgram, milp: LinearProgram, fill: LinearProgram, D, ch
     proof = one_branch.prove(fill, [(c, k) for c, _, k in lines], value, repair, incomplete,
                              _left(time_limit, began))
     if proof is None:
-        return None, None
-    if proof.point is None:
-        return None, D @ proof.x
+        return "stopped", None
     name = f"HiGHS {proof.version} (the root LP and strong branching by hand, {proof.tried:,} binaries tried)"
-    return Solution(x=proof.point, objective=proof.found, status=Status.OPTIMAL, solver=name,
-                    seconds=time.perf_counter() - start, bound=proof.bound), None
-
+    if proof.kind == "more":  # the LP's solution, for the next round
+        x, objective = D @ proof.x, _objective(fill, proof.x)
+    else:  # the allocation in order (none, if stopped before one was found)
+        x, objective = proof.point, proof.found
+    return proof.kind, Solution(x=x, objective=objective, status=Status.OPTIMAL, solver=name,
+                                seconds=time.perf_counter() - start, bound=proof.bound)
 
 
 def _in_order(lp: LinearProgram, x: np.ndarray, chains, lines: list) -> np.ndarray | None:
