@@ -39,6 +39,21 @@ def _rows_form_limit(scenario, rule: str) -> float:
         return diagnose.reduction_limit(scenario, rule)
 
 
+def _with_a_limit(spec, rule: str):
+    """The drawn scenario and the most ``rule`` can ask of it (rows form), or (None, None) where
+    there is none to speak of."""
+    scenario = allocator.load(gen.write(spec, gen.fresh_folder())).with_(**{rule: 0.0})
+    try:
+        limit = _rows_form_limit(scenario, rule)
+    except (InfeasibleError, SolverError):
+        event("no limit")
+        return None, None
+    if not limit > 1e-6:  # below this, HiGHS's row tolerances (1e-7 of each row's scale) decide
+        event("the gradient cannot narrow")
+        return None, None
+    return scenario, limit
+
+
 def _unproven(found: gradient_bound.Attempt) -> gradient_bound.Attempt:
     """An attempt with its proof set aside, as where the Lagrangian bound stays apart."""
     return gradient_bound.Attempt(lp=found.lp, incumbent=found.incumbent, bound=found.bound, first=found.first)
@@ -50,14 +65,8 @@ def _unproven(found: gradient_bound.Attempt) -> gradient_bound.Attempt:
        st.sampled_from(("sii_reduction", "gap_reduction")), st.sampled_from((0.5, 0.9, 1.0)))
 def test_the_milp_over_the_relaxation_equals_the_brute_force_milp(spec, rule, share):
     """With and without a pace of change and ties in need, the relaxation proven or not."""
-    scenario = allocator.load(gen.write(spec, gen.fresh_folder())).with_(**{rule: 0.0})
-    try:
-        limit = _rows_form_limit(scenario, rule)
-    except (InfeasibleError, SolverError):
-        event("no limit")
-        return
-    if not limit > 1e-6:  # below this, HiGHS's row tolerances (1e-7 of each row's scale) decide
-        event("the gradient cannot narrow")
+    scenario, limit = _with_a_limit(spec, rule)
+    if scenario is None:
         return
     asked = scenario.with_(**{rule: share * limit})
     lp = build(asked)
@@ -143,14 +152,8 @@ def test_strong_branching_by_hand_agrees_with_highs_on_the_same_milp(spec, rule,
     HiGHS's branch and bound with no gap), its bound at or above that optimum, the two within the MIP
     gap; a search left for the next round or stopped still has a bound that holds, and an LP
     solution never above the relaxation."""
-    scenario = allocator.load(gen.write(spec, gen.fresh_folder())).with_(**{rule: 0.0})
-    try:
-        limit = _rows_form_limit(scenario, rule)
-    except (InfeasibleError, SolverError):
-        event("no limit")
-        return
-    if not limit > 1e-6:
-        event("the gradient cannot narrow")
+    scenario, limit = _with_a_limit(spec, rule)
+    if scenario is None:
         return
     start = gradient_bound.attempt(scenario.with_(**{rule: share * limit}))
     if start.first is None or not suffix_milp.applies(start.lp):
