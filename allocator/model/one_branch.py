@@ -71,12 +71,12 @@ class _Node:
 def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
           incomplete: Callable[[np.ndarray], bool], time_limit: float | None = None) -> Proof | None:
     """``milp`` searched by strong branching (`Proof.kind`), or None if its root LP has no optimum
-    (or no time to find one).  ``runs[i]``: the run the i-th
-    binary belongs to (binaries in column order, positions rising within a run); ``value(x)`` and
-    ``repair(x)``: an allocation in order made from an LP's ``x`` and its objective (own units),
-    cheaply or by an LP, or None; ``incomplete(x)``: ``x`` fills out of order lines that have no
-    binary, so that a larger MILP is needed whatever this one's optimum (the search gives up on it
-    once the bound stops moving, `STALL`, and returns ``x`` without a point)."""
+    (or no time to find one).  ``runs[i]``: the run the i-th binary belongs to (binaries in column
+    order, positions rising within a run); ``value(x)`` and ``repair(x)``: an allocation in order
+    made from an LP's ``x`` and its objective (own units), cheaply or by an LP, or None;
+    ``incomplete(x)``: ``x`` fills out of order lines that have no binary, so that a larger MILP is
+    needed whatever this one's optimum (the search gives up on it once the bound stops moving,
+    `STALL`, and returns ``x`` without a point)."""
     began = time.perf_counter()
     h = new_highs()
     from allocator.errors import SolverError

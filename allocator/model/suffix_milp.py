@@ -306,7 +306,8 @@ def _highs(lp: LinearProgram, milp: LinearProgram, fill: LinearProgram, chains, 
     if hand[1] is not None:
         bound = hand[1] if bound is None else (min(bound, hand[1]) if milp.maximize else max(bound, hand[1]))
     try:  # (not handed to HiGHS as a start: 1.16 then mis-states the presolved objective and stops early)
-        return _solve_highs(fill, ROOT_BY_IPM, _left(time_limit, began), known=(found, bound))
+        return _solve_highs(fill, ROOT_BY_IPM if milp.integrality is not None else "simplex",
+                            _left(time_limit, began), known=(found, bound))
     except SolverError as exc:
         if exc.bound is not None or (found is None and bound is None):
             raise
