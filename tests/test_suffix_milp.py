@@ -92,8 +92,6 @@ def test_the_milp_over_the_relaxation_equals_the_brute_force_milp(spec, rule, sh
         return
     milp, found = solved
     event("proven by strong branching by hand" if "by hand" in found.solver else "proven by HiGHS")
-    if "form, 0 binaries" in found.solver:  # no binary: an LP, by simplex (not a MILP's options)
-        assert "(simplex)" in found.solver
     x = found.x[:start.lp.n_cols]
     assert not suffix_milp.out_of_order(start.lp, x)  # every line's segments in order
     activity = start.lp.matrix @ x
