@@ -56,9 +56,20 @@ def test_each_point_meets_its_level_and_health_never_rises(by_sii):
     # the health-gain run meets its pace rows to HiGHS's default tolerance (1e-7 of a scaled row), the
     # SII points (`gradient_bound`) to 1e-9: the first point may be a hair below
     assert gain[0] == pytest.approx(_total_gain(ends["health-gain"]), rel=1e-8)
+    # the last point is the attainable limit (the MILP over the relaxation: england-la has a pace of
+    # change), far past the largest reduction a reference run reaches (maximin's 0.382)
+    reach = table.attrs["reach"]
+    assert reach["proven"] and reach["measure"] == "sii"
     top = max(frontier.reduction(result, "sii") for result in ends.values())
-    assert level[-1] == pytest.approx(top, abs=1e-6)
+    assert level[-1] == pytest.approx(reach["high"], abs=1e-6) and reach["high"] > top + 0.1
     assert curve["worst_off_at_least"].isna().all()
+
+
+def test_no_allocation_passes_the_frontiers_last_point(england_la, by_sii):
+    """The limit the frontier ends at is the most there is: a run asking a little more is refused."""
+    reach = by_sii[0].attrs["reach"]
+    with pytest.raises(allocator.errors.InfeasibleError, match="can fall by at most"):
+        allocator.run(england_la.with_(objective="health-gain", sii_reduction=reach["high"] * 1.01))
 
 
 def test_the_sii_frontier_never_shows_less_health_than_the_worst_off_one(england_la, by_sii, by_worst_off):
@@ -66,11 +77,11 @@ def test_the_sii_frontier_never_shows_less_health_than_the_worst_off_one(england
     for _, point in _points(by_worst_off[0]).iterrows():
         best = allocator.run(base.with_(sii_reduction=float(point["sii_reduction"]) - 1e-7))
         assert _total_gain(best) >= point["total_gain"] - 1e-9 * abs(point["total_gain"])
-    # at the maximin end the same SII reduction costs far less health than maximin pays for it
+    # at the maximin end (the last worst-off point) the same SII reduction costs far less health
+    # than maximin pays for it
     optimum = _total_gain(by_sii[1]["health-gain"])
-    sii_end, worst_off_end = _points(by_sii[0]).iloc[-1], _points(by_worst_off[0]).iloc[-1]
-    assert sii_end["sii_reduction"] == pytest.approx(worst_off_end["sii_reduction"], abs=1e-4)
-    assert optimum - sii_end["total_gain"] < 0.8 * (optimum - worst_off_end["total_gain"])
+    worst_off_end = _points(by_worst_off[0]).iloc[-1]
+    assert optimum - _total_gain(best) < 0.8 * (optimum - worst_off_end["total_gain"])
 
 
 def test_upto_sets_the_last_level(england_la):
@@ -87,6 +98,7 @@ def test_the_command_traces_by_sii_and_refuses_what_it_cannot_do(tmp_path):
     assert result.exit_code == 0, result.output
     assert "each with a required SII reduction" in result.output
     assert "sii_reduction_at_least" in (tmp_path / "frontier.csv").read_text().splitlines()[0]
+    assert "The SII can fall by at most" in result.output and "the last point is the most equal" in result.output
     refused = CliRunner().invoke(main, ["frontier", quickstart, "--upto", "0.1"])
     assert refused.exit_code == 2 and "--upto goes with --measure sii" in refused.output
     assert CliRunner().invoke(main, ["frontier", quickstart, "--measure", "median"]).exit_code == 2
@@ -161,8 +173,8 @@ def test_a_stopped_point_keeps_what_it_found_and_its_bound(monkeypatch):
     assert len(caught.value.done) == 0
 
 
-def test_the_gap_frontier_meets_each_level_up_to_the_reference_runs(england_la):
-    """england-la (pace of change: the gap's limit is not proven there), stepped by the gap."""
+def test_the_gap_frontier_meets_each_level_up_to_the_limit(england_la):
+    """england-la (pace of change: the gap's limit is a MILP's), stepped by the gap to that limit."""
     table, ends = frontier.frontier(england_la, points=4, options=False, measure="gap")
     curve = _points(table)
     level = curve["gap_reduction_at_least"].to_numpy()
@@ -170,7 +182,10 @@ def test_the_gap_frontier_meets_each_level_up_to_the_reference_runs(england_la):
     assert np.all(curve["gap_reduction"].to_numpy() >= level - 1e-6)  # measured from the allocation itself
     gain = curve["total_gain"].to_numpy()
     assert np.all(np.diff(gain) <= 1e-9 * abs(gain[0]))
-    assert level[-1] == pytest.approx(max(frontier.reduction(r, "gap") for r in ends.values()), abs=1e-6)
+    reach = table.attrs["reach"]
+    assert reach["measure"] == "gap" and reach["low"] is not None  # an allocation reaches it (proven or not)
+    assert level[-1] == pytest.approx(reach["low"], abs=1e-6) and reach["low"] <= reach["high"]
+    assert reach["low"] > max(frontier.reduction(r, "gap") for r in ends.values())
 
 
 def test_the_national_frontier_runs_to_the_proven_limit():

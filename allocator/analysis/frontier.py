@@ -8,8 +8,10 @@ one of three measures (``measure``):
   an exact LP (the gains enter with the sign an LP never exploits).
 * ``sii``: a rising required reduction of the slope index of inequality, from the
   health-gain optimum's own reduction up to ``upto``: by default the attainable limit itself
-  where it is proven (`allocator.model.diagnose.proven_limit`), else the largest any reference
-  run reaches.  These are the points a chart of health against the SII should show: a
+  (`allocator.model.diagnose.reduction_limit`: proven by the Lagrangian bound, else by the MILP
+  over the relaxation searched for `LIMIT_SECONDS`), where that stops the most equal allocation it
+  found, and never short of the largest reduction any reference run reaches.  The table's
+  ``attrs["reach"]`` says what was found (`Reach` as a dict).  These are the points a chart of health against the SII should show: a
   floor under the worst-off group is one way to lower the SII, not the cheapest, so the
   worst-off frontier overstates the price of an SII reduction (england-la at 0.382: a health
   cost of 349,011 against maximin's 647,688).
@@ -33,13 +35,15 @@ point the SII, RII and gap are measured from the independently evaluated allocat
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
 from allocator.analysis.pipeline import Result, run
 from allocator.errors import AllocatorError, Problem, ScenarioError, SettingsError
 from allocator.format import plain
-from allocator.model.diagnose import proven_limit
+from allocator.model.diagnose import Bracket, reduction_limit
 from allocator.model.highs import warm_starts
 from allocator.progress import stages
 from allocator.scenario import Scenario
@@ -48,6 +52,7 @@ MEASURES = ("worst-off", "sii", "gap")
 # each measure's level in the table, and the scenario setting a point constrains
 LEVELS = {"worst-off": "worst_off_at_least", "sii": "sii_reduction_at_least", "gap": "gap_reduction_at_least"}
 SETTINGS = {"worst-off": "worst_off_at_least", "sii": "sii_reduction", "gap": "gap_reduction"}
+LIMIT_SECONDS = 45.0  # the attainable limit's MILP searched this long at most (england-la: SII 7-8 s, gap 24-27 s)
 SAID = {"worst-off": "worst-off group at least", "sii": "SII down by at least", "gap": "gap down by at least"}
 
 
@@ -122,7 +127,8 @@ def _frontier(scenario: Scenario, points: int, options: bool, measure: str, upto
         with stages(f"End point {k + 1}/3 ({name})"):
             ends[name] = _solved(f"the {name} end point", base.with_(objective=name), solve)
     rows = []
-    for k, level in enumerate(_levels(scenario, ends, points, measure, upto)):
+    levels, reach = _levels(scenario, ends, points, measure, upto)
+    for k, level in enumerate(levels):
         with stages(f"Point {k + 1}/{points}"):
             try:
                 result = _solved(f"point {k + 1} ({SAID[measure]} {level:.6g})",
@@ -134,6 +140,9 @@ def _frontier(scenario: Scenario, points: int, options: bool, measure: str, upto
     table = _with_ends(rows, ends)
     if options and scenario.options:
         table = pd.concat([table, _options(scenario, solve)], ignore_index=True)
+    if reach is not None:  # the attainable limit, for the reader (plain values: the attrs go into the files)
+        table.attrs["reach"] = {"measure": reach.measure, "low": reach.low, "high": reach.high,
+                                "proven": reach.proven}
     return table, ends
 
 
@@ -142,30 +151,61 @@ def _with_ends(rows: list[dict], ends: dict[str, Result]) -> pd.DataFrame:
     return pd.DataFrame(rows + [_row(name, result) for name, result in ends.items()])
 
 
+@dataclasses.dataclass(frozen=True)
+class Reach:
+    """How far the measure can move at all (the attainable limit): ``low``, an allocation reaches it
+    (None if none was found beyond the references); ``high``, none reaches past it; equal when proven
+    (to the MIP gap where the limit is a MILP's)."""
+
+    measure: str
+    low: float | None
+    high: float
+
+    @property
+    def proven(self) -> bool:
+        return self.low is not None and self.low >= self.high
+
+
 def _levels(scenario: Scenario, ends: dict[str, Result], points: int, measure: str,
-            upto: float | None) -> np.ndarray:
-    """Each point's required level: evenly spaced from the health-gain optimum's own."""
+            upto: float | None) -> tuple[np.ndarray, Reach | None]:
+    """Each point's required level, evenly spaced from the health-gain optimum's own, and (for
+    ``sii`` and ``gap`` without ``upto``) the limit found."""
     hair = 1e-9  # the last reference level less a hair of solver tolerance: the run reaches it exactly
     if measure == "worst-off":
         low, high = worst_off(ends["health-gain"]), worst_off(ends["maximin"])
         levels = np.linspace(low, high, points)
         levels[-1] = high - hair * max(1.0, abs(high)) * (1 if scenario.gradient.higher_is_better else -1)
-        return levels
+        return levels, None
     low = max(0.0, reduction(ends["health-gain"], measure))
     if upto is not None:
         if not np.isfinite(upto) or upto <= low:
             raise SettingsError([Problem("--upto", f"expected a reduction above {plain(low, 4)}, the health-gain "
                                          f"optimum's own (no constraint binds below it), got {upto!r}")])
-        return np.linspace(low, float(upto), points)
+        return np.linspace(low, float(upto), points), None
     high = max(low, *(reduction(result, measure) for result in ends.values()))
-    alone = {"worst_off_at_least": None, "sii_reduction": None, "gap_reduction": None, SETTINGS[measure]: 0.0}
-    proven = proven_limit(scenario.with_(objective="health-gain", **alone), SETTINGS[measure])
-    if proven is not None:  # the exact limit: the frontier runs to the most equal allocation there is
-        high = max(high, proven[0])
+    reach = _reach(scenario, measure)
+    if reach is not None and reach.low is not None:  # the frontier runs to the most equal allocation found
+        if reach.low < high and not reach.proven:  # found less than a reference run reaches: shown as none
+            reach = dataclasses.replace(reach, low=None)
+        high = max(high, reach.low if reach.low is not None else high)
     levels = np.linspace(low, high, points)
     if high > low:
         levels[-1] = high - hair * max(1.0, abs(high))
-    return levels
+    return levels, reach
+
+
+def _reach(scenario: Scenario, measure: str) -> Reach | None:
+    """The measure's attainable limit: proven by the Lagrangian bound, else by the MILP over the
+    relaxation searched for `LIMIT_SECONDS` at most (the command's time limit holds over it); a
+    bracket where that stops; None where nothing is known."""
+    alone = {"worst_off_at_least": None, "sii_reduction": None, "gap_reduction": None, SETTINGS[measure]: 0.0}
+    with stages("The attainable limit"):
+        try:
+            found = reduction_limit(scenario.with_(objective="health-gain", **alone), SETTINGS[measure],
+                                    time_limit=LIMIT_SECONDS)
+        except Bracket as bracket:
+            return Reach(measure, bracket.low, bracket.high)
+    return None if found is None else Reach(measure, found, found)
 
 
 def _options(scenario: Scenario, solve: dict) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from allocator.cli.base import (
     main,
 )
 from allocator.errors import AllocatorError, InfeasibleError
-from allocator.format import gbp
+from allocator.format import gbp, plain
 
 
 def load(path):
@@ -411,6 +411,20 @@ def report(result_dir, fmt, output) -> None:
     click.echo(f"Wrote {rebuild(result_dir, fmt, output)}")
 
 
+def _reach_text(reach: dict, units: str) -> str:
+    """What the frontier's last point is, against the attainable limit (`frontier.Reach`, as a dict)."""
+    what = {"sii": "The SII", "gap": "The gap between the most and least deprived groups"}[reach["measure"]]
+    low, high = reach["low"], reach["high"]
+    if reach["proven"]:
+        return (f"{what} can fall by at most {plain(high, 4)} {units} with this budget and these rules "
+                "(proven): the last point is the most equal allocation there is.")
+    if low is None:
+        return (f"{what} can fall by at most {plain(high, 4)} {units}; no allocation beyond the reference "
+                "runs was found in the time searched, so the last point is the largest reduction they reach.")
+    return (f"{what} can fall by between {plain(low, 4)} and {plain(high, 4)} {units} at most (the "
+            "search for the exact limit stopped): the last point is the most equal allocation found.")
+
+
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--points", type=click.IntRange(2, 500), default=21, show_default=True,
@@ -420,8 +434,8 @@ def report(result_dir, fmt, output) -> None:
                    "reduction of the SII or of the gap between the most and least deprived groups.")
 @click.option("--upto", type=float,
               help="With --measure sii or gap: the last point's required reduction, in the outcome's units "
-                   "(default: the attainable limit where it is proven, else the largest the maximin and "
-                   "level-up runs reach).")
+                   "(default: the attainable limit, searched for up to 45 s where it is a MILP; where that "
+                   "stops, the most equal allocation found).")
 @click.option("--time-limit", type=float,
               help="Seconds for the whole command's solving; when it runs out the command stops with what is "
                    "known (exit 1).")
@@ -485,6 +499,9 @@ def frontier(scenario: Path, points: int, measure: str, upto, time_limit, option
             click.echo(f"Equity-efficiency frontier of {s.name} ({points} points, each with {stepped}; "
                        f"outcome in {units}):")
         click.echo(text_table(table[columns], shown))
+        reach = table.attrs.get("reach")
+        if reach is not None:
+            click.echo(_reach_text(reach, units))
         if out is not None:
             from allocator.reports.frontier import figures
 
