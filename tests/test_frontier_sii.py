@@ -204,3 +204,23 @@ def test_the_national_frontier_runs_to_the_proven_limit():
     assert np.all(np.diff(gain) < 0)
     with pytest.raises(allocator.errors.InfeasibleError, match="can fall by at most"):
         allocator.run(lsoa.with_(sii_reduction=limit * 1.01))
+
+
+def test_the_limit_search_leaves_the_points_most_of_a_time_limit(monkeypatch):
+    """The frontier's search for the attainable limit takes `LIMIT_SECONDS` at most, and under a
+    command's time limit a third of what is left, so that the points still get theirs."""
+    from allocator.model.highs import deadline
+
+    asked = []
+
+    def searched(scenario, name, time_limit=None, certified_only=False):
+        asked.append(time_limit)
+        return None  # nothing known: the frontier ends at the reference runs
+
+    monkeypatch.setattr(frontier, "reduction_limit", searched)
+    quickstart = allocator.load(SCENARIOS / "quickstart")
+    table, _ = frontier.frontier(quickstart, points=2, options=False, measure="sii")
+    assert asked == [frontier.LIMIT_SECONDS] and "reach" not in table.attrs
+    with deadline(30.0):
+        frontier.frontier(quickstart, points=2, options=False, measure="gap")
+    assert 0 < asked[1] <= 10.0

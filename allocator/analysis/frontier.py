@@ -44,7 +44,7 @@ from allocator.analysis.pipeline import Result, run
 from allocator.errors import AllocatorError, Problem, ScenarioError, SettingsError
 from allocator.format import plain
 from allocator.model.diagnose import Bracket, reduction_limit
-from allocator.model.highs import warm_starts
+from allocator.model.highs import limited, warm_starts
 from allocator.progress import stages
 from allocator.scenario import Scenario
 
@@ -196,13 +196,14 @@ def _levels(scenario: Scenario, ends: dict[str, Result], points: int, measure: s
 
 def _reach(scenario: Scenario, measure: str) -> Reach | None:
     """The measure's attainable limit: proven by the Lagrangian bound, else by the MILP over the
-    relaxation searched for `LIMIT_SECONDS` at most (the command's time limit holds over it); a
-    bracket where that stops; None where nothing is known."""
+    relaxation searched for `LIMIT_SECONDS` at most (and a third of the command's time left, so that
+    a time limit leaves the points theirs); a bracket where that stops; None where nothing is known."""
     alone = {"worst_off_at_least": None, "sii_reduction": None, "gap_reduction": None, SETTINGS[measure]: 0.0}
+    left = limited(None)  # the command's time left (None: no limit): a third of it at most, for the points
     with stages("The attainable limit"):
         try:
             found = reduction_limit(scenario.with_(objective="health-gain", **alone), SETTINGS[measure],
-                                    time_limit=LIMIT_SECONDS)
+                                    time_limit=LIMIT_SECONDS if left is None else min(LIMIT_SECONDS, left / 3))
         except Bracket as bracket:
             return Reach(measure, bracket.low, bracket.high)
     return None if found is None else Reach(measure, found, found)

@@ -200,7 +200,6 @@ class _Search:
             self.push(fixed, solved)
         return bool(self.open)
 
-
     def _strong(self, node: _Node, tried: list[int]) -> list[list]:
         """Both children of each candidate in ``tried``, from ``node``'s basis: the candidates split
         between the HiGHS instances by position (the i-th to instance i mod `WORKERS`, each taking
