@@ -33,7 +33,15 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from allocator.model.highs import MIP_REL_GAP, highs_model, limited, new_highs
+from allocator.model.highs import (
+    MIP_REL_GAP,
+    highs_model,
+    keep_basis,
+    limited,
+    new_highs,
+    warm_basis,
+    warm_key,
+)
 from allocator.model.lp import LinearProgram
 
 POSITIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # where along each run of binaries a branching is tried
@@ -89,15 +97,20 @@ def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
     from allocator.model.solver import _configure
 
     relaxed = dataclasses.replace(milp, integrality=None)
+    key = warm_key(relaxed)  # inside a `warm_starts` block (a frontier): the root LP of the point before
+    basis = warm_basis(key)
     try:
-        _configure(h, relaxed, "ipm", time_limit)
+        _configure(h, relaxed, "ipm" if basis is None else "simplex", time_limit)
     except SolverError:  # the command's time is up before the search starts
         return None
     model = highs_model(relaxed)
     h.passModel(model)
+    if basis is not None:
+        h.setBasis(basis)
     h.run()
     if not _optimal(h):
         return None
+    keep_basis(key, h.getBasis())
     _for_children(h)
     hs = [h] + [t for t in (_twin(relaxed, model, time_limit) for _ in range(1, WORKERS)) if t is not None]
     search = _Search(hs, milp, runs, value)
