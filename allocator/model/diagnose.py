@@ -177,19 +177,63 @@ def _rows_named(lp: LinearProgram, prefix: str) -> np.ndarray:
 
 def reduction_limit(scenario: Scenario, name: str, time_limit: float | None = None,
                     certified_only: bool = False) -> float | None:
-    """The largest ``sii_reduction`` or ``gap_reduction`` the budget and the other rules allow: the
-    most the measure can move in the baseline's direction (`_reduction_limit`), but never more than
-    its size before (a measure pushed past zero is a gradient the other way; the spend allowed is a
-    polytope and the measure continuous on it, so every size in between is reached)."""
+    """The largest ``sii_reduction`` or ``gap_reduction`` the budget and the other rules allow.
+
+    The reduction an allocation reaches is how far the measure moves in the baseline's direction
+    (`_reduction_limit` finds the most); past its size before, the measure turns round, and the
+    size that counts is ``|before - moved|``.  The spend allowed is a polytope and the measure
+    continuous on it, so every movement between the least and the most is reached: the limit is
+    the most, if that is within the size before; else the size before, if some allocation moves
+    the measure no further than that (`_turns_round`); else every allocation turns the gradient
+    round and the limit is ``2 before - least`` (negative when none narrows it at all).
+    """
     most = equity.size_before(scenario, name)
     try:
         found = _reduction_limit(scenario, name, time_limit, certified_only)
     except Bracket as bracket:
         if bracket.high <= most:
             raise
+        least = _turns_round(scenario, name, most, time_limit)
+        if least is not None:
+            return 2.0 * most - least
         raise Bracket(None if bracket.low is None else min(bracket.low, most), most, bracket, bracket.searched) \
             from None
-    return None if found is None else min(found, most)
+    if found is None or found <= most:
+        return found
+    least = _turns_round(scenario, name, most, time_limit)
+    return most if least is None else 2.0 * most - least
+
+
+def _turns_round(scenario: Scenario, name: str, most: float, time_limit: float | None) -> float | None:
+    """None if some allocation moves the measure ``name`` no further than its size before
+    ``most``; else the least any allocation moves it (every allocation turns the gradient round).
+
+    First the allocation of most health, every gradient rule freed (one solve, nearly always
+    enough); then the MILP in rows form that minimises the movement (binaries keep each line's
+    gains exact).  A search stopped by ``time_limit`` is a `Bracket` of the limit."""
+    for objective in ("health", "least"):
+        lp = build(scenario.with_(objective="health-gain") if objective == "health" else scenario)
+        free, coef, bound = _minimising(lp, name)
+        if objective == "health":
+            free = dataclasses.replace(free, cost=lp.cost, maximize=lp.maximize, objective_scale=lp.objective_scale)
+        else:
+            free = dataclasses.replace(free, cost=-coef)
+        offset = float(getattr(scenario, name)) + bound
+        try:
+            moved = offset - float(coef @ solve(free, time_limit=time_limit).x)
+        except SolverError as exc:
+            if objective == "health":
+                continue
+            if exc.bound is None:
+                raise
+            high = 2.0 * most - (offset + exc.bound)
+            raise Bracket(None if exc.incumbent is None else 2.0 * most - (offset + exc.incumbent), high, exc) \
+                from None
+        if moved <= most + 1e-9 * max(1.0, most):
+            return None
+        if objective == "least":
+            return moved
+    return None
 
 
 def _reduction_limit(scenario: Scenario, name: str, time_limit: float | None = None,
@@ -261,17 +305,6 @@ def limit_attempt(scenario: Scenario, name: str, time_limit: float | None = None
         return None
     return gradient_bound.attempt(scenario, time_limit, transform=lambda lp: _minimising(lp, name)[0],
                                   gap=LIMIT_GAP)
-
-
-def proven_limit(scenario: Scenario, name: str, time_limit: float | None = None) -> tuple[float, np.ndarray] | None:
-    """The largest ``name`` reduction, proven in suffix form by `gradient_bound`, and the order of
-    equal-need lines that reaches it (a first order for solves near it); None where that does not
-    apply or proves nothing."""
-    tried = limit_attempt(scenario, name, time_limit)
-    if tried is None or tried.solution is None:
-        return None
-    return (min(reduction_offset(scenario, name) - float(tried.lp.cost @ tried.solution.x),
-                equity.size_before(scenario, name)), gradient_bound.order_of(tried.lp))
 
 
 def _minimising(lp: LinearProgram, name: str) -> tuple[LinearProgram, np.ndarray, float]:
