@@ -29,10 +29,15 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Heal
 
 
 def _brute_force(lp):
-    """HiGHS's branch and bound on every fill binary, no gap: (status, objective in the LP's units)."""
+    """HiGHS's branch and bound on every fill binary, no gap: (status, objective in the LP's units).
+
+    Tolerances at 1e-9: at HiGHS's own (1e-6), a binary of 1e-6 times a segment's room lets the
+    next segment start, which finds optima above the exact one, or none at the very limit."""
     h = new_highs()
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", 0.0)
+    h.setOptionValue("mip_feasibility_tolerance", 1e-9)
+    h.setOptionValue("primal_feasibility_tolerance", 1e-9)
     model = highs_model(lp)
     model.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
                           for v in lp.integrality]

@@ -174,6 +174,32 @@ def highs_model(lp) -> "highspy.HighsLp":  # noqa: F821 (imported inside)
     return model
 
 
+def pass_model(h, lp, integrality: np.ndarray | None = None) -> None:
+    """Pass ``lp``'s arrays to the Highs instance ``h`` (minimising ``lp.cost``), with
+    ``integrality`` (1 = integer) if given: the pointer form of passModel, which reads the numpy
+    arrays as they are, several times faster than filling a `highs_model` (england-la's MILP:
+    0.02 s against 0.1 s)."""
+    import highspy
+
+    matrix = lp.matrix
+    # every column's kind, even for an LP: HiGHS reads n_cols entries from any array it is given
+    kinds = np.zeros(lp.n_cols, np.int32) if integrality is None else np.ascontiguousarray(integrality, np.int32)
+    if len(kinds) != lp.n_cols:
+        raise ValueError(f"integrality has {len(kinds)} entries for {lp.n_cols} columns")
+    status = h.passModel(
+        int(lp.n_cols), int(lp.n_rows), int(matrix.nnz), int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize), 0.0,
+        _float(lp.cost), _float(lp.col_lower), _float(lp.col_upper), _float(lp.row_lower), _float(lp.row_upper),
+        np.ascontiguousarray(matrix.indptr, dtype=np.int32), np.ascontiguousarray(matrix.indices, dtype=np.int32),
+        _float(matrix.data), kinds)
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError("HiGHS refused the model's arrays: a bug in allocator's formulation")
+
+
+def _float(values) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.float64)
+
+
 def new_highs():
     """A quiet Highs instance; the first one in a process prints a banner to fd 1, so silence it."""
     import highspy

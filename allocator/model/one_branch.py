@@ -35,10 +35,10 @@ import numpy as np
 
 from allocator.model.highs import (
     MIP_REL_GAP,
-    highs_model,
     keep_basis,
     limited,
     new_highs,
+    pass_model,
     warm_basis,
     warm_key,
 )
@@ -103,8 +103,7 @@ def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
         _configure(h, relaxed, "ipm" if basis is None else "simplex", time_limit)
     except SolverError:  # the command's time is up before the search starts
         return None
-    model = highs_model(relaxed)
-    h.passModel(model)
+    pass_model(h, relaxed)
     if basis is not None:
         h.setBasis(basis)
     h.run()
@@ -112,7 +111,7 @@ def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
         return None
     keep_basis(key, h.getBasis())
     _for_children(h)
-    hs = [h] + [t for t in (_twin(relaxed, model, time_limit) for _ in range(1, WORKERS)) if t is not None]
+    hs = [h] + [t for t in (_twin(relaxed, time_limit) for _ in range(1, WORKERS)) if t is not None]
     search = _Search(hs, milp, runs, value)
     search.push((), (_units(milp, h), np.asarray(h.getSolution().col_value, dtype=float), h.getBasis()))
     repaired, moved = set(), [search.best().bound]  # the best bound after each branching
@@ -235,7 +234,7 @@ class _Search:
         return out
 
 
-def _twin(relaxed: LinearProgram, model, time_limit: float | None):
+def _twin(relaxed: LinearProgram, time_limit: float | None):
     """Another HiGHS instance holding the root LP, for child LPs solved beside the first's (None if
     the command's time is up)."""
     from allocator.errors import SolverError
@@ -246,7 +245,7 @@ def _twin(relaxed: LinearProgram, model, time_limit: float | None):
         _configure(h, relaxed, "simplex", time_limit)
     except SolverError:  # the command's time is up: the search goes on with one instance
         return None
-    h.passModel(model)
+    pass_model(h, relaxed)
     _for_children(h)
     return h
 

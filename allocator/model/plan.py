@@ -399,9 +399,8 @@ def solve_plan(built: PlanLP, solver: str = "highs", method: str = "auto", time_
     """
     import time
 
-    from allocator.model.solver import Solution, Status, solve
-
     from allocator.model import sifting
+    from allocator.model.solver import Solution, Status, solve
 
     start = time.perf_counter()
     warm = (solver == "highs" and len(built.carry_cols) and all(len(r) == 0 for r in built.coupling.values())
@@ -430,7 +429,14 @@ def _years(built: PlanLP, solver: str, method: str, time_limit: float | None, st
     """Each year solved with its discounted objective: (x, row duals, solver names, HiGHS bases)."""
     import time
 
-    from allocator.model.solver import _configure, _read, choose_method, highs_model, new_highs, solve
+    from allocator.model.solver import (
+        _configure,
+        _read,
+        choose_method,
+        new_highs,
+        pass_model,
+        solve,
+    )
 
     xs, duals, names, bases = [], [], set(), []
     for t, lp in enumerate(built.year_lps):
@@ -443,7 +449,7 @@ def _years(built: PlanLP, solver: str, method: str, time_limit: float | None, st
             mark = time.perf_counter()
             h = new_highs()
             chosen = _configure(h, year_lp, choose_method(year_lp) if method == "auto" else method, left)
-            h.passModel(highs_model(year_lp))
+            pass_model(h, year_lp)
             h.run()
             solution = _read(h, year_lp, f"HiGHS {h.version()} ({chosen})", mark, left)
             bases.append(h.getBasis())
@@ -461,7 +467,7 @@ def _from_years(built: PlanLP, bases: list, time_limit: float | None, start: flo
 
     import highspy
 
-    from allocator.model.solver import _configure, _read, highs_model, new_highs
+    from allocator.model.solver import _configure, _read, new_highs, pass_model
 
     lp = built.lp
     basis = highspy.HighsBasis()
@@ -471,7 +477,7 @@ def _from_years(built: PlanLP, bases: list, time_limit: float | None, start: flo
     basis.valid = True
     h = new_highs()
     _configure(h, lp, "simplex", time_limit)
-    h.passModel(highs_model(lp))
+    pass_model(h, lp)
     h.setBasis(basis)
     h.run()
     solution = _read(h, lp, f"HiGHS {h.version()} (simplex from the years solved one by one)", start, time_limit)

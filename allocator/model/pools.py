@@ -51,9 +51,9 @@ from allocator.model.highs import (
     Solution,
     Status,
     _objective,
-    highs_model,
     limited,
     new_highs,
+    pass_model,
     stopped_error,
 )
 from allocator.model.lp import LinearProgram
@@ -427,7 +427,7 @@ def _solve_pooled(lp, small, time_limit, start, best, bound, basis=None, name: s
     if lp.feasibility_tolerance is not None:
         h.setOptionValue("primal_feasibility_tolerance", lp.feasibility_tolerance)
     h.setOptionValue("time_limit", float(left) if left is not None else float("inf"))
-    h.passModel(highs_model(small))
+    pass_model(h, small)
     if basis is not None:
         h.setBasis(basis)
     h.run()

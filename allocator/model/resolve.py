@@ -24,8 +24,8 @@ from allocator.model.solver import (
     _read,
     check_settings,
     choose_method,
-    highs_model,
     new_highs,
+    pass_model,
     solve,
 )
 
@@ -128,7 +128,7 @@ class Resolver:
             h, how = loaded[0], "warm start"
         elif self.anchor is not None and self.anchor.serves(lp, key):
             h, how = new_highs(), "from the base solve's basis"
-            h.passModel(highs_model(lp))
+            pass_model(h, lp)
             h.setBasis(self.anchor.basis())
         else:
             return self._cold(lp, key, chosen, time_limit)
@@ -185,7 +185,7 @@ class Resolver:
         start = time.perf_counter()
         h = new_highs()
         _configure(h, lp, method, time_limit)
-        h.passModel(highs_model(lp))
+        pass_model(h, lp)
         h.run()
         solution = _read(h, lp, f"HiGHS {h.version()} ({method})", start, time_limit)
         self._keep(key, h, lp)

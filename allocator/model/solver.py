@@ -33,6 +33,7 @@ from allocator.model.highs import (  # noqa: F401  (re-exported: the solver's na
     keep_basis,
     limited,
     new_highs,
+    pass_model,
     stopped_error,
     warm_basis,
     warm_key,
@@ -198,16 +199,11 @@ def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None,
                  known: tuple[float | None, float | None] = (None, None)) -> Solution:
     """``known``: the objective of an allocation meeting every rule found before and a bound from a
     relaxation (or None), reported if a time limit stops a MILP where HiGHS has nothing better."""
-    import highspy
 
     start = time.perf_counter()
     h = new_highs()
     method = _configure(h, lp, method, time_limit)
-    model = highs_model(lp)
-    if lp.integrality is not None:
-        kinds = {0: highspy.HighsVarType.kContinuous, 1: highspy.HighsVarType.kInteger}
-        model.integrality_ = [kinds[int(v)] for v in lp.integrality]
-    h.passModel(model)
+    pass_model(h, lp, lp.integrality)
     key = warm_key(lp) if method == "simplex" else None  # inside `warm_starts` only
     basis = warm_basis(key)
     if basis is not None:
@@ -322,15 +318,17 @@ def _highs_holding(lp: LinearProgram, named: bool):
     sense and each column's and row's name."""
     import highspy
 
+    h = new_highs()
+    if not named:
+        pass_model(h, lp, lp.integrality)
+        return h
     model = highs_model(lp)
-    if named:
-        model.col_names_, model.row_names_ = list(lp.col_names()), list(lp.row_names())
-        model.sense_ = highspy.ObjSense.kMaximize if lp.maximize else highspy.ObjSense.kMinimize
-        model.col_cost_ = (-1.0 if lp.maximize else 1.0) * lp.cost / lp.objective_scale
+    model.col_names_, model.row_names_ = list(lp.col_names()), list(lp.row_names())
+    model.sense_ = highspy.ObjSense.kMaximize if lp.maximize else highspy.ObjSense.kMinimize
+    model.col_cost_ = (-1.0 if lp.maximize else 1.0) * lp.cost / lp.objective_scale
     if lp.integrality is not None:
         model.integrality_ = [highspy.HighsVarType.kInteger if k else highspy.HighsVarType.kContinuous
                               for k in lp.integrality]
-    h = new_highs()
     h.passModel(model)
     return h
 

@@ -35,9 +35,9 @@ from allocator.model.highs import (
     _clip,
     _objective,
     choose_method,
-    highs_model,
     limited,
     new_highs,
+    pass_model,
 )
 from allocator.model.lp import LinearProgram
 
@@ -150,7 +150,7 @@ def start(lp: LinearProgram, time_limit: float | None = None) -> Start:
     limit = limited(time_limit)
     if limit is not None:
         h.setOptionValue("time_limit", float(limit))
-    h.passModel(highs_model(lp))  # every binary relaxed
+    pass_model(h, lp)  # every binary relaxed
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return Start()  # infeasible, or out of time: the branch and bound says which
