@@ -211,29 +211,26 @@ def _turns_round(scenario: Scenario, name: str, most: float, time_limit: float |
     First the allocation of most health, every gradient rule freed (one solve, nearly always
     enough); then the MILP in rows form that minimises the movement (binaries keep each line's
     gains exact).  A search stopped by ``time_limit`` is a `Bracket` of the limit."""
-    for objective in ("health", "least"):
-        lp = build(scenario.with_(objective="health-gain") if objective == "health" else scenario)
-        free, coef, bound = _minimising(lp, name)
-        if objective == "health":
-            free = dataclasses.replace(free, cost=lp.cost, maximize=lp.maximize, objective_scale=lp.objective_scale)
-        else:
-            free = dataclasses.replace(free, cost=-coef)
-        offset = float(getattr(scenario, name)) + bound
-        try:
-            moved = offset - float(coef @ solve(free, time_limit=time_limit).x)
-        except SolverError as exc:
-            if objective == "health":
-                continue
-            if exc.bound is None:
-                raise
-            high = 2.0 * most - (offset + exc.bound)
-            raise Bracket(None if exc.incumbent is None else 2.0 * most - (offset + exc.incumbent), high, exc) \
-                from None
-        if moved <= most + 1e-9 * max(1.0, most):
+    lp = build(scenario.with_(objective="health-gain"))
+    free, coef, bound = _minimising(lp, name)
+    offset = float(getattr(scenario, name)) + bound
+    try:
+        health = solve(dataclasses.replace(free, cost=lp.cost, maximize=lp.maximize,
+                                           objective_scale=lp.objective_scale), time_limit=time_limit)
+        if offset - float(coef @ health.x) <= most + 1e-9 * max(1.0, most):
             return None
-        if objective == "least":
-            return moved
-    return None
+    except SolverError:  # stopped: the exact search below says what is known
+        pass
+    try:
+        moved = offset - float(coef @ solve(dataclasses.replace(free, cost=-coef), time_limit=time_limit).x)
+    except SolverError as exc:
+        if exc.incumbent is not None and offset + exc.incumbent <= most:  # one allocation does not turn it
+            return None
+        if exc.bound is None:
+            raise
+        raise Bracket(None if exc.incumbent is None else 2.0 * most - (offset + exc.incumbent),
+                      2.0 * most - (offset + exc.bound), exc) from None
+    return None if moved <= most + 1e-9 * max(1.0, most) else moved
 
 
 def _reduction_limit(scenario: Scenario, name: str, time_limit: float | None = None,
