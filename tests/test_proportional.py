@@ -8,9 +8,12 @@ checks proportional optima (through the algorithm) against an independent linpro
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import allocator
@@ -91,17 +94,36 @@ def _same_as_the_lp(spec, objective: str, scenario=None) -> None:
     fast = allocator.run(folder)
     assert violations(fast.scenario, fast.allocation.spend) == []
     exact = _tight_optimum(fast.scenario)
+    if abs(fast.solution.objective - exact) > 1e-7 * _scale(lp_result):
+        exact = _at_its_own_budget(fast, exact)
     assert abs(fast.solution.objective - exact) <= 1e-7 * _scale(lp_result), (
         fast.solution.solver, fast.solution.objective, exact, lp_result.solution.objective)
 
 
-def _tight_optimum(scenario) -> float:
+def _at_its_own_budget(fast, exact: float) -> float:
+    """The LP's optimum at the budget the algorithm's allocation spends, where that is within half a
+    penny of the budget: with every line's intensity tied to one scale a service
+    (tolerance 0) and areas at their pace caps, the budget row and the caps can be nearly parallel,
+    and the optimum then moves by 5e-4 of itself for 1e-9 of the budget row (found by Hypothesis:
+    an exact budget of £145,128.23 spent to within £0.0002, 0.329377 against 0.329219)."""
+    lp = build(fast.scenario)
+    spent = float((lp.matrix.getrow(0) @ fast.solution.x[:lp.n_cols])[0])
+    if abs(spent - lp.row_upper[0]) / lp.budget_scale > 0.005 or lp.row_lower[0] != lp.row_upper[0]:
+        return exact
+    event("the optimum at the budget the allocation spends (a budget row nearly parallel to the caps)")
+    return _tight_optimum(fast.scenario, budget=spent)
+
+
+def _tight_optimum(scenario, budget: float | None = None) -> float:
     """The LP's optimum by HiGHS at feasibility tolerances of 1e-10: at its own 1e-7 a scenario whose
     intensities are about 1e-7 a head can leave the bands by all of their width (found by Hypothesis:
-    10% more health than any allocation within them)."""
+    10% more health than any allocation within them).  ``budget``: the budget row's value, if not
+    the scenario's."""
     from allocator.model.highs import _objective, highs_model, new_highs
 
     lp = build(scenario)
+    if budget is not None:
+        lp = dataclasses.replace(lp, row_lower=np.r_[budget, lp.row_lower[1:]], row_upper=np.r_[budget, lp.row_upper[1:]])
     h = new_highs()
     for option in ("primal_feasibility_tolerance", "dual_feasibility_tolerance"):
         h.setOptionValue(option, 1e-10)
@@ -264,6 +286,20 @@ def test_a_budget_the_scales_cannot_spend_is_proven_and_said_in_money(spec, fact
             assert spent is None and "pace of change in proportional mode" in str(caught.value)
         return
     _same_as_the_lp(spec, "health-gain", s)
+
+
+def test_a_window_broken_while_the_budget_is_short_keeps_the_planes_valid():
+    """25 areas, tolerance 0.1, a pace of -0.5% / +25.5% (found by Hypothesis at 4x examples).  With
+    one penalty for the budget and the windows, a pound past a window cost nothing while the budget
+    was short, the clipped knapsack's value had a concave kink where an area's lower bands crossed
+    its window's top, and its plane there cut off the LP's optimum: 6.87658 "certified within
+    6.3e-10" against the LP's 6.88763."""
+    scenario = allocator.load(Path(__file__).parent / "data" / "proportional_pace_cut")
+    fast = allocator.run(scenario)
+    assert "cutting planes" in fast.solution.solver and "certified" in fast.solution.solver
+    assert violations(fast.scenario, fast.allocation.spend) == []
+    exact = _tight_optimum(fast.scenario)
+    assert fast.solution.objective == pytest.approx(exact, rel=1e-8)
 
 
 def test_a_budget_a_penny_short_of_the_windows_is_the_lps_to_decide(tmp_path):

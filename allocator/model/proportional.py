@@ -16,7 +16,10 @@ With a pace of change each area's total is a row of its own (`_Areas`): with the
 and the budget priced, the areas separate, each a fractional knapsack whose spend is clipped
 to its pace window (pieces taken in order of value per pound until the window's upper end, or
 on, at a loss, to its lower end), and the budget's price is found by bisection over the pieces
-in that order.  Areas the bands push outside their window pay the exact penalty, and the
+in that order.  Areas the bands push outside their window pay the exact penalty (twice the
+budget's: at the budget's alone, a pound past a window when the budget is short costs nothing,
+so the clipped knapsack is not the penalised LP's optimum there and its value not convex in the
+scales; found by Hypothesis, a plane that cut off the optimum under a false certificate), and the
 window's linear necessary condition on the scales (the lower bands' spend at most its upper
 end, the upper bands' at least its lower end: exact when the tolerance is 0) is added to the
 planes' LP for every area the scales break, so the planes stay among scales the pace allows;
@@ -223,6 +226,9 @@ class _PacedKnapsack(_Knapsack):
     def __init__(self, lp: LinearProgram, p: _Pieces, tau: float, n_services: int):
         super().__init__(lp, p, tau, n_services)
         self.areas = _Areas(lp, p)
+        # per pound outside a window: more than the budget's penalty and any piece's value together,
+        # so that no pound is ever worth moving past a window (module docstring)
+        self.window_penalty = 2.0 * self.penalty
         # each area's pieces in the knapsack's order: where a piece sits among its area's
         self.by_area = by = np.lexsort((np.argsort(self.order, kind="stable"), self.areas.area))
         self.area_by, self.spend_by = self.areas.area[by], p.spend[by]  # (in that order: gathered once)
@@ -278,7 +284,7 @@ class _PacedKnapsack(_Knapsack):
             price = float(self.ratio[j])
         x = self._fill(lb, ub, room_by, spend, base)
         self.nu = self._area_prices(x, lb, ub, price, hi_band, base, top)
-        value = float(p.cost @ x) + self.penalty * (off + off_pace)
+        value = float(p.cost @ x) + self.penalty * off + self.window_penalty * off_pace
         feasible = (off <= BUDGET_TOLERANCE * max(1.0, abs(self.high) if np.isfinite(self.high) else 1.0)
                     and off_pace <= BUDGET_TOLERANCE * max(1.0, float(np.abs(base).sum())))
         return value, self._subgradient(x, self.nu[ar.area], lo_band, hi_band), x, price, feasible
@@ -301,7 +307,7 @@ class _PacedKnapsack(_Knapsack):
     def _area_prices(self, x, lb, ub, price, hi_band, base, top):
         """Each area's price of a pound (its window's price plus the budget's): the value per pound
         nearest the budget's price between the last piece the area takes and the first it leaves;
-        the penalty's beyond a window the bands break."""
+        the window's penalty beyond a window the bands break."""
         ar = self.areas
         R1 = ar.R + 1
         tol = 1e-9 * hi_band  # (a band edge a rounding from a piece's end leaves it no room: not taken, not left)
@@ -312,7 +318,7 @@ class _PacedKnapsack(_Knapsack):
         first = np.full(R1, np.inf)
         np.minimum.at(first, ar.area[left], self.ratio[left])
         nu = np.clip(price, last, np.maximum(first, last))
-        nu = np.where(base > ar.high, price - self.penalty, np.where(top < ar.low, price + self.penalty, nu))
+        nu = np.where(base > ar.high, price - self.window_penalty, np.where(top < ar.low, price + self.window_penalty, nu))
         nu[ar.R] = price
         return nu
 
