@@ -177,8 +177,8 @@ def highs_model(lp) -> "highspy.HighsLp":  # noqa: F821 (imported inside)
 def pass_model(h, lp, integrality: np.ndarray | None = None) -> None:
     """Pass ``lp``'s arrays to the Highs instance ``h`` (minimising ``lp.cost``), with
     ``integrality`` (1 = integer) if given: the pointer form of passModel, which reads the numpy
-    arrays as they are, several times faster than filling a `highs_model` (england-la's MILP:
-    0.02 s against 0.1 s)."""
+    arrays as they are, several times faster than filling a `highs_model` element by element
+    (england-lsoa's LP: 0.025 s against 0.16 s)."""
     import highspy
 
     matrix = lp.matrix

@@ -199,7 +199,6 @@ def _solve_highs(lp: LinearProgram, method: str, time_limit: float | None,
                  known: tuple[float | None, float | None] = (None, None)) -> Solution:
     """``known``: the objective of an allocation meeting every rule found before and a bound from a
     relaxation (or None), reported if a time limit stops a MILP where HiGHS has nothing better."""
-
     start = time.perf_counter()
     h = new_highs()
     method = _configure(h, lp, method, time_limit)
