@@ -226,6 +226,24 @@ def test_elastic_sifting_says_how_far_rows_are_from_being_met(lp):
         assert solution is None or sifter.short > 0.0
 
 
+def test_a_free_column_worth_more_than_the_artificials_raises_their_cost():
+    # 1e-4 x0 + x1 = 1, x0 free at cost 1, x1 in [0, 10]: the optimum is x1 = 10, x0 = -90,000.  With
+    # x0 alone in the working set the artificials (1,000 a unit) carry the row for 0.1 per unit of
+    # x0: the restricted LP is unbounded until their cost is raised (found by Hypothesis at 8x)
+    lp = types.SimpleNamespace(
+        matrix=sp.csc_matrix(np.array([[1e-4, 1.0]])), cost=np.array([1.0, 0.0]),
+        col_lower=np.array([-np.inf, 0.0]), col_upper=np.array([np.inf, 10.0]), row_lower=np.array([1.0]),
+        row_upper=np.array([1.0]), integrality=None, feasibility_tolerance=None, objective_scale=1.0,
+        maximize=False, n_rows=1, n_cols=2)
+    for elastic in (False, True):
+        with _tiny_rounds(1):
+            sifter = sifting.Sifter(lp)
+            solution = sifter.solve(elastic=elastic)
+        assert solution is not None and sifter.short == 0.0
+        assert solution.objective == pytest.approx(-90_000.0, rel=1e-9)
+        assert solution.x == pytest.approx([-90_000.0, 10.0], rel=1e-9)
+
+
 def test_elastic_sifting_meets_what_it_can_and_says_what_it_cannot():
     # x1 + x2 >= 5 with both in [0, 1] (2 short), x1 - x2 = 0; minimise x1 + 2 x2
     lp = types.SimpleNamespace(

@@ -182,6 +182,11 @@ class Sifter:
             iterations += max(h.getInfo().simplex_iteration_count, 0)
             if status == ms.kTimeLimit:
                 raise _stopped(time_limit)
+            if status in (ms.kUnbounded, ms.kUnboundedOrInfeasible) and not cleaning and raised < 2:
+                raised += 1  # M below a column's cost per unit of a row: the artificials pay for it without end
+                big_m *= 1e3
+                self._artificials(big_m)
+                continue
             if status != ms.kOptimal:
                 return None  # infeasible once the artificials are fixed, or a solver failure
             sol = h.getSolution()
