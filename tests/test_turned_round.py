@@ -13,11 +13,15 @@ import dataclasses
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import allocator
+from allocator.analysis.frontier import frontier
+from allocator.cli import main
 from allocator.errors import InfeasibleError, ScenarioError, SolverError
+from allocator.format import plain
 from allocator.model import diagnose, equity
 from allocator.model.lp import build
 from allocator.model.solver import solve
@@ -87,10 +91,28 @@ def test_no_allocation_narrows_a_gradient_it_must_turn_round():
     assert limit == pytest.approx(2 * before - least, abs=1e-9)  # ... and leaves it larger than it was
     assert limit < 0
     assert _mirrored_status(scenario, "sii_reduction", 0.0) == "Infeasible"  # not even kept as it is
-    with pytest.raises(InfeasibleError) as info:
+    with pytest.raises(InfeasibleError) as info:  # the run re-solves with the mirror row, then explains
         allocator.run(scenario.with_(sii_reduction=before / 2))
-    assert "cannot fall at all (it grows by at least" in str(info.value)
+    assert f"cannot fall at all (it grows by at least {plain(-limit, 4)} years)" in str(info.value)
     assert "within the solver's tolerance" not in str(info.value)
+
+
+def test_a_frontier_by_a_measure_that_cannot_fall_says_so_before_any_point(tmp_path):
+    folder = gen.write(_flat_gradient(), gen.fresh_folder())
+    scenario = allocator.load(folder)
+    limit = diagnose.reduction_limit(scenario.with_(sii_reduction=0.0), "sii_reduction")
+    with pytest.raises(InfeasibleError) as info:
+        frontier(scenario, 5, measure="sii")
+    said = str(info.value)
+    assert "cannot fall at all with this budget and these rules" in said
+    assert f"at least {plain(-limit, 4)} years larger than before" in said
+    assert "point 1" not in said  # said up front, not as the first point's failure
+    assert list(info.value.done["point"]) == ["health-gain", "maximin", "level-up"]
+    result = CliRunner().invoke(main, ["frontier", str(folder), "--measure", "sii", "--points", "5", "--no-options"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "cannot fall at all" in result.output
+    assert "stopped after 0 of 5 points" in result.output  # the end points are shown
 
 
 @settings(max_examples=gen.examples(30), **SETTINGS)

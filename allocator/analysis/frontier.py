@@ -41,7 +41,13 @@ import numpy as np
 import pandas as pd
 
 from allocator.analysis.pipeline import Result, run
-from allocator.errors import AllocatorError, Problem, ScenarioError, SettingsError
+from allocator.errors import (
+    AllocatorError,
+    InfeasibleError,
+    Problem,
+    ScenarioError,
+    SettingsError,
+)
 from allocator.format import plain
 from allocator.model.diagnose import Bracket, reduction_limit
 from allocator.model.highs import limited, warm_starts
@@ -184,6 +190,8 @@ def _levels(scenario: Scenario, ends: dict[str, Result], points: int, measure: s
         return np.linspace(low, float(upto), points), None
     high = max(low, *(reduction(result, measure) for result in ends.values()))
     reach = _reach(scenario, measure)
+    if reach is not None and reach.high < 0:
+        raise _cannot_fall(scenario, measure, reach, ends)
     if reach is not None and reach.low is not None:  # the frontier runs to the most equal allocation found
         if reach.low < high and not reach.proven:  # found less than a reference run reaches: shown as none
             reach = dataclasses.replace(reach, low=None)
@@ -192,6 +200,22 @@ def _levels(scenario: Scenario, ends: dict[str, Result], points: int, measure: s
     if high > low:
         levels[-1] = high - hair * max(1.0, abs(high))
     return levels, reach
+
+
+def _cannot_fall(scenario: Scenario, measure: str, reach: Reach, ends: dict[str, Result]) -> InfeasibleError:
+    """No allocation narrows the measure at all (every one turns the gradient round further than it
+    was, `allocator.model.diagnose.reduction_limit`): a frontier by it has no point; said before any
+    is solved, with the end points as what was done."""
+    what = {"sii": "SII (slope index of inequality)", "gap": "gap between the most and least deprived groups"}
+    units = scenario.gradient.outcome_units
+    grows = f"at least {plain(-reach.high, 4)} {units}" if reach.proven else f"by more than {plain(-reach.high, 4)}"
+    failed = InfeasibleError(
+        f"the {what[measure]} cannot fall at all with this budget and these rules: every allocation turns "
+        f"the gradient round and leaves it {grows} larger than before, so no point of a frontier by the "
+        f"{measure.upper() if measure == 'sii' else measure} can be solved (a frontier by the worst-off "
+        "group, --measure worst-off, still can)")
+    failed.done = _with_ends([], ends)
+    return failed
 
 
 def _reach(scenario: Scenario, measure: str) -> Reach | None:

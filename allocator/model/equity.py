@@ -129,9 +129,10 @@ _MIRRORED: contextvars.ContextVar[bool] = contextvars.ContextVar("allocator_mirr
 
 
 @contextlib.contextmanager
-def mirrored():
-    """Inside the block every SII or gap reduction also has its mirror row (`constraint_rows`)."""
-    token = _MIRRORED.set(True)
+def mirrored(on: bool = True):
+    """Inside the block every SII or gap reduction also has its mirror row (`constraint_rows`); with
+    ``on`` false, none has (a reduction's limit is the measure's movement, mirror or not)."""
+    token = _MIRRORED.set(on)
     try:
         yield
     finally:
