@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import allocator
@@ -93,37 +93,49 @@ def _same_as_the_lp(spec, objective: str, scenario=None) -> None:
         return
     fast = allocator.run(folder)
     assert violations(fast.scenario, fast.allocation.spend) == []
-    exact = _tight_optimum(fast.scenario)
-    if abs(fast.solution.objective - exact) > 1e-7 * _scale(lp_result):
-        exact = _at_its_own_budget(fast, exact)
-    assert abs(fast.solution.objective - exact) <= 1e-7 * _scale(lp_result), (
+    exact, tol = _tight_optimum(build(fast.scenario)), 1e-7 * _scale(lp_result)
+    if fast.solution.objective - exact > tol:  # above the LP's optimum: not by more than its allowance gives
+        assert fast.solution.objective <= _within_its_allowance(fast) + tol, (
+            fast.solution.solver, fast.solution.objective, exact, lp_result.solution.objective)
+        return
+    assert abs(fast.solution.objective - exact) <= tol, (
         fast.solution.solver, fast.solution.objective, exact, lp_result.solution.objective)
 
 
-def _at_its_own_budget(fast, exact: float) -> float:
-    """The LP's optimum at the budget the algorithm's allocation spends, where that is within half a
-    penny of the budget: with every line's intensity tied to one scale a service
-    (tolerance 0) and areas at their pace caps, the budget row and the caps can be nearly parallel,
-    and the optimum then moves by 5e-4 of itself for 1e-9 of the budget row (found by Hypothesis:
-    an exact budget of £145,128.23 spent to within £0.0002, 0.329377 against 0.329219)."""
+def _within_its_allowance(fast) -> float:
+    """The LP's optimum with the budget's row and the pace windows' rows widened to what the
+    algorithm's allocation spends, where it misses them by no more than it may (each
+    `proportional.BUDGET_TOLERANCE` in the budget row's units, at least one: 1e-9 / budget_scale
+    pounds, for the budget and for every window together): the most any allocation it may return
+    can reach.  With every line's intensity tied to one scale a service (tolerance 0), a row that
+    binds can be nearly parallel to the others, and the optimum then moves far for a rounding's
+    worth of its bound (found by Hypothesis: an exact budget of £145,128.23 spent to within
+    £0.0002, 0.329377 against 0.329219; an exact budget overspent by £0.008 and an area £0.005
+    under its window's foot, 190.98202 against 190.98195)."""
+    from allocator.model.diagnose import _rows_named
+
     lp = build(fast.scenario)
-    spent = float((lp.matrix.getrow(0) @ fast.solution.x[:lp.n_cols])[0])
-    if abs(spent - lp.row_upper[0]) / lp.budget_scale > 0.005 or lp.row_lower[0] != lp.row_upper[0]:
-        return exact
-    event("the optimum at the budget the allocation spends (a budget row nearly parallel to the caps)")
-    return _tight_optimum(fast.scenario, budget=spent)
+    x = fast.solution.x[:lp.n_cols]
+    rows = np.r_[0, _rows_named(lp, "pace(")].astype(np.int64)
+    done = lp.matrix[rows] @ x
+    base = fast.scenario.baseline.sum(axis=1) if len(rows) > 1 else np.zeros(0)
+    units = np.r_[1.0, lp.budget_scale * np.maximum(base, 1.0)]  # a row's unit, in the budget row's units
+    miss = np.maximum(np.maximum(lp.row_lower[rows] - done, done - lp.row_upper[rows]), 0.0) * units
+    bound = lp.row_upper[0] if np.isfinite(lp.row_upper[0]) else lp.row_lower[0]
+    allowed = proportional.BUDGET_TOLERANCE * max(1.0, abs(bound), lp.budget_scale * float(base.sum()))
+    assert miss[0] <= allowed * (1 + 1e-6) and miss[1:].sum() <= allowed * (1 + 1e-6), (
+        "the allocation misses its rows by more than the algorithm may", miss, allowed)
+    lower, upper = lp.row_lower.copy(), lp.row_upper.copy()
+    lower[rows], upper[rows] = np.minimum(lower[rows], done), np.maximum(upper[rows], done)
+    return _tight_optimum(dataclasses.replace(lp, row_lower=lower, row_upper=upper))
 
 
-def _tight_optimum(scenario, budget: float | None = None) -> float:
+def _tight_optimum(lp) -> float:
     """The LP's optimum by HiGHS at feasibility tolerances of 1e-10: at its own 1e-7 a scenario whose
     intensities are about 1e-7 a head can leave the bands by all of their width (found by Hypothesis:
-    10% more health than any allocation within them).  ``budget``: the budget row's value, if not
-    the scenario's."""
+    10% more health than any allocation within them)."""
     from allocator.model.highs import _objective, highs_model, new_highs
 
-    lp = build(scenario)
-    if budget is not None:
-        lp = dataclasses.replace(lp, row_lower=np.r_[budget, lp.row_lower[1:]], row_upper=np.r_[budget, lp.row_upper[1:]])
     h = new_highs()
     for option in ("primal_feasibility_tolerance", "dual_feasibility_tolerance"):
         h.setOptionValue(option, 1e-10)
@@ -298,7 +310,7 @@ def test_a_window_broken_while_the_budget_is_short_keeps_the_planes_valid():
     fast = allocator.run(scenario)
     assert "cutting planes" in fast.solution.solver and "certified" in fast.solution.solver
     assert violations(fast.scenario, fast.allocation.spend) == []
-    exact = _tight_optimum(fast.scenario)
+    exact = _tight_optimum(build(fast.scenario))
     assert fast.solution.objective == pytest.approx(exact, rel=1e-8)
 
 
@@ -328,3 +340,17 @@ def test_windows_that_cannot_hold_at_any_budget_are_not_blamed_on_the_budget(tmp
     with pytest.raises(allocator.InfeasibleError, match="no scales keep every area within -20.0% / [+]30.0%") as caught:
         proportional.solve(s, build(s))
     assert not hasattr(caught.value, "reach")
+
+
+def test_an_area_a_rounding_under_its_window_is_within_the_allowance():
+    """Five areas, tolerance 0, a pace of 0% / +25.5% and an exact budget (found by Hypothesis at 8x
+    examples): the planes leave one area £0.005 under its window's foot (within
+    `proportional.BUDGET_TOLERANCE` of the baselines), and the tied scales make that worth 3.6e-7 of
+    the optimum: above the LP's optimum at the exact rows, at the LP's optimum with the rows where
+    the allocation meets them."""
+    scenario = allocator.load(Path(__file__).parent / "data" / "proportional_window_rounding")
+    fast = allocator.run(scenario)
+    assert "cutting planes" in fast.solution.solver and violations(fast.scenario, fast.allocation.spend) == []
+    exact = _tight_optimum(build(scenario))
+    assert exact - 1e-9 * abs(exact) <= fast.solution.objective <= _within_its_allowance(fast) + 1e-9 * abs(exact)
+    _same_as_the_lp(None, "health-gain", scenario)
