@@ -45,10 +45,9 @@ CASES = {
     "maximin": ({}, {"objective": "maximin"}),
     "level-up": ({}, {"objective": "level-up"}),
     "SII reduction": ({}, {"sii_reduction": "half"}),
-    "proportional + minimum slope": ({"proportionality": "proportional", "min_slope": 0.05}, {}),
     "proportional + maximin": ({"proportionality": "proportional"}, {"objective": "maximin"}),
     "minimum slope + maximin": ({"min_slope": 0.05}, {"objective": "maximin"}),
-}
+}  # (no "proportional + minimum slope": a minimum slope is refused outside monotone mode, at load)
 
 
 def child(name: str, n_areas: int, target: str) -> None:
