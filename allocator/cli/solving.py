@@ -491,8 +491,11 @@ def frontier(scenario: Path, points: int, measure: str, upto, time_limit, option
                 raise
             stopped, table = exc, done  # what was solved before the point that stopped it: shown and kept
             solved = int(done["point"].str.fullmatch(r"\d+").sum())
-            click.echo(f"The frontier of {s.name} stopped after {solved} of {points} points "
-                       f"(outcome in {units}); the points solved and the end points:")
+            if solved == 0 and isinstance(exc, InfeasibleError):  # no point is possible (the error says why)
+                click.echo(f"The frontier of {s.name} has no point (outcome in {units}); its end points:")
+            else:
+                click.echo(f"The frontier of {s.name} stopped after {solved} of {points} points "
+                           f"(outcome in {units}); the points solved and the end points:")
         else:
             stepped = {"worst-off": "a floor under the worst-off group", "sii": "a required SII reduction",
                        "gap": "a required gap reduction"}[measure]
