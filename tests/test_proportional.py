@@ -354,3 +354,20 @@ def test_an_area_a_rounding_under_its_window_is_within_the_allowance():
     exact = _tight_optimum(build(scenario))
     assert exact - 1e-9 * abs(exact) <= fast.solution.objective <= _within_its_allowance(fast) + 1e-9 * abs(exact)
     _same_as_the_lp(None, "health-gain", scenario)
+
+
+def test_a_budget_behind_the_scales_box_is_said_as_the_budget():
+    """Eleven areas, no caps (every scale boxed by the budget), tolerance 0, a pace of -60.3% / +25.5%
+    and half the budget the areas need (found by Hypothesis in CI): the box made one area's window
+    look impossible, and with the box freed the planes' LP was still infeasible, now against a
+    budget row.  Blamed on that area's window ("A00 (£59,253 to £187k)") before; the budget, with
+    the least the areas can spend (the LP's own), now."""
+    s = allocator.load(Path(__file__).parent / "data" / "proportional_budget_behind_box")
+    least, most = _spend_range(s)
+    assert s.budget_gbp < least
+    with pytest.raises(allocator.InfeasibleError) as caught:
+        proportional.solve(s, build(s))
+    assert caught.value.reach[0] == -1 and caught.value.reach[1] == pytest.approx(least, rel=1e-6)
+    assert "must spend at least £652k" in str(caught.value) and "A00" not in str(caught.value)
+    with pytest.raises(allocator.InfeasibleError):
+        allocator.run(s, method="simplex", diagnose=False)  # (the LP agrees: no allocation)

@@ -172,8 +172,7 @@ class Budget:
         False when the budget is missed by less than its tolerance (the LP decides)."""
         import highspy
 
-        _, has_ray, ray = master.getDualRay()
-        held = any(has_ray and abs(ray[row]) > 1e-12 for row, _ in self.rows)
+        held = self._in_ray(master)
         windows_said = windows.conflict(master, scenario)  # (from this ray, before the LP changes)
         if boxed.any():  # the box comes from the budget: without it, the budget's rows say the same
             cols = np.flatnonzero(boxed).astype(np.int32)
@@ -183,6 +182,8 @@ class Budget:
                 if master.getModelStatus() == highspy.HighsModelStatus.kOptimal:
                     self.add((master,), np.asarray(master.getSolution().col_value)[:self.S], -1)
                     held = True
+                else:  # still none: a budget row may be what the windows now meet (Hypothesis found it)
+                    held = self._in_ray(master)
         found = self.missed(master, windows) if held else None
         if found is None:
             return windows_said
@@ -190,6 +191,11 @@ class Budget:
         if max(short, over) <= self.slack:
             return False
         return self._said(scenario, short, over, lp.budget_scale)
+
+    def _in_ray(self, master) -> bool:
+        """Whether the Farkas ray of the planes' infeasible LP holds one of the budget's rows."""
+        _, has_ray, ray = master.getDualRay()
+        return bool(has_ray) and any(abs(ray[row]) > 1e-12 for row, _ in self.rows)
 
     def _said(self, scenario, short: float, over: float, budget_scale: float) -> InfeasibleError:
         from allocator.format import change, gbp, percent
