@@ -208,7 +208,7 @@ def _cannot_fall(scenario: Scenario, measure: str, reach: Reach, ends: dict[str,
     is solved, with the end points as what was done."""
     what = {"sii": "SII (slope index of inequality)", "gap": "gap between the most and least deprived groups"}
     units = scenario.gradient.outcome_units
-    grows = f"at least {plain(-reach.high, 4)} {units}" if reach.proven else f"more than {plain(-reach.high, 4)} {units}"
+    grows = f"{'at least' if reach.proven else 'more than'} {plain(-reach.high, 4)} {units}"
     failed = InfeasibleError(
         f"the {what[measure]} cannot fall at all with this budget and these rules: every allocation turns "
         f"the gradient round and leaves it {grows} larger than before, so no point of a frontier by the "
