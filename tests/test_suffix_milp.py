@@ -190,7 +190,7 @@ def test_strong_branching_by_hand_agrees_with_highs_on_the_same_milp(spec, rule,
     except AssertionError:
         event("no allocation in this MILP")
         return
-    kind, hand = suffix_milp._branched(start.lp, milp, fill, D, chains, lines, None, time.perf_counter())
+    kind, hand, _ = suffix_milp._branched(start.lp, milp, fill, D, chains, lines, None, time.perf_counter())
     tol = 1e-6 * max(1.0, abs(exact))
     event(kind)
     if hand is None:
@@ -241,3 +241,46 @@ def test_equal_need_lines_lie_in_any_order():
     at = int(np.flatnonzero(np.diff(lp.groups.need[mine]) == 0)[0]) + 1
     assert free.col_lower[cols[at]] < 0 and lp.col_lower[cols[at]] == 0
     assert free.n_rows > lp.n_rows  # ... each kept between the levels of need around it
+
+
+def test_a_larger_round_starts_from_the_last_roots_basis():
+    """england-la's gap limit: the relaxation's lines out of order, then every line of two more
+    runs.  The first round's root basis, carried to the larger MILP's LP (new binaries at 0, their
+    rows basic), is accepted as it stands and leads dual simplex to the optimum found from scratch,
+    in fewer iterations than from scratch."""
+    import highspy
+
+    from allocator.model import one_branch
+    from allocator.model.highs import pass_model
+
+    s = allocator.load(SCENARIOS / "england-la").with_(objective="health-gain", sii_reduction=None,
+                                                       gap_reduction=0.0)
+    tried = diagnose.limit_attempt(s, "gap_reduction")
+    lp, chains = tried.lp, suffix_milp._chains(tried.lp)
+    lines = sorted(set(suffix_milp.out_of_order(lp, tried.first, suffix_milp.FIRST)))
+    runs = {(c, k) for c, _, k in lines}
+    more = [(c, t, k) for c in range(len(chains)) for k in range(chains[c][1].shape[0] - 1)
+            for t in range(chains[c][1].shape[1]) if (c, k) not in runs][:400]
+    assert lines and more
+
+    def root(lines_, basis=None):
+        fill, _ = suffix_milp._fill_form(suffix_milp.model(lp, lines_), chains)
+        h = new_highs()
+        relaxed = dataclasses.replace(fill, integrality=None)
+        pass_model(h, relaxed)
+        h.setOptionValue("solver", "simplex")
+        if basis is not None:
+            assert h.setBasis(basis) == highspy.HighsStatus.kOk
+        h.run()
+        assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        return fill, h.getBasis(), one_branch._units(fill, h), h.getInfo().simplex_iteration_count
+
+    fill, basis, _, _ = root(lines)
+    larger = sorted(set(lines) | set(more))
+    carried = suffix_milp._carried((lines, fill, basis), larger, suffix_milp._fill_form(
+        suffix_milp.model(lp, larger), chains)[0])
+    assert carried is not None
+    _, _, warm, warm_iterations = root(larger, carried)
+    _, _, cold, cold_iterations = root(larger)
+    assert warm == pytest.approx(cold, rel=1e-9)
+    assert warm_iterations < cold_iterations

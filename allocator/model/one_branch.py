@@ -60,13 +60,15 @@ FRACTIONAL = 1e-6  # a binary this far from 0 and 1 is fractional (HiGHS's integ
 class Proof:
     kind: str  # "proven": ``point`` is the optimum; "more": ``x`` is the MILP's optimum (its binaries
     # whole) or needs more binaries (`incomplete`), no point within the gap; "stopped": the clock or
-    # `MOST` ended the search, ``point`` (if any) the best allocation in order found
+    # `MOST` ended the search, ``point`` (if any) the best allocation in order found; "grow": the root
+    # LP (``x``) is `incomplete` and ``grow_at_root`` was asked
     point: np.ndarray | None  # an allocation in order (the caller's `value` or `repair`)
     found: float | None  # the point's objective (own units)
     bound: float  # no allocation of the MILP does better (own units)
     x: np.ndarray  # the LP solution behind the bound (the MILP's columns)
     tried: int  # candidate binaries branched on
     version: str  # HiGHS's
+    root: object = None  # the root LP's optimal basis, for a larger MILP to start from
 
 
 Found = Callable[[np.ndarray], "tuple[float, np.ndarray] | None"]  # an LP's x -> (objective, allocation in order)
@@ -83,14 +85,17 @@ class _Node:
 
 
 def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
-          incomplete: Callable[[np.ndarray], bool], time_limit: float | None = None) -> Proof | None:
+          incomplete: Callable[[np.ndarray], bool], time_limit: float | None = None, start=None,
+          grow_at_root: bool = False) -> Proof | None:
     """``milp`` searched by strong branching (`Proof.kind`), or None if its root LP has no optimum
     (or no time to find one).  ``runs[i]``: the run the i-th binary belongs to (binaries in column
     order, positions rising within a run); ``value(x)`` and ``repair(x)``: an allocation in order
     made from an LP's ``x`` and its objective (own units), cheaply or by an LP, or None;
     ``incomplete(x)``: ``x`` fills out of order lines that have no binary, so that a larger MILP is
     needed whatever this one's optimum (the search gives up on it once the bound stops moving,
-    `STALL`, and returns ``x`` without a point)."""
+    `STALL`, and returns ``x`` without a point).  ``start``: a basis of the root LP to solve it
+    from by dual simplex (a smaller MILP's root, `Proof.root`); ``grow_at_root``: a root LP that is
+    `incomplete` says "grow" at once, before any branching (its binaries are not the MILP's)."""
     began = time.perf_counter()
     h = new_highs()
     from allocator.errors import SolverError
@@ -98,7 +103,7 @@ def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
 
     relaxed = dataclasses.replace(milp, integrality=None)
     key = warm_key(relaxed)  # inside a `warm_starts` block (a frontier): the root LP of the point before
-    basis = warm_basis(key)
+    basis = warm_basis(key) if start is None else start
     try:
         _configure(h, relaxed, "ipm" if basis is None else "simplex", time_limit)
     except SolverError:  # the command's time is up before the search starts
@@ -110,10 +115,14 @@ def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
     if not _optimal(h):
         return None
     keep_basis(key, h.getBasis())
+    root = np.asarray(h.getSolution().col_value, dtype=float)
+    if grow_at_root and incomplete(root):
+        return Proof("grow", None, None, _units(milp, h), root, 0, h.version(), h.getBasis())
     _for_children(h)
     hs = [h] + [t for t in (_twin(relaxed, time_limit) for _ in range(1, WORKERS)) if t is not None]
     search = _Search(hs, milp, runs, value)
-    search.push((), (_units(milp, h), np.asarray(h.getSolution().col_value, dtype=float), h.getBasis()))
+    search.root = h.getBasis()
+    search.push((), (_units(milp, h), root, h.getBasis()))
     repaired, moved = set(), [search.best().bound]  # the best bound after each branching
     while True:
         node = search.best()
@@ -145,7 +154,7 @@ def _proof(search, node: _Node, h, kind: str = "proven") -> Proof:
     bound = node.bound
     if kind == "proven":  # a point a hair past the bound (`PAST`): no allocation does better than it
         bound = max(bound, found) if search.maximize else min(bound, found)
-    return Proof(kind, point, found, bound, node.x, search.tried, h.version())
+    return Proof(kind, point, found, bound, node.x, search.tried, h.version(), search.root)
 
 
 class _Search:
@@ -158,6 +167,7 @@ class _Search:
         self.open: list[_Node] = []
         self.found, self.point, self.tried, self.pushed, self.branched = None, None, 0, 0, 0
         self.whole = None  # a node whose binaries are all whole, found best
+        self.root = None  # the root LP's basis
 
     def push(self, fixed: tuple, solved: tuple) -> None:
         """An open node: its binaries ``fixed`` and its LP ``solved`` (bound, solution, basis)."""

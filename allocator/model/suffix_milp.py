@@ -255,14 +255,18 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
     began = time.perf_counter()
     chains = _chains(lp)
     lines = sorted(set(out_of_order(lp, first, FIRST)))
-    x = first
+    x, before = first, None  # before: the last round's lines, fill form and root basis
     for rounds in range(1, ROUNDS + 1):
         milp = model(lp, lines)
         fill, D = _fill_form(milp, chains)
-        kind, hand = _branched(lp, milp, fill, D, chains, lines, time_limit, began)
+        start = None if before is None else _carried(before, lines, fill)
+        kind, hand, root = _branched(lp, milp, fill, D, chains, lines, time_limit, began, start, rounds < ROUNDS)
+        before = (lines, fill, root)
         if kind == "proven":
             return milp, _answer(milp, hand, hand.x, rounds, len(lines), began)
-        if kind == "more" and rounds < ROUNDS:  # this round's MILP solved, or more binaries needed
+        if kind == "grow":  # the root LP fills lines out of order that have no binary: more at once
+            x = hand.x
+        elif kind == "more" and rounds < ROUNDS:  # this round's MILP solved, or more binaries needed
             x = hand.x
             point = _settled(lp, milp, x, hand.bound, chains, lines, time_limit, began)
             if point is not None:
@@ -280,6 +284,45 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
             return None
         lines = sorted(set(lines) | more)
     return None
+
+
+def _carried(before: tuple, lines: list, fill: LinearProgram):
+    """The last round's root basis for this round's fill form (``before``: the last round's lines,
+    fill form and basis; this round's binaries a superset of its): each kept binary and its two rows
+    as they were, each new binary at 0 with its rows basic.  Every new column's reduced cost is then
+    0 (its rows' prices 0), so the basis stays dual feasible and dual simplex goes on from it.  None
+    without a basis."""
+    import highspy
+
+    old_lines, old_fill, basis = before
+    if basis is None or not basis.valid:
+        return None
+    at = {line: j for j, line in enumerate(old_lines)}
+    kept = np.array([at.get(line, -1) for line in lines], dtype=np.int64)
+    old = kept >= 0
+    cols = np.array([int(v) for v in basis.col_status])
+    rows = np.array([int(v) for v in basis.row_status])
+    z, z_old = fill.n_cols - len(lines), old_fill.n_cols - len(old_lines)  # the first binary's column
+    r, r_old = _pairs_start(fill, lines), _pairs_start(old_fill, old_lines)  # the first binary's rows
+    if z != z_old or r != r_old:
+        return None
+    lower, basic = int(highspy.HighsBasisStatus.kLower), int(highspy.HighsBasisStatus.kBasic)
+    pairs = rows[r:r + 2 * len(old_lines)].reshape(-1, 2)
+    col_status = np.concatenate([cols[:z], np.where(old, cols[z + np.maximum(kept, 0)], lower)])
+    row_status = np.concatenate([rows[:r], np.where(old[:, None], pairs[np.maximum(kept, 0)], basic).ravel(),
+                                 rows[r + 2 * len(old_lines):]])
+    status = {int(v): v for v in highspy.HighsBasisStatus.__members__.values()}
+    carried = highspy.HighsBasis()
+    carried.col_status = [status[int(v)] for v in col_status]
+    carried.row_status = [status[int(v)] for v in row_status]
+    carried.valid = True
+    return carried
+
+
+def _pairs_start(fill: LinearProgram, lines: list) -> int:
+    """The first of the binaries' rows in ``fill`` (`model`: two a binary, just before the raises'
+    rows of `_fill_form`)."""
+    return fill.row_blocks[-1].start - 2 * len(lines)
 
 
 def _settled(lp: LinearProgram, milp: LinearProgram, x: np.ndarray, reached: float, chains, lines: list,
@@ -321,14 +364,17 @@ def _better(milp: LinearProgram, a: float | None, b: float | None) -> float | No
 
 
 def _branched(lp: LinearProgram, milp: LinearProgram, fill: LinearProgram, D, chains, lines: list,
-              time_limit: float | None, began: float) -> tuple[str, Solution | None]:
+              time_limit: float | None, began: float, basis=None,
+              grow: bool = False) -> tuple[str, Solution | None, object]:
     """The round's MILP by strong branching by hand (`allocator.model.one_branch`): "proven" with
     its answer (an allocation in order, the bound); "more" with the LP solution (the raises) where
     the search ended at lines out of order that have no binary, or at the MILP's own optimum;
-    "stopped" with what it knows (the best allocation in order, if any, and the bound), or with
-    None (no root LP): the MILP then goes to HiGHS."""
+    "grow" with the root LP's solution where, asked to (``grow``), the root already fills lines out
+    of order that have no binary; "stopped" with what it knows (the best allocation in order, if
+    any, and the bound), or with None (no root LP): the MILP then goes to HiGHS.  Last, the root
+    LP's basis (None if none), for the next round to start from; ``basis``: this root's start."""
     if milp.integrality is None:
-        return "stopped", None
+        return "stopped", None, None
     start = time.perf_counter()
 
     def value(xf: np.ndarray) -> tuple[float, np.ndarray] | None:
@@ -343,16 +389,16 @@ def _branched(lp: LinearProgram, milp: LinearProgram, fill: LinearProgram, D, ch
         return bool(set(out_of_order(lp, D @ xf, ADDED)) - set(lines))
 
     proof = one_branch.prove(fill, [(c, k) for c, _, k in lines], value, repair, incomplete,
-                             _left(time_limit, began))
+                             _left(time_limit, began), basis, grow)
     if proof is None:
-        return "stopped", None
+        return "stopped", None, None
     name = f"HiGHS {proof.version} (the root LP and strong branching by hand, {proof.tried:,} binaries tried)"
-    if proof.kind == "more":  # the LP's solution, for the next round
+    if proof.kind in ("more", "grow"):  # the LP's solution, for the next round
         x, objective = D @ proof.x, _objective(fill, proof.x)
     else:  # the allocation in order (none, if stopped before one was found)
         x, objective = proof.point, proof.found
     return proof.kind, Solution(x=x, objective=objective, status=Status.OPTIMAL, solver=name,
-                                seconds=time.perf_counter() - start, bound=proof.bound)
+                                seconds=time.perf_counter() - start, bound=proof.bound), proof.root
 
 
 def _in_order(lp: LinearProgram, x: np.ndarray, chains, lines: list) -> np.ndarray | None:
