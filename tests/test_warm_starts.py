@@ -10,7 +10,16 @@ import pytest
 
 import allocator
 from allocator.model import gradient_bound
-from allocator.model.highs import warm_basis, warm_key, warm_starts
+from allocator.model.highs import (
+    WARM_KEPT,
+    hint,
+    keep_basis,
+    keep_hint,
+    matrix_key,
+    warm_basis,
+    warm_key,
+    warm_starts,
+)
 from allocator.model.solver import solve
 
 
@@ -45,3 +54,23 @@ def test_bases_are_kept_by_matrix_and_costs_inside_the_block_only(relaxations):
         assert warm_key(dataclasses.replace(first, cost=first.cost * 2)) != key
         assert warm_key(dataclasses.replace(first, integrality=np.zeros(first.n_cols))) is None  # never a MILP
     assert warm_key(first) is None
+
+
+def test_hints_are_kept_by_matrix_inside_the_block_only_and_outlive_the_bases(relaxations):
+    """What a MILP of a frontier learnt (`suffix_milp`: the lines that needed a binary) is kept for
+    the next one of the same matrix, whatever its costs; not evicted by the bases kept after it."""
+    first = relaxations[0]
+    assert matrix_key(first) is None
+    keep_hint("lines", matrix_key(first), [1, 2])  # outside a block: nothing kept, nothing raised
+    with warm_starts():
+        key = matrix_key(first)
+        assert hint("lines", key) is None
+        keep_hint("lines", key, [(0, 1, 0)])
+        assert all(matrix_key(lp) == key for lp in relaxations)
+        assert matrix_key(dataclasses.replace(first, cost=-first.cost)) == key  # a limit's costs, the same rows
+        for k in range(WARM_KEPT + 2):  # more bases than are kept
+            keep_basis(bytes([k]) * 16, object())
+        assert hint("lines", key) == [(0, 1, 0)]
+        assert warm_basis(bytes([0]) * 16) is None and warm_basis(bytes([WARM_KEPT + 1]) * 16) is not None
+    with warm_starts():
+        assert hint("lines", matrix_key(first)) is None  # a new block starts with nothing

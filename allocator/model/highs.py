@@ -130,8 +130,36 @@ def keep_basis(key: bytes | None, basis) -> None:
         return
     kept.pop(key, None)
     kept[key] = basis
-    while len(kept) > WARM_KEPT:
-        kept.pop(next(iter(kept)))
+    bases = [k for k in kept if isinstance(k, bytes)]  # hints (`keep_hint`) are not counted
+    for old in bases[:max(0, len(bases) - WARM_KEPT)]:
+        kept.pop(old)
+
+
+def hint(name: str, key: bytes | None):
+    """What `keep_hint` kept under ``name`` and ``key`` in the running `warm_starts` block, or None."""
+    kept = _WARM.get()
+    return None if kept is None or key is None else kept.get((name, key))
+
+
+def keep_hint(name: str, key: bytes | None, value) -> None:
+    """Keep ``value`` for the next solve of the block that asks (one per name and key): what a solve
+    learnt that the next one of the same model may start from (`suffix_milp`: the lines that needed
+    a binary)."""
+    kept = _WARM.get()
+    if kept is not None and key is not None:
+        kept[(name, key)] = value
+
+
+def matrix_key(lp) -> bytes | None:
+    """The key of ``lp``'s matrix alone in the running `warm_starts` block (None outside one)."""
+    if _WARM.get() is None:
+        return None
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (np.asarray(lp.matrix.shape), lp.matrix.indptr, lp.matrix.indices, lp.matrix.data):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    return digest.digest()
 
 
 def limited(time_limit: float | None) -> float | None:

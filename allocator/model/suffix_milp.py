@@ -29,6 +29,13 @@ written over the relaxation instead:
   england-la's reductions at one or two branchings in a second or two where HiGHS's branch and
   bound spends 4-20 s before its first branching; where that search ends at lines out of order
   that have no binary, the next round starts from it; only what it leaves goes to HiGHS.
+- A round whose root LP already fills lines out of order that have no binary is not branched
+  on: the next round adds them at once, its root LP solved by dual simplex from this root's basis
+  (`_carried`: the new binaries at 0, their rows basic, the basis still dual feasible), 0.6 s
+  where interior point took 3.7 s.  Inside a `highs.warm_starts` block (a frontier) the lines
+  that needed a binary are kept for the next MILP of the same matrix (the next point, the limit
+  before the points) to start with.  england-la's 21-point gap frontier: 114 -> 91 s (a slow
+  host, benchmarks/README.md "Session 25").
 
 Lines merged into one group (equal need and value, `lp.Groups`) would be held at one intensity,
 which the MILP does not ask: the model applies only when no group holds more than one line.
@@ -51,7 +58,10 @@ from allocator.model.highs import (
     Solution,
     Status,
     _objective,
+    hint,
+    keep_hint,
     limited,
+    matrix_key,
     stopped_error,
 )
 from allocator.model.lp import LinearProgram, NameBlock
@@ -254,7 +264,8 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
 
     began = time.perf_counter()
     chains = _chains(lp)
-    lines = sorted(set(out_of_order(lp, first, FIRST)))
+    key = matrix_key(lp)  # in a frontier, the lines the point before needed binaries for, here from the start
+    lines = sorted(set(out_of_order(lp, first, FIRST)) | set(hint("suffix_milp lines", key) or ()))
     x, before = first, None  # before: the last round's lines, fill form and root basis
     for rounds in range(1, ROUNDS + 1):
         milp = model(lp, lines)
@@ -262,6 +273,7 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
         start = None if before is None else _carried(before, lines, fill)
         kind, hand, root = _branched(lp, milp, fill, D, chains, lines, time_limit, began, start, rounds < ROUNDS)
         before = (lines, fill, root)
+        keep_hint("suffix_milp lines", key, lines)
         if kind == "proven":
             return milp, _answer(milp, hand, hand.x, rounds, len(lines), began)
         if kind == "grow":  # the root LP fills lines out of order that have no binary: more at once
