@@ -47,7 +47,9 @@ from allocator.model.lp import LinearProgram
 POSITIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # where along each run of binaries a branching is tried
 PER_NODE = 12  # candidate binaries strong-branched at one node at most
 MOST = 100  # candidate binaries strong-branched in all (two child LPs each)
-STALL = 2  # branchings without the bound moving before a MILP that needs more binaries is left
+STALL = 1  # branchings without the bound moving before the node behind it is repaired and, if it needs
+# more binaries, the MILP is left: england-la's frontiers, every point and limit branched as often or
+# less than with 2 (the gap frontier two branchings fewer, the SII frontier two; session 25)
 PAST = 1e-8  # an allocation past the best bound by more than this (relative) is not taken; HiGHS's
 # objective and the one recomputed from an allocation put in order differ by about 1e-9 (england-la:
 # a repair 1.3e-9 past its node's bound at a gap reduction of 0.45, which 1e-9 refused and nothing proved)
