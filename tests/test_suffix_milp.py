@@ -11,6 +11,7 @@ reduction the bound cannot prove, met from the allocation itself.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from pathlib import Path
 
@@ -190,7 +191,7 @@ def test_strong_branching_by_hand_agrees_with_highs_on_the_same_milp(spec, rule,
     except AssertionError:
         event("no allocation in this MILP")
         return
-    kind, hand, _ = suffix_milp._branched(start.lp, milp, fill, D, chains, lines, None, time.perf_counter())
+    kind, hand, _, _ = suffix_milp._branched(start.lp, milp, fill, D, chains, lines, None, time.perf_counter())
     tol = 1e-6 * max(1.0, abs(exact))
     event(kind)
     if hand is None:
@@ -284,3 +285,56 @@ def test_a_larger_round_starts_from_the_last_roots_basis():
     _, _, cold, cold_iterations = root(larger)
     assert warm == pytest.approx(cold, rel=1e-9)
     assert warm_iterations < cold_iterations
+
+
+def test_a_larger_round_replays_the_last_rounds_branchings():
+    """england-la at an SII reduction of 0.45: the search's branchings over the relaxation's lines,
+    replayed on a larger MILP (every line of two more runs) without strong branching, reach the same
+    proven optimum as that MILP searched from scratch, trying fewer binaries; the replayed
+    branchings come first, on the same lines, from the same nodes."""
+    s = allocator.load(SCENARIOS / "england-la").with_(objective="health-gain", sii_reduction=0.45)
+    found = gradient_bound.attempt(s)
+    lp, chains = found.lp, suffix_milp._chains(found.lp)
+    lines = sorted(set(suffix_milp.out_of_order(lp, found.first, suffix_milp.FIRST)))
+    runs = {(c, k) for c, _, k in lines}
+    more = [(c, t, k) for c in range(len(chains)) for k in range(chains[c][1].shape[0] - 1)
+            for t in range(chains[c][1].shape[1]) if (c, k) not in runs][:200]
+
+    def searched(lines_, tree=()):
+        milp = suffix_milp.model(lp, lines_)
+        fill, D = suffix_milp._fill_form(milp, chains)
+        return suffix_milp._branched(lp, milp, fill, D, chains, lines_, None, time.perf_counter(), tree=tree)
+
+    _, _, _, tree = searched(lines)
+    assert tree  # the search branched
+    larger = sorted(set(lines) | set(more))
+    kind, replayed, _, again = searched(larger, tree)
+    scratch_kind, scratch, _, _ = searched(larger)
+    assert kind == scratch_kind == "proven"
+    assert replayed.bound == pytest.approx(scratch.bound, rel=MIP_REL_GAP)
+    assert replayed.objective == pytest.approx(scratch.objective, rel=MIP_REL_GAP)
+    assert [line for _, line in again[:len(tree)]] == [line for _, line in tree]
+    assert [set(fixed) for fixed, _ in again[:len(tree)]] == [set(fixed) for fixed, _ in tree]
+    tried = [int(re.search(r"([\d,]+) binaries tried", name).group(1).replace(",", ""))
+             for name in (replayed.solver, scratch.solver)]
+    assert tried[0] < tried[1]
+
+
+def test_the_next_milp_of_a_frontier_replays_the_branchings_before():
+    """england-la's gap reductions of 0.435 and 0.447 (two points of its frontier): inside a
+    `warm_starts` block the second MILP starts with the first's lines and branchings, and reaches
+    the optimum found from scratch (within the MIP gap, every line in order), trying fewer binaries."""
+    from allocator.model.highs import hint, matrix_key, warm_starts
+
+    s = allocator.load(SCENARIOS / "england-la").with_(objective="health-gain", sii_reduction=None)
+    first, second = (gradient_bound.attempt(s.with_(gap_reduction=level)) for level in (0.435, 0.447))
+    _, cold = suffix_milp.solve(second.lp, second.first)
+    with warm_starts():
+        suffix_milp.solve(first.lp, first.first)
+        assert hint("suffix_milp tree", matrix_key(first.lp))
+        milp, warm = suffix_milp.solve(second.lp, second.first)
+    assert warm.objective == pytest.approx(cold.objective, rel=MIP_REL_GAP)
+    assert not suffix_milp.out_of_order(second.lp, warm.x[:second.lp.n_cols])
+    tried = [int(re.search(r"([\d,]+) binaries tried", found.solver).group(1).replace(",", ""))
+             for found in (warm, cold)]
+    assert tried[0] < tried[1]

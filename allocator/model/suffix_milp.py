@@ -36,6 +36,11 @@ written over the relaxation instead:
   that needed a binary are kept for the next MILP of the same matrix (the next point, the limit
   before the points) to start with.  england-la's 21-point gap frontier: 114 -> 91 s (a slow
   host, benchmarks/README.md "Session 25").
+- A round's branchings are replayed first by the next round (and, in a frontier, by the next
+  point's MILP), without strong branching: two LPs each where a strong branching solves 24, and
+  any branching is valid.  A round that ended needing more binaries gets back to its bound in a
+  second instead of redoing its search; england-la's gap frontier's MILP points 51 -> 38 s
+  (benchmarks/README.md "Session 26").
 
 Lines merged into one group (equal need and value, `lp.Groups`) would be held at one intensity,
 which the MILP does not ask: the model applies only when no group holds more than one line.
@@ -266,14 +271,17 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
     chains = _chains(lp)
     key = matrix_key(lp)  # in a frontier, the lines the point before needed binaries for, here from the start
     lines = sorted(set(out_of_order(lp, first, FIRST)) | set(hint("suffix_milp lines", key) or ()))
+    tree = hint("suffix_milp tree", key) or ()  # ... and the branchings (`_branched`)
     x, before = first, None  # before: the last round's lines, fill form and root basis
     for rounds in range(1, ROUNDS + 1):
         milp = model(lp, lines)
         fill, D = _fill_form(milp, chains)
         start = None if before is None else _carried(before, lines, fill)
-        kind, hand, root = _branched(lp, milp, fill, D, chains, lines, time_limit, began, start, rounds < ROUNDS)
+        kind, hand, root, tree = _branched(lp, milp, fill, D, chains, lines, time_limit, began, start,
+                                           rounds < ROUNDS, tree)
         before = (lines, fill, root)
         keep_hint("suffix_milp lines", key, lines)
+        keep_hint("suffix_milp tree", key, tree)
         if kind == "proven":
             return milp, _answer(milp, hand, hand.x, rounds, len(lines), began)
         if kind == "grow":  # the root LP fills lines out of order that have no binary: more at once
@@ -376,17 +384,20 @@ def _better(milp: LinearProgram, a: float | None, b: float | None) -> float | No
 
 
 def _branched(lp: LinearProgram, milp: LinearProgram, fill: LinearProgram, D, chains, lines: list,
-              time_limit: float | None, began: float, basis=None,
-              grow: bool = False) -> tuple[str, Solution | None, object]:
+              time_limit: float | None, began: float, basis=None, grow: bool = False,
+              tree: tuple = ()) -> tuple[str, Solution | None, object, tuple]:
     """The round's MILP by strong branching by hand (`allocator.model.one_branch`): "proven" with
     its answer (an allocation in order, the bound); "more" with the LP solution (the raises) where
     the search ended at lines out of order that have no binary, or at the MILP's own optimum;
     "grow" with the root LP's solution where, asked to (``grow``), the root already fills lines out
     of order that have no binary; "stopped" with what it knows (the best allocation in order, if
     any, and the bound), or with None (no root LP): the MILP then goes to HiGHS.  Last, the root
-    LP's basis (None if none), for the next round to start from; ``basis``: this root's start."""
+    LP's basis (None if none), for the next round to start from; ``basis``: this root's start.
+    Last, the search's branchings over ``lines`` ((the node's (line, 0 or 1) pairs, the line
+    branched on), in order), ``tree`` the last round's, replayed first (`one_branch.prove`'s plan):
+    a round after one that ended needing more binaries gets back to its bound in a few LPs."""
     if milp.integrality is None:
-        return "stopped", None, None
+        return "stopped", None, None, tree
     start = time.perf_counter()
 
     def value(xf: np.ndarray) -> tuple[float, np.ndarray] | None:
@@ -400,17 +411,23 @@ def _branched(lp: LinearProgram, milp: LinearProgram, fill: LinearProgram, D, ch
     def incomplete(xf: np.ndarray) -> bool:
         return bool(set(out_of_order(lp, D @ xf, ADDED)) - set(lines))
 
+    z = fill.n_cols - len(lines)  # the first binary's column
+    col = {line: z + j for j, line in enumerate(lines)}
+    plan = {frozenset((col[line], v) for line, v in fixed): col[line] for fixed, line in tree
+            if line in col and all(f in col for f, _ in fixed)}
     proof = one_branch.prove(fill, [(c, k) for c, _, k in lines], value, repair, incomplete,
-                             _left(time_limit, began), basis, grow)
+                             _left(time_limit, began), basis, grow, plan)
     if proof is None:
-        return "stopped", None, None
+        return "stopped", None, None, tree
     name = f"HiGHS {proof.version} (the root LP and strong branching by hand, {proof.tried:,} binaries tried)"
     if proof.kind in ("more", "grow"):  # the LP's solution, for the next round
         x, objective = D @ proof.x, _objective(fill, proof.x)
     else:  # the allocation in order (none, if stopped before one was found)
         x, objective = proof.point, proof.found
+    branchings = tuple((tuple((lines[f - z], v) for f, v in fixed), lines[j - z])
+                       for fixed, j in proof.branchings) or tree  # none made (grown at the root): the last kept
     return proof.kind, Solution(x=x, objective=objective, status=Status.OPTIMAL, solver=name,
-                                seconds=time.perf_counter() - start, bound=proof.bound), proof.root
+                                seconds=time.perf_counter() - start, bound=proof.bound), proof.root, branchings
 
 
 def _in_order(lp: LinearProgram, x: np.ndarray, chains, lines: list) -> np.ndarray | None:
