@@ -338,3 +338,34 @@ def test_the_next_milp_of_a_frontier_replays_the_branchings_before():
     tried = [int(re.search(r"([\d,]+) binaries tried", found.solver).group(1).replace(",", ""))
              for found in (warm, cold)]
     assert tried[0] < tried[1]
+
+
+def test_the_chosen_children_meet_the_milps_own_feasibility_tolerance(monkeypatch):
+    """england-la's pace of change asks HiGHS for a primal feasibility of 1e-9; strong branching
+    scores its candidates at 1e-7 (`one_branch.SCORING`), then solves the chosen children again at
+    1e-9 (`_exact`): every child kept meets every row and bound of the MILP to 1e-9 (at 1e-7 alone
+    some miss by 5e-8 to 1e-7)."""
+    from allocator.model import one_branch
+
+    s = allocator.load(SCENARIOS / "england-la").with_(objective="health-gain", sii_reduction=None,
+                                                       gap_reduction=0.447)
+    found = gradient_bound.attempt(s)
+    lp, chains = found.lp, suffix_milp._chains(found.lp)
+    assert lp.feasibility_tolerance is not None and lp.feasibility_tolerance < one_branch.SCORING
+    lines = sorted(set(suffix_milp.out_of_order(lp, found.first, suffix_milp.FIRST)))
+    milp = suffix_milp.model(lp, lines)
+    fill, D = suffix_milp._fill_form(milp, chains)
+    missed = []
+    exact = one_branch._Search._exact
+
+    def checked(search, kept):
+        again = exact(search, kept)
+        for _, (_, x, _) in again or []:
+            activity = fill.matrix @ x
+            missed.append(max(np.max(fill.row_lower - activity), np.max(activity - fill.row_upper),
+                              np.max(fill.col_lower - x), np.max(x - fill.col_upper)))
+        return again
+
+    monkeypatch.setattr(one_branch._Search, "_exact", checked)
+    suffix_milp._branched(lp, milp, fill, D, chains, lines, None, time.perf_counter())
+    assert missed and max(missed) <= lp.feasibility_tolerance
