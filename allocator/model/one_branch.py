@@ -336,7 +336,7 @@ def _child(h, milp: LinearProgram, basis, fixed: tuple):
     h.changeColsBounds(len(cols), cols, values, values)
     h.clearSolver()  # the simplex's state from the child before set aside: a child solved after others
     # on the same instance took 1.1 s where a fresh instance from the same basis took 0.2 s (england-la's
-    # gap limit: its strong branching 20.8 -> 17.4 s; the 21-point gap frontier 1.1x, session 26)
+    # gap limit alone 23 -> 18 s, benchmarks/README.md "Session 26")
     h.setBasis(basis)
     try:
         h.run()

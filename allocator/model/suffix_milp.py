@@ -39,7 +39,7 @@ written over the relaxation instead:
 - A round's branchings are replayed first by the next round (and, in a frontier, by the next
   point's MILP), without strong branching: two LPs each where a strong branching solves 24, and
   any branching is valid.  A round that ended needing more binaries gets back to its bound in a
-  second instead of redoing its search; england-la's gap frontier's MILP points 51 -> 38 s
+  second instead of redoing its search; england-la's gap frontier's MILP points 58 -> 33 s
   (benchmarks/README.md "Session 26").
 
 Lines merged into one group (equal need and value, `lp.Groups`) would be held at one intensity,
