@@ -287,11 +287,16 @@ def test_a_larger_round_starts_from_the_last_roots_basis():
     assert warm_iterations < cold_iterations
 
 
-def test_a_larger_round_replays_the_last_rounds_branchings():
+@pytest.mark.parametrize("short", [False, True])
+def test_a_larger_round_replays_the_last_rounds_branchings(monkeypatch, short):
     """england-la at an SII reduction of 0.45: the search's branchings over the relaxation's lines,
     replayed on a larger MILP (every line of two more runs) without strong branching, reach the same
     proven optimum as that MILP searched from scratch, trying fewer binaries; the replayed
-    branchings come first, on the same lines, from the same nodes."""
+    branchings come first, on the same lines, from the same nodes.  ``short``: HiGHS leaves the
+    first replayed branching's children unsolved, and the search strong-branches there instead of
+    giving up (the same optimum, another binary first)."""
+    from allocator.model import one_branch
+
     s = allocator.load(SCENARIOS / "england-la").with_(objective="health-gain", sii_reduction=0.45)
     found = gradient_bound.attempt(s)
     lp, chains = found.lp, suffix_milp._chains(found.lp)
@@ -308,11 +313,19 @@ def test_a_larger_round_replays_the_last_rounds_branchings():
     _, _, _, tree = searched(lines)
     assert tree  # the search branched
     larger = sorted(set(lines) | set(more))
-    kind, replayed, _, again = searched(larger, tree)
     scratch_kind, scratch, _, _ = searched(larger)
+    if short:  # the first replayed binary's children, wherever tried, stop short
+        column = suffix_milp.model(lp, larger).n_cols - len(larger) + larger.index(tree[0][1])
+        child = one_branch._child
+        monkeypatch.setattr(one_branch, "_child", lambda h, milp, basis, fixed: one_branch._UNKNOWN
+                            if fixed[-1][0] == column else child(h, milp, basis, fixed))
+    kind, replayed, _, again = searched(larger, tree)
     assert kind == scratch_kind == "proven"
     assert replayed.bound == pytest.approx(scratch.bound, rel=MIP_REL_GAP)
     assert replayed.objective == pytest.approx(scratch.objective, rel=MIP_REL_GAP)
+    if short:
+        assert again[0][1] != tree[0][1]
+        return
     assert [line for _, line in again[:len(tree)]] == [line for _, line in tree]
     assert [set(fixed) for fixed, _ in again[:len(tree)]] == [set(fixed) for fixed, _ in tree]
     tried = [int(re.search(r"([\d,]+) binaries tried", name).group(1).replace(",", ""))

@@ -211,24 +211,14 @@ class _Search:
     def branch(self, node: _Node) -> bool:
         """Replace ``node`` (the best open one) by its children on the candidate binary that bounds
         them tightest; False if it has no fractional binary left or no candidate's LPs finished."""
-        chosen = None
         candidates = _candidates(node.x, self.binaries, self.runs, {c for c, _ in node.fixed})
         if not candidates:
             self.whole = node
-        planned = self.plan.get(frozenset(node.fixed))
+        chosen, planned = None, self.plan.get(frozenset(node.fixed))
         if planned is not None and candidates and FRACTIONAL < node.x[planned] < 1.0 - FRACTIONAL:
-            tried = [planned]  # as a smaller MILP was branched here: no strong branching
-        else:
-            tried = candidates[:min(PER_NODE, MOST - self.tried)]
-        self.tried += len(tried)
-        for j, children in zip(tried, self._strong(node, tried)):
-            if any(c is _UNKNOWN for c in children):
-                continue  # HiGHS left a child short of feasible (or the clock stopped it): no bound
-            kept = [(node.fixed + ((j, v),), c) for v, c in zip((0.0, 1.0), children) if c is not None]
-            worst = max((c[0] for _, c in kept), default=-np.inf) if self.maximize else \
-                min((c[0] for _, c in kept), default=np.inf)
-            if chosen is None or (worst < chosen[0]) == self.maximize:
-                chosen = (worst, kept, j)
+            chosen = self._scored(node, [planned])  # as a smaller MILP was branched here: no strong branching
+        if chosen is None:  # (or HiGHS left a planned child short: the candidates after all)
+            chosen = self._scored(node, candidates[:min(PER_NODE, MOST - self.tried)])
         if chosen is None:
             return False
         kept = self._exact(chosen[1])
@@ -240,6 +230,21 @@ class _Search:
         for fixed, solved in kept:
             self.push(fixed, solved)
         return bool(self.open)
+
+    def _scored(self, node: _Node, tried: list[int]) -> tuple | None:
+        """(the bound of the worse child, the children kept, the binary) of the candidate in
+        ``tried`` whose children bound ``node`` tightest; None if no candidate's LPs finished."""
+        chosen = None
+        self.tried += len(tried)
+        for j, children in zip(tried, self._strong(node, tried)):
+            if any(c is _UNKNOWN for c in children):
+                continue  # HiGHS left a child short of feasible (or the clock stopped it): no bound
+            kept = [(node.fixed + ((j, v),), c) for v, c in zip((0.0, 1.0), children) if c is not None]
+            worst = max((c[0] for _, c in kept), default=-np.inf) if self.maximize else \
+                min((c[0] for _, c in kept), default=np.inf)
+            if chosen is None or (worst < chosen[0]) == self.maximize:
+                chosen = (worst, kept, j)
+        return chosen
 
     def _exact(self, kept: list) -> list | None:
         """The chosen children solved again at the MILP's own feasibility tolerance, from their bases
