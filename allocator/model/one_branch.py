@@ -17,6 +17,12 @@ an allocation in order within `MIP_REL_GAP` of it is the MILP's optimum, as HiGH
 rule has it.  The binaries of one segment of one service (a run of lines the relaxation filled out
 of order) mostly give the same two children, so each run is tried at a few positions only.
 
+Where strong branching finds no binary that moves the bound (every candidate leaves one child as
+good as its node: the bound is right and the allocation is missing), the search dives instead,
+one candidate a node, following the child as good as its node until an LP's binaries are whole
+(`_Search.dive`): england-la's gap reduction of 0.43, eleven strong branchings and repairs
+(12 s) -> one dive (0.1 s), benchmarks/README.md "Session 27".
+
 An allocation in order is sought cheaply at every node (its lines filled in order, kept only if
 every row still holds) and, when that finds none close enough, by the caller's repair (an LP) at
 the node behind the best bound: after the first branching, and when the search stops.  Unproven,
@@ -56,6 +62,10 @@ PAST = 1e-8  # an allocation past the best bound by more than this (relative) is
 DEVEX = 1  # HiGHS's simplex_dual_edge_weight_strategy for Devex pricing
 WORKERS = 2  # HiGHS instances strong branching side by side (threads: 2 cores at most here)
 FRACTIONAL = 1e-6  # a binary this far from 0 and 1 is fractional (HiGHS's integrality tolerance)
+FLAT = 0.01  # a branching whose better child bounds its node within this share of the distance to the best
+# allocation found (of the MIP gap, with none found) leaves the proof to an allocation, not to the bound:
+# the search dives (`_Search.dive`), if strong branching chose it among several candidates
+DIVE = 16  # branchings of one dive at most
 SCORING = 1e-7  # primal feasibility of the strong-branching LPs (HiGHS's default), where the MILP asks for
 # less (a pace of change: 1e-9); the chosen children are solved again at the MILP's own.  At 1e-9 a child
 # optimal in the scaled LP after 89 iterations can spend 650 more, 13 s, removing unscaled infeasibilities
@@ -156,12 +166,16 @@ def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
             if search.whole is node or incomplete(node.x):  # solved, or more binaries needed
                 return _proof(search, node, h, "more")
             return _proof(search, node, h, "stopped")
+        if search.flat is not None:
+            short = search.dive(incomplete)
+            if short is not None:  # as good as the bound, but more binaries needed: the next round's
+                return _proof(search, short, h, "more")
         moved.append(search.best().bound)
 
 
 def _proof(search, node: _Node, h, kind: str = "proven") -> Proof:
     point, found = (search.point, search.found) if kind != "more" else (None, None)
-    bound = node.bound
+    bound = search.best().bound if search.open else node.bound  # ``node``'s, or a better open node's (a dive's)
     if kind == "proven":  # a point a hair past the bound (`PAST`): no allocation does better than it
         bound = max(bound, found) if search.maximize else min(bound, found)
     return Proof(kind, point, found, bound, node.x, search.tried, h.version(), search.root, tuple(search.branchings))
@@ -178,6 +192,7 @@ class _Search:
         self.open: list[_Node] = []
         self.found, self.point, self.tried, self.pushed, self.branched = None, None, 0, 0, 0
         self.whole = None  # a node whose binaries are all whole, found best
+        self.flat = None  # the better child of the last branching, if it bounds its parent as well (`FLAT`)
         self.root = None  # the root LP's basis
 
     def push(self, fixed: tuple, solved: tuple) -> None:
@@ -217,7 +232,8 @@ class _Search:
         chosen, planned = None, self.plan.get(frozenset(node.fixed))
         if planned is not None and candidates and FRACTIONAL < node.x[planned] < 1.0 - FRACTIONAL:
             chosen = self._scored(node, [planned])  # as a smaller MILP was branched here: no strong branching
-        if chosen is None:  # (or HiGHS left a planned child short: the candidates after all)
+        strong = chosen is None  # (or HiGHS left a planned child short: the candidates after all)
+        if strong:
             chosen = self._scored(node, candidates[:min(PER_NODE, MOST - self.tried)])
         if chosen is None:
             return False
@@ -225,11 +241,45 @@ class _Search:
         if kept is None:
             return False
         heapq.heappop(self.open)
+        self._replace(node, chosen[2], kept)
+        if not strong or len(candidates) < 2:
+            self.flat = None  # one candidate tried: another might have moved the bound
+        return bool(self.open)
+
+    def _replace(self, node: _Node, j: int, kept: list) -> None:
+        """``node`` (out of the heap) branched on binary ``j``: its children ``kept`` pushed, and
+        `flat` set to the better one if that bounds ``node`` within `FLAT` of what a proof needs."""
         self.branched += 1
-        self.branchings.append((node.fixed, chosen[2]))
+        self.branchings.append((node.fixed, j))
         for fixed, solved in kept:
             self.push(fixed, solved)
-        return bool(self.open)
+        children = [c for c in self.open if c.seq > self.pushed - len(kept)]
+        better = min(children, default=None)  # the heap's order: the best bound first
+        need = MIP_REL_GAP * max(abs(node.bound), 1e-12) if self.found is None else abs(node.bound - self.found)
+        self.flat = better if better is not None and abs(node.bound - better.bound) <= FLAT * need else None
+
+    def dive(self, incomplete: Callable[[np.ndarray], bool]) -> _Node | None:
+        """Down from the last branching's `flat` child: when strong branching cannot move the bound
+        (every candidate leaves one child as good as its node), only an allocation as good as the
+        bound proves the MILP, and an LP whose binaries are whole gives one.  Each node on the way is
+        branched on its first candidate only (two LPs, where strong branching solves 24), both
+        children kept as open nodes, the flat one followed; until an allocation proves the MILP, a
+        branching moves the bound, the node needs binaries it does not have (returned), `DIVE` or `MOST`."""
+        node, steps = self.flat, 0
+        while node is not None and steps < DIVE and not self.proven(self.best().bound) and self.tried < MOST:
+            if incomplete(node.x):
+                return node
+            steps += 1
+            candidates = _candidates(node.x, self.binaries, self.runs, {c for c, _ in node.fixed})
+            chosen = self._scored(node, candidates[:1]) if candidates else None
+            kept = None if chosen is None else self._exact(chosen[1])
+            if kept is None:
+                return None
+            self.open.remove(node)
+            heapq.heapify(self.open)
+            self._replace(node, chosen[2], kept)
+            node = self.flat
+        return None
 
     def _scored(self, node: _Node, tried: list[int]) -> tuple | None:
         """(the bound of the worse child, the children kept, the binary) of the candidate in
