@@ -410,3 +410,60 @@ def test_a_flat_branching_dives_for_an_allocation_instead_of_strong_branching_on
     tried = [sum(int(n.replace(",", "")) for n in re.findall(r"([\d,]+) binaries tried", r.solution.solver))
              for r in (dived, strong)]
     assert tried[0] < tried[1]
+
+
+def test_a_child_no_better_than_the_best_allocation_stops_there():
+    """england-la at an SII reduction of 0.45, the root LP of the MILP over the relaxation's lines:
+    with HiGHS's objective bound at the best allocation's objective (`one_branch._Search._cutoff`), a
+    child LP whose optimum is worse stops short of it, said to hold no better allocation (None), in
+    fewer simplex iterations than solving it; a child whose optimum is better is solved exactly as
+    without the bound."""
+    import highspy
+
+    from allocator.model import one_branch
+    from allocator.model.highs import pass_model
+
+    s = allocator.load(SCENARIOS / "england-la").with_(objective="health-gain", sii_reduction=0.45)
+    found = gradient_bound.attempt(s)
+    lp, chains = found.lp, suffix_milp._chains(found.lp)
+    lines = sorted(set(suffix_milp.out_of_order(lp, found.first, suffix_milp.FIRST)))
+    fill, _ = suffix_milp._fill_form(suffix_milp.model(lp, lines), chains)
+    relaxed = dataclasses.replace(fill, integrality=None)
+    h = new_highs()
+    pass_model(h, relaxed)
+    h.setOptionValue("solver", "simplex")
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    root, basis = one_branch._units(fill, h), h.getBasis()
+    x = np.asarray(h.getSolution().col_value)
+    binaries = np.flatnonzero(fill.integrality == 1)
+    candidates = one_branch._candidates(x, binaries, [(c, k) for c, _, k in lines], set())
+    one_branch._for_children(h, relaxed)
+
+    class Counted:  # the instance, its iterations read before `_child` restores the bounds
+        def __getattr__(self, name):
+            return getattr(h, name)
+
+        def run(self):
+            status = h.run()
+            self.iterations = h.getInfo().simplex_iteration_count
+            return status
+
+    counted = Counted()
+
+    def child(j: int, cutoff: float = np.inf):
+        h.setOptionValue("objective_bound", cutoff)
+        solved = one_branch._child(counted, fill, basis, ((j, 0.0),))
+        return solved, counted.iterations
+
+    solved = [(j, child(j)) for j in candidates[:6]]
+    worse = max((s for s in solved if s[1][0] is not None), key=lambda s: s[1][1])  # the most iterations
+    (j, ((value, _, _), iterations)) = worse
+    assert fill.maximize and value < root
+    between = (value + root) / 2  # an allocation this good: the child cannot beat it
+    cutoff = -between * fill.objective_scale  # HiGHS minimises the scaled cost
+    stopped, stopped_iterations = child(j, cutoff)
+    assert stopped is None and stopped_iterations < iterations
+    below = -(value - 1e-3 * abs(value)) * fill.objective_scale  # an allocation worse than the child's bound
+    again, _ = child(j, below)
+    assert again is not None and again[0] == pytest.approx(value, rel=1e-9)

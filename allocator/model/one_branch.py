@@ -161,6 +161,8 @@ def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
         if stop:  # the clock or `MOST`: what is known, for HiGHS (or the error) to go on from
             return _proof(search, node, h, "stopped")
         if not search.branch(node):
+            if not search.open:  # every node closed: by the best allocation (`_Search._cutoff`), or none
+                return _proof(search, node, h, "proven" if search.found is not None else "stopped")
             if _out_of_time(time_limit, began, hs):
                 return _proof(search, node, h, "stopped")
             if search.whole is node or incomplete(node.x):  # solved, or more binaries needed
@@ -170,12 +172,15 @@ def prove(milp: LinearProgram, runs: Sequence, value: Found, repair: Found,
             short = search.dive(incomplete)
             if short is not None:  # as good as the bound, but more binaries needed: the next round's
                 return _proof(search, short, h, "more")
+            if not search.open:
+                return _proof(search, node, h, "proven" if search.found is not None else "stopped")
         moved.append(search.best().bound)
 
 
 def _proof(search, node: _Node, h, kind: str = "proven") -> Proof:
     point, found = (search.point, search.found) if kind != "more" else (None, None)
-    bound = search.best().bound if search.open else node.bound  # ``node``'s, or a better open node's (a dive's)
+    # ``node``'s, or a better open node's (a dive's); with every node closed, the best allocation's
+    bound = search.best().bound if search.open else (found if kind == "proven" else node.bound)
     if kind == "proven":  # a point a hair past the bound (`PAST`): no allocation does better than it
         bound = max(bound, found) if search.maximize else min(bound, found)
     return Proof(kind, point, found, bound, node.x, search.tried, h.version(), search.root, tuple(search.branchings))
@@ -266,7 +271,8 @@ class _Search:
         children kept as open nodes, the flat one followed; until an allocation proves the MILP, a
         branching moves the bound, the node needs binaries it does not have (returned), `DIVE` or `MOST`."""
         node, steps = self.flat, 0
-        while node is not None and steps < DIVE and not self.proven(self.best().bound) and self.tried < MOST:
+        while node is not None and steps < DIVE and self.open and not self.proven(self.best().bound) \
+                and self.tried < MOST:
             if incomplete(node.x):
                 return node
             steps += 1
@@ -317,8 +323,12 @@ class _Search:
         its share in order, so that every run does the same solves on the same instance)."""
         def share(k: int) -> list:
             h = self.hs[k]
-            return [[_child(h, self.milp, node.basis, node.fixed + ((j, v),)) for v in (0.0, 1.0)]
-                    for j in tried[k::len(self.hs)]]
+            h.setOptionValue("objective_bound", self._cutoff())
+            try:
+                return [[_child(h, self.milp, node.basis, node.fixed + ((j, v),)) for v in (0.0, 1.0)]
+                        for j in tried[k::len(self.hs)]]
+            finally:
+                h.setOptionValue("objective_bound", np.inf)
 
         if len(self.hs) == 1 or len(tried) < 2:
             shares = [share(0)] + [[] for _ in self.hs[1:]]
@@ -331,6 +341,15 @@ class _Search:
         for k, done in enumerate(shares):
             out[k::len(self.hs)] = done
         return out
+
+
+    def _cutoff(self) -> float:
+        """The best allocation's objective in HiGHS's terms (minimised, scaled): a child LP whose
+        dual simplex passes it is no better than that allocation, and HiGHS stops it there (its
+        objective then exact, not perturbed); infinite with none found."""
+        if self.found is None:
+            return np.inf
+        return (-self.found if self.maximize else self.found) * self.milp.objective_scale
 
 
 def _twin(relaxed: LinearProgram, time_limit: float | None):
@@ -395,8 +414,8 @@ def _child(h, milp: LinearProgram, basis, fixed: tuple):
     h.setBasis(basis)
     try:
         h.run()
-        if h.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
-            return None
+        if h.getModelStatus() in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kObjectiveBound):
+            return None  # no allocation, or none better than the best found (`_Search._cutoff`)
         if not _optimal(h):
             return _UNKNOWN
         return _units(milp, h), np.asarray(h.getSolution().col_value, dtype=float), h.getBasis()
