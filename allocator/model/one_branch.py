@@ -347,7 +347,6 @@ class _Search:
             out[k::len(self.hs)] = done
         return out
 
-
     def _cutoff(self) -> float:
         """The best allocation's objective in HiGHS's terms (minimised, scaled): a child LP whose
         dual simplex passes it is no better than that allocation, and HiGHS stops it there (its
