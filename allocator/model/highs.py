@@ -104,6 +104,11 @@ def warm_starts():
         _WARM.reset(token)
 
 
+def in_warm_starts() -> bool:
+    """True inside a `warm_starts` block."""
+    return _WARM.get() is not None
+
+
 def warm_key(lp) -> bytes | None:
     """The key of ``lp``'s basis in the running `warm_starts` block (None outside one, or for a MILP)."""
     if _WARM.get() is None or lp.integrality is not None:
