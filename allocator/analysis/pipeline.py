@@ -132,7 +132,7 @@ def _certified(scenario: Scenario, time_limit: float | None) -> tuple | None:
         raise gradient_bound.unproven(found, scenario)
     if searchable:
         stage("Searching the MILP over the relaxation (binaries where it fills segments out of order)")
-        return suffix_milp.solve(found.lp, found.first, limited(time_limit), found.bound, found.basis)  # None: rows form
+        return suffix_milp.solve(found.lp, found.first, limited(time_limit), found.bound)  # None: rows form
     return None
 
 

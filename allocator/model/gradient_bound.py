@@ -29,7 +29,6 @@ rows form is worth searching (`too_large_for_the_milp`).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 
@@ -37,17 +36,7 @@ import numpy as np
 
 from allocator.errors import InfeasibleError, SolverError
 from allocator.format import plain, small_share
-from allocator.model.highs import (
-    MIP_REL_GAP,
-    Solution,
-    Status,
-    _objective,
-    in_warm_starts,
-    limited,
-    warm_basis,
-    warm_key,
-    warm_starts,
-)
+from allocator.model.highs import MIP_REL_GAP, Solution, Status, _objective, limited
 from allocator.model.lp import LinearProgram, build
 from allocator.scenario import Scenario
 
@@ -101,7 +90,6 @@ class Attempt:
     incumbent: float | None = None
     bound: float | None = None
     first: np.ndarray | None = None  # the relaxation's own allocation (where a MILP over it starts)
-    basis: object = None  # ... and its optimal basis (HiGHS's), where simplex found it
 
 
 def attempt(scenario: Scenario, time_limit: float | None = None, transform=None, gap: float = MIP_REL_GAP,
@@ -110,7 +98,7 @@ def attempt(scenario: Scenario, time_limit: float | None = None, transform=None,
     (any prices give one), so the best of the rounds' bounds is taken with the best allocation."""
     began = time.perf_counter()
     limit = limited(time_limit)
-    kept, bound, solved = None, -np.inf, (None, None, None)
+    kept, bound, solved = None, -np.inf, (None, None)
     for rounds in range(1, ROUNDS + 1):
         lp = build(scenario, relaxed=True, tie_key=key)
         if transform is not None:
@@ -122,14 +110,14 @@ def attempt(scenario: Scenario, time_limit: float | None = None, transform=None,
         left = None if limit is None else limit - (time.perf_counter() - began)
         if left is not None and left <= 0:
             break
-        relaxed, basis = _relaxation(lp, left)
+        relaxed = _relaxation(lp, left)
         if relaxed is None or relaxed.row_dual is None:
             break
-        solved = (lp, relaxed.x, basis) if solved[0] is None else solved
+        solved = (lp, relaxed.x) if solved[0] is None else solved
         found = certify(lp, relaxed.x, relaxed.row_dual)
         bound = max(bound, found.bound)
         if found.x is not None and (kept is None or lp.cost @ found.x < kept[0].cost @ kept[2]):
-            kept = (lp, relaxed, found.x, rounds, basis)
+            kept = (lp, relaxed, found.x, rounds)
         if kept is not None and _gap(kept[0].cost @ kept[2], bound) <= EXACT:
             break
         if key is not None and np.array_equal(np.argsort(found.key, kind="stable"), np.argsort(key, kind="stable")):
@@ -138,13 +126,12 @@ def attempt(scenario: Scenario, time_limit: float | None = None, transform=None,
             break  # built in the default order, which the prices' order leaves as it is
         key = found.key
     if kept is None:
-        return Attempt(lp=solved[0], bound=_in_units(lp, bound) if np.isfinite(bound) else None, first=solved[1],
-                       basis=solved[2])
-    lp, relaxed, x, rounds, basis = kept
+        return Attempt(lp=solved[0], bound=_in_units(lp, bound) if np.isfinite(bound) else None, first=solved[1])
+    lp, relaxed, x, rounds = kept
     apart = _gap(lp.cost @ x, bound)
     if apart > gap:
         return Attempt(lp=lp, incumbent=_objective(lp, x), bound=_in_units(lp, bound) if np.isfinite(bound) else None,
-                       first=relaxed.x, basis=basis)
+                       first=relaxed.x)
     again = "" if rounds == 1 else f", equal-need lines reordered {rounds - 1}x"
     name = (f"{relaxed.solver}; the relaxation in suffix form fills in order and meets its Lagrangian "
             f"bound to {max(apart, 0.0):.1e}{again}")
@@ -189,22 +176,17 @@ def _in_units(lp: LinearProgram, cost: float) -> float:
     return -value if lp.maximize else value
 
 
-def _relaxation(lp: LinearProgram, time_limit: float | None) -> tuple[Solution | None, object]:
-    """The relaxation's optimum with its row prices, None if it has none (or sifting failed on it:
-    a wide LP is not handed to interior point, which takes minutes at national scale); and its
-    optimal basis where HiGHS solved the whole LP, else None: the MILP over the relaxation starts
-    its first root LP from it (`suffix_milp.solve`)."""
+def _relaxation(lp: LinearProgram, time_limit: float | None) -> Solution | None:
+    """The relaxation's optimum with its row prices; None if it has none (or sifting failed on it:
+    a wide LP is not handed to interior point, which takes minutes at national scale)."""
     from allocator.model import sifting, solver
 
     try:
         if sifting.applies(lp):
-            return sifting.solve(lp, time_limit), None
-        with contextlib.ExitStack() as block:
-            if not in_warm_starts():  # the basis is kept in a block (a frontier's own, else this one)
-                block.enter_context(warm_starts())
-            return solver.solve(lp, time_limit=time_limit), warm_basis(warm_key(lp))
+            return sifting.solve(lp, time_limit)
+        return solver.solve(lp, time_limit=time_limit)
     except InfeasibleError:
-        return None, None
+        return None
 
 
 def _keeps_order(lp: LinearProgram, key: np.ndarray) -> bool:

@@ -7,10 +7,10 @@ at england-la with an SII reduction of 0.48 it solves the root LP (interior poin
 an analytic centre (interior point again, without presolve), runs root separation that finds no
 cut, and strong-branches on every fractional binary (3,850 simplex iterations): 8.6 s in all.
 
-Here the root LP is solved once (from a basis given, else by interior point with crossover) and
-every other LP by dual simplex (Devex pricing) from its parent's basis (0.02 s each at that size),
-the candidates of a node split between two HiGHS instances that solve side by side (HiGHS releases
-the GIL; each instance takes its share in a fixed order, so a run is repeatable).  The search is best first: the open
+Here the root LP is solved once (interior point with crossover, for a basis) and every other LP by
+dual simplex (Devex pricing) from its parent's basis (0.02 s each at that size), the candidates of
+a node split between two HiGHS instances that solve side by side (HiGHS releases the GIL; each
+instance takes its share in a fixed order, so a run is repeatable).  The search is best first: the open
 node of the best bound is branched on the candidate binary whose two children bound it tightest
 (strong branching), both children kept.  No allocation beats the best bound of the open nodes, so
 an allocation in order within `MIP_REL_GAP` of it is the MILP's optimum, as HiGHS's own stopping

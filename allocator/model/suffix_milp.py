@@ -24,10 +24,6 @@ written over the relaxation instead:
   the same model, but the dense prefix sums of a pace of change's rows and of the binaries' rows
   become one entry a line.  england-la at an SII reduction of 0.45: 1.37m nonzeros -> 44,000, HiGHS
   16 s -> 4 s; the root LP by interior point, RINS and RENS off (`solver.ROOT_BY_IPM`).
-- The first round's root LP starts from the relaxation's optimal basis (`_first_root`): dual
-  simplex in suffix form from it (the new columns at 0, their rows basic: still dual feasible),
-  then its optimum carried to the fill form by crossover.  england-la's reductions near the limit:
-  the root 2.4-3.4 s by interior point in fill form (18 s in suffix form) -> 0.3 s.
 - Each round's MILP is first searched by hand (`allocator.model.one_branch`: the root LP, then
   best-first strong branching on a few binaries, each LP from its parent's basis), which proves
   england-la's reductions at one or two branchings in a second or two where HiGHS's branch and
@@ -52,6 +48,7 @@ which the MILP does not ask: the model applies only when no group holds more tha
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 
@@ -72,9 +69,8 @@ from allocator.model.highs import (
     keep_hint,
     limited,
     matrix_key,
-    new_highs,
-    pass_model,
     stopped_error,
+    warm_starts,
 )
 from allocator.model.lp import LinearProgram, NameBlock
 
@@ -228,12 +224,11 @@ def model(lp: LinearProgram, lines: list[tuple[int, int, int]]) -> LinearProgram
         gain_columns=None if lp.gain_columns is None else np.concatenate([lp.gain_columns, np.zeros(z, bool)]))
 
 
-def _fill_form(milp: LinearProgram, chains) -> tuple[LinearProgram, sp.csc_matrix, np.ndarray]:
+def _fill_form(milp: LinearProgram, chains) -> tuple[LinearProgram, sp.csc_matrix]:
     """``milp`` over each segment's fill along its chain (``fill[t] = raise[0] + ... + raise[t]``)
-    instead of its raises, the map D (``raise = D fill``) and the raise each of its last rows is
-    (``steps``).  The same model, but the suffix form's dense prefix sums (a pace of change's rows,
-    the binaries' rows) become one entry a line: the branch and bound's LPs are sparse.  A raise's
-    bounds become a row over two fills, unless they are its fills' own."""
+    instead of its raises, and the map D (``raise = D fill``).  The same model, but the suffix form's
+    dense prefix sums (a pace of change's rows, the binaries' rows) become one entry a line: the
+    branch and bound's LPs are sparse.  A raise's bounds become a row over two fills."""
     n = milp.n_cols
     first, before = [], []
     lower, upper = milp.col_lower.copy(), milp.col_upper.copy()
@@ -262,11 +257,11 @@ def _fill_form(milp: LinearProgram, chains) -> tuple[LinearProgram, sp.csc_matri
         milp, matrix=sp.vstack([matrix, steps]).tocsc(), cost=D.T @ milp.cost, col_lower=lower, col_upper=upper,
         row_lower=np.concatenate([milp.row_lower] + rlo), row_upper=np.concatenate([milp.row_upper] + rhi),
         row_blocks=milp.row_blocks + (NameBlock(milp.n_rows, milp.n_rows + m, make=lambda i: f"raise_{i}"),))
-    return fill, D, pairs[:, 0]
+    return fill, D
 
 
 def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
-          bound: float | None = None, basis=None) -> tuple[LinearProgram, Solution] | None:
+          bound: float | None = None) -> tuple[LinearProgram, Solution] | None:
     """The MILP's optimum over the relaxation ``lp``, binaries added round by round from the
     segments ``first`` (the relaxation's allocation) fills out of order.  Each round starts from an
     allocation in order near the last one (`_in_order_point`), and each round's own allocation is put
@@ -274,8 +269,17 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
     known (``bound``: one known before, in the objective's units) if the time limit stops it;
     `InfeasibleError` if no allocation in order meets the rows.  None if rounds end with nothing
     proven (reductions at the rows' tolerance, where putting lines in order breaks a row).
-    ``basis``: the relaxation's optimal basis, where the first round's root LP starts (`_first_root`)."""
+    Outside a `warm_starts` block (a frontier's), one of its own: each repair LP (`_in_order_point`)
+    starts from the last one's basis (england-la, gap 0.45: three repairs 2.0 -> 0.7 s)."""
 
+    with contextlib.ExitStack() as block:
+        if not in_warm_starts():
+            block.enter_context(warm_starts())
+        return _rounds(lp, first, time_limit, bound)
+
+
+def _rounds(lp: LinearProgram, first: np.ndarray, time_limit: float | None,
+            bound: float | None) -> tuple[LinearProgram, Solution] | None:
     began = time.perf_counter()
     chains = _chains(lp)
     key = matrix_key(lp)  # in a frontier, the lines the point before needed binaries for, here from the start
@@ -284,9 +288,8 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
     x, before = first, None  # before: the last round's lines, fill form and root basis
     for rounds in range(1, ROUNDS + 1):
         milp = model(lp, lines)
-        fill, D, steps = _fill_form(milp, chains)
-        start = (_first_root(basis, lp, milp, fill, steps, chains, time_limit, began) if before is None
-                 else _carried(before, lines, fill))
+        fill, D = _fill_form(milp, chains)
+        start = None if before is None else _carried(before, lines, fill)
         kind, hand, root, tree = _branched(lp, milp, fill, D, chains, lines, time_limit, began, start,
                                            rounds < ROUNDS, tree)
         before = (lines, fill, root)
@@ -314,74 +317,6 @@ def solve(lp: LinearProgram, first: np.ndarray, time_limit: float | None = None,
             return None
         lines = sorted(set(lines) | more)
     return None
-
-
-def _first_root(basis, lp: LinearProgram, milp: LinearProgram, fill: LinearProgram, steps: np.ndarray, chains,
-                time_limit: float | None, began: float):
-    """The first round's root LP solved from the relaxation's optimal ``basis``, as a basis of its
-    fill form (the search's); None without one, and in a frontier (a `warm_starts` block).
-
-    The root is the relaxation with the ties freed and the binaries' rows added (`model`): in suffix
-    form the relaxation's basis with the new columns at 0 and their rows basic is dual feasible
-    (every new column's reduced cost 0), and dual simplex goes on from it in a fifth of a second.
-    Its optimum, primal and duals carried over to the fill form (the fills are the raises' prefix
-    sums, a step row's price its raise's reduced cost), gives HiGHS's crossover a basis in a tenth
-    of a second.  england-la at a gap reduction of 0.45: the root 3.4 s (interior point in fill
-    form; 18 s in suffix form, whose columns are dense) -> 0.3 s.  Not in a frontier: there a MILP
-    carries the lines, branchings and root basis of the one before (`solve`), and a root at another
-    optimal vertex sent the gap frontier down another path (its limit 3 s slower, a point 800 s in
-    HiGHS's branch and bound; benchmarks/README.md, "Session 28").  The limits (`diagnose`) do not
-    pass a basis either: the gap limit's first strong branching took 8.5 s from this vertex against
-    2.2 s from interior point's."""
-    import highspy
-
-    from allocator.model.solver import _configure
-
-    start = _from_relaxation(basis, lp, milp)
-    if start is None or in_warm_starts():  # a frontier: its MILPs start from the point before's (below)
-        return None
-    relaxed = dataclasses.replace(fill, integrality=None)
-    suffix = dataclasses.replace(milp, integrality=None)
-    h = new_highs()
-    try:
-        _configure(h, suffix, "simplex", _left(time_limit, began))
-    except SolverError:  # no time left
-        return None
-    pass_model(h, suffix)
-    h.setBasis(start)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
-    solved = h.getSolution()
-    x, reduced = np.asarray(solved.col_value, dtype=float), np.asarray(solved.col_dual, dtype=float)
-    for _, cols, _ in chains:
-        x[cols] = np.cumsum(x[cols], axis=1)
-    prices = np.concatenate([np.asarray(solved.row_dual, dtype=float), reduced[steps]])
-    given = highspy.HighsSolution()
-    given.col_value, given.row_dual = list(x), list(prices)
-    given.col_dual = list(relaxed.cost - relaxed.matrix.T @ prices)
-    given.value_valid = given.dual_valid = True
-    h = new_highs()
-    _configure(h, relaxed, "simplex", _left(time_limit, began))
-    pass_model(h, relaxed)
-    if h.crossover(given) != highspy.HighsStatus.kOk or not h.getBasis().valid:
-        return None
-    return h.getBasis()
-
-
-def _from_relaxation(basis, lp: LinearProgram, milp: LinearProgram):
-    """The relaxation's ``basis`` extended to ``milp`` (`model`: the same rows and columns first,
-    then the separators and binaries at 0 with their rows basic); None without one."""
-    import highspy
-
-    if basis is None or not basis.valid or len(basis.col_status) != lp.n_cols \
-            or len(basis.row_status) != lp.n_rows:
-        return None
-    start = highspy.HighsBasis()
-    start.col_status = list(basis.col_status) + [highspy.HighsBasisStatus.kLower] * (milp.n_cols - lp.n_cols)
-    start.row_status = list(basis.row_status) + [highspy.HighsBasisStatus.kBasic] * (milp.n_rows - lp.n_rows)
-    start.valid = True
-    return start
 
 
 def _carried(before: tuple, lines: list, fill: LinearProgram):
@@ -550,8 +485,7 @@ def _in_order_point(lp: LinearProgram, x: np.ndarray, chains, lines: list, time_
     from allocator.errors import InfeasibleError, SolverError
     from allocator.model.solver import _solve_highs
 
-    base = model(lp, [])
-    fill, D, _ = _fill_form(base, chains)
+    fill, D = _repair_form(lp, chains)
     lower, upper = fill.col_lower.copy(), fill.col_upper.copy()
     for _, cols, length in chains:
         above = np.cumsum(x[cols], axis=1).sum(axis=0)  # each line's intensity above the floor
@@ -568,6 +502,17 @@ def _in_order_point(lp: LinearProgram, x: np.ndarray, chains, lines: list, time_
     except (InfeasibleError, SolverError):  # none, or the clock ran out: the search goes on without it
         return None
     return _matching(np.concatenate([D @ found.x, np.zeros(len(lines))]), chains, lines)
+
+
+def _repair_form(lp: LinearProgram, chains) -> tuple[LinearProgram, sp.csc_matrix]:
+    """``lp`` with the ties freed and no binaries, in fill form (`_in_order_point`'s LP), built once
+    for each LP in the running `warm_starts` block (0.1-0.25 s a build at england-la)."""
+    kept = hint("suffix_milp repair form", b"")
+    if kept is not None and kept[0] is lp:
+        return kept[1]
+    form = _fill_form(model(lp, []), chains)
+    keep_hint("suffix_milp repair form", b"", (lp, form))
+    return form
 
 
 def _answer(milp: LinearProgram, found: Solution, x: np.ndarray, rounds: int, binaries: int,
