@@ -40,8 +40,6 @@ import numpy as np
 from allocator.measures import inequality as ineq
 from allocator.scenario import Scenario
 
-TIE_BREAK = 1e-7  # weight of total health gain behind a maximin / level-up objective
-
 
 def deprivation_groups(scenario: Scenario) -> np.ndarray:
     """(A,) population-weighted quantile of each area, 1 = most deprived."""

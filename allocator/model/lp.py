@@ -531,8 +531,8 @@ def _setup(scenario: Scenario, area_rows: bool = False, relaxed: bool = False,
     else:
         top = np.abs(groups.unit_spend).max(initial=0)
     scale = 1.0 / top if top > 0 else 1.0
-    # maximin and level-up: the group levels are the objective, total gain only breaks ties
-    gain_cost = scale if health else (scale * equity.TIE_BREAK if gainful else 0.0)
+    # maximin, level-up: the levels only (a tie-break 1e-7 x gain: simplex 1.9 s not 0.8; benchmarks s. 29)
+    gain_cost = scale if health else 0.0
     suffix = (eligible_for_suffix(scenario, relaxed=True) if relaxed else eligible_for_suffix(scenario)) \
         & (not area_rows)
     return _Setup(scenario=scenario, groups=groups, pcs=pcs, suffix=suffix,

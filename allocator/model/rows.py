@@ -79,9 +79,9 @@ def _suffix_columns(b: _Builder, m: _Setup, s: int, cols: Columns, budget_row: i
     c_suf = np.cumsum(c[::-1])[::-1]
     starts = []
     for k, (length, slope) in enumerate(zip(p.lengths, p.slopes)):
-        # the gain's objective coefficient as in segment form: behind maximin and level-up
-        # only a tie-break (it was the full scale here, so those objectives traded the worst-off
-        # group's level against total gain one for one: not maximin)
+        # the gain's objective coefficient as in segment form: none behind maximin and level-up
+        # (it was the full scale here, so those objectives traded the worst-off group's level
+        # against total gain one for one: not maximin)
         raise_cols = b.add_cols(-m.gain_cost * slope * w_suf, 0.0, length,
                                 make=lambda j, s=s, k=k, mine=mine:
                                 f"raise({sid[s]},{k + 1},from_{groups.name(mine[j])})")
