@@ -120,8 +120,12 @@ def objective_total(result) -> float:
 
 
 def prices(result) -> pd.DataFrame:
-    """The objective each family of rules costs, and the marginal value of the budget."""
-    from allocator.analysis.pipeline import run
+    """The objective each family of rules costs, and the marginal value of the budget.
+
+    The re-solves run in a `warm_starts` block of their own: those of one matrix (a floor or a cap
+    dropped is a change of bounds) start from the last one's basis, and only their optima are read
+    (england-la's three options: 20 s -> 6 s; benchmarks/README.md, session 29)."""
+    from allocator.model.highs import warm_starts
 
     s = result.scenario
     health = s.objective != "fair-share"
@@ -133,7 +137,6 @@ def prices(result) -> pd.DataFrame:
                 (f"{s.proportionality} proportionality rule", dict(proportionality="none", min_slope=np.zeros_like(s.min_slope))),
                 ("pace of change", dict(pace=None)),
                 ("locked lines", dict(locked=np.full_like(s.locked, np.nan)))]
-    units_of = s.gradient.outcome_units
     families += [(name, {key: None}) for name, key in _equity_names(s)]  # equity constraints: health they cost
     marginals = {name: marginal_price(result, key) for name, key in _equity_names(s)}
     active = [(name, change) for name, change in families if _active(s, name)]
@@ -142,34 +145,9 @@ def prices(result) -> pd.DataFrame:
             floor = s.floor.copy()
             floor[j] = 0.0
             active.append((f"{s.service_ids[j]} floor ({s.floor[j]:.4g} units per head)", dict(floor=floor)))
-    rows = []
-    for k, (name, change) in enumerate(active):
-        try:
-            with stages(f"without the {name} ({k + 1}/{len(active)})"):
-                without = objective_total(run(dataclasses.replace(s, **change), diagnose=False))
-        except InfeasibleError:
-            rows.append(Price(name, None, None, f"Without the {name} the scenario is infeasible."))
-            continue
-        except SolverError as exc:  # not solved without it (a time limit, a MILP too large to search)
-            if _stopped_by_the_clock(exc):
-                raise
-            rows.append(Price(name, None, None, f"Without the {name} the optimum was not found: {exc}."))
-            continue
-        cost = (without - value) if health else (value - without)
-        share = abs(cost) / abs(value) if value else 0.0
-        if abs(cost) <= 1e-6 * max(1.0, abs(value)):
-            text = f"The {name} cost nothing: the optimum already meets {'it' if ' floor (' in name else 'them'}."
-        elif health and cost < 0:  # an equity objective gives up total health of its own accord
-            text = (f"Without the {name} the {s.objective} optimum would have {_amount(-cost)} {units} less "
-                    f"({share:.2%} of the total): the objective is {s.objective}, not total health.")
-        elif health:
-            text = f"The {name} cost {_amount(cost)} {units} ({share:.2%} of the total)."
-            if marginals.get(name) is not None:
-                text += (f" At the margin, each further 0.01 {units_of} of it costs {_amount(marginals[name] / 100)} "
-                         f"{units} (its shadow price).")
-        else:
-            text = f"The {name} kept the allocation {gbp(cost)} further from the fair shares."
-        rows.append(Price(name, without, cost, text, marginals.get(name)))
+    with warm_starts():
+        rows = [_priced(s, name, change, k, len(active), value, units, marginals.get(name))
+                for k, (name, change) in enumerate(active)]
     price = result.solution.budget_price(result.lp)
     if price is not None:
         text = (f"One more £1 of budget buys {price:.6g} {units}; one more £1m buys {_amount(price * 1e6)}."
@@ -177,6 +155,38 @@ def prices(result) -> pd.DataFrame:
                 f"{'-' if price < 0 else ''}£{abs(price):.2f}.")
         rows.append(Price("budget (+£1)", value + price, price, text))
     return pd.DataFrame([dataclasses.asdict(r) for r in rows])
+
+
+def _priced(s: Scenario, name: str, change: dict, k: int, n: int, value: float, units: str,
+            marginal: float | None) -> Price:
+    """The price of one family of rules: the optimum without it (``change``) against ``value``."""
+    from allocator.analysis.pipeline import run
+
+    health = s.objective != "fair-share"
+    try:
+        with stages(f"without the {name} ({k + 1}/{n})"):
+            without = objective_total(run(dataclasses.replace(s, **change), diagnose=False))
+    except InfeasibleError:
+        return Price(name, None, None, f"Without the {name} the scenario is infeasible.")
+    except SolverError as exc:  # not solved without it (a time limit, a MILP too large to search)
+        if _stopped_by_the_clock(exc):
+            raise
+        return Price(name, None, None, f"Without the {name} the optimum was not found: {exc}.")
+    cost = (without - value) if health else (value - without)
+    share = abs(cost) / abs(value) if value else 0.0
+    if abs(cost) <= 1e-6 * max(1.0, abs(value)):
+        text = f"The {name} cost nothing: the optimum already meets {'it' if ' floor (' in name else 'them'}."
+    elif health and cost < 0:  # an equity objective gives up total health of its own accord
+        text = (f"Without the {name} the {s.objective} optimum would have {_amount(-cost)} {units} less "
+                f"({share:.2%} of the total): the objective is {s.objective}, not total health.")
+    elif health:
+        text = f"The {name} cost {_amount(cost)} {units} ({share:.2%} of the total)."
+        if marginal is not None:
+            text += (f" At the margin, each further 0.01 {s.gradient.outcome_units} of it costs "
+                     f"{_amount(marginal / 100)} {units} (its shadow price).")
+    else:
+        text = f"The {name} kept the allocation {gbp(cost)} further from the fair shares."
+    return Price(name, without, cost, text, marginal)
 
 
 def _stopped_by_the_clock(exc: SolverError) -> bool:
