@@ -22,7 +22,7 @@ import pandas as pd
 
 from allocator.errors import InfeasibleError, SolverError
 from allocator.format import gbp
-from allocator.progress import stages
+from allocator.progress import stage, stages
 from allocator.scenario import Scenario
 
 STEPS = ("need-weighted target", "floors and caps", "locked lines", "proportionality",
@@ -56,17 +56,17 @@ def waterfall(result) -> pd.DataFrame:
 def waterfall_between(s: Scenario, before_spend: np.ndarray, final_spend: np.ndarray, start: str,
                       steps: tuple[str, ...] = STEPS, end: str = "end: allocation") -> pd.DataFrame:
     """The waterfall from ``before_spend`` to ``final_spend`` (both (A, S) GBP) through the
-    fair-share optima of ``s`` with each family of rules added in turn; ``steps`` names them."""
+    fair-share optima of ``s`` with each family of rules added in turn; ``steps`` names them (the
+    optima side by side: `allocator.analysis.side_by_side`)."""
     from allocator.analysis.pipeline import run
+    from allocator.analysis.side_by_side import in_order
 
     before = _pennies(before_spend.sum(axis=1))
-    levels = [_pennies(s.fair_share.sum(axis=1))]
     plan = [(True, False, False, False), (True, True, False, False), (True, True, True, False),
             (True, True, True, True)]
-    for k, (floors, locked, prop, pace) in enumerate(plan):
-        relaxed = _relaxed(s, floors, locked, prop, pace, "fair-share")
-        with stages(f"step {k + 2}/{len(plan) + 1} ({steps[k + 1]})"):
-            levels.append(_pennies(run(relaxed).allocation.spend.sum(axis=1)))
+    optima = in_order(lambda rules: _pennies(run(_relaxed(s, *rules, "fair-share")).allocation.spend.sum(axis=1)),
+                      plan, lambda k, _: stage(f"step {k + 2}/{len(plan) + 1} ({steps[k + 1]})"))
+    levels = [_pennies(s.fair_share.sum(axis=1)), *optima]
     final = _pennies(final_spend.sum(axis=1))
     levels.append(final)
     moves = [levels[0] - before] + [b - a for a, b in zip(levels[:-1], levels[1:])]

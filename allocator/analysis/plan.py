@@ -399,19 +399,23 @@ def without(scenario: Scenario, rule: str) -> Scenario | None:
 
 def rule_costs(result: PlanResult, time_limit: float | None = None) -> pd.DataFrame:
     """What each rule family of the plan costs: the plan's objective without it minus with it
-    (discounted health, or GBP of distance from fair shares), by re-solving the whole plan."""
-    rows = []
+    (discounted health, or GBP of distance from fair shares), by re-solving the whole plan (the
+    re-solves side by side: `allocator.analysis.side_by_side`)."""
+    from allocator.analysis.side_by_side import in_order
+
     scenario = result.scenario
     better = 1.0 if scenario.objective != "fair-share" else -1.0
     each = [(f"stream:{f.id}", f"what '{f.name}' may pay for") for f in scenario.streams]
-    for rule, text in (*RULES[:3], *each, *RULES[3:]):
-        relaxed = without(scenario, rule)
-        if relaxed is None:
-            continue
-        stage(f"The plan without {text}")
+    relaxed = [(rule, text, other) for rule, text in (*RULES[:3], *each, *RULES[3:])
+               if (other := without(scenario, rule)) is not None]
+
+    def optimum(item: tuple) -> float | None:
         try:
-            other = pm.solve_plan(pm.build_plan(relaxed), time_limit=time_limit)
+            return pm.solve_plan(pm.build_plan(item[2]), time_limit=time_limit).objective
         except InfeasibleError:
-            continue
-        rows.append({"rule": rule, "text": text, "cost": better * (other.objective - result.solution.objective)})
+            return None
+
+    values = in_order(optimum, relaxed, lambda k, item: stage(f"The plan without {item[1]} ({k + 1}/{len(relaxed)})"))
+    rows = [{"rule": rule, "text": text, "cost": better * (value - result.solution.objective)}
+            for (rule, text, _), value in zip(relaxed, values) if value is not None]
     return pd.DataFrame(rows, columns=["rule", "text", "cost"])

@@ -104,6 +104,16 @@ def warm_starts():
         _WARM.reset(token)
 
 
+@contextlib.contextmanager
+def cold_starts():
+    """Inside the block, no warm starts (work run apart from the enclosing block's fixed order)."""
+    token = _WARM.set(None)
+    try:
+        yield
+    finally:
+        _WARM.reset(token)
+
+
 def in_warm_starts() -> bool:
     """True inside a `warm_starts` block."""
     return _WARM.get() is not None
