@@ -836,6 +836,54 @@ def test_each_restricted_stream_is_priced_by_re_solving_without_its_restriction(
     assert prices[("Year 1", "fp")] < 0.99 and prices[("Year 1", "ph")] == pytest.approx(1.0)
 
 
+
+def test_a_rule_whose_relaxation_only_adds_columns_that_price_out_is_proven_free_without_a_re_solve(tmp_path):
+    from allocator.analysis.plan import rule_costs, without
+    from allocator.model import plan as pm
+    from allocator.model.resolve import still_optimal
+
+    folder = scenario_dir(tmp_path, "stream_id,stream_name,amount_gbp,services,areas\nph,Grant,80000000,all,\n"
+                          "fp,Falls grant,20000000,falls_prevention,\nhv,HV grant,5000000,health_visiting,\n",
+                          total=105e6, manifest="[plan]\nyears = 2\n")
+    result = run_plan(folder)
+    lp, solution = result.plan_lp.lp, result.solution
+    built = {rule: pm.build_plan(without(result.scenario, rule)) for rule in ("carry_over", "stream:hv", "stream:fp")}
+    for rule in ("carry_over", "stream:hv"):  # each may now pay for more (columns added); none would enter
+        assert built[rule].lp.n_cols > lp.n_cols
+        assert still_optimal(lp, solution, built[rule].lp), rule
+        assert pm.solve_plan(built[rule]).objective == pytest.approx(solution.objective, rel=1e-9)
+    assert built["stream:fp"].lp.n_cols > lp.n_cols
+    assert not still_optimal(lp, solution, built["stream:fp"].lp)  # the falls ring-fence binds: columns would enter
+    assert not still_optimal(lp, dataclasses.replace(solution, row_dual=-solution.row_dual), built["stream:hv"].lp)
+    assert not still_optimal(lp, solution, dataclasses.replace(
+        built["stream:hv"].lp, cost=built["stream:hv"].lp.cost * 1.01))  # the old columns' costs changed
+    costs = rule_costs(result).set_index("rule")["cost"]
+    assert costs["carry_over"] == 0.0 and costs["stream:hv"] == 0.0 and costs["stream:fp"] > 1e-3 * result.health
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(data=hs.data())
+def test_a_rule_proven_free_without_a_re_solve_costs_nothing_when_re_solved(quickstart, data):
+    from allocator.analysis.plan import without
+    from allocator.model import plan as pm
+    from allocator.model.resolve import still_optimal
+
+    s = data.draw(plans(quickstart))
+    try:
+        result = run_plan(s)
+    except InfeasibleError:
+        return
+    rules = ["carry_over", "streams", *(f"stream:{f.id}" for f in s.streams)]
+    for rule in rules:
+        relaxed = without(s, rule)
+        if relaxed is None:
+            continue
+        built = pm.build_plan(relaxed)
+        if still_optimal(result.plan_lp.lp, result.solution, built.lp):
+            note(f"{rule}: proven free")
+            assert pm.solve_plan(built).objective == pytest.approx(result.solution.objective, rel=1e-7, abs=1e-6)
+
 def test_one_year_commands_refuse_a_plan_of_several_years_by_name(tmp_path):
     folder = scenario_dir(tmp_path, manifest="[plan]\nyears = 2\n")
     for command in (["compare", str(folder)], ["sweep", str(folder), "--vary", "budget=90e6:110e6:2",

@@ -400,8 +400,11 @@ def without(scenario: Scenario, rule: str) -> Scenario | None:
 def rule_costs(result: PlanResult, time_limit: float | None = None) -> pd.DataFrame:
     """What each rule family of the plan costs: the plan's objective without it minus with it
     (discounted health, or GBP of distance from fair shares), by re-solving the whole plan (the
-    re-solves side by side: `allocator.analysis.side_by_side`)."""
+    re-solves side by side: `allocator.analysis.side_by_side`), unless the plan's own optimum is
+    proven optimal without the rule too (`resolve.still_optimal`: a rule whose relaxation only adds
+    columns, as carry-over and a stream's eligibility do, and none of them would enter)."""
     from allocator.analysis.side_by_side import in_order
+    from allocator.model.resolve import still_optimal
 
     scenario = result.scenario
     better = 1.0 if scenario.objective != "fair-share" else -1.0
@@ -410,8 +413,11 @@ def rule_costs(result: PlanResult, time_limit: float | None = None) -> pd.DataFr
                if (other := without(scenario, rule)) is not None]
 
     def optimum(item: tuple) -> float | None:
+        built = pm.build_plan(item[2])
+        if still_optimal(result.plan_lp.lp, result.solution, built.lp):  # only columns added, none would enter
+            return result.solution.objective
         try:
-            return pm.solve_plan(pm.build_plan(item[2]), time_limit=time_limit).objective
+            return pm.solve_plan(built, time_limit=time_limit).objective
         except InfeasibleError:
             return None
 
