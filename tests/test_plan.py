@@ -861,6 +861,29 @@ def test_a_rule_whose_relaxation_only_adds_columns_that_price_out_is_proven_free
     assert costs["carry_over"] == 0.0 and costs["stream:hv"] == 0.0 and costs["stream:fp"] > 1e-3 * result.health
 
 
+def test_a_stream_limited_to_some_areas_relaxed_keeps_the_lp_rows_and_is_proven_free(tmp_path):
+    from allocator.analysis.plan import rule_costs, without
+    from allocator.model import plan as pm
+    from allocator.model.resolve import still_optimal
+
+    folder = scenario_dir(tmp_path, "stream_id,stream_name,amount_gbp,services,areas\nph,Grant,99000000,all,\n"
+                          "hv,HV grant,5000000,health_visiting,imd_quintile=1\nfp,Falls grant,1000000,falls_prevention,\n",
+                          total=105e6, manifest="[plan]\nyears = 2\n")
+    result = run_plan(folder)
+    lp, solution = result.plan_lp.lp, result.solution
+    for rule in ("stream:hv", "streams"):
+        relaxed = without(result.scenario, rule)
+        built = pm.build_plan(relaxed)
+        # the areas the grant was limited to still split the LP's classes: its rows, and columns added
+        assert built.lp.n_rows == lp.n_rows and built.lp.n_cols > lp.n_cols, rule
+        assert still_optimal(lp, solution, built.lp), rule
+        # ... and it is the same problem as the grant free to pay for any area, without the split
+        plain = relaxed.with_(streams=tuple(dataclasses.replace(f, class_areas=None) for f in relaxed.streams))
+        assert pm.build_plan(plain).lp.n_rows < lp.n_rows
+        assert run_plan(plain).solution.objective == pytest.approx(solution.objective, rel=1e-9)
+    assert (rule_costs(result)["cost"] == 0.0).all()
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(data=hs.data())

@@ -387,14 +387,19 @@ def without(scenario: Scenario, rule: str) -> Scenario | None:
         return scenario.with_(service_groups=(), transfer=None)
     restricted = [f.id for f in scenario.streams if not f.services.all() or f.areas is not None]
     if rule.startswith("stream:") and rule[7:] in restricted:
-        return scenario.with_(streams=tuple(dataclasses.replace(f, services=np.ones_like(f.services), areas=None)
-                                            if f.id == rule[7:] else f for f in scenario.streams))
+        return scenario.with_(streams=tuple(_unrestricted(f) if f.id == rule[7:] else f for f in scenario.streams))
     if rule == "streams" and len(restricted) > 1:
-        return scenario.with_(streams=tuple(dataclasses.replace(f, services=np.ones_like(f.services), areas=None)
-                                            for f in scenario.streams))
+        return scenario.with_(streams=tuple(_unrestricted(f) for f in scenario.streams))
     if rule == "carry_over" and any(not f.carry_over for f in scenario.streams) and scenario.plan.years > 1:
         return scenario.with_(streams=tuple(dataclasses.replace(f, carry_over=True) for f in scenario.streams))
     return None
+
+
+def _unrestricted(stream):
+    """``stream`` allowed to pay for every line; its areas still split the LP's stream classes, so
+    that the LP is its parent's with columns added (`resolve.still_optimal` can prove it free)."""
+    split = stream.areas if stream.areas is not None else stream.class_areas
+    return dataclasses.replace(stream, services=np.ones_like(stream.services), areas=None, class_areas=split)
 
 
 def rule_costs(result: PlanResult, time_limit: float | None = None) -> pd.DataFrame:

@@ -45,7 +45,8 @@ class MoneyRows:
 
 def area_classes(scenario: Scenario) -> np.ndarray:
     """(A,) areas numbered by the set of area-limited streams that may fund them (0, 1, ...)."""
-    limited = [f.areas for f in scenario.streams if f.areas is not None]
+    limited = [f.areas if f.areas is not None else f.class_areas for f in scenario.streams
+               if f.areas is not None or f.class_areas is not None]
     if not limited:
         return np.zeros(scenario.n_areas, np.int64)
     _, inverse = np.unique(np.stack(limited, axis=1), axis=0, return_inverse=True)

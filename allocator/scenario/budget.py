@@ -100,6 +100,9 @@ class Stream:
     areas: np.ndarray | None = field(repr=False, default=None)  # (A,) bool, None: every area
     carry_over: bool = False
     partners: tuple[Partner, ...] = ()
+    # (A,) bool: areas the LP keeps in classes of their own as if the stream were limited to them
+    # (a relaxation that lets it fund every area keeps its parent's rows: `allocator.analysis.plan.without`)
+    class_areas: np.ndarray | None = field(repr=False, default=None)
 
     def eligible(self, n_areas: int) -> np.ndarray:
         """(A, S) lines this stream may pay for."""
