@@ -33,6 +33,7 @@ column, expected, found), and kept on the `Scenario` as frozen values:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import numpy as np
 
 from allocator.scenario.files import number_problem
