@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import edit
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
 
 import allocator
 from allocator.analysis import explain
@@ -83,6 +85,49 @@ def test_each_binding_service_floor_gets_its_own_price(tiny):
     assert cost > 0
     assert table.at[name, "cost"] == pytest.approx(cost)
     assert table.at[name, "text"].startswith(f"The {name} cost ")
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def quick():
+    return allocator.load(REPO / "scenarios" / "quickstart")
+
+
+def test_service_floors_are_not_re_solved_when_every_floor_dropped_at_once_costs_nothing(quick, monkeypatch):
+    solved = []
+    priced = explain._priced
+    monkeypatch.setattr(explain, "_priced", lambda s, name, *a: solved.append(name) or priced(s, name, *a))
+    table = explain.prices(allocator.run(quick)).set_index("rule")
+    assert table.at["universal floors", "text"] == "The universal floors cost nothing: the optimum already meets them."
+    floors = [rule for rule in table.index if " floor (" in rule]
+    assert len(floors) == quick.n_services and not set(floors) & set(solved)
+    for rule in floors:
+        assert table.at[rule, "cost"] == 0.0 and table.at[rule, "text"] == f"The {rule} cost nothing: the optimum already meets it."
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(budget=hs.floats(0.4, 2.0), scale=hs.lists(hs.sampled_from([0.0, 0.5, 1.0, 2.0, 4.0]), min_size=3, max_size=3),
+       objective=hs.sampled_from(["health-gain", "fair-share", "equity-weighted"]))
+def test_each_service_floor_s_price_is_the_optimum_re_solved_without_it(quick, budget, scale, objective):
+    s = quick.with_(budget_gbp=quick.budget_gbp * budget, floor=quick.floor * np.array(scale),
+                         objective=objective)
+    try:
+        result = allocator.run(s)
+    except allocator.InfeasibleError:
+        return
+    table = explain.prices(result).set_index("rule")
+    value = explain.objective_total(result)
+    sign = 1.0 if objective != "fair-share" else -1.0
+    if np.count_nonzero(s.floor) < 2:  # one floor: priced as the universal floors only
+        return
+    for j in np.flatnonzero(s.floor > 0):
+        rule = next(r for r in table.index if r.startswith(f"{s.service_ids[j]} floor ("))
+        floor = s.floor.copy()
+        floor[j] = 0.0
+        cost = sign * (explain.objective_total(allocator.run(s.with_(floor=floor))) - value)
+        assert table.at[rule, "cost"] == pytest.approx(cost, rel=1e-6, abs=1e-6 * max(1.0, abs(value)))
 
 
 @pytest.mark.parametrize("mode", ["monotone", "none"])

@@ -145,9 +145,13 @@ def prices(result) -> pd.DataFrame:
             floor = s.floor.copy()
             floor[j] = 0.0
             active.append((f"{s.service_ids[j]} floor ({s.floor[j]:.4g} units per head)", dict(floor=floor)))
+    rows = []
     with warm_starts():
-        rows = [_priced(s, name, change, k, len(active), value, units, marginals.get(name))
-                for k, (name, change) in enumerate(active)]
+        for k, (name, change) in enumerate(active):
+            if " floor (" in name and _free(rows, s, value):  # as every floor dropped at once: nothing
+                rows.append(Price(name, value, 0.0, f"The {name} cost nothing: the optimum already meets it."))
+                continue
+            rows.append(_priced(s, name, change, k, len(active), value, units, marginals.get(name)))
     price = result.solution.budget_price(result.lp)
     if price is not None:
         text = (f"One more £1 of budget buys {price:.6g} {units}; one more £1m buys {_amount(price * 1e6)}."
@@ -174,7 +178,7 @@ def _priced(s: Scenario, name: str, change: dict, k: int, n: int, value: float, 
         return Price(name, None, None, f"Without the {name} the optimum was not found: {exc}.")
     cost = (without - value) if health else (value - without)
     share = abs(cost) / abs(value) if value else 0.0
-    if abs(cost) <= 1e-6 * max(1.0, abs(value)):
+    if _nothing(cost, value):
         text = f"The {name} cost nothing: the optimum already meets {'it' if ' floor (' in name else 'them'}."
     elif health and cost < 0:  # an equity objective gives up total health of its own accord
         text = (f"Without the {name} the {s.objective} optimum would have {_amount(-cost)} {units} less "
@@ -187,6 +191,22 @@ def _priced(s: Scenario, name: str, change: dict, k: int, n: int, value: float, 
     else:
         text = f"The {name} kept the allocation {gbp(cost)} further from the fair shares."
     return Price(name, without, cost, text, marginal)
+
+
+def _free(rows: list[Price], s: Scenario, value: float) -> bool:
+    """Whether every floor dropped at once was found to cost nothing, so that any one of them dropped
+    costs nothing either: the optima are nested (with every floor <= with all but one <= with none,
+    equal at the ends).  Only where the optimum is the total health it is priced in, and exact (an
+    LP: an SII or gap reduction is a MILP solved to a gap)."""
+    if s.objective != "health-gain" or s.sii_reduction is not None or s.gap_reduction is not None:
+        return False
+    universal = next((r for r in rows if r.rule == "universal floors"), None)
+    return universal is not None and universal.cost is not None and _nothing(universal.cost, value)
+
+
+def _nothing(cost: float, value: float) -> bool:
+    """A price within the solver's tolerance of zero."""
+    return abs(cost) <= 1e-6 * max(1.0, abs(value))
 
 
 def _stopped_by_the_clock(exc: SolverError) -> bool:
