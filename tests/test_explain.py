@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import edit
 from hypothesis import HealthCheck, given, settings
@@ -185,3 +186,20 @@ def test_an_equity_constraints_shadow_price_is_the_health_a_step_further_costs(q
 def test_no_shadow_price_when_the_objective_is_not_total_health(quickstart):
     s = allocator.load(quickstart).with_(objective="equity-weighted", sii_reduction=0.01)
     assert explain.marginal_price(allocator.run(s), "sii_reduction") is None
+
+
+def test_waterfalls_solve_each_relaxed_scenario_once_and_read_the_same(quick, monkeypatch):
+    from allocator.analysis import pipeline
+
+    results = [allocator.run(quick), allocator.run(quick.with_(objective="fair-share"))]
+    alone = [explain.waterfall(r) for r in results]
+    solved = []
+    solve = pipeline.run
+    monkeypatch.setattr(pipeline, "run", lambda s, *a, **k: solved.append(s.objective) or solve(s, *a, **k))
+    with explain.shared_steps():
+        shared = [explain.waterfall(r) for r in results]
+    # no locked lines and no pace of change: four steps, two scenarios (floors; and proportionality)
+    assert not quick.is_locked.any() and quick.pace is None
+    assert solved == ["fair-share"] * 2  # ... and the second option (the same but its objective) solves none
+    for a, b in zip(alone, shared):
+        pd.testing.assert_frame_equal(a, b)

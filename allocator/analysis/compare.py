@@ -145,7 +145,8 @@ def comparison_of(names, results, *, waterfall: bool = True, prices: bool = True
     if groups is not None:
         tables[f"options_{POPULATION_TABLE}"] = groups
     if waterfall:
-        tables["waterfall"] = _each(names, results, explain.waterfall, "The waterfall", time_limit, not_solved)
+        with explain.shared_steps():  # options that relax to the same scenario solve it once
+            tables["waterfall"] = _each(names, results, explain.waterfall, "The waterfall", time_limit, not_solved)
     if prices:
         tables["prices"] = _each(names, results, explain.prices, "Prices", time_limit, not_solved)
     return Comparison(names=names, results=results, tables=tables, not_solved=tuple(not_solved or ()))

@@ -14,6 +14,8 @@ objective value of one more pound of budget (the budget row's dual).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 from dataclasses import dataclass
 
@@ -27,6 +29,18 @@ from allocator.scenario import Scenario
 
 STEPS = ("need-weighted target", "floors and caps", "locked lines", "proportionality",
          "pace of change", "objective")
+_STEPS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("waterfall_steps", default=None)
+
+
+@contextlib.contextmanager
+def shared_steps():
+    """Inside the block, waterfalls share their fair-share optima: options that relax to the same
+    scenario (they differ only in objective, or in a rule a step has dropped) solve it once."""
+    token = _STEPS.set({})
+    try:
+        yield
+    finally:
+        _STEPS.reset(token)
 
 
 def _relaxed(scenario: Scenario, floors: bool, locked: bool, proportionality: bool, pace: bool,
@@ -60,13 +74,19 @@ def waterfall_between(s: Scenario, before_spend: np.ndarray, final_spend: np.nda
     optima side by side: `allocator.analysis.side_by_side`)."""
     from allocator.analysis.pipeline import run
     from allocator.analysis.side_by_side import in_order
+    from allocator.analysis.sweep_plan import solved_digest
 
     before = _pennies(before_spend.sum(axis=1))
     plan = [(True, False, False, False), (True, True, False, False), (True, True, True, False),
             (True, True, True, True)]
-    optima = in_order(lambda rules: _pennies(run(_relaxed(s, *rules, "fair-share")).allocation.spend.sum(axis=1)),
-                      plan, lambda k, _: stage(f"step {k + 2}/{len(plan) + 1} ({steps[k + 1]})"))
-    levels = [_pennies(s.fair_share.sum(axis=1)), *optima]
+    relaxed = [_relaxed(s, *rules, "fair-share") for rules in plan]
+    keys = [solved_digest(r) for r in relaxed]  # a step that drops nothing more is the step before
+    known = _STEPS.get() if _STEPS.get() is not None else {}
+    todo = [k for k, key in enumerate(keys) if key not in known and key not in keys[:k]]
+    found = in_order(lambda k: _pennies(run(relaxed[k]).allocation.spend.sum(axis=1)), todo,
+                     lambda i, k: stage(f"step {k + 2}/{len(plan) + 1} ({steps[k + 1]})"))
+    known.update({keys[k]: optimum for k, optimum in zip(todo, found)})
+    levels = [_pennies(s.fair_share.sum(axis=1)), *(known[key] for key in keys)]
     final = _pennies(final_spend.sum(axis=1))
     levels.append(final)
     moves = [levels[0] - before] + [b - a for a, b in zip(levels[:-1], levels[1:])]

@@ -225,6 +225,15 @@ def fingerprint(scenario: Scenario) -> str:
     return digest.hexdigest()
 
 
+def solved_digest(scenario: Scenario) -> bytes:
+    """A digest of what the optimum of ``scenario`` depends on, in memory (not its files, names,
+    description or options): scenarios with equal digests have the same optimum."""
+    digest = hashlib.blake2b(digest_size=16)
+    _digest(digest, {f.name: getattr(scenario, f.name) for f in dataclasses.fields(scenario)
+                     if f.name not in ("name", "path", "description", "attribution", "inputs", "options")})
+    return digest.digest()
+
+
 def _digest(h, value) -> None:
     """Feed a value's content into hash ``h``: arrays by bytes, frames by pandas' row hashes."""
     if isinstance(value, np.ndarray):
