@@ -226,10 +226,19 @@ def fingerprint(scenario: Scenario) -> str:
 
 
 def solved_digest(scenario: Scenario) -> bytes:
-    """A digest of what the optimum of ``scenario`` depends on, in memory (not its files, names,
-    description or options): scenarios with equal digests have the same optimum."""
+    """A key for what the optimum of ``scenario`` depends on, in memory (not its files, names,
+    description or options), for scenarios alive at once: equal keys, the same optimum.  The tables
+    as read count by identity (hashing them costs a third of a second at LSOA scale; the arrays the
+    solve reads from them are hashed, and a table of another identity only makes another key)."""
+    def cheap(value):
+        if isinstance(value, pd.DataFrame):
+            return id(value)
+        if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
+            return "\x1f".join(value)  # area ids and names: one string, not 33,755 items
+        return value
+
     digest = hashlib.blake2b(digest_size=16)
-    _digest(digest, {f.name: getattr(scenario, f.name) for f in dataclasses.fields(scenario)
+    _digest(digest, {f.name: cheap(getattr(scenario, f.name)) for f in dataclasses.fields(scenario)
                      if f.name not in ("name", "path", "description", "attribution", "inputs", "options")})
     return digest.digest()
 
