@@ -35,6 +35,9 @@ from allocator.model.highs import (
     Status,
     _clip,
     _objective,
+    hint,
+    in_warm_starts,
+    keep_hint,
     limited,
     new_highs,
 )
@@ -236,8 +239,19 @@ class Sifter:
 
 
 def solve(lp: LinearProgram, time_limit: float | None = None) -> Solution | None:
-    """``lp``'s optimum by sifting, with its certificate; None when sifting cannot give one."""
-    return Sifter(lp).solve(time_limit)
+    """``lp``'s optimum by sifting, with its certificate; None when sifting cannot give one.
+
+    Inside a `highs.warm_starts` block the columns the last optimum of an LP of the same shape
+    used start the working set (a rule price is the same LP with a few bounds or pieces changed:
+    england-lsoa's, about 90 rounds cold); any working set is valid, so this is only where the
+    search starts, never what it proves."""
+    key = np.asarray([lp.n_rows, lp.n_cols]).tobytes() if in_warm_starts() else None
+    sifter = Sifter(lp, hint("sifting", key))
+    solution = sifter.solve(time_limit)
+    if solution is not None:
+        used = sifter.cols[solution.x[sifter.cols] != np.where(np.isfinite(lp.col_lower), lp.col_lower, 0.0)[sifter.cols]]
+        keep_hint("sifting", key, used)
+    return solution
 
 
 def _stopped(time_limit: float | None) -> SolverError:

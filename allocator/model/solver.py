@@ -84,14 +84,15 @@ def solve(lp: LinearProgram, solver: str = "highs", method: str = "auto",
     if lp.integrality is not None:
         return _solve_lazily(lp, method, time_limit)
     if method == "auto":
-        from allocator.model import pools, sifting, slope_pools, slopes
+        from allocator.model import knapsack, pools, sifting, slope_pools, slopes
 
-        # far more columns than rows: a working set of them (sifting's docstring), with a minimum
-        # slope's rows as bounds where there are any (slopes' docstring); a pace of change at
-        # scale over pools of lines (pools' docstring), and with a minimum slope over pools of
-        # lifts (slope_pools' docstring)
-        way = (slopes if slopes.applies(lp) else sifting if sifting.applies(lp)
-               else slope_pools if slope_pools.applies(lp) else pools if pools.applies(lp) else None)
+        # one row: a fractional knapsack (knapsack's docstring); far more columns than rows: a
+        # working set of them (sifting's docstring), with a minimum slope's rows as bounds where
+        # there are any (slopes' docstring); a pace of change at scale over pools of lines (pools'
+        # docstring), and with a minimum slope over pools of lifts (slope_pools' docstring)
+        way = (knapsack if knapsack.applies(lp) else slopes if slopes.applies(lp)
+               else sifting if sifting.applies(lp) else slope_pools if slope_pools.applies(lp)
+               else pools if pools.applies(lp) else None)
         if way is not None:
             start = time.perf_counter()
             solution = way.solve(lp, time_limit)
