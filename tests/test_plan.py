@@ -837,16 +837,21 @@ def test_each_restricted_stream_is_priced_by_re_solving_without_its_restriction(
 
 
 
+def two_year_plan(tmp_path, streams: str):
+    """A two-year plan of 105m with these streams (rows after the header), its LP and optimum."""
+    folder = scenario_dir(tmp_path, "stream_id,stream_name,amount_gbp,services,areas\n" + streams,
+                          total=105e6, manifest="[plan]\nyears = 2\n")
+    result = run_plan(folder)
+    return result, result.plan_lp.lp, result.solution
+
+
 def test_a_rule_whose_relaxation_only_adds_columns_that_price_out_is_proven_free_without_a_re_solve(tmp_path):
     from allocator.analysis.plan import rule_costs, without
     from allocator.model import plan as pm
     from allocator.model.resolve import still_optimal
 
-    folder = scenario_dir(tmp_path, "stream_id,stream_name,amount_gbp,services,areas\nph,Grant,80000000,all,\n"
-                          "fp,Falls grant,20000000,falls_prevention,\nhv,HV grant,5000000,health_visiting,\n",
-                          total=105e6, manifest="[plan]\nyears = 2\n")
-    result = run_plan(folder)
-    lp, solution = result.plan_lp.lp, result.solution
+    result, lp, solution = two_year_plan(tmp_path, "ph,Grant,80000000,all,\nfp,Falls grant,20000000,falls_prevention,\n"
+                                         "hv,HV grant,5000000,health_visiting,\n")
     built = {rule: pm.build_plan(without(result.scenario, rule)) for rule in ("carry_over", "stream:hv", "stream:fp")}
     for rule in ("carry_over", "stream:hv"):  # each may now pay for more (columns added); none would enter
         assert built[rule].lp.n_cols > lp.n_cols
@@ -866,11 +871,8 @@ def test_a_stream_limited_to_some_areas_relaxed_keeps_the_lp_rows_and_is_proven_
     from allocator.model import plan as pm
     from allocator.model.resolve import still_optimal
 
-    folder = scenario_dir(tmp_path, "stream_id,stream_name,amount_gbp,services,areas\nph,Grant,99000000,all,\n"
-                          "hv,HV grant,5000000,health_visiting,imd_quintile=1\nfp,Falls grant,1000000,falls_prevention,\n",
-                          total=105e6, manifest="[plan]\nyears = 2\n")
-    result = run_plan(folder)
-    lp, solution = result.plan_lp.lp, result.solution
+    result, lp, solution = two_year_plan(tmp_path, "ph,Grant,99000000,all,\nhv,HV grant,5000000,health_visiting,"
+                                         "imd_quintile=1\nfp,Falls grant,1000000,falls_prevention,\n")
     for rule in ("stream:hv", "streams"):
         relaxed = without(result.scenario, rule)
         built = pm.build_plan(relaxed)
