@@ -108,12 +108,13 @@ def test_service_floors_are_not_re_solved_when_every_floor_dropped_at_once_costs
         assert table.at[rule, "cost"] == 0.0 and table.at[rule, "text"] == f"The {rule} cost nothing: the optimum already meets it."
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(budget=hs.floats(0.4, 2.0), scale=hs.lists(hs.sampled_from([0.0, 0.5, 1.0, 2.0, 4.0]), min_size=3, max_size=3),
-       objective=hs.sampled_from(["health-gain", "fair-share", "equity-weighted"]))
-def test_each_service_floor_s_price_is_the_optimum_re_solved_without_it(quick, budget, scale, objective):
+       objective=hs.sampled_from(["health-gain", "fair-share", "equity-weighted"]),
+       mode=hs.sampled_from(["monotone", "proportional", "none"]))
+def test_each_service_floor_s_price_is_the_optimum_re_solved_without_it(quick, budget, scale, objective, mode):
     s = quick.with_(budget_gbp=quick.budget_gbp * budget, floor=quick.floor * np.array(scale),
-                         objective=objective)
+                    objective=objective, proportionality=mode)
     try:
         result = allocator.run(s)
     except allocator.InfeasibleError:

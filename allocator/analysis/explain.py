@@ -217,8 +217,10 @@ def _free(rows: list[Price], s: Scenario, value: float) -> bool:
     """Whether every floor dropped at once was found to cost nothing, so that any one of them dropped
     costs nothing either: the optima are nested (with every floor <= with all but one <= with none,
     equal at the ends).  Only where the optimum is the total health it is priced in, and exact (an
-    LP: an SII or gap reduction is a MILP solved to a gap)."""
-    if s.objective != "health-gain" or s.sii_reduction is not None or s.gap_reduction is not None:
+    LP: an SII or gap reduction is a MILP solved to a gap), and where a lower floor only widens what
+    is allowed (not in proportional mode, whose bands are on the intensity above the floor)."""
+    if s.objective != "health-gain" or s.sii_reduction is not None or s.gap_reduction is not None \
+            or s.proportionality == "proportional":
         return False
     universal = next((r for r in rows if r.rule == "universal floors"), None)
     return universal is not None and universal.cost is not None and _nothing(universal.cost, value)
