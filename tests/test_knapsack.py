@@ -83,3 +83,14 @@ def test_a_scenario_without_proportionality_is_solved_by_sorting_to_the_lp_optim
     assert lp.solution.solver.startswith("HiGHS")
     assert fast.solution.objective == pytest.approx(lp.solution.objective, rel=1e-9)
     assert fast.solution.budget_price(fast.lp) == pytest.approx(lp.solution.budget_price(lp.lp), rel=1e-6)
+
+
+def test_a_sweep_s_re_solves_of_a_one_row_lp_are_sorted_too():
+    from allocator.model.resolve import Resolver
+
+    resolver = Resolver()
+    for budget in (0.5, 1.5, 2.5):
+        lp = one_row([-3.0, -2.0, -1.0], [1.0, 1.0, 1.0], [0, 0, 0], [1, 1, 1], budget, budget, maximize=True)
+        found = resolver.solve(lp)
+        assert found.solver.startswith("exact (one row")
+        assert found.objective == pytest.approx(_solve_highs(lp, "simplex", None).objective, rel=1e-12)

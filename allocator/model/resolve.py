@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocator.errors import InfeasibleError, SolverError
-from allocator.model import sifting, slopes
+from allocator.model import knapsack, sifting, slopes
 from allocator.model.lp import LinearProgram, check_finite
 from allocator.model.solver import (
     Solution,
@@ -116,6 +116,8 @@ class Resolver:
             return solve(lp, solver=solver, method=chosen, time_limit=time_limit)
         check_finite(lp)
         key = _shape(lp)
+        if method == "auto" and knapsack.applies(lp):  # one row: sorted, a fraction of a second cold
+            return solve(lp, solver=solver, method=method, time_limit=time_limit)
         if method == "auto" and sifting.applies(lp):
             return self._sift(lp, key, time_limit)
         if method == "auto" and slopes.applies(lp):  # cold each time: a second or so at national scale
