@@ -272,8 +272,11 @@ def _count(db: Path) -> int:
         return 0
 
 
+BUDGETS = 400  # x 2 response scales: long enough that a busy machine cannot finish it before the kill
+
+
 def _sweep_cmd(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "allocator.cli", "sweep", str(QUICKSTART), "--vary", "budget=60e6:140e6:200",
+    return [sys.executable, "-m", "allocator.cli", "sweep", str(QUICKSTART), "--vary", f"budget=60e6:140e6:{BUDGETS}",
             "--vary", "response_scale=0.9,1.1", "--out", str(out), "--workers", "2", "--chunk-size", "10",
             "--no-plots", "-q", *extra]
 
@@ -296,7 +299,7 @@ def test_a_killed_sweep_resumes_without_losing_or_repeating_a_point(tmp_path, si
         child.send_signal(signal.SIGKILL)  # the parent only: its workers are orphaned
     _, err = child.communicate(timeout=60)
     saved = _count(cut / "sweep.sqlite")
-    assert 60 <= saved < 400
+    assert 60 <= saved < 2 * BUDGETS
     if sig == signal.SIGINT:
         assert child.returncode == 130 and b"--resume" in err, err
     else:
@@ -305,16 +308,16 @@ def test_a_killed_sweep_resumes_without_losing_or_repeating_a_point(tmp_path, si
     assert again.returncode == 2 and b"--resume" in again.stderr  # never silently overwritten
     subprocess.run(_sweep_cmd(cut, "--resume"), check=True, env=env, capture_output=True, timeout=600)
     plan, points = read(cut)
-    assert len(points) == 400 and sorted(p["point"] for p in points) == list(range(400))
+    assert len(points) == 2 * BUDGETS and sorted(p["point"] for p in points) == list(range(2 * BUDGETS))
     runs = {}
     for p in points:
         runs[p["run"]] = runs.get(p["run"], 0) + 1
-    assert runs[1] == saved and sum(runs.values()) == 400  # the resume ran only the missing points
+    assert runs[1] == saved and sum(runs.values()) == 2 * BUDGETS  # the resume ran only the missing points
     assert list(temp.iterdir()) == []  # no worker context file left behind, even after kill -9
     assert not (cut / "sweep.lock").exists() and not (whole / "sweep.lock").exists()
     with sqlite3.connect(cut / "sweep.sqlite") as con:
         per_run = dict(con.execute("SELECT run, points FROM runs"))
-    assert per_run[max(per_run)] == 400 - saved
+    assert per_run[max(per_run)] == 2 * BUDGETS - saved
     # the final table equals the uninterrupted run's (to the solver's tolerance: a resumed
     # chunk starts cold where the uninterrupted one was warm)
     _same_results(pd.read_parquet(whole / "sweep.parquet"), pd.read_parquet(cut / "sweep.parquet"),
@@ -346,7 +349,7 @@ def test_a_killed_worker_is_replaced_and_its_points_rerun(tmp_path):
     _, err = child.communicate(timeout=600)
     assert child.returncode == 0, err
     plan, points = read(out)
-    assert sorted(p["point"] for p in points) == list(range(400))
+    assert sorted(p["point"] for p in points) == list(range(2 * BUDGETS))
     assert all(p["status"] == "ok" for p in points)
 
 
