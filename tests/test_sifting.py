@@ -128,8 +128,13 @@ def assert_same_optimum(result, whole, objective: str) -> None:
         # (`pipeline._most_health_among_optima`): one run may give all of it up and the other none,
         # and the first stages differ by the solvers' tolerances (seen: 1.0e-7 apart, to the digit)
         assert measure[0][chosen] == pytest.approx(measure[1][chosen], rel=2.2e-7, abs=1e-9)
-        # the second stage keeps the first's optimum less its tolerance: health within what that allows
-        assert result.solution.objective == pytest.approx(whole.solution.objective, rel=1e-5)
+        # the second stage keeps the first's optimum less its tolerance: health is its own second
+        # LP's optimum (the runs' healths differ by what the levels' last digits are worth: found
+        # by Hypothesis, levels 8e-10 apart and health 1.8e-5 in proportional mode, each its LP's)
+        from tests.test_proportional_groups import assert_lp_optimum
+
+        for r in (result, whole):
+            assert_lp_optimum(r.lp, r.solution)
         return
     assert abs(result.solution.objective - whole.solution.objective) <= 1e-7 * _scale(whole), (
         result.solution.solver, result.solution.objective, whole.solution.objective)

@@ -100,7 +100,11 @@ def _most_health_among_optima(scenario: Scenario, lp, solution, solver, method, 
         if time_limit <= 0:
             raise SolverError(f"the time limit was spent on the first stage of {scenario.objective} "
                               "before the second could start: raise --time-limit")
-    solution2 = solve(lp2, solver=solver, method=method, time_limit=time_limit)
+    solution2 = None
+    if solver == "highs" and method == "auto":  # (proportional mode: cutting planes over the scales)
+        solution2 = proportional.solve(second, lp2, limited(time_limit), first=(lp, solution, target))
+    if solution2 is None:
+        solution2 = solve(lp2, solver=solver, method=method, time_limit=time_limit)
     solution2 = dataclasses.replace(solution2, seconds=solution.seconds + solution2.seconds,
                                     solver=solution2.solver + f", then most health among {scenario.objective} optima")
     return lp2, solution2

@@ -12,7 +12,7 @@ import contextvars
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
@@ -51,6 +51,7 @@ class Solution:
     iterations: int = 0
     above: np.ndarray | None = None  # intensity above the floor per line group, when not from x
     bound: float | None = None  # a MILP's: no allocation of the model does better (objective's units)
+    planes: tuple | None = field(default=None, repr=False, compare=False)  # (values, slopes, scales): `proportional`'s
 
     def budget_price(self, lp: LinearProgram) -> float | None:
         """Objective change per extra GBP of budget (the budget row's shadow price)."""

@@ -37,6 +37,7 @@ a budget its windows and bands cannot spend, in 2 s with the most they can (the 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -59,8 +60,12 @@ def applies(scenario: Scenario, lp: LinearProgram) -> bool:
     """Proportional mode with a weighted-gain objective and no row but the budget and the bands."""
     from allocator.model.equity import uses_groups
 
+    if uses_groups(scenario):
+        from allocator.model import proportional_groups
+
+        return proportional_groups.applies(scenario, lp)
     if not (scenario.proportionality == "proportional" and scenario.objective in ("health-gain", "equity-weighted")
-            and not uses_groups(scenario) and lp.integrality is None and lp.n_cols > 0):
+            and lp.integrality is None and lp.n_cols > 0):
         return False  # (funding streams and bounded service groups add rows of their own: refused below)
     names = [name_of(lp.row_blocks, b.start) for b in lp.row_blocks if b.stop > b.start]
     rest = [n for n in names[1:] if not n.startswith("pace(")]
@@ -162,19 +167,13 @@ class _Knapsack:
         return value, self._subgradient(x, price, lo_band, hi_band), x, price, feasible
 
     def _subgradient(self, x, price, lo_band, hi_band):
-        """d V / d k_s from the band rows' duals, read where each group's total sits."""
-        p = self.p
-        d = p.cost - price * p.spend  # reduced cost of each piece at the budget's price
-        total = np.bincount(p.group, weights=x)[p.group]
-        tol = 1e-12 * np.maximum(1.0, np.abs(hi_band))
-        at_low, at_high = np.abs(total - lo_band) <= tol, np.abs(total - hi_band) <= tol
-        right = ((p.start <= total) & (total < p.start + p.length)) | (p.last & (total >= p.start + p.length))
-        left = ((p.start < total) & (total <= p.start + p.length)) | ((total <= 0) & (p.start <= 0) & (p.length > 0))
-        raise_low = np.where(at_low & right, np.maximum(d, 0.0), 0.0)  # what forcing one more unit costs
-        raise_high = np.where(at_high & left, np.maximum(-d, 0.0), 0.0)  # what allowing one more unit gains
-        self.duals = (raise_low, raise_high)
-        return np.bincount(p.service, weights=(raise_low * self.a - raise_high * self.b) * p.need,
-                           minlength=self.S)
+        """d V / d k_s from the band rows' duals (`band_prices`), each piece's reduced cost at the
+        budget's price."""
+        from allocator.model.proportional_groups import band_prices
+
+        g, self.duals = band_prices(self.p, x, self.p.cost - price * self.p.spend, lo_band, hi_band,
+                                    (self.a, self.b), self.S)
+        return g
 
 
 def _within(runs: tuple, values: np.ndarray) -> np.ndarray:
@@ -323,8 +322,13 @@ class _PacedKnapsack(_Knapsack):
         return nu
 
 
-def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None) -> Solution | None:
-    """The certified optimum of a proportional-mode LP, or None (the LP is then solved as usual)."""
+def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None,
+          first: tuple[LinearProgram, Solution, float] | None = None) -> Solution | None:
+    """The certified optimum of a proportional-mode LP, or None (the LP is then solved as usual).
+
+    ``first``: a second stage's first (its LP, its solution, and the least objective the second
+    keeps): the scales start where the first ended, and the first's planes, where it was solved
+    here, bound the scales the second can use (`_kept_rows`)."""
     if not applies(scenario, lp):
         return None
     import highspy
@@ -333,8 +337,9 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
     p = _pieces(lp)
     S = scenario.n_services
     paced = any(b.stop > b.start and name_of(lp.row_blocks, b.start).startswith("pace(") for b in lp.row_blocks)
+    grouped = not paced and _grouped(scenario)
     try:
-        knap = (_PacedKnapsack if paced else _Knapsack)(lp, p, scenario.tolerance, S)
+        knap = (_PacedKnapsack if paced else _grouped_inner() if grouped else _Knapsack)(lp, p, scenario.tolerance, S)
     except ValueError:  # pace rows of another shape: the LP
         return None
     k_max = _scale_bounds(p, knap, S)
@@ -342,23 +347,39 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
         return None
     with np.errstate(invalid="ignore"):  # a flat tail without end: cost 0 x length inf
         most = np.where(p.cost < 0, p.cost * p.length, 0.0)
-    floor_value = float(most.sum()) - 1.0  # no allocation does better
-    if not np.isfinite(floor_value):
+    # no allocation does better (with the groups' rows, none known: the first plane bounds the boxed scales)
+    floor_value = -np.inf if grouped else float(most.sum()) - 1.0
+    if not (grouped or np.isfinite(floor_value)):
         return None
-    master, near = _master(S, k_max, floor_value), _Level(S, k_max, floor_value)
+    master, level = _master(S, k_max, floor_value), _Level(S, k_max, floor_value)
     if paced:  # (the pace windows' and the budget's rows over the scales)
         from allocator.model.proportional_pace import Budget, Windows
     windows, budget = (Windows(knap, p, S), Budget(knap, p, S, BUDGET_TOLERANCE)) if paced else (None, None)
-    k, best, lower, since = k_max / 2, None, -np.inf, 0
+    k = k_max / 2 if first is None else np.clip(scales_of(first[0], first[1].x, S), 0.0, k_max)
+    best, lower, since, planes = None, -np.inf, 0, []
+    if first is not None:
+        _kept_rows((master, level.h), *first)
     for rounds in range(1, MAX_ROUNDS + 1):
-        value, g, x, price, feasible = knap.solve(k)
+        try:
+            value, g, x, price, feasible = knap.solve(k)
+        except ArithmeticError:  # (the groups' LP with the scales fixed unsolved: the whole LP)
+            return None
         if feasible and (best is None or value < best[0]):
-            best = (value, k.copy(), x.copy(), price, knap.duals, getattr(knap, "nu", None))
-        for h in (master, near.h):
-            h.addRow(value - g @ k, highspy.kHighsInf, S + 1, np.arange(S + 1, dtype=np.int32), np.r_[-g, 1.0])
+            best = (getattr(knap, "worth", value), k.copy(), x.copy(), price, knap.duals, getattr(knap, "nu", None),
+                    getattr(knap, "kept", None))
+        for h in (master, level.h):
+            if value is None:  # scales whose bands cannot meet the groups' rows: a plane that cuts them off
+                h.addRow(-highspy.kHighsInf, knap.cut, S, np.arange(S, dtype=np.int32), g)
+            else:
+                h.addRow(value - g @ k, highspy.kHighsInf, S + 1, np.arange(S + 1, dtype=np.int32), np.r_[-g, 1.0])
         if windows is not None:
-            windows.add_broken((master, near.h), k)
-            budget.add_broken((master, near.h), k)
+            windows.add_broken((master, level.h), k)
+            budget.add_broken((master, level.h), k)
+        if value is not None:
+            planes.append((value, g, k.copy()))
+        if not planes:  # only the rows' planes so far, which bound no value: the nearest scales they allow
+            k = level.point(k, highspy.kHighsInf, k)
+            continue
         master.run()
         if master.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             if windows is not None and master.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
@@ -373,8 +394,9 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
         if best is not None:
             gap = (best[0] - lower) / max(abs(best[0]), 1e-12)
             if gap <= GAP or (since >= STALL_ROUNDS and gap <= STALLED_GAP):
-                return _solution(lp, p, best, gap, rounds, start, knap)
-            k = near.point(best[1], lower + LEVEL * (best[0] - lower), k)
+                return dataclasses.replace(_solution(lp, p, best, gap, rounds, start, knap),
+                                           planes=tuple(np.array(v) for v in zip(*planes)))
+            k = level.point(best[1], lower + LEVEL * (best[0] - lower), k)
         if time_limit is not None and time.perf_counter() - start > time_limit:
             return None
     return None
@@ -462,10 +484,51 @@ def _master(S: int, k_max: np.ndarray, floor_value: float):
     return h
 
 
+def _kept_rows(models, lp: LinearProgram, solution: Solution, least: float) -> None:
+    """A second stage keeps the first's objective at least ``least``: every plane under the first's
+    value over the scales (`Solution.planes`) then bounds the scales the second can use, as a row
+    (loosened by 1e-9 of the value: 1% of the 1e-7 the second stage gives the first's optimum)."""
+    if solution.planes is None:
+        return
+    import highspy
+
+    values, slopes, at = solution.planes
+    most = (-least if lp.maximize else least) * lp.objective_scale  # the first's value (minimised) at most
+    upper = most + 1e-9 * max(1.0, abs(most)) - values + np.einsum("ij,ij->i", slopes, at)
+    S = slopes.shape[1]
+    for h in models:
+        for g, u in zip(slopes, upper):
+            h.addRow(-highspy.kHighsInf, u, S, np.arange(S, dtype=np.int32), g)
+
+
+def scales_of(lp: LinearProgram, x: np.ndarray, S: int) -> np.ndarray:
+    """(S,) each service's scale in ``x``, a solution of ``lp`` (0 for a service without free lines)."""
+    k = np.zeros(S)
+    scales = [b.start for b in lp.col_blocks if b.stop == b.start + 1
+              and name_of(lp.col_blocks, b.start).startswith("scale(")]
+    served = sorted(set(_pieces(lp).service.tolist()))
+    k[np.array(served, dtype=np.int64)] = x[np.array(scales, dtype=np.int64)]
+    return k
+
+
+def _grouped(scenario: Scenario) -> bool:
+    from allocator.model.equity import uses_groups
+
+    return uses_groups(scenario)
+
+
+def _grouped_inner():
+    from allocator.model.proportional_groups import Inner
+
+    return Inner
+
+
 def _solution(lp: LinearProgram, p: _Pieces, best, gap: float, rounds: int, start: float, knap) -> Solution:
     """The best allocation found as the LP's columns, with its prices as the rows' duals."""
-    _, k, x_pieces, price, (raise_low, raise_high), nu = best
+    _, k, x_pieces, price, (raise_low, raise_high), nu, kept = best
     x = np.zeros(lp.n_cols)
+    if kept is not None:  # the groups' LP: its other columns and its rows' prices (`proportional_groups`)
+        x[kept[0]] = kept[1]
     x[p.cols] = x_pieces
     scales = [b.start for b in lp.col_blocks if b.stop == b.start + 1
               and name_of(lp.col_blocks, b.start).startswith("scale(")]
@@ -473,10 +536,12 @@ def _solution(lp: LinearProgram, p: _Pieces, best, gap: float, rounds: int, star
     x[np.array(scales, dtype=np.int64)] = k[np.array(served, dtype=np.int64)]
     row_dual = np.zeros(lp.n_rows)
     row_dual[0] = price
+    if kept is not None:
+        row_dual[kept[2]] = kept[3]
     groups_low = np.bincount(p.group, weights=raise_low, minlength=len(lp.groups.need))
     groups_high = np.bincount(p.group, weights=raise_high, minlength=len(lp.groups.need))
     blocks = [b for b in lp.row_blocks[1:] if b.stop > b.start
-              and not name_of(lp.row_blocks, b.start).startswith("pace(")]
+              and name_of(lp.row_blocks, b.start).startswith(("prop_lo(", "prop_hi("))]
     if nu is not None:  # a pound in an area costs its window's price on top of the budget's
         ar = knap.areas
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -67,10 +67,10 @@ class Sifter:
     kept between solves: a sweep's next point updates what changed and sifts on from the last
     optimum (`allocator.model.resolve.Resolver`)."""
 
-    def __init__(self, lp: LinearProgram, columns: np.ndarray | None = None):
+    def __init__(self, lp: LinearProgram, columns: np.ndarray | None = None, batch: int | None = None):
         import highspy
 
-        self.lp = lp
+        self.lp, self.batch = lp, batch  # (batch: columns added at most a round, if not `_batch`'s)
         lower_side = np.flatnonzero(np.isfinite(lp.row_lower))
         upper_side = np.flatnonzero(np.isfinite(lp.row_upper))
         self.art_rows = np.concatenate([lower_side, upper_side])
@@ -166,7 +166,7 @@ class Sifter:
         limit = limited(time_limit)
         tolerance = REDUCED_COST_TOLERANCE * self.scale
         movable = lp.col_upper > lp.col_lower
-        batch = _batch(lp)
+        batch = self.batch or _batch(lp)
         big_m, raised, cleaning, iterations = self.big_m, 0, False, 0
         self._artificials(big_m)
         ms = highspy.HighsModelStatus
