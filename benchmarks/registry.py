@@ -46,6 +46,7 @@ CASES = {
     "level-up": ({}, {"objective": "level-up"}),
     "SII reduction": ({}, {"sii_reduction": "half"}),
     "proportional + maximin": ({"proportionality": "proportional"}, {"objective": "maximin"}),
+    "proportional + level-up": ({"proportionality": "proportional"}, {"objective": "level-up"}),
     "minimum slope + maximin": ({"min_slope": 0.05}, {"objective": "maximin"}),
 }  # (no "proportional + minimum slope": a minimum slope is refused outside monotone mode, at load)
 

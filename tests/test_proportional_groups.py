@@ -25,6 +25,15 @@ from allocator.model.lp import build
 from tests import strategies as gen
 from tests.test_proportional import _tight_optimum as _tightest
 
+@pytest.fixture(autouse=True, scope="module")
+def _every_size():
+    """The planes at every size (below `proportional_groups.MIN_COLUMNS` columns the whole LP is
+    quicker, and the run solves that instead: `test_small_lps_go_to_the_lp`)."""
+    kept, proportional_groups.MIN_COLUMNS = proportional_groups.MIN_COLUMNS, 0
+    yield
+    proportional_groups.MIN_COLUMNS = kept
+
+
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -178,3 +187,15 @@ def test_other_rows_go_to_the_lp(tmp_path):
                                       proportionality="proportional")).with_(objective="maximin")
     assert not proportional_groups.applies(s, build(s))
     assert not proportional.applies(s.with_(sii_reduction=0.1), build(s))
+
+
+def test_small_lps_go_to_the_lp(tmp_path, monkeypatch):
+    from allocator.build.synthetic import write_scenario
+
+    s = allocator.load(write_scenario(tmp_path / "s", 60, 3, seed=1, proportionality="proportional")).with_(
+        objective="level-up")
+    lp = build(s)
+    assert proportional.applies(s, lp)
+    monkeypatch.setattr(proportional_groups, "MIN_COLUMNS", lp.n_cols + 1)
+    assert not proportional.applies(s, lp)
+    assert "cutting planes" not in allocator.run(s).solution.solver
