@@ -19,6 +19,11 @@ the LP's with the rows relaxed at that price, which still lies below the LP's ow
 there), so every plane stays a valid lower bound; the answer is only ever an allocation that meets
 every row, certified against those planes.
 
+The LP is solved at a primal tolerance of 1e-9 (`FEASIBILITY`, the budget's own as the knapsack
+holds it): at HiGHS's 1e-7 the rows were met by bending the pieces' bounds, and the allocation,
+clipped back to them, was worth less than HiGHS's objective (found by Hypothesis at tolerance 0).
+The best allocation is valued at its own cost, the plane at the lower of that and HiGHS's value.
+
 A second stage (most health among the first's optima, `allocator.analysis.pipeline`) starts at the
 first's scales, and every plane of the first bounds the scales it may use (`proportional._kept_rows`):
 the first's value at any scales is at least its planes', so scales where a plane is above the level
