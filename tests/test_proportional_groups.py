@@ -25,6 +25,7 @@ from allocator.model.lp import build
 from tests import strategies as gen
 from tests.test_proportional import _tight_optimum as _tightest
 
+
 @pytest.fixture(autouse=True, scope="module")
 def _every_size():
     """The planes at every size (below `proportional_groups.MIN_COLUMNS` columns the whole LP is

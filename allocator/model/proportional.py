@@ -43,6 +43,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from allocator.model import proportional_groups
+from allocator.model.equity import uses_groups
 from allocator.model.highs import new_highs
 from allocator.model.lp import LinearProgram, name_of
 from allocator.model.solver import Solution, Status, _objective
@@ -58,11 +60,7 @@ BUDGET_TOLERANCE = 1e-9  # relative: the budget row's, as the LP solvers hold it
 
 def applies(scenario: Scenario, lp: LinearProgram) -> bool:
     """Proportional mode with a weighted-gain objective and no row but the budget and the bands."""
-    from allocator.model.equity import uses_groups
-
     if uses_groups(scenario):
-        from allocator.model import proportional_groups
-
         return proportional_groups.applies(scenario, lp)
     if not (scenario.proportionality == "proportional" and scenario.objective in ("health-gain", "equity-weighted")
             and lp.integrality is None and lp.n_cols > 0):
@@ -169,9 +167,7 @@ class _Knapsack:
     def _subgradient(self, x, price, lo_band, hi_band):
         """d V / d k_s from the band rows' duals (`band_prices`), each piece's reduced cost at the
         budget's price."""
-        from allocator.model.proportional_groups import band_prices
-
-        g, self.duals = band_prices(self.p, x, self.p.cost - price * self.p.spend, lo_band, hi_band,
+        g, self.duals = proportional_groups.band_prices(self.p, x, self.p.cost - price * self.p.spend, lo_band, hi_band,
                                     (self.a, self.b), self.S)
         return g
 
@@ -337,9 +333,10 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
     p = _pieces(lp)
     S = scenario.n_services
     paced = any(b.stop > b.start and name_of(lp.row_blocks, b.start).startswith("pace(") for b in lp.row_blocks)
-    grouped = not paced and _grouped(scenario)
+    grouped = not paced and uses_groups(scenario)  # (the groups' rows: `proportional_groups`)
     try:
-        knap = (_PacedKnapsack if paced else _grouped_inner() if grouped else _Knapsack)(lp, p, scenario.tolerance, S)
+        knap = (_PacedKnapsack if paced else proportional_groups.Inner if grouped else _Knapsack)(
+            lp, p, scenario.tolerance, S)
     except ValueError:  # pace rows of another shape: the LP
         return None
     k_max = _scale_bounds(p, knap, S)
@@ -364,8 +361,9 @@ def solve(scenario: Scenario, lp: LinearProgram, time_limit: float | None = None
             value, g, x, price, feasible = knap.solve(k)
         except ArithmeticError:  # (the groups' LP with the scales fixed unsolved: the whole LP)
             return None
-        if feasible and (best is None or value < best[0]):
-            best = (getattr(knap, "worth", value), k.copy(), x.copy(), price, knap.duals, getattr(knap, "nu", None),
+        worth = getattr(knap, "worth", value)  # (the allocation's own value: `proportional_groups.Inner`)
+        if feasible and (best is None or worth < best[0]):
+            best = (worth, k.copy(), x.copy(), price, knap.duals, getattr(knap, "nu", None),
                     getattr(knap, "kept", None))
         for h in (master, level.h):
             if value is None:  # scales whose bands cannot meet the groups' rows: a plane that cuts them off
@@ -509,18 +507,6 @@ def scales_of(lp: LinearProgram, x: np.ndarray, S: int) -> np.ndarray:
     served = sorted(set(_pieces(lp).service.tolist()))
     k[np.array(served, dtype=np.int64)] = x[np.array(scales, dtype=np.int64)]
     return k
-
-
-def _grouped(scenario: Scenario) -> bool:
-    from allocator.model.equity import uses_groups
-
-    return uses_groups(scenario)
-
-
-def _grouped_inner():
-    from allocator.model.proportional_groups import Inner
-
-    return Inner
 
 
 def _solution(lp: LinearProgram, p: _Pieces, best, gap: float, rounds: int, start: float, knap) -> Solution:
